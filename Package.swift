@@ -1,0 +1,70 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "PollTrace",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "PollTraceCore", targets: ["PollTraceCore"]),
+        .library(name: "PollTraceStore", targets: ["PollTraceStore"]),
+        .library(name: "EventPoller", targets: ["EventPoller"]),
+        .library(name: "PollTraceAnalysis", targets: ["PollTraceAnalysis"]),
+        .executable(name: "polltrace", targets: ["polltrace"]),
+        .executable(name: "polltraced", targets: ["polltraced"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        // The system libsqlite3 (Debian: libsqlite3-dev).
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        // Glibc does not expose sys/epoll.h, sys/eventfd.h or sys/timerfd.h; this shim does.
+        .target(name: "CLinux"),
+        // Records, the dispatch decision, the simulated fd table and the replayer. No I/O.
+        .target(name: "PollTraceCore"),
+        .target(name: "PollTraceStore", dependencies: ["PollTraceCore", "CSQLite"]),
+        .target(name: "EventPoller", dependencies: [
+            "PollTraceCore", "CLinux",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "PollTraceAnalysis", dependencies: ["PollTraceCore", "PollTraceStore", "CSQLite"]),
+        .target(name: "PollTraceStrace", dependencies: ["PollTraceCore", "PollTraceStore", "PollTraceAnalysis"]),
+        .target(name: "PollTraceDaemon", dependencies: [
+            "PollTraceCore", "PollTraceStore", "EventPoller", "CLinux",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        .executableTarget(name: "polltraced", dependencies: [
+            "PollTraceDaemon",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        .executableTarget(name: "polltrace", dependencies: [
+            "PollTraceCore", "PollTraceStore", "PollTraceAnalysis", "PollTraceStrace", "PollTraceDaemon",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        // Benchmarks: `swift run -c release polltrace-bench --help`.
+        .executableTarget(name: "polltrace-bench", dependencies: [
+            "PollTraceCore", "PollTraceStore", "EventPoller", "PollTraceAnalysis", "PollTraceStrace", "CSQLite", "CLinux",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        // Churn load generator for polltraced: `swift run -c release polltrace-load --help`.
+        .executableTarget(name: "polltrace-load", dependencies: [
+            "CLinux",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "PollTraceCoreTests", dependencies: ["PollTraceCore"]),
+        .testTarget(name: "PollTraceStoreTests", dependencies: ["PollTraceCore", "PollTraceStore", "CSQLite"]),
+        .testTarget(name: "EventPollerTests", dependencies: ["EventPoller", "PollTraceCore", "PollTraceStore", "CLinux"]),
+        .testTarget(name: "PollTraceAnalysisTests", dependencies: [
+            "PollTraceAnalysis", "PollTraceCore", "PollTraceStore", "EventPoller", "CLinux",
+        ]),
+        .testTarget(name: "PollTraceStraceTests", dependencies: ["PollTraceStrace", "PollTraceAnalysis", "PollTraceStore", "PollTraceCore"]),
+        .testTarget(name: "PollTraceDaemonTests", dependencies: ["PollTraceDaemon", "PollTraceAnalysis", "PollTraceStore", "PollTraceCore", "EventPoller", "CLinux"]),
+        // Runs the built `polltrace` binary and checks output and exit codes together.
+        .testTarget(name: "PollTraceCLITests", dependencies: ["PollTraceCore", "PollTraceStore", "EventPoller"]),
+    ]
+)

@@ -1,0 +1,37 @@
+#ifndef POLLTRACE_CLINUX_H
+#define POLLTRACE_CLINUX_H
+
+// Swift's Glibc module does not export these headers. Including them here makes
+// `struct epoll_event` import with its kernel layout: packed, 12 bytes on x86_64.
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/timerfd.h>
+#include <sys/socket.h>
+#include <sys/resource.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <unistd.h>
+#include <fcntl.h>
+#include <errno.h>
+#include <signal.h>
+#include <time.h>
+
+/// errno read through a function: Swift cannot read the thread-local macro directly.
+static inline int clinux_errno(void) { return errno; }
+
+/// The monotonic clock in nanoseconds (vDSO, no syscall on x86_64).
+static inline unsigned long long clinux_monotonic_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (unsigned long long)ts.tv_sec * 1000000000ULL + (unsigned long long)ts.tv_nsec;
+}
+
+/// The wall clock in nanoseconds since the Unix epoch.
+static inline unsigned long long clinux_realtime_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (unsigned long long)ts.tv_sec * 1000000000ULL + (unsigned long long)ts.tv_nsec;
+}
+
+#endif

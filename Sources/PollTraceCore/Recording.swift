@@ -1,0 +1,51 @@
+import Synchronization
+
+/// Hands out the process-wide total order. One per traced process, shared by every
+/// poller and by the recorder, so a close on one thread and a reuse on another
+/// compare correctly.
+public final class SequenceCounter: Sendable {
+    private let last: Atomic<UInt64>
+
+    /// - Parameter startingAfter: the last number already used (0 for a new trace).
+    public init(startingAfter: SequenceNumber = 0) {
+        last = Atomic(startingAfter)
+    }
+
+    /// The next number. Lock-free; safe from any thread.
+    @inline(__always)
+    public func next() -> SequenceNumber {
+        last.wrappingAdd(1, ordering: .relaxed).newValue
+    }
+
+    /// The most recently handed-out number.
+    public var current: SequenceNumber { last.load(ordering: .relaxed) }
+}
+
+/// Where a poller sends its records. The trace store's writer is one; tests use
+/// `RecordCollector`.
+///
+/// `record` is called on poller threads, in the middle of the loop: it must not
+/// block on I/O. Implementations that buffer may block only when the user chose
+/// lossless recording and the buffer is full.
+public protocol TraceRecorder: AnyObject, Sendable {
+    /// The counter every record's `seq` must come from.
+    var sequence: SequenceCounter { get }
+    /// Tells the recorder a poller exists (its policy, backend, epoll fd).
+    func pollerStarted(_ info: PollerInfo)
+    func record(_ record: TraceRecord)
+}
+
+/// Keeps every record in memory. For tests and small tools; not for long runs.
+public final class RecordCollector: TraceRecorder, @unchecked Sendable {
+    public let sequence: SequenceCounter
+    private let state = Mutex<(records: [TraceRecord], pollers: [PollerInfo])>(([], []))
+
+    public init(sequence: SequenceCounter = SequenceCounter()) { self.sequence = sequence }
+
+    public func pollerStarted(_ info: PollerInfo) { state.withLock { $0.pollers.append(info) } }
+    public func record(_ record: TraceRecord) { state.withLock { $0.records.append(record) } }
+
+    /// Every record so far, in sequence order.
+    public var records: [TraceRecord] { state.withLock { $0.records }.sorted { $0.seq < $1.seq } }
+    public var pollers: [PollerInfo] { state.withLock { $0.pollers } }
+}
