@@ -1,0 +1,39 @@
+import ArgumentParser
+import Foundation
+
+/// The analyzer. Each verb lives in its own file beside this one.
+@main
+struct PollTrace: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "polltrace",
+        abstract: "Replay epoll event-loop traces and find events dispatched to the wrong handler.",
+        discussion: """
+        A trace is an SQLite file recorded by the EventPoller library, by polltraced, \
+        or imported from an strace log. The analyzer opens traces read-only and never \
+        changes them.
+
+        Exit codes: 0 clean, 1 findings (stale dispatches, lost events, failed \
+        verification), 2 usage error or bad input.
+        """,
+        subcommands: [Analyze.self, Verify.self, Stats.self, Query.self, Import.self, Record.self, Demo.self]
+    )
+
+    /// Usage errors exit 2, not ArgumentParser's default 64, so that scripts can tell
+    /// "bad input" (2) from "findings" (1) with one documented convention.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success || code.rawValue == 1 {
+                exit(withError: error)
+            }
+            let message = fullMessage(for: error)
+            if !message.isEmpty {
+                FileHandle.standardError.write(Data((message + "\n").utf8))
+            }
+            Foundation.exit(code == ExitCode(1) ? 1 : 2)
+        }
+    }
+}
