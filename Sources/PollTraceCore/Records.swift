@@ -21,6 +21,9 @@ public enum TraceRecord: Hashable, Sendable {
     case gap(Gap)
     /// An `epoll_ctl` (or other fd call made through the poller) that failed.
     case callFailed(CallFailed)
+    /// A system call on an fd seen in an imported strace log (no EventPoller record
+    /// says what the loop did, so the analyzer reasons from these calls).
+    case syscall(SyscallRecord)
 
     public var seq: SequenceNumber {
         switch self {
@@ -33,6 +36,7 @@ public enum TraceRecord: Hashable, Sendable {
         case .dispatch(let r): r.seq
         case .gap(let r): r.seq
         case .callFailed(let r): r.seq
+        case .syscall(let r): r.seq
         }
     }
 
@@ -47,6 +51,7 @@ public enum TraceRecord: Hashable, Sendable {
         case .dispatch(let r): r.poller
         case .gap: 0
         case .callFailed(let r): r.poller
+        case .syscall(let r): r.poller
         }
     }
 
@@ -61,6 +66,7 @@ public enum TraceRecord: Hashable, Sendable {
         case .dispatch(let r): r.timeNs
         case .gap(let r): r.timeNs
         case .callFailed(let r): r.timeNs
+        case .syscall(let r): r.timeNs
         }
     }
 
@@ -75,13 +81,14 @@ public enum TraceRecord: Hashable, Sendable {
         case .dispatch: .dispatch
         case .gap: .gap
         case .callFailed: .callFailed
+        case .syscall: .syscall
         }
     }
 }
 
 /// The kind of a record, as stored in the `kind` columns of the schema.
 public enum RecordKind: UInt8, CaseIterable, Sendable, CustomStringConvertible {
-    case fdOpened = 1, registered, modified, unregistered, closed, batch, dispatch, gap, callFailed
+    case fdOpened = 1, registered, modified, unregistered, closed, batch, dispatch, gap, callFailed, syscall
 
     public var description: String {
         switch self {
@@ -94,6 +101,7 @@ public enum RecordKind: UInt8, CaseIterable, Sendable, CustomStringConvertible {
         case .dispatch: "dispatch"
         case .gap: "gap"
         case .callFailed: "call_failed"
+        case .syscall: "syscall"
         }
     }
 }
@@ -337,5 +345,31 @@ public struct CallFailed: Hashable, Sendable {
     public var errno: Int32
     public init(seq: SequenceNumber, timeNs: UInt64, poller: PollerID, call: FDCall, fd: Int32, errno: Int32) {
         self.seq = seq; self.timeNs = timeNs; self.poller = poller; self.call = call; self.fd = fd; self.errno = errno
+    }
+}
+
+/// A system call on an fd, from an imported strace log.
+public struct SyscallRecord: Hashable, Sendable {
+    public var seq: SequenceNumber
+    public var timeNs: UInt64
+    /// The poller (epoll fd of one process) the calling thread last waited on; 0 if none.
+    public var poller: PollerID
+    /// The thread that made the call.
+    public var tid: Int32
+    public var fd: Int32
+    /// The syscall's name as strace printed it ("read", "accept4").
+    public var name: String
+    /// The return value; -1 with `errno` set on failure.
+    public var result: Int64
+    public var errno: Int32
+    /// True for the read/recv/accept/write/send family: the calls that *handle* an
+    /// event, as opposed to setup calls such as setsockopt or fcntl.
+    public var isDataCall: Bool
+    /// The line of the strace log this call was printed on (its start, for split calls).
+    public var sourceLine: UInt32
+    public init(seq: SequenceNumber, timeNs: UInt64, poller: PollerID, tid: Int32, fd: Int32, name: String,
+                result: Int64, errno: Int32, isDataCall: Bool, sourceLine: UInt32) {
+        self.seq = seq; self.timeNs = timeNs; self.poller = poller; self.tid = tid; self.fd = fd; self.name = name
+        self.result = result; self.errno = errno; self.isDataCall = isDataCall; self.sourceLine = sourceLine
     }
 }
