@@ -38,6 +38,7 @@ public final class PollTraceDaemon: @unchecked Sendable {
         precondition(configuration.pollers >= 1, "the daemon needs at least one poller")
         self.configuration = configuration
         self.logger = logger
+        let stats = self.stats
         let recorder = try configuration.trace.map { try DaemonRecorder(settings: $0, stats: stats, logger: logger) }
         self.recorder = recorder
         do {

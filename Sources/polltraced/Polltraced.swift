@@ -133,4 +133,4 @@ enum TraceModeArgument: String, ExpressibleByArgument, CaseIterable {
     case lossless, drop, off
 }
 
-extension DispatchPolicy: @retroactive ExpressibleByArgument {}
+extension DispatchPolicy: ExpressibleByArgument {}

@@ -204,6 +204,6 @@ final class ControlAPIBadInputTests: XCTestCase {
         XCTAssertEqual(Set(opened).count, 3, "each rotation must open a new file")
         try daemon.stop()
         let files = try FileManager.default.contentsOfDirectory(atPath: traceDirectory).filter { $0.hasSuffix(".sqlite") }
-        XCTAssertEqual(files.count, 1, "retain 1 keeps one finished file besides none current after stop: \(files)")
+        XCTAssertEqual(files.count, 1, "retain 1 must leave exactly one file once stop finished the current one: \(files)")
     }
 }
