@@ -42,14 +42,10 @@ extension StraceImporter {
             }
             event = parsed
         }
-        let existing = pollers[key]!.interest.current(forFD: fd)
-        // A MOD of an fd added before the log began counts as its registration.
-        let effectiveCall = (call == .epollModify && existing == nil) ? FDCall.epollAdd : call
-        switch effectiveCall {
-        case .epollAdd:
+        func register() {
             if table.fds[fd] == nil { _ = model.open(fd, in: table) }  // opened before the log: adopt it
             nextRegistrationID &+= 1
-            if nextRegistrationID == 0 { nextRegistrationID = 1 }
+            if nextRegistrationID == 0 { nextRegistrationID = 1 }  // 0 means "none"
             let id = nextRegistrationID
             let label = annotation.map { line.string($0) } ?? ""
             pollers[key]!.interest.add(.init(id: id, fd: fd, data: event!.data, interest: event!.mask,
@@ -58,19 +54,37 @@ extension StraceImporter {
             let record = Registered(seq: sequence.next(), timeNs: currentTimeNs, poller: pollerID, registrationID: id,
                                     fd: fd, interest: event!.mask, data: event!.data, handlerLabel: label)
             emit(.registered(record), tid: tid, line: number, table: table)
+        }
+        func unregister(_ id: RegistrationID) {
+            pollers[key]!.interest.remove(id, atLine: number)
+            registrationFile[id] = nil
+            let record = Unregistered(seq: sequence.next(), timeNs: currentTimeNs, poller: pollerID,
+                                      registrationID: id, fd: fd)
+            emit(.unregistered(record), tid: tid, line: number, table: table)
+        }
+
+        let existing = pollers[key]!.interest.current(forFD: fd)
+        switch call {
+        case .epollAdd:
+            register()
         case .epollModify:
-            let id = existing!.id
-            pollers[key]!.interest.modify(id, interest: event!.mask, data: event!.data)
-            let record = Modified(seq: sequence.next(), timeNs: currentTimeNs, poller: pollerID, registrationID: id,
-                                  fd: fd, interest: event!.mask)
+            guard let existing else {
+                // A MOD of an fd added before the log began counts as its registration.
+                return register()
+            }
+            if existing.data != event!.data {
+                // The record model's `modified` has no data field, so a MOD that
+                // changes epoll_data is imported as one registration ending and
+                // another starting: readers can then map the new word back.
+                unregister(existing.id)
+                return register()
+            }
+            pollers[key]!.interest.modify(existing.id, interest: event!.mask, data: nil)
+            let record = Modified(seq: sequence.next(), timeNs: currentTimeNs, poller: pollerID,
+                                  registrationID: existing.id, fd: fd, interest: event!.mask)
             emit(.modified(record), tid: tid, line: number, table: table)
         case .epollDelete:
-            guard let existing else { return }
-            pollers[key]!.interest.remove(existing.id, atLine: number)
-            registrationFile[existing.id] = nil
-            let record = Unregistered(seq: sequence.next(), timeNs: currentTimeNs, poller: pollerID,
-                                      registrationID: existing.id, fd: fd)
-            emit(.unregistered(record), tid: tid, line: number, table: table)
+            if let existing { unregister(existing.id) }
         default:
             break
         }
