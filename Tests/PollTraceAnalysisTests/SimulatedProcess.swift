@@ -1,0 +1,318 @@
+import PollTraceCore
+
+/// A deterministic random source: the same seed gives the same schedule on every
+/// machine (the standard generator is not seedable).
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func chance(_ p: Double) -> Bool { Double(next() >> 11) / Double(1 << 53) < p }
+}
+
+/// How a simulated loop picks handlers: one of the real policies, or the real
+/// guarded policy with a broken guard that sometimes drops live events (to prove
+/// the analyzer sees lost events).
+enum SimulatedPolicy: Hashable, CustomStringConvertible {
+    case real(DispatchPolicy)
+    case lossyGuard
+
+    var dispatchPolicy: DispatchPolicy {
+        switch self {
+        case .real(let p): p
+        case .lossyGuard: .guarded
+        }
+    }
+    var description: String {
+        switch self {
+        case .real(let p): p.rawValue
+        case .lossyGuard: "lossy-guard"
+        }
+    }
+}
+
+/// What the generator itself knows happened, independent of the trace.
+struct GroundTruth {
+    /// Every non-correct verdict, as (kind, seq of the record that shows it).
+    var findings: [(kind: FindingKind, seq: SequenceNumber)] = []
+    var correct: UInt64 = 0
+}
+
+/// A simulated process with several event loops, a simulated kernel (one interest
+/// list of epitems per epoll instance, level-triggered readiness per open file), and
+/// the *real* `Dispatcher` making every dispatch decision. It records what it does
+/// to a `TraceRecorder`, and keeps its own ground truth of every verdict, computed
+/// from what it knows (which epitem an event came from, whether that registration
+/// is still alive), not from the records.
+struct SimulatedProcess {
+    struct Registration {
+        var id: RegistrationID
+        var poller: PollerID
+        var fd: Int32
+        var interest: IOEvents
+        var alive = true
+    }
+    /// A kernel epitem: which registration it was added for, and its data word.
+    struct Epitem {
+        var registrationID: RegistrationID
+        var interest: IOEvents
+        var data: UInt64
+    }
+    /// The poller's own handler table (what `RegistrationLookup` answers).
+    struct LoopTable: RegistrationLookup {
+        var byFD: [Int32: RegistrationState] = [:]
+        func currentRegistration(forFD fd: Int32) -> RegistrationState? { byFD[fd] }
+    }
+    struct Loop {
+        var id: PollerID
+        var policy: SimulatedPolicy
+        var dispatcher: Dispatcher
+        var table = LoopTable()
+        var epitems: [Int32: Epitem] = [:]
+        var batchNumber: UInt64 = 0
+        var pending: [PendingEvent] = []
+        var next = 0
+        var batchSeq: SequenceNumber = 0
+        /// Ground-truth "harvested for" per pending event.
+        var harvestedFor: [RegistrationID] = []
+    }
+    struct SpinRun { var lastBatch: UInt64; var mask: IOEvents; var length: Int; var reported: Bool }
+
+    let recorder: TraceRecorder
+    var rng: SplitMix64
+    let spinThreshold: Int
+    var loops: [Loop]
+    var openFDs: Set<Int32> = []
+    var ready: [Int32: IOEvents] = [:]
+    var registrations: [RegistrationID: Registration] = [:]
+    var nextRegistrationID: RegistrationID = 1
+    var truth = GroundTruth()
+    var spins: [RegistrationID: SpinRun] = [:]
+    var time: UInt64 = 1_000_000
+    let maxFD: Int32 = 24
+
+    init(recorder: TraceRecorder, seed: UInt64, policies: [SimulatedPolicy], spinThreshold: Int) {
+        self.recorder = recorder
+        rng = SplitMix64(seed: seed)
+        self.spinThreshold = spinThreshold
+        loops = policies.enumerated().map { i, p in
+            Loop(id: PollerID(i + 1), policy: p, dispatcher: Dispatcher(policy: p.dispatchPolicy))
+        }
+        for loop in loops {
+            recorder.pollerStarted(PollerInfo(poller: loop.id, backend: "simulated", policy: loop.policy.dispatchPolicy,
+                                              label: "loop \(loop.id) (\(loop.policy))"))
+        }
+    }
+
+    var pollerInfos: [PollerInfo] {
+        loops.map { PollerInfo(poller: $0.id, backend: "simulated", policy: $0.policy.dispatchPolicy, label: "loop \($0.id) (\($0.policy))") }
+    }
+
+    private mutating func seq() -> SequenceNumber { recorder.sequence.next() }
+    private mutating func tick() -> UInt64 { time += 1 + rng.next() % 1000; return time }
+
+    // MARK: - The schedule
+
+    /// Runs `steps` scheduling steps: each picks a loop and either harvests a batch
+    /// (if it has none pending), dispatches its next event, or fires a timer.
+    mutating func run(steps: Int) {
+        // Some fds to begin with, opened by main and registered by each loop.
+        for _ in 0..<6 { _ = open(on: 0) }
+        for fd in openFDs.sorted() { register(fd: fd, on: loops[Int(rng.next() % UInt64(loops.count))].id, by: 0) }
+        for _ in 0..<steps {
+            let li = Int(rng.next() % UInt64(loops.count))
+            if rng.chance(0.25) { churnReadiness() }
+            if loops[li].next < loops[li].pending.count {
+                dispatchNext(li)
+            } else if rng.chance(0.05) {
+                fireTimer(li)
+            } else {
+                harvest(li)
+            }
+        }
+        // Let every loop finish its batch, as a loop does before it stops.
+        for li in loops.indices { while loops[li].next < loops[li].pending.count { dispatchNext(li) } }
+    }
+
+    private mutating func churnReadiness() {
+        guard let fd = openFDs.randomElement(using: &rng) else { return }
+        ready[fd] = [IOEvents.readable, .writable, [.readable, .writable], []].randomElement(using: &rng)!
+    }
+
+    private mutating func harvest(_ li: Int) {
+        var loop = loops[li]
+        var events: [HarvestedEvent] = []
+        var harvestedFor: [RegistrationID] = []
+        for fd in loop.epitems.keys.sorted().shuffled(using: &rng) {
+            let item = loop.epitems[fd]!
+            let mask = (ready[fd] ?? []).intersection(item.interest.union(.alwaysReported))
+            if !mask.isEmpty && events.count < 8 {
+                events.append(HarvestedEvent(fd: fd, mask: mask, data: item.data))
+                harvestedFor.append(item.registrationID)
+            }
+        }
+        loop.batchNumber += 1
+        loop.batchSeq = seq()
+        let t = tick()
+        recorder.record(.batch(BatchHarvested(seq: loop.batchSeq, timeNs: t, poller: loop.id, batchNumber: loop.batchNumber,
+                                               timeoutMs: 100, waitedNs: 10, events: events)))
+        loop.pending = loop.dispatcher.harvest(events, lookup: loop.table)
+        loop.harvestedFor = harvestedFor
+        loop.next = 0
+        loops[li] = loop
+    }
+
+    private mutating func dispatchNext(_ li: Int) {
+        let loop = loops[li]
+        let index = loop.next
+        loops[li].next += 1
+        let pending = loop.pending[index]
+        var decision = loop.dispatcher.decide(pending, lookup: loop.table)
+        if loop.policy == .lossyGuard, case .run = decision, rng.chance(0.15) {
+            decision = .suppress(.registrationReplaced) // the broken guard
+        }
+        let h = loop.harvestedFor[index]
+        let harvested = registrations[h]!
+        let current = loop.table.byFD[pending.event.fd]
+        let dseq = seq()
+        let t = tick()
+        let verdict: FindingKind
+        switch decision {
+        case .run(let r, let mask):
+            recorder.record(.dispatch(Dispatch(seq: dseq, timeNs: t, poller: loop.id, source: .event, batchSeq: loop.batchSeq,
+                                               eventIndex: UInt32(index), ranRegistrationID: r, deliveredMask: mask,
+                                               suppression: nil, handlerThrew: false, durationNs: 100)))
+            verdict = r == h ? (harvested.alive ? .correct : .deadRegistration) : .misrouted
+            if registrations[r]!.alive { noteSpin(r, batch: loop.batchNumber, mask: mask, seq: dseq) }
+            runHandler(on: li, registration: r)
+        case .suppress(let reason):
+            recorder.record(.dispatch(Dispatch(seq: dseq, timeNs: t, poller: loop.id, source: .event, batchSeq: loop.batchSeq,
+                                               eventIndex: UInt32(index), ranRegistrationID: 0, deliveredMask: [],
+                                               suppression: reason, handlerThrew: false, durationNs: 5)))
+            let stale = !harvested.alive || current?.registrationID != h
+            if stale {
+                verdict = .justifiedSuppression
+            } else if reason == .notInterested,
+                      pending.event.mask.intersection(current!.interest.union(.alwaysReported)).isEmpty {
+                verdict = .correct
+            } else {
+                verdict = .lostEvent
+            }
+        }
+        if verdict == .correct { truth.correct += 1 } else { truth.findings.append((verdict, dseq)) }
+    }
+
+    private mutating func noteSpin(_ r: RegistrationID, batch: UInt64, mask: IOEvents, seq: SequenceNumber) {
+        var run = spins[r] ?? SpinRun(lastBatch: batch, mask: mask, length: 0, reported: false)
+        if run.length > 0 && run.lastBatch == batch { return }
+        if run.length > 0 && run.lastBatch + 1 == batch && run.mask == mask {
+            run.length += 1
+        } else {
+            run = SpinRun(lastBatch: batch, mask: mask, length: 1, reported: false)
+        }
+        run.lastBatch = batch
+        if run.length >= spinThreshold && !run.reported {
+            run.reported = true
+            truth.findings.append((.spin, seq))
+        }
+        spins[r] = run
+    }
+
+    private mutating func fireTimer(_ li: Int) {
+        let dseq = seq()
+        recorder.record(.dispatch(Dispatch(seq: dseq, timeNs: tick(), poller: loops[li].id, source: .timer, batchSeq: 0,
+                                           eventIndex: 0, ranRegistrationID: 9000, deliveredMask: [], suppression: nil,
+                                           handlerThrew: false, durationNs: 50)))
+        runHandler(on: li, registration: nil)
+    }
+
+    // MARK: - What handlers do
+
+    /// A handler drains its fd sometimes (else level-triggered readiness makes it spin),
+    /// and closes, opens, registers, modifies and unregisters fds while it runs.
+    private mutating func runHandler(on li: Int, registration r: RegistrationID?) {
+        let me = loops[li].id
+        if let r, let reg = registrations[r], reg.alive, rng.chance(0.5) { ready[reg.fd] = [] }
+        let actions = Int(rng.next() % 4)
+        for _ in 0..<actions {
+            switch rng.next() % 10 {
+            case 0, 1, 2:
+                // Close an fd that is unregistered or registered on this loop, through the loop.
+                let candidates = openFDs.sorted().filter { fd in
+                    loops.allSatisfy { $0.id == me || $0.table.byFD[fd] == nil }
+                }
+                if let fd = candidates.randomElement(using: &rng) { close(fd: fd, on: me) }
+            case 3, 4, 5:
+                if let fd = open(on: me), rng.chance(0.8) { register(fd: fd, on: me, by: me) }
+            case 6:
+                let free = openFDs.sorted().filter { fd in loops.allSatisfy { $0.table.byFD[fd] == nil } }
+                if let fd = free.randomElement(using: &rng) { register(fd: fd, on: me, by: me) }
+            case 7:
+                if let fd = loops[li].table.byFD.keys.sorted().randomElement(using: &rng) { modify(fd: fd, on: li) }
+            case 8:
+                if let fd = loops[li].table.byFD.keys.sorted().randomElement(using: &rng) { unregister(fd: fd, on: li) }
+            default:
+                churnReadiness()
+            }
+        }
+    }
+
+    /// The kernel hands out the lowest free number; the fd-opened record takes its
+    /// sequence number after the call.
+    @discardableResult
+    mutating func open(on poller: PollerID) -> Int32? {
+        guard let fd = (3...maxFD).first(where: { !openFDs.contains($0) }) else { return nil }
+        openFDs.insert(fd)
+        ready[fd] = rng.chance(0.5) ? .writable : .readable
+        recorder.record(.fdOpened(FDOpened(seq: seq(), timeNs: tick(), poller: poller, fd: fd,
+                                           origin: [.socket, .accept, .eventfd, .pipe].randomElement(using: &rng)!)))
+        return fd
+    }
+
+    mutating func register(fd: Int32, on poller: PollerID, by thread: PollerID) {
+        let li = Int(poller - 1)
+        guard loops[li].table.byFD[fd] == nil else { return }
+        let id = nextRegistrationID
+        nextRegistrationID += 1
+        let interest = [IOEvents.readable, .writable, [.readable, .writable]].randomElement(using: &rng)!
+        let data = loops[li].dispatcher.epollData(registrationID: id, fd: fd)
+        registrations[id] = Registration(id: id, poller: poller, fd: fd, interest: interest)
+        loops[li].table.byFD[fd] = RegistrationState(registrationID: id, fd: fd, interest: interest)
+        loops[li].epitems[fd] = Epitem(registrationID: id, interest: interest, data: data)
+        recorder.record(.registered(Registered(seq: seq(), timeNs: tick(), poller: poller, registrationID: id, fd: fd,
+                                               interest: interest, data: data, handlerLabel: "handler-\(id)")))
+    }
+
+    private mutating func modify(fd: Int32, on li: Int) {
+        guard var state = loops[li].table.byFD[fd] else { return }
+        state.interest = [IOEvents.readable, .writable, [.readable, .writable]].randomElement(using: &rng)!
+        loops[li].table.byFD[fd] = state
+        loops[li].epitems[fd]?.interest = state.interest
+        registrations[state.registrationID]?.interest = state.interest
+        recorder.record(.modified(Modified(seq: seq(), timeNs: tick(), poller: loops[li].id,
+                                           registrationID: state.registrationID, fd: fd, interest: state.interest)))
+    }
+
+    private mutating func unregister(fd: Int32, on li: Int) {
+        guard let state = loops[li].table.byFD.removeValue(forKey: fd) else { return }
+        loops[li].epitems[fd] = nil
+        registrations[state.registrationID]?.alive = false
+        spins[state.registrationID] = nil
+        recorder.record(.unregistered(Unregistered(seq: seq(), timeNs: tick(), poller: loops[li].id,
+                                                   registrationID: state.registrationID, fd: fd)))
+    }
+
+    /// Closing through the loop unregisters first, then closes; the close takes its
+    /// sequence number before `close(2)`.
+    private mutating func close(fd: Int32, on poller: PollerID) {
+        for li in loops.indices where loops[li].table.byFD[fd] != nil { unregister(fd: fd, on: li) }
+        recorder.record(.closed(Closed(seq: seq(), timeNs: tick(), poller: poller, fd: fd)))
+        openFDs.remove(fd)
+        ready[fd] = nil
+    }
+}
