@@ -42,6 +42,11 @@ public struct ImportDiagnostics: Sendable, Equatable {
         if lines[kind, default: []].count < Self.keptLinesPerKind { lines[kind, default: []].append(line) }
     }
 
+    mutating func restore(_ kind: Kind, count: Int, lines kept: [UInt32]) {
+        counts[kind] = count
+        lines[kind] = kept
+    }
+
     mutating func removeLast(_ kind: Kind) {
         guard let count = counts[kind], count > 0 else { return }
         counts[kind] = count == 1 ? nil : count - 1
