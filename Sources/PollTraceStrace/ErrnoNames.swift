@@ -125,4 +125,17 @@ enum ErrnoNames {
         "ERESTARTSYS": 512, "ERESTARTNOINTR": 513, "ERESTARTNOHAND": 514, "ENOIOCTLCMD": 515,
         "ERESTART_RESTARTBLOCK": 516, "EWOULDBLOCK": 11, "EDEADLOCK": 35,
     ]
+
+    /// `EAGAIN` for 11; the number itself when unknown.
+    static func name(_ errno: Int32) -> String {
+        names[errno] ?? "errno \(errno)"
+    }
+
+    private static let names: [Int32: String] = {
+        var table: [Int32: String] = [:]
+        for (name, number) in numbers where table[number] == nil || name == "EAGAIN" || name == "EDEADLK" {
+            table[number] = name
+        }
+        return table
+    }()
 }

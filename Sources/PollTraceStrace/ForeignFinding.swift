@@ -51,7 +51,7 @@ public struct ForeignFinding: Hashable, Sendable, Comparable {
         case .likelyStaleDispatch:
             var access = "\(accessCall ?? "?") at line \(accessLine ?? 0)"
             if let result = accessResult {
-                access += result < 0 && (accessErrno ?? 0) != 0 ? " (failed, errno \(accessErrno!))" : " (= \(result))"
+                access += result < 0 && (accessErrno ?? 0) != 0 ? " = -1 \(ErrnoNames.name(accessErrno!))" : " (= \(result))"
             }
             return "likely stale dispatch: fd \(fd) [\(mask)] harvested at \(at); closed unhandled at line "
                 + "\(closeLine ?? 0), reused at line \(reuseLine ?? 0), new fd accessed by \(access)"
