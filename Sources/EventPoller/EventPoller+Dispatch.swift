@@ -1,0 +1,138 @@
+import CLinux
+import PollTraceCore
+
+/// One loop iteration: harvest a batch, dispatch each event through `Dispatcher`,
+/// then run due timers and posted tasks. Each dispatch takes its sequence number
+/// when it starts and is recorded when it ends, so everything its handler records
+/// falls between it and the next dispatch or batch.
+extension EventPoller {
+    @discardableResult
+    func iterate(timeoutMs: Int32) throws -> Int {
+        let waitStartNs = recorder == nil ? 0 : monotonicNow()
+        let count = try Linux.Epoll.wait(epollFD: epollFD, into: eventBuffer, capacity: eventCapacity,
+                                         timeoutMs: timeoutMs)
+        batchNumber += 1
+        var events: [HarvestedEvent] = []
+        events.reserveCapacity(count)
+        for index in 0..<count {
+            let event = eventBuffer[index]
+            events.append(HarvestedEvent(fd: EpollData.fd(event.data.u64), mask: IOEvents(kernelEvents: event.events),
+                                         data: event.data.u64))
+        }
+        var batchSeq: SequenceNumber = 0
+        if let recorder {
+            batchSeq = recorder.sequence.next()
+            let harvestNs = monotonicNow()
+            recorder.record(.batch(BatchHarvested(
+                seq: batchSeq, timeNs: harvestNs, poller: id, batchNumber: batchNumber, timeoutMs: timeoutMs,
+                waitedNs: harvestNs &- waitStartNs, events: events)))
+        }
+        if count > 0 {
+            let pending = dispatcher.harvest(events, lookup: table)
+            if policy == .snapshot { captureEntries(for: pending) }
+            for event in pending {
+                dispatchEvent(event, batchSeq: batchSeq)
+            }
+            capturedForBatch.removeAll(keepingCapacity: true)
+        }
+        runDueTimers()
+        runPostedTasks()
+        return count
+    }
+
+    /// `snapshot`: keep the captured registrations' entries (and handlers) alive for
+    /// the batch, even if a handler earlier in it closes them.
+    private func captureEntries(for pending: [PendingEvent]) {
+        for event in pending {
+            if let captured = event.capturedRegistration, let entry = table.entry(forFD: captured.fd) {
+                capturedForBatch.append(entry)
+            }
+        }
+    }
+
+    /// The entry whose handler the dispatcher chose: the fd's current one, or (for
+    /// `snapshot`) the one captured at harvest.
+    private func entry(for registrationID: RegistrationID, fd: Int32) -> RegistrationEntry? {
+        if let entry = table.entry(forFD: fd), entry.registration.registrationID == registrationID { return entry }
+        return capturedForBatch.first { $0.registration.registrationID == registrationID }
+    }
+
+    private func dispatchEvent(_ pending: PendingEvent, batchSeq: SequenceNumber) {
+        var seq: SequenceNumber = 0
+        var startNs: UInt64 = 0
+        if let recorder {
+            seq = recorder.sequence.next()
+            startNs = monotonicNow()
+        }
+        var ran: RegistrationID = 0
+        var delivered: IOEvents = []
+        var suppression: SuppressionReason?
+        var threw = false
+        switch dispatcher.decide(pending, lookup: table) {
+        case .run(let registrationID, let mask):
+            if let entry = entry(for: registrationID, fd: pending.event.fd) {
+                ran = registrationID
+                delivered = mask
+                threw = invoke(entry, mask: mask)
+            } else {
+                assertionFailure("dispatcher chose registration \(registrationID), which the poller does not hold")
+                suppression = .noHandler
+            }
+        case .suppress(let reason):
+            suppression = reason
+        }
+        if let recorder {
+            recorder.record(.dispatch(Dispatch(
+                seq: seq, timeNs: startNs, poller: id, source: .event, batchSeq: batchSeq,
+                eventIndex: pending.index, ranRegistrationID: ran, deliveredMask: delivered,
+                suppression: suppression, handlerThrew: threw, durationNs: monotonicNow() &- startNs)))
+        }
+    }
+
+    private func invoke(_ entry: RegistrationEntry, mask: IOEvents) -> Bool {
+        do {
+            try entry.handler(mask, HandlerContext(poller: self, registration: entry.registration))
+            return false
+        } catch {
+            logger.error("handler of \(entry.registration) threw on \(mask): \(error)")
+            return true
+        }
+    }
+
+    /// Runs `body` as one dispatch of `source` (a timer or a task). Returns whether it threw.
+    @discardableResult
+    func dispatchNonEvent(_ source: DispatchSource, id dispatchID: UInt32, _ body: () throws -> Void) -> Bool {
+        var seq: SequenceNumber = 0
+        var startNs: UInt64 = 0
+        if let recorder {
+            seq = recorder.sequence.next()
+            startNs = monotonicNow()
+        }
+        var threw = false
+        do {
+            try body()
+        } catch {
+            threw = true
+            logger.error("\(source == .timer ? "timer" : "task") \(dispatchID) threw: \(error)")
+        }
+        if let recorder {
+            recorder.record(.dispatch(Dispatch(
+                seq: seq, timeNs: startNs, poller: id, source: source, batchSeq: 0, eventIndex: 0,
+                ranRegistrationID: dispatchID, deliveredMask: [], suppression: nil, handlerThrew: threw,
+                durationNs: monotonicNow() &- startNs)))
+        }
+        return threw
+    }
+}
+
+extension IOEvents {
+    /// The one place the kernel's event bits become the library's. They are the
+    /// same numbers (IOEvents stores the kernel's EPOLL* values, which the tests
+    /// check against <sys/epoll.h>), so this is a plain copy.
+    @inline(__always)
+    init(kernelEvents: UInt32) { self.init(rawValue: kernelEvents) }
+
+    /// The bits handed to `epoll_ctl`.
+    @inline(__always)
+    var kernelEvents: UInt32 { rawValue }
+}

@@ -1,0 +1,151 @@
+import CLinux
+import Dispatch
+import Logging
+import PollTraceCore
+import Synchronization
+
+/// A real epoll event loop with a recorder hook.
+///
+/// Register fds with handlers, create and close fds through it, post tasks from any
+/// thread, schedule timers; run the loop on the current thread (`run`) or on its
+/// own (`start`). Every batch, registration change, fd creation, close and dispatch
+/// goes to the recorder, with sequence numbers from the recorder's process-wide
+/// counter. Which handler runs for an event is decided by `Dispatcher` (in
+/// PollTraceCore), the same code the offline replayer runs.
+///
+/// Threading: methods that touch fds, registrations or timers are confined to the
+/// loop thread while the loop runs (they assert it); while it does not run, one
+/// thread at a time may call them (to set up before `start`, or in tests that drive
+/// `runOnce`). `execute`, `stop`, `join` and `wakeUp` are safe from any thread.
+public final class EventPoller: @unchecked Sendable {
+    public let id: PollerID
+    public let policy: DispatchPolicy
+    public let label: String
+    /// The epoll fd (for logs and the trace's poller table).
+    public let epollFD: Int32
+
+    let dispatcher: Dispatcher
+    /// nil when not recording: every record site is then one `if let` and nothing else.
+    let recorder: (any TraceRecorder)?
+    let logger: Logger
+
+    // Confined to the loop thread (or the one thread driving an idle poller).
+    let table = RegistrationTable()
+    let wakeFD: Int32
+    var wakeRegistration: Registration?
+    var batchNumber: UInt64 = 0
+    var timers = TimerQueue()
+    var nextTimerID: UInt32 = 0
+    var nextTaskID: UInt32 = 0
+    /// `snapshot` only: the entries the current batch captured at harvest, kept so
+    /// that a handler closed meanwhile can still be run (that is the policy's hazard).
+    var capturedForBatch: [RegistrationEntry] = []
+    let eventBuffer: UnsafeMutablePointer<epoll_event>
+    let eventCapacity: Int32
+
+    // Shared with other threads; every field is read and written under this lock.
+    let shared = Mutex(SharedState())
+
+    struct SharedState {
+        var lifecycle: Lifecycle = .idle
+        /// Tasks posted by `execute`, run on the loop in order.
+        var tasks: [@Sendable () throws -> Void] = []
+        /// A wake-up write is outstanding; later posts need not write again.
+        var wakePending = false
+        var stopRequested = false
+        /// The thread `start` made, until `join` collects it.
+        var thread: LoopThread?
+    }
+
+    enum Lifecycle: Equatable {
+        case idle
+        /// Inside `run` or `runOnce` on the thread with this pthread id.
+        case running(thread: UInt)
+        /// `close` is closing the poller's fds on this thread; no more tasks or wake-ups.
+        case closing(thread: UInt)
+        case closed
+
+        /// The thread the poller is confined to now, if any.
+        var thread: UInt? {
+            switch self {
+            case .running(let thread), .closing(let thread): thread
+            case .idle, .closed: nil
+            }
+        }
+    }
+
+    /// Opens the epoll fd and the wake-up eventfd, and tells the recorder the poller exists.
+    ///
+    /// - Parameters:
+    ///   - id: unique among the process's pollers (the trace's poller column). Not 0.
+    ///   - policy: how dispatch picks a handler; `.guarded` unless reproducing the bug.
+    ///   - recorder: where records go; nil records nothing at the cost of one branch per site.
+    ///   - maxEventsPerBatch: the `maxevents` passed to `epoll_wait`.
+    public init(id: PollerID, policy: DispatchPolicy = .guarded, recorder: (any TraceRecorder)? = nil,
+                label: String = "poller", maxEventsPerBatch: Int32 = 256) throws {
+        precondition(id != 0, "PollerID 0 means 'not on a poller' in the trace; give the poller another id")
+        precondition(maxEventsPerBatch > 0, "maxEventsPerBatch must be positive")
+        self.id = id
+        self.policy = policy
+        self.label = label
+        self.dispatcher = Dispatcher(policy: policy)
+        self.recorder = recorder
+        var logger = Logger(label: "polltrace.poller")
+        logger[metadataKey: "poller"] = "\(label)#\(id)"
+        self.logger = logger
+        self.epollFD = try Linux.Epoll.create()
+        do {
+            self.wakeFD = try Linux.EventFd.create()
+        } catch {
+            try? Linux.FileDescriptor.close(epollFD)
+            throw error
+        }
+        self.eventCapacity = maxEventsPerBatch
+        self.eventBuffer = .allocate(capacity: Int(maxEventsPerBatch))
+
+        recorder?.pollerStarted(PollerInfo(poller: id, backend: "epoll", policy: policy, epollFD: epollFD, label: label))
+        recordOpened(fd: epollFD, origin: .epoll)
+        recordOpened(fd: wakeFD, origin: .eventfd)
+        do {
+            wakeRegistration = try register(fd: wakeFD, interest: .readable, label: "poller-wakeup") { _, context in
+                // Only resets the counter: the loop drains the task queue every iteration.
+                _ = try Linux.EventFd.read(fd: context.registration.fd)
+            }
+        } catch {
+            shared.withLock { $0.lifecycle = .closed }
+            try? Linux.FileDescriptor.close(wakeFD)
+            try? Linux.FileDescriptor.close(epollFD)
+            throw error
+        }
+    }
+
+    deinit {
+        assert(shared.withLock { $0.lifecycle } == .closed,
+               "EventPoller '\(label)' deinitialized without close(): its fds leaked (forgot close?)")
+        eventBuffer.deallocate()
+    }
+
+    /// True once `close` ran.
+    public var isClosed: Bool { shared.withLock { $0.lifecycle == .closed } }
+
+    /// True while the loop runs (`run`, `runOnce`, or the thread `start` made).
+    public var isRunning: Bool {
+        shared.withLock { if case .running = $0.lifecycle { true } else { false } }
+    }
+
+    /// True on the thread running the loop, and on any thread while the loop does not run.
+    public var isOnLoopThread: Bool {
+        shared.withLock {
+            if let thread = $0.lifecycle.thread { thread == LoopThread.currentID } else { true }
+        }
+    }
+
+    @inline(__always)
+    func assertOnLoopThread(_ function: StaticString = #function) {
+        assert(isOnLoopThread, "EventPoller '\(label)': \(function) called off the loop thread; post it with execute")
+    }
+
+    func checkOpen() throws {
+        if isClosed { throw EventPollerError.closed(poller: label) }
+    }
+}

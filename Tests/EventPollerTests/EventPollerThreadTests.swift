@@ -1,0 +1,86 @@
+import EventPoller
+import Glibc
+import PollTraceCore
+import XCTest
+
+/// The loop on its own thread: tasks from other threads, stop, join.
+final class EventPollerThreadTests: XCTestCase {
+    func testTasksPostedFromManyThreads_allRunOnTheLoopThread_asTaskDispatches() throws {
+        let collector = RecordCollector()
+        let poller = try EventPoller(id: 1, recorder: collector)
+        try poller.start()
+        let mark = collector.sequence.current
+        let ran = SharedBox(0)
+        let offLoop = SharedBox(0)
+        let threads = 4, tasksPerThread = 50
+        DispatchQueue.concurrentPerform(iterations: threads) { _ in
+            for _ in 0..<tasksPerThread {
+                try? poller.execute {
+                    ran.update { $0 += 1 }
+                    if !poller.isOnLoopThread { offLoop.update { $0 += 1 } }
+                }
+            }
+        }
+        // A task posted last runs after every earlier one (the queue is FIFO).
+        let total = try poller.executeAndWait { ran.value }
+        try poller.shutdown()
+
+        XCTAssertEqual(total, threads * tasksPerThread, "every posted task must have run before the last one")
+        XCTAssertEqual(offLoop.value, 0, "tasks must run on the loop thread")
+        let taskDispatches = collector.records(after: mark).compactMap(\.dispatch).filter { $0.source == .task }
+        // + executeAndWait's task + close()'s shutdown task
+        XCTAssertEqual(taskDispatches.count, threads * tasksPerThread + 2)
+    }
+
+    func testStop_fromAnotherThread_endsTheLoop_andJoinWaitsForIt() throws {
+        let poller = try EventPoller(id: 1)
+        try poller.start()
+        XCTAssertTrue(poller.isRunning)
+        XCTAssertFalse(poller.isOnLoopThread, "the test thread is not the loop thread once started")
+        XCTAssertThrowsError(try poller.start(), "a running poller cannot be started twice") { error in
+            XCTAssertEqual(error as? EventPollerError, .alreadyRunning(poller: "poller"))
+        }
+        XCTAssertThrowsError(try poller.close(), "close must refuse while the loop runs") { error in
+            XCTAssertEqual(error as? EventPollerError, .stillRunning(poller: "poller"))
+        }
+        poller.stop()
+        try poller.join()
+        XCTAssertFalse(poller.isRunning)
+        // Idle again: the test thread may use it, and run it again.
+        try poller.start()
+        try poller.shutdown()
+        XCTAssertTrue(poller.isClosed)
+    }
+
+    func testStop_fromAHandler_returnsFromRun() throws {
+        let poller = try EventPoller(id: 1)
+        defer { try? poller.close() }
+        let efd = try poller.makeEventFD(initialValue: 1)
+        try poller.register(fd: efd, interest: .readable, label: "stopper") { _, context in
+            context.poller.stop()
+            XCTAssertThrowsError(try context.poller.join(), "join on the loop thread would deadlock; it must throw")
+        }
+        try poller.run() // returns because the handler stopped it
+        XCTAssertFalse(poller.isRunning)
+    }
+
+    func testExecuteAndWait_registersOnTheLoopThread_andReturnsTheRegistration() throws {
+        let collector = RecordCollector()
+        let poller = try EventPoller(id: 2, recorder: collector)
+        try poller.start()
+        let fired = SharedBox(false)
+        let registration = try poller.executeAndWait {
+            let efd = try poller.makeEventFD(initialValue: 1)
+            return try poller.register(fd: efd, interest: .readable, label: "posted") { _, context in
+                fired.update { $0 = true }
+                try context.poller.close(context.registration)
+            }
+        }
+        // Bounded wait for the loop to dispatch the ready eventfd.
+        for _ in 0..<500 where !fired.value { usleep(10_000) }
+        try poller.shutdown()
+        XCTAssertTrue(fired.value, "the eventfd registered from another thread should have been dispatched")
+        let ran = collector.records.compactMap(\.dispatch).filter { $0.source == .event }.map(\.ranRegistrationID)
+        XCTAssertTrue(ran.contains(registration.registrationID))
+    }
+}
