@@ -1,0 +1,47 @@
+import PollTraceCore
+import PollTraceStore
+
+/// Progress of a pass over a trace file: records done, and the total when known.
+public typealias ProgressCallback = (_ done: UInt64, _ total: UInt64?) -> Void
+
+extension TraceAnalysis {
+    /// Opens the trace read-only, replays it and classifies every dispatch.
+    /// Throws `TraceStoreError` (naming the file and what is wrong) for bad input.
+    public static func analyze(path: String, options: ReplayOptions = ReplayOptions(),
+                               progress: ProgressCallback? = nil) throws -> AnalysisReport {
+        let reader = try TraceReader(path: path)
+        var cursor = try reader.records()
+        let total = try progress.map { _ in UInt64(try reader.recordCount()) }
+        return try analyze(name: path, metadata: reader.metadata, options: options,
+                           progress: progress.map { callback in { callback($0, total) } }) { try cursor.next() }
+    }
+}
+
+extension FixVerification {
+    /// Opens the trace read-only and replays it through the guarded dispatcher.
+    public static func verify(path: String, options: ReplayOptions = ReplayOptions(),
+                              progress: ProgressCallback? = nil) throws -> VerificationReport {
+        let reader = try TraceReader(path: path)
+        var cursor = try reader.records()
+        let total = try progress.map { _ in UInt64(try reader.recordCount()) }
+        return try verify(name: path, metadata: reader.metadata, options: options,
+                          progress: progress.map { callback in { callback($0, total) } }) { try cursor.next() }
+    }
+}
+
+extension TraceStatistics {
+    /// One pass over the trace file.
+    public static func collect(path: String, progress: ProgressCallback? = nil) throws -> TraceStatistics {
+        let reader = try TraceReader(path: path)
+        var cursor = try reader.records()
+        let total = try progress.map { _ in UInt64(try reader.recordCount()) }
+        var stats = TraceStatistics(trace: path, metadata: reader.metadata)
+        var n: UInt64 = 0
+        while let record = try cursor.next() {
+            stats.consume(record)
+            n += 1
+            if let progress, n & 0xFFFF == 0 { progress(n, total) }
+        }
+        return stats
+    }
+}

@@ -1,0 +1,154 @@
+import EventPoller
+import PollTraceCore
+
+/// One client of the control API: bytes in through the parser, requests to the
+/// control API, responses out, with the connection's timeouts.
+///
+/// Loop-confined to the control poller. After a parse error the response says
+/// `Connection: close`; once it is written the write side is shut and the rest of
+/// what the client sends is read and dropped (bounded), so the client reads the
+/// error instead of a reset.
+final class ControlConnection {
+    enum Phase: Equatable {
+        case open
+        /// The last response is queued; close once it is written.
+        case closingAfterWrite
+        /// Write side shut; discarding input until EOF or `drainDeadlineNs`.
+        case draining
+        case closed
+    }
+
+    let registration: Registration
+    private unowned let daemon: PollTraceDaemon
+    private var parser: HTTPRequestParser
+    private var outbox: [UInt8] = []
+    private var wantsWritable = false
+    private(set) var phase = Phase.open
+    private(set) var lastActivityNs: UInt64
+    private var drainDeadlineNs: UInt64 = 0
+    private var drained = 0
+
+    init(registration: Registration, daemon: PollTraceDaemon) {
+        self.registration = registration
+        self.daemon = daemon
+        parser = HTTPRequestParser(limits: daemon.configuration.httpLimits)
+        lastActivityNs = PollTraceDaemon.monotonicNs()
+    }
+
+    var poller: EventPoller { daemon.controlPoller }
+
+    func handle(_ events: IOEvents) {
+        if events.contains(.writable) { flush() }
+        if phase != .closed, !events.intersection([.readable, .hangup, .error, .readHangup]).isEmpty { readAvailable() }
+    }
+
+    private func readAvailable() {
+        let buffer = daemon.readBuffer(for: poller)
+        let result: IOResult<Int>
+        do {
+            result = try SocketCalls.receive(registration.fd, into: buffer.storage)
+        } catch {
+            return close() // reset by the peer
+        }
+        guard case .processed(let count) = result else {
+            daemon.stats.emptyWakeups.wrappingAdd(1, ordering: .relaxed)
+            return
+        }
+        guard count > 0 else { return close() } // the client closed
+        lastActivityNs = PollTraceDaemon.monotonicNs()
+        switch phase {
+        case .draining:
+            drained += count
+            if drained > 1 << 20 { close() }
+            return
+        case .closingAfterWrite, .closed:
+            return
+        case .open:
+            break
+        }
+        parser.append(UnsafeRawBufferPointer(rebasing: buffer.storage[0..<count]))
+        parse: while phase == .open {
+            switch parser.next() {
+            case .needMoreData:
+                break parse
+            case .request(let request):
+                var response = daemon.controlAPI.respond(to: request)
+                if !request.wantsKeepAlive { response.closesConnection = true }
+                queue(response)
+            case .failure(let error):
+                daemon.stats.controlErrors.wrappingAdd(1, ordering: .relaxed)
+                queue(.error(error.status, error.description, closesConnection: true))
+            }
+        }
+        flush()
+    }
+
+    /// Answers a client that sent half a request and went quiet.
+    func timeOut() {
+        guard phase == .open else { return }
+        daemon.stats.requestTimeouts.wrappingAdd(1, ordering: .relaxed)
+        queue(.error(.requestTimeout, "no complete request within \(daemon.configuration.requestTimeoutMs) ms", closesConnection: true))
+        flush()
+    }
+
+    /// What the sweep timer should do with this connection at `nowNs`.
+    func sweep(nowNs: UInt64) {
+        let configuration = daemon.configuration
+        let quietMs = Int((nowNs &- lastActivityNs) / 1_000_000)
+        switch phase {
+        case .open:
+            if !parser.isIdle, quietMs >= configuration.requestTimeoutMs {
+                timeOut()
+            } else if parser.isIdle, outbox.isEmpty, quietMs >= configuration.idleTimeoutMs {
+                close()
+            }
+        case .draining:
+            if nowNs >= drainDeadlineNs { close() }
+        case .closingAfterWrite:
+            // A client that stops reading cannot hold the connection forever either.
+            if quietMs >= configuration.requestTimeoutMs { close() }
+        case .closed:
+            break
+        }
+    }
+
+    private func queue(_ response: HTTPResponse) {
+        daemon.stats.controlRequests.wrappingAdd(1, ordering: .relaxed)
+        outbox.append(contentsOf: response.bytes)
+        if response.closesConnection { phase = .closingAfterWrite }
+    }
+
+    private func flush() {
+        while !outbox.isEmpty {
+            let result = outbox.withUnsafeBytes { try? SocketCalls.send(registration.fd, $0) }
+            switch result {
+            case .processed(let sent)?:
+                outbox.removeFirst(sent)
+            case .wouldBlock?:
+                setWritableInterest(true)
+                return
+            case nil:
+                return close() // the peer is gone
+            }
+        }
+        setWritableInterest(false)
+        if phase == .closingAfterWrite {
+            SocketCalls.shutdownWrite(registration.fd)
+            phase = .draining
+            drainDeadlineNs = PollTraceDaemon.monotonicNs() + 1_000_000_000
+        }
+    }
+
+    private func setWritableInterest(_ on: Bool) {
+        guard on != wantsWritable, phase != .closed else { return }
+        wantsWritable = on
+        try? poller.modify(registration, interest: on ? [.readable, .writable] : .readable)
+    }
+
+    func close() {
+        guard phase != .closed else { return }
+        phase = .closed
+        try? poller.close(registration)
+        daemon.controlConnectionClosed(self)
+    }
+}

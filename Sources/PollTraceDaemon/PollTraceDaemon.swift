@@ -1,0 +1,231 @@
+import CLinux
+import EventPoller
+import Foundation
+import Logging
+import PollTraceCore
+import PollTraceStore
+
+/// polltraced as a library: a control API and RTP-style services on EventPoller,
+/// recording its own loop to a trace.
+///
+/// Lifecycle: `init` opens the pollers and the trace; `setUp` opens the control
+/// listener on the control poller; `start` runs every poller on its own thread;
+/// `stop` stops the loops, closes every fd through the pollers (so the trace shows
+/// them closed) and finishes the trace. Tests may call `setUp` and then drive the
+/// control poller with `runOnce` on their own thread instead of `start`.
+public final class PollTraceDaemon: @unchecked Sendable {
+    // Immutable after init: safe from any thread.
+    public let configuration: DaemonConfiguration
+    public let stats = DaemonStats()
+    public let recorder: DaemonRecorder?
+    public let logger: Logger
+    let group: PollerGroup
+    private let readBuffers: [PollerID: ReadBuffer]
+
+    // Loop-confined to the control poller (or to the one thread driving it with runOnce).
+    private(set) var controlAPI: ControlAPI!
+    private var controlListener: Registration?
+    private var controlConnections: [RegistrationID: ControlConnection] = [:]
+    private var sweepTimer: TimerHandle?
+
+    /// Set by `setUp`: the control API's port (the one asked for, or the kernel's pick).
+    public private(set) var controlPort: UInt16 = 0
+    private var state = State.created
+
+    private enum State { case created, setUp, running, stopped }
+
+    public init(configuration: DaemonConfiguration, logger: Logger = Logger(label: "polltraced")) throws {
+        precondition(configuration.pollers >= 1, "the daemon needs at least one poller")
+        self.configuration = configuration
+        self.logger = logger
+        let stats = self.stats
+        let recorder = try configuration.trace.map { try DaemonRecorder(settings: $0, stats: stats, logger: logger) }
+        self.recorder = recorder
+        do {
+            group = try PollerGroup(count: configuration.pollers, policy: configuration.dispatch,
+                                    recorder: recorder, labelPrefix: "polltraced")
+        } catch {
+            try? recorder?.close()
+            throw error
+        }
+        var buffers: [PollerID: ReadBuffer] = [:]
+        for poller in group.pollers { buffers[poller.id] = ReadBuffer() }
+        readBuffers = buffers
+        controlAPI = ControlAPI(daemon: self)
+    }
+
+    /// The poller that runs the control API and every service.
+    public var controlPoller: EventPoller { group.pollers[0] }
+    public var pollers: [EventPoller] { group.pollers }
+
+    func readBuffer(for poller: EventPoller) -> ReadBuffer { readBuffers[poller.id]! }
+
+    /// Opens the control listener and the sweep timer. Call once, before `start`
+    /// (or before driving the control poller by hand).
+    public func setUp() throws {
+        precondition(state == .created, "setUp called twice")
+        let poller = controlPoller
+        let listenerFD = try poller.makeTCPListener(host: configuration.address, port: configuration.controlPort, backlog: 1024)
+        do {
+            controlPort = try Linux.Socket.localPort(listenerFD)
+            controlListener = try poller.register(fd: listenerFD, interest: .readable, label: "control-listener") { [unowned self] _, context in
+                acceptControlConnections(context: context)
+            }
+            sweepTimer = try poller.scheduleTimer(after: .milliseconds(100), repeating: .milliseconds(100),
+                                                  label: "control-sweep") { [unowned self] _ in sweep() }
+        } catch {
+            try? poller.close(fd: listenerFD)
+            throw error
+        }
+        state = .setUp
+        logger.info("polltraced listening", metadata: [
+            "address": "\(configuration.address)", "port": "\(controlPort)",
+            "dispatch": "\(configuration.dispatch)", "pollers": "\(configuration.pollers)",
+            "trace": "\(recorder?.currentPath ?? "off")",
+        ])
+    }
+
+    /// Runs every poller on its own thread.
+    public func start() throws {
+        if state == .created { try setUp() }
+        precondition(state == .setUp, "start called twice or after stop")
+        try group.start()
+        state = .running
+    }
+
+    /// Stops the loops, closes every service and connection, finishes the trace.
+    /// Safe to call more than once; the first call does the work.
+    public func stop() throws {
+        guard state != .stopped else { return }
+        let wasRunning = state == .running
+        state = .stopped
+        if wasRunning {
+            // Close services and connections as a task on the control loop, so the
+            // trace attributes the closes to the shutdown.
+            _ = try? controlPoller.executeAndWait { [unowned self] in closeEverything() }
+        } else {
+            closeEverything()
+        }
+        var failure: (any Error)?
+        do { try group.shutdown() } catch { failure = error }
+        do { try recorder?.close() } catch { failure = failure ?? error }
+        logger.info("polltraced stopped", metadata: ["trace": "\(recorder?.completedPaths.last ?? "off")"])
+        if let failure { throw failure }
+    }
+
+    private func closeEverything() {
+        if let sweepTimer { controlPoller.cancelTimer(sweepTimer) }
+        controlAPI.closeAll()
+        for connection in controlConnections.values { connection.close() }
+        if let controlListener { try? controlPoller.close(controlListener) }
+        controlListener = nil
+    }
+
+    // MARK: Control connections
+
+    private func acceptControlConnections(context: HandlerContext) {
+        var accepted = 0
+        while accepted < 64 {
+            let fd: Int32?
+            do {
+                fd = try context.poller.accept(listenerFD: context.registration.fd)
+            } catch {
+                logger.warning("accept on the control port failed: \(error)")
+                break
+            }
+            guard let fd else { break }
+            accepted += 1
+            guard stats.admitConnection(limit: configuration.maxConnections) else {
+                refuse(fd: fd, poller: context.poller)
+                continue
+            }
+            do {
+                let box = ConnectionBox()
+                let registration = try context.poller.register(fd: fd, interest: .readable, label: "control-conn") { events, _ in
+                    box.connection?.handle(events)
+                }
+                let connection = ControlConnection(registration: registration, daemon: self)
+                box.connection = connection
+                controlConnections[registration.registrationID] = connection
+            } catch {
+                logger.warning("registering a control connection failed: \(error)")
+                try? context.poller.close(fd: fd)
+                stats.connectionClosed()
+            }
+        }
+        if accepted == 0 { stats.emptyWakeups.wrappingAdd(1, ordering: .relaxed) }
+    }
+
+    /// Past `maxConnections`: one best-effort 503 and close. The response fits in an
+    /// empty socket buffer, so a single non-blocking send delivers it.
+    private func refuse(fd: Int32, poller: EventPoller) {
+        let response = HTTPResponse.error(.serviceUnavailable,
+                                          "too many connections (limit \(configuration.maxConnections))",
+                                          closesConnection: true)
+        _ = response.bytes.withUnsafeBytes { try? SocketCalls.send(fd, $0) }
+        SocketCalls.shutdownWrite(fd)
+        try? poller.close(fd: fd)
+    }
+
+    func controlConnectionClosed(_ connection: ControlConnection) {
+        controlConnections.removeValue(forKey: connection.registration.registrationID)
+        stats.connectionClosed()
+    }
+
+    private func sweep() {
+        let now = Self.monotonicNs()
+        for connection in Array(controlConnections.values) { connection.sweep(nowNs: now) }
+        recorder?.rotateIfDue(nowNs: now)
+    }
+
+    // MARK: Stats
+
+    /// The `/api/stats` document.
+    func statsDocument() -> [String: Any] {
+        let snapshot = stats.snapshot
+        var document: [String: Any] = [
+            "dispatch_policy": configuration.dispatch.rawValue,
+            "pollers": configuration.pollers,
+            "connections": [
+                "current": snapshot.connectionsCurrent, "peak": snapshot.connectionsPeak,
+                "accepted": snapshot.connectionsAccepted, "refused": snapshot.connectionsRefused,
+                "max": configuration.maxConnections,
+            ],
+            "control": [
+                "requests": snapshot.controlRequests, "errors": snapshot.controlErrors,
+                "timeouts": snapshot.requestTimeouts,
+            ],
+            "services": [
+                "current": snapshot.servicesCurrent, "opened": snapshot.servicesOpened,
+                "closed": snapshot.servicesClosed,
+            ],
+            "rtp": [
+                "datagrams": snapshot.datagrams, "connections": snapshot.rtpConnections, "bytes": snapshot.rtpBytes,
+            ],
+            "empty_wakeups": snapshot.emptyWakeups,
+        ]
+        if let recorder {
+            var suppressed: [String: Int] = [:]
+            for (reason, count) in snapshot.suppressed { suppressed[reason.description] = count }
+            document["dispatches"] = ["batches": snapshot.batches, "ran": snapshot.dispatchesRan, "suppressed": suppressed]
+            let trace = recorder.statistics
+            document["trace"] = [
+                "path": recorder.currentPath ?? NSNull(), "mode": recorder.settings.mode.rawValue,
+                "records_seen": snapshot.recordsSeen, "records_written": trace.recordsWritten,
+                "records_dropped": trace.recordsDropped, "gaps": trace.gapsRecorded,
+                "last_error": trace.lastError ?? NSNull(),
+            ] as [String: Any]
+        } else {
+            document["dispatches"] = NSNull()
+            document["trace"] = NSNull()
+        }
+        return document
+    }
+
+    static func monotonicNs() -> UInt64 { UInt64(clinux_monotonic_ns()) }
+}
+
+/// Lets a connection's handler refer to the connection made after registering.
+private final class ConnectionBox {
+    weak var connection: ControlConnection?
+}

@@ -1,0 +1,198 @@
+import Foundation
+import Logging
+import PollTraceCore
+import PollTraceStore
+import Synchronization
+
+/// The recorder the daemon's pollers share: counts verdicts for `/api/stats`, and
+/// forwards every record to the current trace file, starting a new file on
+/// request, by size or by age, and deleting old ones past the retention count.
+///
+/// All files of one daemon share one sequence counter, so sequence numbers keep
+/// increasing across files. A new file starts mid-stream, though: fds and
+/// registrations made before the rotation are not in it, so its replay reports
+/// their events as orphans (see docs/daemon.md). For a clean replay of a
+/// reproduction, do not rotate during it.
+public final class DaemonRecorder: TraceRecorder, Sendable {
+    public let sequence = SequenceCounter()
+    let stats: DaemonStats
+    let settings: TraceSettings
+    private let logger: Logger
+
+    private struct State {
+        var writer: TraceWriter?
+        var openedAtNs: UInt64 = 0
+        var pollers: [PollerInfo] = []
+        var completed: [String] = []
+        /// Statistics of writers already closed, summed.
+        var finished = TraceWriterStatistics()
+        var fileNumber = 0
+        var closers: [Thread] = []
+        var pendingCloses = 0
+    }
+
+    // Every field is read and written under this lock. `record` holds it while it
+    // hands the record over, so a rotation can never close a writer under a record.
+    private let state = Mutex(State())
+    private let closesDone = Mutex<[String]>([])
+
+    public init(settings: TraceSettings, stats: DaemonStats, logger: Logger) throws {
+        self.settings = settings
+        self.stats = stats
+        self.logger = logger
+        try FileManager.default.createDirectory(atPath: settings.directory, withIntermediateDirectories: true)
+        try state.withLock { state in state.writer = try makeWriter(&state) }
+    }
+
+    public func pollerStarted(_ info: PollerInfo) {
+        state.withLock { state in
+            state.pollers.append(info)
+            state.writer?.pollerStarted(info)
+        }
+    }
+
+    public func record(_ record: TraceRecord) {
+        stats.observe(record)
+        state.withLock { $0.writer?.record(record) }
+    }
+
+    /// The file being written now.
+    public var currentPath: String? { state.withLock { $0.writer?.path } }
+
+    /// Every file this recorder finished (oldest first), retention deletions excluded.
+    public var completedPaths: [String] { state.withLock { $0.completed } }
+
+    /// Records written, dropped and gaps, over all files so far.
+    public var statistics: TraceWriterStatistics {
+        state.withLock { state in
+            var total = state.finished
+            if let current = state.writer?.statistics {
+                total.recordsWritten += current.recordsWritten
+                total.rowsWritten += current.rowsWritten
+                total.recordsDropped += current.recordsDropped
+                total.gapsRecorded += current.gapsRecorded
+                total.flushes += current.flushes
+                total.highestSeqWritten = max(total.highestSeqWritten, current.highestSeqWritten)
+                total.lastError = current.lastError ?? total.lastError
+            }
+            return total
+        }
+    }
+
+    /// Starts a new file now. The old one is finished on a background thread so the
+    /// poller that asked does not wait for SQLite. Returns (old path, new path).
+    @discardableResult
+    public func rotate() throws -> (closed: String?, opened: String) {
+        let (old, opened): (TraceWriter?, String) = try state.withLock { state in
+            let old = state.writer
+            state.writer = try makeWriter(&state)
+            if let old { state.completed.append(old.path); state.pendingCloses += 1 }
+            return (old, state.writer!.path)
+        }
+        if let old {
+            let thread = Thread { [self] in
+                finish(old)
+                applyRetention()
+            }
+            thread.start()
+        }
+        logger.info("trace rotated", metadata: ["closed": "\(old?.path ?? "-")", "opened": "\(opened)"])
+        return (old?.path, opened)
+    }
+
+    /// Rotates if the policy says the current file is too big or too old.
+    public func rotateIfDue(nowNs: UInt64) {
+        guard settings.rotation.maxBytes != nil || settings.rotation.maxAgeSeconds != nil else { return }
+        let (path, openedAt) = state.withLock { ($0.writer?.path, $0.openedAtNs) }
+        guard let path else { return }
+        let bytes = Self.fileBytes(path) + Self.fileBytes(path + "-wal")
+        let age = Double(nowNs &- openedAt) / 1e9
+        if settings.rotation.isDue(bytes: bytes, ageSeconds: age) {
+            do { try rotate() } catch { logger.error("trace rotation failed: \(error)") }
+        }
+    }
+
+    /// Finishes the current file and waits for every earlier one to be finished.
+    /// After this, records are discarded (the daemon has stopped its pollers first).
+    public func close() throws {
+        let current = state.withLock { state -> TraceWriter? in
+            defer { state.writer = nil }
+            if let writer = state.writer { state.completed.append(writer.path) }
+            return state.writer
+        }
+        var failure: (any Error)?
+        if let current {
+            do { try current.close() } catch { failure = error }
+            absorb(current.statistics)
+        }
+        // Wait for background closes still running (bounded: each is one file's flush).
+        while state.withLock({ $0.pendingCloses }) > 0 { usleep(10_000) }
+        applyRetention()
+        if let failure { throw failure }
+    }
+
+    private func finish(_ writer: TraceWriter) {
+        do { try writer.close() } catch { logger.error("finishing trace \(writer.path) failed: \(error)") }
+        absorb(writer.statistics)
+        state.withLock { $0.pendingCloses -= 1 }
+    }
+
+    private func absorb(_ finished: TraceWriterStatistics) {
+        state.withLock { state in
+            state.finished.recordsWritten += finished.recordsWritten
+            state.finished.rowsWritten += finished.rowsWritten
+            state.finished.recordsDropped += finished.recordsDropped
+            state.finished.gapsRecorded += finished.gapsRecorded
+            state.finished.flushes += finished.flushes
+            state.finished.highestSeqWritten = max(state.finished.highestSeqWritten, finished.highestSeqWritten)
+            state.finished.lastError = finished.lastError ?? state.finished.lastError
+        }
+    }
+
+    /// Deletes this daemon's oldest finished files beyond `retain`. Only files this
+    /// recorder made are ever deleted.
+    private func applyRetention() {
+        let doomed = state.withLock { state -> [String] in
+            let doomed = settings.rotation.filesToDelete(completedOldestFirst: state.completed)
+            state.completed.removeFirst(doomed.count)
+            return doomed
+        }
+        for path in doomed {
+            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+            logger.info("trace deleted by retention", metadata: ["path": "\(path)"])
+        }
+    }
+
+    private func makeWriter(_ state: inout State) throws -> TraceWriter {
+        state.fileNumber += 1
+        let path = "\(settings.directory)/\(settings.prefix)-\(Self.timestamp())-\(getpid())-\(state.fileNumber).sqlite"
+        let metadata = TraceMetadata(
+            pid: getpid(), program: "polltraced", host: ProcessInfo.processInfo.hostName,
+            startWallClockNs: UInt64(Date().timeIntervalSince1970 * 1e9), startMonotonicNs: Self.monotonicNs())
+        let mode: TraceMode = settings.mode == .drop ? .drop : .lossless
+        let writer = try TraceWriter(path: path, metadata: metadata,
+                                     options: TraceWriterOptions(mode: mode, overwrite: true), sequence: sequence)
+        for info in state.pollers { writer.pollerStarted(info) }
+        state.openedAtNs = Self.monotonicNs()
+        return writer
+    }
+
+    static func timestamp() -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyyMMdd'T'HHmmss"
+        return formatter.string(from: Date())
+    }
+
+    static func monotonicNs() -> UInt64 {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
+    }
+
+    static func fileBytes(_ path: String) -> Int64 {
+        var info = stat()
+        return stat(path, &info) == 0 ? Int64(info.st_size) : 0
+    }
+}

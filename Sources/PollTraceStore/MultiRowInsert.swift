@@ -1,0 +1,109 @@
+/// A row that knows how to bind itself to consecutive `?` parameters.
+protocol BindableRow {
+    static var columnCount: Int32 { get }
+    func bind(to statement: SQLiteStatement, at firstParameter: Int32)
+}
+
+/// Inserts rows `rowsPerStatement` at a time with one multi-row `INSERT … VALUES
+/// (…), (…), …` statement, and the remainder one at a time. One statement step
+/// for 32 rows is the known way past SQLite's single-row INSERT ceiling: the VM's
+/// per-statement overhead is paid once per group.
+struct MultiRowInsert<Row: BindableRow> {
+    let rowsPerStatement: Int
+    private let many: SQLiteStatement
+    private let one: SQLiteStatement
+    private var pending: [Row] = []
+
+    init(connection: SQLiteConnection, table: String, columns: [String], rowsPerStatement: Int) throws {
+        precondition(columns.count == Int(Row.columnCount))
+        self.rowsPerStatement = rowsPerStatement
+        let tuple = "(" + Array(repeating: "?", count: columns.count).joined(separator: ",") + ")"
+        let head = "INSERT INTO \(table)(\(columns.joined(separator: ","))) VALUES "
+        many = try connection.makeStatement(sql: head + Array(repeating: tuple, count: rowsPerStatement).joined(separator: ","))
+        one = try connection.makeStatement(sql: head + tuple)
+        pending.reserveCapacity(rowsPerStatement)
+    }
+
+    @inline(__always)
+    mutating func add(_ row: Row) throws {
+        pending.append(row)
+        if pending.count == rowsPerStatement { try flushFull() }
+    }
+
+    private mutating func flushFull() throws {
+        var parameter: Int32 = 1
+        for row in pending {
+            row.bind(to: many, at: parameter)
+            parameter += Row.columnCount
+        }
+        pending.removeAll(keepingCapacity: true)
+        defer { many.reset() }
+        try many.run()
+    }
+
+    /// Inserts what is left, one row per statement.
+    mutating func finish() throws {
+        defer { pending.removeAll(keepingCapacity: true) }
+        for row in pending {
+            row.bind(to: one, at: 1)
+            defer { one.reset() }
+            try one.run()
+        }
+    }
+
+    /// Forgets rows not yet inserted (after a failed transaction).
+    mutating func discard() { pending.removeAll(keepingCapacity: true) }
+}
+
+extension RecordRow: BindableRow {
+    static let columnCount: Int32 = 9
+    static let columns = ["seq", "tag", "t", "a", "b", "c", "d", "e", "f"]
+
+    @inline(__always)
+    func bind(to statement: SQLiteStatement, at p: Int32) {
+        statement.bind(seq, at: p)
+        statement.bind(tag, at: p + 1)
+        statement.bind(t, at: p + 2)
+        statement.bind(a, at: p + 3)
+        statement.bind(b, at: p + 4)
+        statement.bind(c, at: p + 5)
+        statement.bind(d, at: p + 6)
+        statement.bind(e, at: p + 7)
+        statement.bind(f, at: p + 8)
+    }
+}
+
+/// One row of `batch_event_rows`.
+struct EventRow: BindableRow {
+    var id: Int64
+    var fd: Int64
+    var mask: Int64
+    var dataHigh: Int64
+    var dataLow: Int64?
+    static let columnCount: Int32 = 5
+    static let columns = ["id", "fd", "mask", "data_hi", "data_lo"]
+
+    @inline(__always)
+    func bind(to statement: SQLiteStatement, at p: Int32) {
+        statement.bind(id, at: p)
+        statement.bind(fd, at: p + 1)
+        statement.bind(mask, at: p + 2)
+        statement.bind(dataHigh, at: p + 3)
+        statement.bind(dataLow, at: p + 4)
+    }
+}
+
+/// One row of `syscall_rows`.
+struct SyscallRow: BindableRow {
+    var seq: Int64, poller: Int64, t: Int64, tid: Int64, fd: Int64, nameID: Int64
+    var result: Int64, errno: Int64, isData: Int64, sourceLine: Int64
+    static let columnCount: Int32 = 10
+    static let columns = ["seq", "poller", "t", "tid", "fd", "name_id", "result", "errno", "is_data", "source_line"]
+
+    func bind(to statement: SQLiteStatement, at p: Int32) {
+        statement.bind(seq, at: p); statement.bind(poller, at: p + 1); statement.bind(t, at: p + 2)
+        statement.bind(tid, at: p + 3); statement.bind(fd, at: p + 4); statement.bind(nameID, at: p + 5)
+        statement.bind(result, at: p + 6); statement.bind(errno, at: p + 7); statement.bind(isData, at: p + 8)
+        statement.bind(sourceLine, at: p + 9)
+    }
+}

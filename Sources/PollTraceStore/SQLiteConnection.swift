@@ -1,0 +1,120 @@
+import CSQLite
+
+/// One open SQLite database: the thin layer every `sqlite3_*` call of PollTrace goes
+/// through. Each return code is checked where the call is made and becomes an
+/// `SQLiteError` carrying the code, SQLite's message and the SQL.
+///
+/// Not thread-safe: a connection belongs to one thread at a time (the trace writer's
+/// background thread, or the reader's caller). Opened with `SQLITE_OPEN_NOMUTEX`.
+public final class SQLiteConnection {
+    /// `sqlite3*`. Closed in `deinit` (`sqlite3_close_v2` waits for unfinalized statements).
+    let handle: OpaquePointer
+    public let path: String
+    public let isReadOnly: Bool
+
+    /// Opens (`readOnly`) or opens-or-creates the database at `path`.
+    public init(path: String, readOnly: Bool) throws {
+        var db: OpaquePointer?
+        let flags = (readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE))
+            | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE
+        let code = sqlite3_open_v2(path, &db, flags, nil)
+        guard code == SQLITE_OK, let db else {
+            let error = SQLiteError.from(db, code: code, sql: nil)
+            if let db { sqlite3_close_v2(db) }
+            throw error
+        }
+        handle = db
+        self.path = path
+        isReadOnly = readOnly
+        sqlite3_extended_result_codes(db, 1)
+    }
+
+    deinit {
+        sqlite3_close_v2(handle)
+        progressBox?.release()
+    }
+
+    /// Runs one or more statements that return no rows we need.
+    public func execute(sql: String) throws {
+        var message: UnsafeMutablePointer<CChar>?
+        let code = sqlite3_exec(handle, sql, nil, nil, &message)
+        if code != SQLITE_OK {
+            let text = message.map { String(cString: $0) } ?? String(cString: sqlite3_errstr(code))
+            sqlite3_free(message)
+            let extended = sqlite3_extended_errcode(handle)
+            throw SQLiteError(resultCode: (extended & 0xff) == (code & 0xff) ? extended : code, message: text, sql: sql)
+        }
+    }
+
+    /// Compiles the first statement of `sql`. Throws if `sql` holds more than one
+    /// statement (other than trailing whitespace and semicolons), so a caller that
+    /// checks `isReadOnly` cannot be fooled by a second, writing statement.
+    public func makeStatement(sql: String) throws -> SQLiteStatement {
+        var statement: OpaquePointer?
+        var rest: UnsafePointer<CChar>?
+        let code: Int32 = sql.withCString { text in
+            let result = sqlite3_prepare_v3(handle, text, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, &rest)
+            if result == SQLITE_OK, let rest {
+                // Anything but whitespace and ';' left over is a second statement.
+                var p = rest
+                while p.pointee != 0 {
+                    let c = p.pointee
+                    if c != 0x20 && c != 0x0a && c != 0x0d && c != 0x09 && c != 0x3b { return SQLITE_MISUSE }
+                    p += 1
+                }
+            }
+            return result
+        }
+        if code == SQLITE_MISUSE, let statement {
+            sqlite3_finalize(statement)
+            throw SQLiteError(resultCode: SQLITE_MISUSE, message: "only one SQL statement is allowed here", sql: sql)
+        }
+        guard code == SQLITE_OK else { throw SQLiteError.from(handle, code: code, sql: sql) }
+        guard let statement else {
+            throw SQLiteError(resultCode: SQLITE_MISUSE, message: "no SQL statement given", sql: sql)
+        }
+        return SQLiteStatement(handle: statement, connection: self, sql: sql)
+    }
+
+    /// The single integer the query returns (nil when it returns no row or NULL).
+    public func scalarInt(sql: String) throws -> Int64? {
+        let statement = try makeStatement(sql: sql)
+        guard try statement.step(), !statement.isNull(0) else { return nil }
+        return statement.int64(0)
+    }
+
+    /// `sqlite3_changes64`: rows changed by the last INSERT/UPDATE/DELETE.
+    public var changes: Int64 { sqlite3_changes64(handle) }
+
+    /// Sets a run-time limit (`sqlite3_limit`), returning the previous value.
+    @discardableResult
+    public func setLimit(_ id: Int32, to value: Int32) -> Int32 { sqlite3_limit(handle, id, value) }
+
+    /// Interrupts any statement running on this connection (safe from another thread).
+    public func interrupt() { sqlite3_interrupt(handle) }
+
+    /// Installs a progress handler called about every `instructions` VM steps; the
+    /// closure returns true to interrupt. Used to bound how long a query may run.
+    public func setProgressHandler(every instructions: Int32, _ handler: (() -> Bool)?) {
+        if let handler {
+            let box = Unmanaged.passRetained(ProgressBox(handler))
+            progressBox?.release()
+            progressBox = box
+            sqlite3_progress_handler(handle, instructions, { context in
+                guard let context else { return 0 }
+                return Unmanaged<ProgressBox>.fromOpaque(context).takeUnretainedValue().handler() ? 1 : 0
+            }, box.toOpaque())
+        } else {
+            sqlite3_progress_handler(handle, 0, nil, nil)
+            progressBox?.release()
+            progressBox = nil
+        }
+    }
+
+    private var progressBox: Unmanaged<ProgressBox>?
+}
+
+private final class ProgressBox {
+    let handler: () -> Bool
+    init(_ handler: @escaping () -> Bool) { self.handler = handler }
+}

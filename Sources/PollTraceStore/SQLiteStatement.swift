@@ -1,0 +1,132 @@
+import CSQLite
+
+/// `SQLITE_TRANSIENT`: SQLite copies the bound bytes (the macro does not import).
+let sqliteTransient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+/// One compiled statement. Finalized in `deinit`. Parameters are 1-based as in
+/// SQLite; result columns are 0-based.
+public final class SQLiteStatement {
+    let handle: OpaquePointer
+    /// Keeps the connection open while the statement lives.
+    public let connection: SQLiteConnection
+    public let sql: String
+
+    init(handle: OpaquePointer, connection: SQLiteConnection, sql: String) {
+        self.handle = handle; self.connection = connection; self.sql = sql
+    }
+
+    deinit { sqlite3_finalize(handle) }
+
+    /// Advances to the next row: true if there is one, false when done.
+    @inline(__always)
+    public func step() throws -> Bool {
+        let code = sqlite3_step(handle)
+        if code == SQLITE_ROW { return true }
+        if code == SQLITE_DONE { return false }
+        try failStep(code)
+    }
+
+    /// The one place a failed step becomes an error.
+    @inline(never)
+    private func failStep(_ code: Int32) throws -> Never {
+        throw SQLiteError.from(connection.handle, code: code, sql: sql)
+    }
+
+    /// Runs the statement to completion, ignoring rows.
+    public func run() throws {
+        while try step() {}
+    }
+
+    /// Rewinds the statement so it can run again; bindings are kept.
+    public func reset() { sqlite3_reset(handle) }
+
+    public func clearBindings() { sqlite3_clear_bindings(handle) }
+
+    // MARK: Binding
+
+    @inline(__always)
+    public func bind(_ value: Int64, at index: Int32) {
+        sqlite3_bind_int64(handle, index, value)
+    }
+
+    @inline(__always)
+    public func bind(_ value: Int64?, at index: Int32) {
+        if let value { sqlite3_bind_int64(handle, index, value) } else { sqlite3_bind_null(handle, index) }
+    }
+
+    public func bind(_ value: Double, at index: Int32) { sqlite3_bind_double(handle, index, value) }
+
+    public func bind(_ value: String?, at index: Int32) {
+        guard let value else { sqlite3_bind_null(handle, index); return }
+        sqlite3_bind_text(handle, index, value, -1, sqliteTransient)
+    }
+
+    public func bindNull(at index: Int32) { sqlite3_bind_null(handle, index) }
+
+    public func bind(_ value: SQLiteValue, at index: Int32) {
+        switch value {
+        case .null: sqlite3_bind_null(handle, index)
+        case .integer(let v): sqlite3_bind_int64(handle, index, v)
+        case .real(let v): sqlite3_bind_double(handle, index, v)
+        case .text(let v): sqlite3_bind_text(handle, index, v, -1, sqliteTransient)
+        case .blob(let v):
+            _ = v.withUnsafeBytes { sqlite3_bind_blob(handle, index, $0.baseAddress, Int32($0.count), sqliteTransient) }
+        }
+    }
+
+    /// Binds a named parameter (`:n`, `@n`, `$n`; give the name with its prefix).
+    /// Returns false if the statement has no such parameter.
+    @discardableResult
+    public func bind(_ value: SQLiteValue, named name: String) -> Bool {
+        let index = sqlite3_bind_parameter_index(handle, name)
+        guard index > 0 else { return false }
+        bind(value, at: index)
+        return true
+    }
+
+    /// The name of parameter `index` (1-based), with its prefix; nil for a bare `?`.
+    public func parameterName(_ index: Int32) -> String? {
+        sqlite3_bind_parameter_name(handle, index).map { String(cString: $0) }
+    }
+
+    /// Number of `?` parameters.
+    public var parameterCount: Int32 { sqlite3_bind_parameter_count(handle) }
+
+    // MARK: Reading
+
+    public var columnCount: Int32 { sqlite3_column_count(handle) }
+
+    public func columnName(_ index: Int32) -> String {
+        sqlite3_column_name(handle, index).map { String(cString: $0) } ?? "?"
+    }
+
+    @inline(__always)
+    public func int64(_ index: Int32) -> Int64 { sqlite3_column_int64(handle, index) }
+
+    public func double(_ index: Int32) -> Double { sqlite3_column_double(handle, index) }
+
+    /// The column as text ("" for NULL).
+    public func text(_ index: Int32) -> String {
+        sqlite3_column_text(handle, index).map { String(cString: $0) } ?? ""
+    }
+
+    @inline(__always)
+    public func isNull(_ index: Int32) -> Bool { sqlite3_column_type(handle, index) == SQLITE_NULL }
+
+    public func value(_ index: Int32) -> SQLiteValue {
+        switch sqlite3_column_type(handle, index) {
+        case SQLITE_NULL: return .null
+        case SQLITE_INTEGER: return .integer(sqlite3_column_int64(handle, index))
+        case SQLITE_FLOAT: return .real(sqlite3_column_double(handle, index))
+        case SQLITE_TEXT: return .text(text(index))
+        default:
+            let count = Int(sqlite3_column_bytes(handle, index))
+            guard count > 0, let bytes = sqlite3_column_blob(handle, index) else { return .blob([]) }
+            return .blob(Array(UnsafeRawBufferPointer(start: bytes, count: count)))
+        }
+    }
+
+    /// True if the statement cannot change the database (`sqlite3_stmt_readonly`).
+    /// `polltrace query` checks this before it runs a user's SQL.
+    public var isReadOnly: Bool { sqlite3_stmt_readonly(handle) != 0 }
+}

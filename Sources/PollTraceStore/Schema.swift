@@ -1,0 +1,192 @@
+import PollTraceCore
+
+/// Schema v1 of a trace file: tables, views and the indexes built at close.
+/// docs/schema.md documents every name here; keep the two in step.
+///
+/// Write speed comes first (issue 2): every record except syscalls is one row of one
+/// table whose `INTEGER PRIMARY KEY` is the sequence number, so an insert is an
+/// append to one B-tree and nothing else. Kind-specific fields go in the generic
+/// columns `a`…`f`; the views give them names. Secondary indexes are built by
+/// `close()`, when the cost no longer lands on the recording.
+enum Schema {
+    // v2 (issue 6, additive): `polltrace import` adds the `strace_lines` and
+    // `strace_import` tables after the writer closes (docs/strace.md). v1 files read as before.
+    static let version = 2
+    /// `PRAGMA application_id`: "PlTr". Marks the file as a PollTrace trace.
+    static let applicationID: Int32 = 0x506C_5472
+    /// The `meta` table's `format` value.
+    static let formatName = "polltrace-trace"
+
+    /// `tag = kind | poller << 4`: one small integer instead of two columns.
+    static let kindBits = 4
+    static let kindMask = 15
+
+    /// Bits of a dispatch's `f` column: `source | suppression << 2 | threw << 5`.
+    static let dispatchSuppressionShift = 2
+    static let dispatchThrewShift = 5
+
+    static let createTables = """
+        CREATE TABLE meta(key TEXT PRIMARY KEY NOT NULL, value) WITHOUT ROWID;
+        CREATE TABLE pollers(
+            poller INTEGER PRIMARY KEY,
+            backend TEXT NOT NULL,
+            policy INTEGER NOT NULL,
+            epoll_fd INTEGER NOT NULL,
+            label TEXT NOT NULL
+        );
+        CREATE TABLE strings(id INTEGER PRIMARY KEY, text TEXT NOT NULL);
+        CREATE TABLE records(
+            seq INTEGER PRIMARY KEY,
+            tag INTEGER NOT NULL,
+            t INTEGER NOT NULL,
+            a, b, c, d, e, f
+        );
+        CREATE TABLE batch_event_rows(
+            id INTEGER PRIMARY KEY,
+            fd INTEGER NOT NULL,
+            mask INTEGER NOT NULL,
+            data_hi INTEGER NOT NULL,
+            data_lo INTEGER
+        );
+        CREATE TABLE syscall_rows(
+            seq INTEGER PRIMARY KEY,
+            poller INTEGER NOT NULL,
+            t INTEGER NOT NULL,
+            tid INTEGER NOT NULL,
+            fd INTEGER NOT NULL,
+            name_id INTEGER NOT NULL,
+            result INTEGER NOT NULL,
+            errno INTEGER NOT NULL,
+            is_data INTEGER NOT NULL,
+            source_line INTEGER NOT NULL
+        );
+        """
+
+    /// Built by `TraceWriter.close()`. Each is partial, on a rare kind, so together
+    /// they cost little space; they make the views' lookups by fd and by
+    /// registration id index searches instead of scans.
+    static let createIndexes = """
+        CREATE INDEX IF NOT EXISTS opens_by_fd ON records(a, seq) WHERE tag & 15 = 1;
+        CREATE INDEX IF NOT EXISTS registrations_by_id ON records(b) WHERE tag & 15 = 2;
+        CREATE INDEX IF NOT EXISTS registrations_by_fd ON records(a, seq) WHERE tag & 15 = 2;
+        CREATE INDEX IF NOT EXISTS unregistrations_by_id ON records(b) WHERE tag & 15 = 4;
+        CREATE INDEX IF NOT EXISTS closes_by_fd ON records(a, seq) WHERE tag & 15 = 5;
+        CREATE INDEX IF NOT EXISTS syscalls_by_fd ON syscall_rows(fd, seq);
+        """
+
+    // MARK: Views
+
+    private static func caseOf(_ expression: String, _ names: [(Int, String)]) -> String {
+        "CASE \(expression) " + names.map { "WHEN \($0.0) THEN '\($0.1)'" }.joined(separator: " ") + " END"
+    }
+
+    /// `IN|OUT|ET` for a mask column, in SQL (same spelling as `IOEvents.description`).
+    private static func maskText(_ column: String) -> String {
+        let bits: [(UInt32, String)] = [
+            (0x001, "IN"), (0x002, "PRI"), (0x004, "OUT"), (0x008, "ERR"), (0x010, "HUP"),
+            (0x2000, "RDHUP"), (1 << 28, "EXCLUSIVE"), (1 << 30, "ONESHOT"), (1 << 31, "ET"),
+        ]
+        let parts = bits.map { "CASE WHEN \(column) & \($0.0) THEN '\($0.1)|' ELSE '' END" }.joined(separator: " || ")
+        return "coalesce(nullif(rtrim(\(parts), '|'), ''), '0')"
+    }
+
+    private static let start = "(SELECT value FROM meta WHERE key = 'start_monotonic_ns')"
+    private static let kindNames = caseOf("tag & 15", RecordKind.allCases.map { (Int($0.rawValue), $0.description) })
+    private static let suppressionNames = caseOf("(d.f >> 2) & 7", SuppressionReason.allCases.map { (Int($0.rawValue), $0.description) })
+    private static let sourceNames = caseOf("d.f & 3", [(1, "event"), (2, "timer"), (3, "task")])
+    private static let originNames = caseOf("b", FDOrigin.allCases.map { (Int($0.rawValue), $0.description) })
+    private static let callNames = caseOf("b", FDCall.allCases.map { (Int($0.rawValue), $0.description) })
+    private static let policyNames = caseOf("policy", DispatchPolicy.allCases.map { ($0.code, $0.rawValue) })
+    /// The 64-bit `epoll_data` word from its stored halves (low half NULL = the fd).
+    private static func data(_ hi: String, _ lo: String, _ fd: String) -> String {
+        "((\(hi) << 32) | coalesce(\(lo), \(fd) & 4294967295))"
+    }
+
+    static var createViews: String {
+        """
+        CREATE VIEW poller_info AS
+            SELECT poller, backend, policy AS policy_code, \(policyNames) AS policy, epoll_fd, label FROM pollers;
+        CREATE VIEW timeline AS
+            SELECT seq, tag >> 4 AS poller, tag & 15 AS kind_code, \(kindNames) AS kind,
+                   t AS rel_ns, t + \(start) AS time_ns,
+                   CASE WHEN tag & 15 IN (1, 2, 3, 4, 5, 9) THEN a END AS fd,
+                   CASE WHEN tag & 15 IN (2, 3, 4) THEN b END AS registration_id
+            FROM records
+            UNION ALL
+            SELECT seq, poller, 10, 'syscall', t, t + \(start), fd, NULL FROM syscall_rows;
+        CREATE VIEW fd_opens AS
+            SELECT seq, tag >> 4 AS poller, t AS rel_ns, t + \(start) AS time_ns, a AS fd,
+                   b AS origin_code, \(originNames) AS origin
+            FROM records WHERE tag & 15 = 1;
+        CREATE VIEW fd_closes AS
+            SELECT seq, tag >> 4 AS poller, t AS rel_ns, t + \(start) AS time_ns, a AS fd
+            FROM records WHERE tag & 15 = 5;
+        CREATE VIEW modifications AS
+            SELECT seq, tag >> 4 AS poller, t AS rel_ns, t + \(start) AS time_ns, a AS fd, b AS registration_id,
+                   c AS interest, \(maskText("c")) AS interest_text
+            FROM records WHERE tag & 15 = 3;
+        CREATE VIEW unregistrations AS
+            SELECT seq, tag >> 4 AS poller, t AS rel_ns, t + \(start) AS time_ns, a AS fd, b AS registration_id
+            FROM records WHERE tag & 15 = 4;
+        CREATE VIEW registrations AS
+            SELECT *, CASE WHEN unregistered_seq IS NULL THEN closed_seq
+                           WHEN closed_seq IS NULL THEN unregistered_seq
+                           ELSE min(unregistered_seq, closed_seq) END AS ended_seq
+            FROM (
+                SELECT r.b AS registration_id, r.tag >> 4 AS poller, r.a AS fd, r.c AS interest,
+                       \(maskText("r.c")) AS interest_text, \(data("r.d", "r.e", "r.a")) AS data,
+                       s.text AS handler_label, r.seq AS registered_seq, r.t AS registered_rel_ns,
+                       r.t + \(start) AS registered_time_ns,
+                       (SELECT min(u.seq) FROM records u WHERE u.tag & 15 = 4 AND u.b = r.b) AS unregistered_seq,
+                       (SELECT min(c.seq) FROM records c WHERE c.tag & 15 = 5 AND c.a = r.a AND c.seq > r.seq) AS closed_seq
+                FROM records r LEFT JOIN strings s ON s.id = r.f
+                WHERE r.tag & 15 = 2
+            );
+        CREATE VIEW batches AS
+            SELECT seq, tag >> 4 AS poller, t AS rel_ns, t + \(start) AS time_ns, a AS batch_number,
+                   b AS timeout_ms, c AS waited_ns, d AS event_count, e AS first_event_id
+            FROM records WHERE tag & 15 = 6;
+        CREATE VIEW batch_events AS
+            SELECT b.seq AS batch_seq, b.tag >> 4 AS poller, b.a AS batch_number, ev.id - b.e AS event_index,
+                   ev.fd AS fd, ev.mask AS mask, \(maskText("ev.mask")) AS mask_text,
+                   \(data("ev.data_hi", "ev.data_lo", "ev.fd")) AS data, ev.data_hi AS data_high,
+                   b.t AS harvest_rel_ns, b.t + \(start) AS harvest_time_ns
+            FROM records b JOIN batch_event_rows ev ON ev.id >= b.e AND ev.id < b.e + b.d
+            WHERE b.tag & 15 = 6;
+        CREATE VIEW dispatches AS
+            SELECT d.seq AS seq, d.tag >> 4 AS poller, d.t AS rel_ns, d.t + \(start) AS time_ns,
+                   \(sourceNames) AS source,
+                   CASE WHEN d.d IS NULL THEN 0 ELSE d.seq - d.d END AS batch_seq, d.e AS event_index,
+                   ev.fd AS fd, ev.mask AS harvested_mask,
+                   CASE WHEN ev.id IS NOT NULL THEN \(data("ev.data_hi", "ev.data_lo", "ev.fd")) END AS harvested_data,
+                   d.a AS ran_registration_id, d.b AS delivered_mask, \(maskText("d.b")) AS delivered_mask_text,
+                   CASE WHEN (d.f >> 2) & 7 = 0 THEN NULL ELSE \(suppressionNames) END AS suppression,
+                   (d.f >> 5) & 1 AS handler_threw, d.c AS duration_ns,
+                   CASE WHEN d.f & 3 = 1 AND (d.f >> 2) & 7 = 0 THEN
+                        (SELECT s.text FROM records r JOIN strings s ON s.id = r.f WHERE r.tag & 15 = 2 AND r.b = d.a)
+                   END AS handler_label
+            FROM records d
+            LEFT JOIN records b ON b.seq = d.seq - d.d AND b.tag & 15 = 6
+            LEFT JOIN batch_event_rows ev ON ev.id = b.e + d.e AND d.e < b.d
+            WHERE d.tag & 15 = 7;
+        CREATE VIEW handler_time AS
+            SELECT coalesce(handler_label, source || ' ' || ran_registration_id) AS handler,
+                   count(*) AS dispatches, sum(duration_ns) AS total_duration_ns, max(duration_ns) AS max_duration_ns
+            FROM dispatches WHERE suppression IS NULL
+            GROUP BY 1;
+        CREATE VIEW gaps AS
+            SELECT seq, t AS rel_ns, t + \(start) AS time_ns, a AS first_lost_seq, b AS last_lost_seq,
+                   c AS lost_count, d AS from_rel_ns, e AS to_rel_ns
+            FROM records WHERE tag & 15 = 8;
+        CREATE VIEW failed_calls AS
+            SELECT seq, tag >> 4 AS poller, t AS rel_ns, t + \(start) AS time_ns, a AS fd,
+                   b AS call_code, \(callNames) AS call, c AS errno
+            FROM records WHERE tag & 15 = 9;
+        CREATE VIEW syscalls AS
+            SELECT c.seq AS seq, c.poller AS poller, c.t AS rel_ns, c.t + \(start) AS time_ns, c.tid AS tid, c.fd AS fd,
+                   s.text AS name, c.result AS result, c.errno AS errno, c.is_data AS is_data_call,
+                   c.source_line AS source_line
+            FROM syscall_rows c LEFT JOIN strings s ON s.id = c.name_id;
+        """
+    }
+}

@@ -1,0 +1,180 @@
+import CSQLite
+import PollTraceCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The writing side of one trace file, used only by the writer's background
+/// thread (after `create` ran on the caller's): creates the schema, commits one
+/// chunk of records per transaction, builds the indexes at the end.
+final class TraceFile {
+    let path: String
+    let connection: SQLiteConnection
+    private let start: UInt64
+    private var records: MultiRowInsert<RecordRow>
+    private var events: MultiRowInsert<EventRow>
+    private var syscalls: MultiRowInsert<SyscallRow>
+    private let insertString: SQLiteStatement
+    private let insertPoller: SQLiteStatement
+    private let begin: SQLiteStatement
+    private let commit: SQLiteStatement
+    /// Interned strings (handler labels, syscall names) already in `strings`.
+    private var stringIDs: [String: Int64] = [:]
+    private var nextEventID: Int64 = 1
+
+    static let rowsPerStatement = 32
+
+    /// Creates the file and its schema and writes the metadata, durably.
+    init(path: String, metadata: TraceMetadata, options: TraceWriterOptions) throws {
+        self.path = path
+        start = metadata.startMonotonicNs
+        var info = stat()
+        if stat(path, &info) == 0 && info.st_size > 0 {
+            guard options.overwrite else {
+                throw TraceStoreError.writeFailed(path: path, detail: "the file already exists and is not empty; remove it or choose another path")
+            }
+            for suffix in ["", "-wal", "-shm", "-journal"] { unlink(path + suffix) }
+        }
+        do {
+            connection = try SQLiteConnection(path: path, readOnly: false)
+            // WAL: a commit is an append to the log, and readers can open the trace
+            // while it is being written. synchronous=NORMAL: a commit survives the
+            // traced process crashing (the crash test checks this), not the machine
+            // losing power mid-trace; close() checkpoints with a full sync.
+            try connection.execute(sql: """
+                PRAGMA journal_mode = WAL;
+                PRAGMA synchronous = NORMAL;
+                PRAGMA cache_size = -16384;
+                PRAGMA application_id = \(Schema.applicationID);
+                PRAGMA user_version = \(Schema.version);
+                """)
+            if let limit = options.maxFileBytes {
+                // A size cap behaves exactly like a full disk: SQLITE_FULL.
+                try connection.execute(sql: "PRAGMA max_page_count = \(max(1, limit / 4096))")
+            }
+            try connection.execute(sql: "BEGIN")
+            try connection.execute(sql: Schema.createTables)
+            try connection.execute(sql: Schema.createViews)
+            let meta = try connection.makeStatement(sql: "INSERT INTO meta(key, value) VALUES (?, ?)")
+            let values: [(String, SQLiteValue)] = [
+                ("format", .text(Schema.formatName)),
+                ("schema_version", .integer(Int64(Schema.version))),
+                ("pid", .integer(Int64(metadata.pid))),
+                ("program", .text(metadata.program)),
+                ("host", .text(metadata.host)),
+                ("start_wall_clock_ns", .integer(stored(metadata.startWallClockNs))),
+                ("start_monotonic_ns", .integer(stored(metadata.startMonotonicNs))),
+                ("writer_mode", .text(options.mode.rawValue)),
+            ]
+            for (key, value) in values {
+                meta.bind(.text(key), at: 1); meta.bind(value, at: 2)
+                try meta.run(); meta.reset()
+            }
+            records = try MultiRowInsert(connection: connection, table: "records", columns: RecordRow.columns, rowsPerStatement: Self.rowsPerStatement)
+            events = try MultiRowInsert(connection: connection, table: "batch_event_rows", columns: EventRow.columns, rowsPerStatement: Self.rowsPerStatement)
+            syscalls = try MultiRowInsert(connection: connection, table: "syscall_rows", columns: SyscallRow.columns, rowsPerStatement: Self.rowsPerStatement)
+            insertString = try connection.makeStatement(sql: "INSERT INTO strings(id, text) VALUES (?, ?)")
+            insertPoller = try connection.makeStatement(sql: "INSERT OR REPLACE INTO pollers(poller, backend, policy, epoll_fd, label) VALUES (?, ?, ?, ?, ?)")
+            begin = try connection.makeStatement(sql: "BEGIN")
+            commit = try connection.makeStatement(sql: "COMMIT")
+            for poller in metadata.pollers { try write(poller) }
+            try connection.execute(sql: "COMMIT")
+        } catch let error as SQLiteError {
+            throw TraceStoreError.writeFailed(path: path, detail: error.description)
+        }
+    }
+
+    private func write(_ poller: PollerInfo) throws {
+        insertPoller.bind(Int64(poller.poller), at: 1)
+        insertPoller.bind(poller.backend, at: 2)
+        insertPoller.bind(Int64(poller.policy.code), at: 3)
+        insertPoller.bind(Int64(poller.epollFD), at: 4)
+        insertPoller.bind(poller.label, at: 5)
+        defer { insertPoller.reset() }
+        try insertPoller.run()
+    }
+
+    private func intern(_ text: String) throws -> Int64 {
+        if let id = stringIDs[text] { return id }
+        let id = Int64(stringIDs.count + 1)
+        insertString.bind(id, at: 1)
+        insertString.bind(text, at: 2)
+        defer { insertString.reset() }
+        try insertString.run()
+        stringIDs[text] = id
+        return id
+    }
+
+    /// Commits `chunk` and `pollers` in one transaction. Returns the rows written.
+    /// On failure the transaction is rolled back: the file keeps every earlier chunk.
+    func write(_ chunk: [TraceRecord], pollers: [PollerInfo]) throws -> Int {
+        let savedStrings = stringIDs
+        let savedEventID = nextEventID
+        var rows = 0
+        do {
+            defer { begin.reset() }
+            try begin.run()
+        }
+        do {
+            for poller in pollers { try write(poller) }
+            for record in chunk {
+                switch record {
+                case .syscall(let r):
+                    try syscalls.add(SyscallRow(seq: stored(r.seq), poller: Int64(r.poller), t: stored(r.timeNs &- start),
+                                                tid: Int64(r.tid), fd: Int64(r.fd), nameID: try intern(r.name),
+                                                result: r.result, errno: Int64(r.errno), isData: r.isDataCall ? 1 : 0,
+                                                sourceLine: Int64(r.sourceLine)))
+                    rows += 1
+                case .batch(let r):
+                    let first = nextEventID
+                    for event in r.events {
+                        try events.add(EventRow(id: nextEventID, fd: Int64(event.fd), mask: Int64(event.mask.rawValue),
+                                                dataHigh: Int64(event.data >> 32), dataLow: RowEncoding.dataLow(event.data, fd: event.fd)))
+                        nextEventID += 1
+                    }
+                    try records.add(RowEncoding.row(for: record, start: start, firstEventID: first, labelID: 0))
+                    rows += 1 + r.events.count
+                case .registered(let r):
+                    try records.add(RowEncoding.row(for: record, start: start, firstEventID: 0, labelID: try intern(r.handlerLabel)))
+                    rows += 1
+                default:
+                    try records.add(RowEncoding.row(for: record, start: start, firstEventID: 0, labelID: 0))
+                    rows += 1
+                }
+            }
+            try records.finish()
+            try events.finish()
+            try syscalls.finish()
+            defer { commit.reset() }
+            try commit.run()
+            return rows
+        } catch {
+            records.discard(); events.discard(); syscalls.discard()
+            try? connection.execute(sql: "ROLLBACK")
+            stringIDs = savedStrings
+            nextEventID = savedEventID
+            throw error
+        }
+    }
+
+    /// Builds the indexes, marks the trace complete, and leaves one self-contained
+    /// file: the WAL is checkpointed into it (with a full sync) and removed, so a
+    /// read-only reader never needs to create `-wal` or `-shm` files.
+    func finish(statistics: TraceWriterStatistics) throws {
+        try connection.execute(sql: "BEGIN")
+        try connection.execute(sql: Schema.createIndexes)
+        let meta = try connection.makeStatement(sql: "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)")
+        let values: [(String, Int64)] = [
+            ("closed_cleanly", 1),
+            ("records_written", Int64(statistics.recordsWritten)),
+            ("records_dropped", Int64(statistics.recordsDropped)),
+            ("gaps_recorded", Int64(statistics.gapsRecorded)),
+        ]
+        for (key, value) in values {
+            meta.bind(.text(key), at: 1); meta.bind(value, at: 2)
+            try meta.run(); meta.reset()
+        }
+        try connection.execute(sql: "COMMIT")
+        try connection.execute(sql: "PRAGMA synchronous = FULL; PRAGMA journal_mode = DELETE;")
+    }
+}

@@ -1,0 +1,52 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Looks at a file before SQLite does, so that the common ways of pointing at the
+/// wrong file get their own clear error instead of SQLite's generic one: missing,
+/// empty, not SQLite, or shorter than its own header says (truncated).
+enum TraceFileCheck {
+    static let sqliteMagic: [UInt8] = Array("SQLite format 3\0".utf8)
+
+    static func check(path: String) throws {
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            if errno == ENOENT || errno == ENOTDIR { throw TraceStoreError.fileNotFound(path: path) }
+            throw TraceStoreError.readFailed(path: path, detail: String(cString: strerror(errno)))
+        }
+        if (info.st_mode & S_IFMT) == S_IFDIR {
+            throw TraceStoreError.notSQLite(path: path)
+        }
+        let size = Int(info.st_size)
+        if size == 0 { throw TraceStoreError.emptyFile(path: path) }
+
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw TraceStoreError.readFailed(path: path, detail: String(cString: strerror(errno))) }
+        defer { close(fd) }
+        var header = [UInt8](repeating: 0, count: 100)
+        let got = header.withUnsafeMutableBytes { pread(fd, $0.baseAddress, 100, 0) }
+        guard got >= sqliteMagic.count, Array(header[0..<sqliteMagic.count]) == sqliteMagic else {
+            throw TraceStoreError.notSQLite(path: path)
+        }
+        guard got == 100 else {
+            throw TraceStoreError.corrupted(path: path, detail: "the file is \(size) bytes, shorter than SQLite's 100-byte header")
+        }
+        let rawPageSize = Int(header[16]) << 8 | Int(header[17])
+        let pageSize = rawPageSize == 1 ? 65536 : rawPageSize
+        guard pageSize >= 512, pageSize & (pageSize - 1) == 0 else {
+            throw TraceStoreError.corrupted(path: path, detail: "the header's page size \(rawPageSize) is invalid")
+        }
+        func be32(_ offset: Int) -> Int {
+            Int(header[offset]) << 24 | Int(header[offset + 1]) << 16 | Int(header[offset + 2]) << 8 | Int(header[offset + 3])
+        }
+        if size % pageSize != 0 {
+            throw TraceStoreError.corrupted(path: path, detail: "the file is \(size) bytes, not a whole number of \(pageSize)-byte pages (truncated?)")
+        }
+        // The in-header page count is valid only when "version-valid-for" matches the
+        // change counter (SQLite file format, section 1.3.7).
+        let pageCount = be32(28)
+        if be32(92) == be32(24), pageCount > 0, size < pageCount * pageSize {
+            throw TraceStoreError.corrupted(path: path, detail: "the file is \(size) bytes but its header says \(pageCount) pages of \(pageSize) bytes (\(pageCount * pageSize) bytes): it was truncated")
+        }
+    }
+}

@@ -1,0 +1,133 @@
+import CSQLite
+import PollTraceCore
+
+/// Opens a trace read-only and streams its records in sequence order.
+///
+/// Never writes to the trace: the file is opened with `SQLITE_OPEN_READONLY`. (A
+/// trace whose writer crashed still has its `-wal` file; SQLite reads it, and may
+/// need the `-shm` file beside it, which is the only file it touches.)
+public final class TraceReader {
+    public let path: String
+    public let metadata: TraceMetadata
+    /// The connection, for `polltrace query` and the analyzer's SQL.
+    public let connection: SQLiteConnection
+    /// True when the writer's `close()` finished (indexes built); false for a trace
+    /// whose writer crashed or is still running.
+    public let closedCleanly: Bool
+
+    public init(path: String) throws {
+        self.path = path
+        try TraceFileCheck.check(path: path)
+        do {
+            connection = try SQLiteConnection(path: path, readOnly: true)
+        } catch let error as SQLiteError {
+            throw Self.map(error, path: path)
+        }
+        do {
+            (metadata, closedCleanly) = try Self.loadMetadata(connection, path: path)
+        } catch let error as SQLiteError {
+            throw Self.map(error, path: path)
+        }
+    }
+
+    /// Every record, in sequence order, one at a time (constant memory).
+    public func records() throws -> TraceRecordCursor {
+        do {
+            return TraceRecordCursor(state: try CursorState(connection: connection, path: path, start: metadata.startMonotonicNs))
+        } catch let error as SQLiteError {
+            throw Self.map(error, path: path)
+        }
+    }
+
+    /// Records in the trace (a batch counts once), for progress bars.
+    public func recordCount() throws -> Int {
+        do {
+            let records = try connection.scalarInt(sql: "SELECT count(*) FROM records") ?? 0
+            let syscalls = try connection.scalarInt(sql: "SELECT count(*) FROM syscall_rows") ?? 0
+            return Int(records + syscalls)
+        } catch let error as SQLiteError {
+            throw Self.map(error, path: path)
+        }
+    }
+
+    /// Rows in the trace: records plus one per batch event (the unit the benchmark counts).
+    public func rowCount() throws -> Int {
+        do {
+            let events = try connection.scalarInt(sql: "SELECT count(*) FROM batch_event_rows") ?? 0
+            return try recordCount() + Int(events)
+        } catch let error as SQLiteError {
+            throw Self.map(error, path: path)
+        }
+    }
+
+    static func map(_ error: SQLiteError, path: String) -> TraceStoreError {
+        if error.isCorruption { return .corrupted(path: path, detail: error.description) }
+        return .readFailed(path: path, detail: error.description)
+    }
+
+    private static let requiredTables = ["meta", "pollers", "strings", "records", "batch_event_rows", "syscall_rows"]
+
+    private static func loadMetadata(_ db: SQLiteConnection, path: String) throws -> (TraceMetadata, Bool) {
+        let applicationID = try db.scalarInt(sql: "PRAGMA application_id") ?? 0
+        let userVersion = Int(try db.scalarInt(sql: "PRAGMA user_version") ?? 0)
+        var tables: Set<String> = []
+        let list = try db.makeStatement(sql: "SELECT name FROM sqlite_schema WHERE type = 'table'")
+        while try list.step() { tables.insert(list.text(0)) }
+
+        guard applicationID == Int64(Schema.applicationID) || tables.contains("meta") && tables.contains("records") else {
+            let found = tables.isEmpty ? "it has no tables" : "its tables are " + tables.sorted().joined(separator: ", ")
+            throw TraceStoreError.notATrace(path: path, detail: "\(found); a trace has meta, records, batch_event_rows, …")
+        }
+        if userVersion > Schema.version {
+            throw TraceStoreError.newerSchema(path: path, found: userVersion, supported: Schema.version)
+        }
+        guard tables.contains("meta") else {
+            throw TraceStoreError.missingMetadata(path: path, what: "the meta table does not exist")
+        }
+        var meta: [String: SQLiteValue] = [:]
+        let rows = try db.makeStatement(sql: "SELECT key, value FROM meta")
+        while try rows.step() { meta[rows.text(0)] = rows.value(1) }
+        if case .integer(let version)? = meta["schema_version"], version > Schema.version {
+            throw TraceStoreError.newerSchema(path: path, found: Int(version), supported: Schema.version)
+        }
+        func integer(_ key: String) throws -> Int64 {
+            guard case .integer(let value)? = meta[key] else {
+                throw TraceStoreError.missingMetadata(path: path, what: meta[key] == nil ? "no '\(key)' in the meta table" : "'\(key)' in the meta table is not an integer")
+            }
+            return value
+        }
+        func text(_ key: String) throws -> String {
+            guard case .text(let value)? = meta[key] else {
+                throw TraceStoreError.missingMetadata(path: path, what: meta[key] == nil ? "no '\(key)' in the meta table" : "'\(key)' in the meta table is not text")
+            }
+            return value
+        }
+        guard case .text(Schema.formatName)? = meta["format"] else {
+            throw TraceStoreError.missingMetadata(path: path, what: "the meta table has no format = '\(Schema.formatName)' entry")
+        }
+        let version = Int(try integer("schema_version"))
+        if userVersion == 0 || userVersion != version {
+            throw TraceStoreError.corrupted(path: path, detail: "PRAGMA user_version is \(userVersion) but meta.schema_version is \(version)")
+        }
+        for table in requiredTables where !tables.contains(table) {
+            throw TraceStoreError.corrupted(path: path, detail: "the \(table) table is missing")
+        }
+        var pollers: [PollerInfo] = []
+        let pollerRows = try db.makeStatement(sql: "SELECT poller, backend, policy, epoll_fd, label FROM pollers ORDER BY poller")
+        while try pollerRows.step() {
+            guard let policy = DispatchPolicy(code: Int(pollerRows.int64(2))),
+                  let poller = PollerID(exactly: pollerRows.int64(0)) else {
+                throw TraceStoreError.corrupted(path: path, detail: "poller row \(pollerRows.int64(0)) has an unknown policy code \(pollerRows.int64(2))")
+            }
+            pollers.append(PollerInfo(poller: poller, backend: pollerRows.text(1), policy: policy,
+                                      epollFD: Int32(truncatingIfNeeded: pollerRows.int64(3)), label: pollerRows.text(4)))
+        }
+        let metadata = TraceMetadata(schemaVersion: version, pid: Int32(truncatingIfNeeded: try integer("pid")),
+                                     program: try text("program"), host: try text("host"),
+                                     startWallClockNs: unstored(try integer("start_wall_clock_ns")),
+                                     startMonotonicNs: unstored(try integer("start_monotonic_ns")), pollers: pollers)
+        let closed: Bool
+        if case .integer(1)? = meta["closed_cleanly"] { closed = true } else { closed = false }
+        return (metadata, closed)
+    }
+}

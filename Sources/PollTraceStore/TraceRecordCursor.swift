@@ -1,0 +1,166 @@
+import PollTraceCore
+
+/// Streams a trace's records in sequence order, holding one row of each table at a
+/// time: `records` and `syscall_rows` are merged by `seq`, and a batch's events are
+/// read from `batch_event_rows` by a second cursor that normally just walks on
+/// (the writer stores each batch's events contiguously, in commit order).
+public struct TraceRecordCursor {
+    let state: CursorState
+
+    /// The next record, or nil at the end. Throws `TraceStoreError.corrupted` when
+    /// the file is damaged or holds values no writer produces.
+    public mutating func next() throws -> TraceRecord? { try state.next() }
+}
+
+final class CursorState {
+    let path: String
+    let start: UInt64
+    let connection: SQLiteConnection
+    private let records: SQLiteStatement
+    private let syscalls: SQLiteStatement
+    private let events: SQLiteStatement
+    private let stringByID: SQLiteStatement
+    /// Recently used strings; cleared when it grows past `stringCacheLimit`, so
+    /// memory stays bounded however many distinct labels a trace has.
+    private var strings: [Int64: String] = [:]
+    private let stringCacheLimit = 4096
+
+    private var recordPending = false
+    private var recordsDone = false
+    private var syscallPending = false
+    private var syscallsDone = false
+    /// The id of the event row `events` is positioned on, if any.
+    private var eventsAt: Int64? = nil
+    private var eventsDone = true
+
+    init(connection: SQLiteConnection, path: String, start: UInt64) throws {
+        self.connection = connection
+        self.path = path
+        self.start = start
+        records = try connection.makeStatement(sql: "SELECT seq, tag, t, a, b, c, d, e, f FROM records ORDER BY seq")
+        syscalls = try connection.makeStatement(sql: """
+            SELECT seq, poller, t, tid, fd, name_id, result, errno, is_data, source_line FROM syscall_rows ORDER BY seq
+            """)
+        events = try connection.makeStatement(sql: "SELECT id, fd, mask, data_hi, data_lo FROM batch_event_rows WHERE id >= ? ORDER BY id")
+        stringByID = try connection.makeStatement(sql: "SELECT text FROM strings WHERE id = ?")
+    }
+
+    func next() throws -> TraceRecord? {
+        do {
+            if !recordPending && !recordsDone {
+                if try records.step() { recordPending = true } else { recordsDone = true }
+            }
+            if !syscallPending && !syscallsDone {
+                if try syscalls.step() { syscallPending = true } else { syscallsDone = true }
+            }
+            switch (recordPending, syscallPending) {
+            case (false, false):
+                return nil
+            case (true, true):
+                // Both seqs are non-negative bit patterns in practice; compare as stored.
+                if UInt64(bitPattern: records.int64(0)) < UInt64(bitPattern: syscalls.int64(0)) {
+                    return try takeRecord()
+                }
+                return try takeSyscall()
+            case (true, false):
+                return try takeRecord()
+            case (false, true):
+                return try takeSyscall()
+            }
+        } catch let error as SQLiteError {
+            throw TraceReader.map(error, path: path)
+        } catch let error as RowEncoding.DecodeError {
+            guard case .bad(let detail) = error else { throw error }
+            throw TraceStoreError.corrupted(path: path, detail: detail)
+        }
+    }
+
+    private func optional(_ statement: SQLiteStatement, _ column: Int32) -> Int64? {
+        statement.isNull(column) ? nil : statement.int64(column)
+    }
+
+    private func takeRecord() throws -> TraceRecord {
+        recordPending = false
+        let s = records
+        let row = RecordRow(seq: s.int64(0), tag: s.int64(1), t: s.int64(2), a: optional(s, 3), b: optional(s, 4),
+                            c: optional(s, 5), d: optional(s, 6), e: optional(s, 7), f: optional(s, 8))
+        let kind = row.tag & Int64(Schema.kindMask)
+        var batchEvents: [HarvestedEvent] = []
+        var label = ""
+        if kind == Int64(RecordKind.batch.rawValue) {
+            batchEvents = try readEvents(first: row.e ?? 0, count: row.d ?? 0, batchSeq: row.seq)
+        } else if kind == Int64(RecordKind.registered.rawValue) {
+            label = try string(row.f ?? 0, what: "handler label of record \(row.seq)")
+        }
+        return try RowEncoding.record(from: row, start: start, events: batchEvents, label: label)
+    }
+
+    private func takeSyscall() throws -> TraceRecord {
+        syscallPending = false
+        let s = syscalls
+        let seq = s.int64(0)
+        func int32(_ column: Int32, _ name: String) throws -> Int32 {
+            guard let value = Int32(exactly: s.int64(column)) else {
+                throw RowEncoding.DecodeError.bad("syscall \(seq): \(name) \(s.int64(column)) is out of range")
+            }
+            return value
+        }
+        guard let poller = PollerID(exactly: s.int64(1)), let line = UInt32(exactly: s.int64(9)) else {
+            throw RowEncoding.DecodeError.bad("syscall \(seq): poller or source line out of range")
+        }
+        return .syscall(SyscallRecord(seq: unstored(seq), timeNs: start &+ unstored(s.int64(2)), poller: poller,
+                                      tid: try int32(3, "tid"), fd: try int32(4, "fd"),
+                                      name: try string(s.int64(5), what: "name of syscall \(seq)"),
+                                      result: s.int64(6), errno: try int32(7, "errno"), isDataCall: s.int64(8) != 0,
+                                      sourceLine: line))
+    }
+
+    private func readEvents(first: Int64, count: Int64, batchSeq: Int64) throws -> [HarvestedEvent] {
+        guard count > 0 else { return [] }
+        guard count <= 1 << 24 else { throw RowEncoding.DecodeError.bad("batch \(batchSeq) claims \(count) events") }
+        if eventsAt != first {
+            // Not where the walk is (batches committed out of seq order): seek.
+            events.reset()
+            events.bind(first, at: 1)
+            eventsDone = false
+            eventsAt = nil
+            try advanceEvents()
+        }
+        var result: [HarvestedEvent] = []
+        result.reserveCapacity(Int(count))
+        for index in 0..<count {
+            guard let at = eventsAt, at == first + index else {
+                throw RowEncoding.DecodeError.bad("batch \(batchSeq): event \(index) (row \(first + index)) is missing from batch_event_rows")
+            }
+            let fd32 = Int32(truncatingIfNeeded: events.int64(1))
+            guard Int64(fd32) == events.int64(1), let mask = UInt32(exactly: events.int64(2)) else {
+                throw RowEncoding.DecodeError.bad("batch \(batchSeq): event row \(at) has an out-of-range fd or mask")
+            }
+            result.append(HarvestedEvent(fd: fd32, mask: IOEvents(rawValue: mask),
+                                         data: RowEncoding.data(high: events.int64(3), low: optional(events, 4), fd: fd32)))
+            try advanceEvents()
+        }
+        return result
+    }
+
+    private func advanceEvents() throws {
+        guard !eventsDone else { eventsAt = nil; return }
+        if try events.step() {
+            eventsAt = events.int64(0)
+        } else {
+            eventsDone = true
+            eventsAt = nil
+        }
+    }
+
+    private func string(_ id: Int64, what: String) throws -> String {
+        if let cached = strings[id] { return cached }
+        stringByID.bind(id, at: 1)
+        defer { stringByID.reset() }
+        guard try stringByID.step() else { throw RowEncoding.DecodeError.bad("\(what): string \(id) is missing") }
+        let text = stringByID.text(0)
+        if strings.count >= stringCacheLimit { strings.removeAll(keepingCapacity: true) }
+        strings[id] = text
+        return text
+    }
+}

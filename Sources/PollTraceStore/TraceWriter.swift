@@ -1,0 +1,146 @@
+import PollTraceCore
+import Synchronization
+
+/// Records a trace to an SQLite file without making the traced loop wait on SQLite.
+///
+/// `record` (on any poller thread) appends to an in-memory buffer under a lock; a
+/// background thread swaps the buffer out and commits it in one transaction every
+/// `flushInterval`, or as soon as it is half full. What happens when the buffer is
+/// full is `options.mode`. `close()` writes everything left, builds the indexes and
+/// returns when the file is on disk; it throws if any write failed.
+///
+/// A write error (disk full, size limit, I/O error) stops the writing: what was
+/// committed before stays readable, later records are counted as dropped, and
+/// `statistics.lastError` and `close()` report it.
+public final class TraceWriter: TraceRecorder, Sendable {
+    public let path: String
+    public let sequence: SequenceCounter
+    public let metadata: TraceMetadata
+    public let options: TraceWriterOptions
+
+    private let buffer: RecordBuffer
+    private let stats = StatisticsBox()
+    /// The writer thread; nil after `close()` joined it.
+    private let thread = Mutex<BackgroundThread?>(nil)
+    private let closeResult = Mutex<Result<Void, TraceStoreError>?>(nil)
+
+    public init(path: String, metadata: TraceMetadata, options: TraceWriterOptions = .init(),
+                sequence: SequenceCounter = SequenceCounter()) throws {
+        self.path = path
+        self.metadata = metadata
+        self.options = options
+        self.sequence = sequence
+        buffer = RecordBuffer(mode: options.mode, capacity: options.bufferCapacity, sequence: sequence)
+        // `TraceFile` is not Sendable: it is created here and from then on used only
+        // by the writer thread, which the box hands it to.
+        let file = try TraceFile(path: path, metadata: metadata, options: options)
+        let handoff = UncheckedBox(file)
+        let started = try BackgroundThread(name: "polltrace-writer") { [buffer, stats, options] in
+            Self.writerLoop(file: handoff.value, buffer: buffer, stats: stats, options: options)
+        }
+        thread.withLock { $0 = started }
+    }
+
+    deinit {
+        // A writer dropped without close(): still finish the file rather than leave
+        // a thread writing to it.
+        try? close()
+    }
+
+    public func pollerStarted(_ info: PollerInfo) { buffer.addPoller(info) }
+
+    @inline(__always)
+    public func record(_ record: TraceRecord) { buffer.append(record) }
+
+    /// Writes everything buffered, builds the indexes, and returns when the trace is
+    /// on disk. Idempotent: later calls return (or throw) the first call's result.
+    public func close() throws {
+        if let thread = thread.withLock({ current -> BackgroundThread? in defer { current = nil }; return current }) {
+            buffer.close()
+            thread.join()
+            let failure = stats.withLock { $0.lastError }
+            closeResult.withLock { $0 = failure.map { .failure(.writeFailed(path: path, detail: $0)) } ?? .success(()) }
+        }
+        try closeResult.withLock { $0 }?.get()
+    }
+
+    public var statistics: TraceWriterStatistics {
+        var snapshot = stats.withLock { $0 }
+        snapshot.recordsDropped += buffer.refused
+        return snapshot
+    }
+
+    // MARK: The writer thread
+
+    private static func writerLoop(file: TraceFile, buffer: RecordBuffer, stats: StatisticsBox,
+                                   options: TraceWriterOptions) {
+        let intervalNs = UInt64(max(0, options.flushInterval.components.seconds)) * 1_000_000_000
+            + UInt64(max(0, options.flushInterval.components.attoseconds / 1_000_000_000))
+        var spare: [TraceRecord] = []
+        spare.reserveCapacity(options.bufferCapacity)
+        var failed = false
+        while true {
+            var chunk = buffer.take(spare: spare, waitUntilMonotonicNs: monotonicNowNs() + max(intervalNs, 1_000_000))
+            if !failed && (!chunk.records.isEmpty || !chunk.pollers.isEmpty) {
+                do {
+                    let rows = try file.write(chunk.records, pollers: chunk.pollers)
+                    var gaps = 0
+                    var highest: UInt64 = 0
+                    for record in chunk.records {
+                        if case .gap = record { gaps += 1 }
+                        highest = max(highest, record.seq)
+                    }
+                    stats.withLock {
+                        $0.recordsWritten += chunk.records.count
+                        $0.rowsWritten += rows
+                        $0.gapsRecorded += gaps
+                        $0.flushes += 1
+                        $0.highestSeqWritten = max($0.highestSeqWritten, highest)
+                    }
+                } catch {
+                    failed = true
+                    let count = chunk.records.count
+                    stats.withLock {
+                        $0.lastError = Self.describe(error)
+                        $0.recordsDropped += count
+                    }
+                    buffer.writerFailed()
+                }
+            } else if failed {
+                let count = chunk.records.count
+                stats.withLock { $0.recordsDropped += count }
+            }
+            let isLast = chunk.isLast
+            chunk.records.removeAll(keepingCapacity: true)
+            spare = chunk.records
+            if isLast { break }
+        }
+        if !failed {
+            do {
+                try file.finish(statistics: stats.withLock { $0 })
+            } catch {
+                stats.withLock { $0.lastError = "finishing the trace: " + Self.describe(error) }
+            }
+        }
+    }
+
+    private static func describe(_ error: Error) -> String {
+        if let error = error as? SQLiteError {
+            if error.isFull { return "the disk or the trace's size limit is full (\(error))" }
+            return error.description
+        }
+        return String(describing: error)
+    }
+}
+
+/// The statistics, shared by the writer thread (which updates them) and callers.
+final class StatisticsBox: Sendable {
+    private let state = Mutex(TraceWriterStatistics())
+    func withLock<R>(_ body: (inout TraceWriterStatistics) -> R) -> R { state.withLock { body(&$0) } }
+}
+
+/// Moves a non-Sendable value to the one thread that will use it from then on.
+final class UncheckedBox<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
+}

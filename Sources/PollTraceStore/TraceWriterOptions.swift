@@ -1,0 +1,59 @@
+/// What the recording thread does when the writer has fallen behind and the buffer is full.
+public enum TraceMode: String, Sendable, CaseIterable {
+    /// The recording thread waits for room. Nothing is lost; the traced loop slows
+    /// down. The default, for reproducing a bug.
+    case lossless
+    /// The record is dropped, and one gap record says exactly which sequence numbers
+    /// and how many were lost. The traced loop never waits. For production.
+    case drop
+}
+
+public struct TraceWriterOptions: Sendable {
+    public var mode: TraceMode
+    /// How many records the in-memory buffer holds before the recording thread
+    /// waits (`lossless`) or drops (`drop`). The writer thread also flushes as soon as
+    /// the buffer is half full, without waiting for `flushInterval`.
+    public var bufferCapacity: Int
+    /// The longest a record waits in memory before it is written (and survives a
+    /// crash of the traced process).
+    public var flushInterval: Duration
+    /// Replace an existing file at the path. Without it, `TraceWriter` refuses to
+    /// overwrite a non-empty file.
+    public var overwrite: Bool
+    /// Stop writing (and report `writeFailed`) once the file would grow past this
+    /// many bytes; nil for no limit beyond the disk's. The trace written so far stays
+    /// readable.
+    public var maxFileBytes: Int?
+
+    public static let defaultBufferCapacity = 1 << 16
+
+    public init(mode: TraceMode = .lossless, bufferCapacity: Int = TraceWriterOptions.defaultBufferCapacity,
+                flushInterval: Duration = .milliseconds(100), overwrite: Bool = false, maxFileBytes: Int? = nil) {
+        self.mode = mode
+        self.bufferCapacity = max(2, bufferCapacity)
+        self.flushInterval = flushInterval
+        self.overwrite = overwrite
+        self.maxFileBytes = maxFileBytes
+    }
+}
+
+/// What a writer has done so far. A record here is one `TraceRecord` (a batch with
+/// its events counts once); see `TraceWriterStatistics.rowsWritten` for rows.
+public struct TraceWriterStatistics: Sendable, Hashable {
+    /// Records committed to the file.
+    public var recordsWritten: Int = 0
+    /// Rows committed: one per record, plus one per event of each batch.
+    public var rowsWritten: Int = 0
+    /// Records lost: dropped in `drop` mode, or discarded after a write failed, or
+    /// recorded after `close()`.
+    public var recordsDropped: Int = 0
+    /// Gap records written (each accounts for one run of dropped records).
+    public var gapsRecorded: Int = 0
+    /// Committed transactions.
+    public var flushes: Int = 0
+    /// The highest sequence number committed so far (0 before the first flush).
+    public var highestSeqWritten: UInt64 = 0
+    /// The first write error, if any; once set, nothing more is written.
+    public var lastError: String?
+    public init() {}
+}

@@ -1,0 +1,136 @@
+import ArgumentParser
+import Foundation
+import Logging
+import PollTraceCore
+import PollTraceDaemon
+import ServiceLifecycle
+
+/// The tracing daemon: a control API that opens and closes RTP-style services on an
+/// epoll loop, recording the loop to traces/.
+@main
+struct Polltraced: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "polltraced",
+        abstract: "Run a media-server-shaped service on EventPoller and record its event loop to a trace.",
+        discussion: """
+        Control API (JSON over HTTP/1.1): POST /api/rtp/open, POST /api/rtp/close, \
+        GET /api/rtp, GET /api/stats, POST /api/trace/rotate. See docs/daemon.md. \
+        SIGINT and SIGTERM finish the trace and exit 0.
+        """
+    )
+
+    @Option(help: "Address of the control API and services. Loopback unless you ask for another explicitly.")
+    var address = "127.0.0.1"
+
+    @Option(help: "Control API port (0 picks a free one and logs it).")
+    var port: UInt16 = 8086
+
+    @Option(help: "Event loop threads.")
+    var pollers = 1
+
+    @Option(help: "Dispatch policy: naive reproduces the seed bug, snapshot is select-style, guarded is the fix.")
+    var dispatch: DispatchPolicy = .guarded
+
+    @Option(help: "lossless waits for the trace writer; drop never waits and records gaps; off records nothing.")
+    var traceMode: TraceModeArgument = .lossless
+
+    @Option(help: "Directory for trace files.")
+    var traceDir = "traces"
+
+    @Option(help: "Start a new trace file when the current one reaches this many MiB.")
+    var rotateMiB: Double?
+
+    @Option(help: "Start a new trace file when the current one is this many seconds old.")
+    var rotateSeconds: Double?
+
+    @Option(help: "Finished trace files to keep besides the current one (older ones are deleted).")
+    var retain: Int?
+
+    @Option(help: "Live connections (control and RTP) past which new ones are refused.")
+    var maxConnections = 1024
+
+    @Option(help: "Milliseconds a control client may sit on half a request before it gets 408.")
+    var requestTimeoutMs = 5_000
+
+    @Option(help: "Milliseconds an idle kept-alive control connection stays open.")
+    var idleTimeoutMs = 30_000
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel = "info"
+
+    func validate() throws {
+        var probe = in_addr()
+        guard inet_pton(AF_INET, address, &probe) == 1 else {
+            throw ValidationError("--address '\(address)' is not an IPv4 address")
+        }
+        guard (1...64).contains(pollers) else { throw ValidationError("--pollers must be in 1...64") }
+        guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
+        if let rotateMiB, rotateMiB <= 0 { throw ValidationError("--rotate-mib must be positive") }
+        if let rotateSeconds, rotateSeconds <= 0 { throw ValidationError("--rotate-seconds must be positive") }
+        if let retain, retain < 0 { throw ValidationError("--retain must be 0 or more") }
+        guard requestTimeoutMs > 0, idleTimeoutMs > 0 else { throw ValidationError("timeouts must be positive") }
+        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level '\(logLevel)' is not a level") }
+    }
+
+    func run() async throws {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+            return handler
+        }
+        let logger = Logger(label: "polltraced")
+        signal(SIGPIPE, SIG_IGN)
+        let nofile = raiseOpenFileLimit()
+        if address != "127.0.0.1" {
+            logger.warning("listening on \(address), not loopback, because --address asked for it")
+        }
+
+        var configuration = DaemonConfiguration()
+        configuration.address = address
+        configuration.controlPort = port
+        configuration.pollers = pollers
+        configuration.dispatch = dispatch
+        configuration.maxConnections = maxConnections
+        configuration.requestTimeoutMs = requestTimeoutMs
+        configuration.idleTimeoutMs = idleTimeoutMs
+        if traceMode == .off {
+            configuration.trace = nil
+        } else {
+            let rotation = RotationPolicy(maxBytes: rotateMiB.map { Int64($0 * 1_048_576) },
+                                          maxAgeSeconds: rotateSeconds, retain: retain)
+            configuration.trace = TraceSettings(directory: traceDir, mode: traceMode == .drop ? .drop : .lossless,
+                                                rotation: rotation)
+        }
+        if maxConnections + 64 > nofile {
+            logger.warning("--max-connections \(maxConnections) is above the open-file limit \(nofile); accepts will fail first")
+        }
+
+        let daemon: PollTraceDaemon
+        do {
+            daemon = try PollTraceDaemon(configuration: configuration, logger: logger)
+        } catch {
+            throw ValidationError("could not start: \(error)")
+        }
+        let group = ServiceGroup(services: [DaemonService(daemon: daemon)],
+                                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        try await group.run()
+    }
+
+    /// Raises the soft RLIMIT_NOFILE to the hard limit, for many concurrent connections.
+    private func raiseOpenFileLimit() -> Int {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 1024 }
+        if limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max
+            _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        }
+        _ = getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        return Int(clamping: limit.rlim_cur)
+    }
+}
+
+enum TraceModeArgument: String, ExpressibleByArgument, CaseIterable {
+    case lossless, drop, off
+}
+
+extension DispatchPolicy: ExpressibleByArgument {}
