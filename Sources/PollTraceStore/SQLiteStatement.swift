@@ -74,6 +74,21 @@ public final class SQLiteStatement {
         }
     }
 
+    /// Binds a named parameter (`:n`, `@n`, `$n`; give the name with its prefix).
+    /// Returns false if the statement has no such parameter.
+    @discardableResult
+    public func bind(_ value: SQLiteValue, named name: String) -> Bool {
+        let index = sqlite3_bind_parameter_index(handle, name)
+        guard index > 0 else { return false }
+        bind(value, at: index)
+        return true
+    }
+
+    /// The name of parameter `index` (1-based), with its prefix; nil for a bare `?`.
+    public func parameterName(_ index: Int32) -> String? {
+        sqlite3_bind_parameter_name(handle, index).map { String(cString: $0) }
+    }
+
     /// Number of `?` parameters.
     public var parameterCount: Int32 { sqlite3_bind_parameter_count(handle) }
 

@@ -1,0 +1,163 @@
+import XCTest
+import CSQLite
+import PollTraceCore
+@testable import PollTraceStore
+
+/// Every way of handing the reader the wrong file gets its own error, naming the
+/// file, and never a crash.
+final class BadInputTests: XCTestCase {
+    private func assertOpenFails(_ path: String, file: StaticString = #filePath, line: UInt = #line,
+                                 _ check: (TraceStoreError) -> Bool) {
+        do {
+            let reader = try TraceReader(path: path)
+            // Some damage only shows when the pages are read.
+            var cursor = try reader.records()
+            while try cursor.next() != nil {}
+            XCTFail("\(path) should not read as a trace", file: file, line: line)
+        } catch let error as TraceStoreError {
+            XCTAssertTrue(check(error), "wrong error for \(path): \(error)", file: file, line: line)
+            XCTAssertTrue(error.description.contains(path), "the message should name the file: \(error)", file: file, line: line)
+        } catch {
+            XCTFail("expected a TraceStoreError, got \(error)", file: file, line: line)
+        }
+    }
+
+    private func makeTrace(_ path: String, records: Int = 3_000) throws {
+        let sequence = SequenceCounter()
+        var list: [TraceRecord] = []
+        for i in 0..<records {
+            list.append(.closed(Closed(seq: sequence.next(), timeNs: Fixtures.start + UInt64(i), poller: 1, fd: Int32(i % 100))))
+        }
+        try Fixtures.write(list, to: path, sequence: sequence)
+    }
+
+    private func sqlite(_ path: String, _ sql: String) throws {
+        let db = try SQLiteConnection(path: path, readOnly: false)
+        try db.execute(sql: sql)
+    }
+
+    func testMissingFile_isFileNotFound() {
+        let dir = TemporaryDirectory()
+        assertOpenFails(dir.file("nope.trace")) { if case .fileNotFound = $0 { true } else { false } }
+    }
+
+    func testEmptyFile_isEmptyFile() {
+        let dir = TemporaryDirectory()
+        let path = dir.file("empty.trace")
+        FileManager.default.createFile(atPath: path, contents: Data())
+        assertOpenFails(path) { if case .emptyFile = $0 { true } else { false } }
+    }
+
+    func testTextFile_isNotSQLite() {
+        let dir = TemporaryDirectory()
+        let path = dir.file("notes.trace")
+        FileManager.default.createFile(atPath: path, contents: Data("epoll_wait(4, [{EPOLLIN, {u32=5}}], 64, -1) = 1\n".utf8))
+        assertOpenFails(path) { if case .notSQLite = $0 { true } else { false } }
+    }
+
+    func testDirectory_isNotSQLite() {
+        let dir = TemporaryDirectory()
+        assertOpenFails(dir.path) { if case .notSQLite = $0 { true } else { false } }
+    }
+
+    func testTruncatedTrace_isCorrupted() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("truncated.trace")
+        try makeTrace(path)
+        let size = try FileManager.default.attributesOfItem(atPath: path)[.size] as! Int
+        XCTAssertGreaterThan(size, 4 * 4096, "the fixture should span several pages")
+        // Cut on a page boundary (the header's page count catches it) ...
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        try handle.truncate(atOffset: UInt64(size / 2 / 4096 * 4096))
+        try handle.close()
+        assertOpenFails(path) { if case .corrupted = $0 { true } else { false } }
+        // ... and in the middle of a page.
+        let handle2 = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        try handle2.truncate(atOffset: 4096 + 1000)
+        try handle2.close()
+        assertOpenFails(path) { if case .corrupted = $0 { true } else { false } }
+        // Shorter than the 100-byte header.
+        let handle3 = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        try handle3.truncate(atOffset: 50)
+        try handle3.close()
+        assertOpenFails(path) { if case .corrupted = $0 { true } else { false } }
+    }
+
+    func testGarbageInsideTheFile_isCorrupted() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("garbage.trace")
+        try makeTrace(path)
+        let size = try FileManager.default.attributesOfItem(atPath: path)[.size] as! Int
+        // Overwrite every page after the first with a fixed junk pattern: the B-tree
+        // page headers become invalid, which SQLite reports as SQLITE_CORRUPT.
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        for page in 1..<(size / 4096) {
+            try handle.seek(toOffset: UInt64(page * 4096))
+            try handle.write(contentsOf: Data((0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }))
+        }
+        try handle.close()
+        assertOpenFails(path) { if case .corrupted = $0 { true } else { false } }
+    }
+
+    func testSQLiteDatabaseThatIsNotATrace_isNotATrace() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("other.db")
+        try sqlite(path, "CREATE TABLE customers(id INTEGER PRIMARY KEY, name TEXT); INSERT INTO customers VALUES (1, 'x');")
+        assertOpenFails(path) {
+            if case .notATrace(_, let detail) = $0 { detail.contains("customers") } else { false }
+        }
+    }
+
+    func testTraceFromANewerSchema_isNewerSchema() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("future.trace")
+        try makeTrace(path, records: 10)
+        let current = TraceMetadata.currentSchemaVersion, newer = current + 1
+        try sqlite(path, "PRAGMA user_version = \(newer); UPDATE meta SET value = \(newer) WHERE key = 'schema_version';")
+        assertOpenFails(path) {
+            if case .newerSchema(_, let found, let supported) = $0 { found == newer && supported == current } else { false }
+        }
+    }
+
+    func testTraceWithoutMetaTable_isMissingMetadata() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("nometa.trace")
+        try makeTrace(path, records: 10)
+        try sqlite(path, "DROP TABLE meta;")
+        assertOpenFails(path) { if case .missingMetadata = $0 { true } else { false } }
+    }
+
+    func testTraceWithoutStartTime_isMissingMetadata_namingTheKey() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("nostart.trace")
+        try makeTrace(path, records: 10)
+        try sqlite(path, "DELETE FROM meta WHERE key = 'start_monotonic_ns';")
+        assertOpenFails(path) {
+            if case .missingMetadata(_, let what) = $0 { what.contains("start_monotonic_ns") } else { false }
+        }
+    }
+
+    func testBatchWhoseEventRowsAreMissing_isCorrupted() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("noevents.trace")
+        let batch = TraceRecord.batch(BatchHarvested(seq: 1, timeNs: Fixtures.start, poller: 1, batchNumber: 1, timeoutMs: 0,
+                                                     waitedNs: 0, events: [HarvestedEvent(fd: 4, mask: .readable, data: 4)]))
+        try Fixtures.write([batch], to: path)
+        try sqlite(path, "DELETE FROM batch_event_rows;")
+        assertOpenFails(path) {
+            if case .corrupted(_, let detail) = $0 { detail.contains("batch 1") } else { false }
+        }
+    }
+
+    func testReader_neverChangesTheFile() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("ro.trace")
+        try makeTrace(path, records: 100)
+        let before = try Data(contentsOf: URL(fileURLWithPath: path))
+        let reader = try TraceReader(path: path)
+        XCTAssertEqual(try Fixtures.readAll(path).count, 100)
+        XCTAssertThrowsError(try reader.connection.execute(sql: "DELETE FROM records"), "a reader's connection must be read-only")
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path)), before, "reading must not change a byte")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path + "-wal"), "reading a closed trace must not create a WAL")
+    }
+}
