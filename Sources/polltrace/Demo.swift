@@ -94,7 +94,7 @@ struct Demo: ParsableCommand {
         } catch {
             throw ValidationError("could not start polltraced (trace dir '\(traceDir)'): \(error)")
         }
-        print("== \(policy): polltraced on 127.0.0.1:\(daemon.controlPort), dispatch \(policy), \(pollers) poller(s); churn for \(String(format: "%.0f", seconds)) s")
+        print("== \(policy): polltraced on 127.0.0.1:\(daemon.controlPort), dispatch \(policy), \(pollers) poller(s); churn for \(String(format: "%g", seconds)) s")
         let churn = ChurnScenario(controlPort: daemon.controlPort, seconds: seconds).run()
         let stats = daemon.stats.snapshot
         try daemon.stop()
