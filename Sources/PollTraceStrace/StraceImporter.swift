@@ -147,12 +147,12 @@ public final class StraceImporter {
     private func noteTime(_ t: UInt64, epoch: Bool) {
         if epoch {
             if firstEpochTimeNs == nil { firstEpochTimeNs = t }
-        } else if t + 43_200_000_000_000 < lastTimeNs {
+        } else if t < lastTimeNs, lastTimeNs - t > 43_200_000_000_000 {
             // -t/-tt print the time of day: past midnight it starts again from 0.
-            dayOffsetNs += 86_400_000_000_000
+            dayOffsetNs &+= 86_400_000_000_000
         }
         lastTimeNs = t
-        currentTimeNs = t + dayOffsetNs
+        currentTimeNs = t &+ dayOffsetNs
     }
 
     private func threadExited(_ tid: Int32, line: UInt32) {
