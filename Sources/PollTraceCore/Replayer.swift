@@ -145,7 +145,7 @@ public struct Replayer: Sendable {
         let record = RegistrationRecord(
             registrationID: r.registrationID, poller: r.poller, fd: r.fd, interest: r.interest, data: r.data,
             handlerLabel: r.handlerLabel, registeredSeq: r.seq, registeredTimeNs: r.timeNs, registeredBy: by,
-            fdOpenedSeq: openFD!.openedSeq, fdOrigin: openFD!.origin, fdOpenedBy: openFD!.openedBy, end: nil)
+            fdOpenedSeq: openFD!.openedSeq, fdOrigin: openFD!.origin, fdOpenedBy: openFD!.openedBy, end: nil, fdClose: nil)
         registrations[r.registrationID] = record
         state.interest.add(record.state)
         pollers[r.poller] = state
@@ -178,10 +178,24 @@ public struct Replayer: Sendable {
     }
 
     private mutating func closed(_ r: Closed) {
-        if fdTable.closed(r.fd) == nil {
+        let by = cause(r.poller)
+        guard let closing = fdTable.closed(r.fd) else {
             report(.closeOfUnknownFD, r.seq, "close of fd \(r.fd), which was never seen open", gapRelated: true)
+            endRegistrations(ofFD: r.fd, seq: r.seq, timeNs: r.timeNs, by: by)
+            return
         }
-        endRegistrations(ofFD: r.fd, seq: r.seq, timeNs: r.timeNs, by: cause(r.poller))
+        endRegistrations(ofFD: r.fd, seq: r.seq, timeNs: r.timeNs, by: by)
+        // Note the close on every registration of this open fd replay still holds, so
+        // a finding can say which handler closed the fd as well as who unregistered it.
+        let close = RegistrationEnd(seq: r.seq, timeNs: r.timeNs, reason: .closed, by: by)
+        for poller in pollers.keys.sorted() {
+            for entry in pollers[poller]!.ended {
+                if let record = registrations[entry.id], record.fd == r.fd, record.fdOpenedSeq == closing.openedSeq,
+                   record.fdClose == nil {
+                    registrations[entry.id]!.fdClose = close
+                }
+            }
+        }
     }
 
     /// Ends every live registration of `fd`, on every poller: closing the fd takes it
