@@ -129,6 +129,11 @@ enum AnalyzeOnce {
                 }
             }
             detail = "checksum \(sink)"
+        case "read":
+            // The store's reader alone: decode every record, replay nothing.
+            let reader = try TraceReader(path: path)
+            var cursor = try reader.records()
+            while let record = try cursor.next() { rows += 1; detail = record.seq == 0 ? "?" : "" }
         case "analyze":
             let report = try TraceAnalysis.analyze(path: path)
             rows = Int(report.recordCount)
@@ -138,10 +143,22 @@ enum AnalyzeOnce {
             throw ValidationError("mode must be scan or analyze")
         }
         let elapsed = start.duration(to: .now)
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        print("\(seconds)\t\(peakRSSKiB())\t\(rows)\t\(detail)")
+    }
+
+    /// This process's own peak RSS. `getrusage`'s `ru_maxrss` is not used: Linux
+    /// folds the parent's high-water mark into a spawned child's at exec, so the
+    /// child would report the generator's memory. `VmHWM` belongs to this address
+    /// space only.
+    static func peakRSSKiB() -> Int {
+        let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+        for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+            return Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0
+        }
         var usage = rusage()
         getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        print("\(seconds)\t\(usage.ru_maxrss)\t\(rows)\t\(detail)")
+        return usage.ru_maxrss
     }
 }
 
