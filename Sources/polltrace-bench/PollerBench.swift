@@ -4,6 +4,7 @@ import EventPoller
 import Foundation
 import PollTraceCore
 import PollTraceStore
+import Synchronization
 
 /// Echo ping-pong over loopback: the EventPoller's throughput with no recorder,
 /// recording losslessly to SQLite, and with no recorder under strace.
@@ -41,12 +42,15 @@ struct PollerBench: ParsableCommand {
     var trace: String?
 
     enum ServeMode: String, ExpressibleByArgument, CaseIterable {
-        case none, record
+        case none, record, discard
     }
 
     enum Way: String, CaseIterable {
         case noRecorder = "no recorder"
         case recording = "recording (SQLite, lossless)"
+        /// Not one of the three asked for: it splits recording's cost into the
+        /// poller's own record sites and the store's SQLite work.
+        case discarding = "recording, recorder discards"
         case strace = "no recorder, under strace"
     }
 
@@ -132,6 +136,9 @@ struct PollerBench: ParsableCommand {
         case .recording:
             server.executableURL = URL(fileURLWithPath: selfPath)
             server.arguments = ["poller", "--serve", "record", "--trace", tracePath]
+        case .discarding:
+            server.executableURL = URL(fileURLWithPath: selfPath)
+            server.arguments = ["poller", "--serve", "discard"]
         case .strace:
             server.executableURL = URL(fileURLWithPath: Self.findStrace()!)
             server.arguments = ["-f", "--seccomp-bpf", "-e", "trace=epoll_wait,epoll_ctl,close", "-o", stracePath,
@@ -163,9 +170,10 @@ struct PollerBench: ParsableCommand {
             throw ValidationError("the echo server (\(way.rawValue)) exited with status \(server.terminationStatus)")
         }
         var note = ""
-        if way == .recording {
+        if way == .recording || way == .discarding {
             let size = (try? FileManager.default.attributesOfItem(atPath: tracePath)[.size] as? Int) ?? 0
-            note = "  \(report.trimmingCharacters(in: .whitespacesAndNewlines)), \(size / 1_048_576) MiB"
+            note = "  \(report.trimmingCharacters(in: .whitespacesAndNewlines))"
+                + (way == .recording ? ", \(size / 1_048_576) MiB" : "")
         } else if way == .strace {
             let lines = (try? String(contentsOfFile: stracePath, encoding: .utf8))?.split(separator: "\n").count ?? 0
             note = "  strace logged \(lines) lines"
@@ -223,7 +231,9 @@ fileprivate enum EchoServer {
             writer = try TraceWriter(path: tracePath, metadata: metadata,
                                      options: TraceWriterOptions(mode: .lossless, overwrite: true))
         }
-        let poller = try EventPoller(id: 1, policy: .guarded, recorder: writer, label: "echo")
+        let discarding = mode == .discard ? DiscardingRecorder() : nil
+        let recorder: (any TraceRecorder)? = writer ?? discarding
+        let poller = try EventPoller(id: 1, policy: .guarded, recorder: recorder, label: "echo")
         let listener = try poller.makeTCPListener()
         var buffer = [UInt8](repeating: 0, count: 65_536)
         try poller.register(fd: listener, interest: .readable, label: "echo-listener") { _, context in
@@ -245,6 +255,7 @@ fileprivate enum EchoServer {
             try writer.close()
             print("\(writer.statistics.recordsWritten) records")
         }
+        if let discarding { print("\(discarding.count) records") }
     }
 
     /// Reads what is there and writes it back; closes the connection at EOF.
@@ -258,6 +269,16 @@ fileprivate enum EchoServer {
         }
         try writeAll(fd: fd, buffer: buffer, count: count)
     }
+}
+
+/// Takes every record's sequence number like a real recorder and throws the record
+/// away: what recording costs the poller itself, without the store.
+fileprivate final class DiscardingRecorder: TraceRecorder, Sendable {
+    let sequence = SequenceCounter()
+    private let counter = Atomic<Int>(0)
+    func pollerStarted(_ info: PollerInfo) {}
+    func record(_ record: TraceRecord) { counter.wrappingAdd(1, ordering: .relaxed) }
+    var count: Int { counter.load(ordering: .relaxed) }
 }
 
 /// Writes `count` bytes, spinning on EAGAIN (bounded): the messages are small and
