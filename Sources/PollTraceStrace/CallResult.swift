@@ -66,7 +66,7 @@ struct CallResult: Equatable {
         var fraction: UInt64 = 0
         var scale: UInt64 = 100_000_000
         while i < range.upperBound, ASCII.isDigit(line[i]) {
-            fraction += UInt64(line[i] - ASCII.zero) * scale
+            fraction = fraction &+ UInt64(line[i] - ASCII.zero) &* scale
             scale /= 10
             i += 1
         }

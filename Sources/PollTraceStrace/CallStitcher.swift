@@ -38,6 +38,15 @@ struct CallStitcher {
         return start
     }
 
+    /// Does `tid` have a call named `name` in flight?
+    func hasPending(tid: Int32, name: LineBytes.SubSequence) -> Bool {
+        pending[tid]?.name.elementsEqual(name) ?? false
+    }
+
+    mutating func rename(_ old: Int32, to tid: Int32) {
+        if let start = pending.removeValue(forKey: old) { pending[tid] = start }
+    }
+
     /// Forgets a thread's call in flight (the thread exited).
     mutating func drop(tid: Int32) -> Pending? { pending.removeValue(forKey: tid) }
 

@@ -140,15 +140,15 @@ extension StraceImporter {
     private func timeout(_ line: LineBytes, name: String, args: [Range<Int>]) -> Int32 {
         let arg = args[3]
         if let (value, _) = line.parseInteger(in: arg) { return Int32(clamping: value) }
-        guard !arg.isEmpty, line[arg.lowerBound] == ASCII.openBrace else { return -1 }
+        guard arg.count >= 2, line[arg.lowerBound] == ASCII.openBrace else { return -1 }
         var parts: [Range<Int>] = []
         ArgumentScanner.split(line, (arg.lowerBound + 1)..<(arg.upperBound - 1), into: &parts)
         var ms: Int64 = 0
         for part in parts {
             if line.matches("tv_sec=", at: part.lowerBound, end: part.upperBound),
-               let (s, _) = line.parseInteger(in: (part.lowerBound + 7)..<part.upperBound) { ms += s * 1000 }
+               let (s, _) = line.parseInteger(in: (part.lowerBound + 7)..<part.upperBound) { ms = ms &+ s &* 1000 }
             if line.matches("tv_nsec=", at: part.lowerBound, end: part.upperBound),
-               let (ns, _) = line.parseInteger(in: (part.lowerBound + 8)..<part.upperBound) { ms += ns / 1_000_000 }
+               let (ns, _) = line.parseInteger(in: (part.lowerBound + 8)..<part.upperBound) { ms = ms &+ ns / 1_000_000 }
         }
         return Int32(clamping: ms)
     }

@@ -27,7 +27,6 @@ struct FDTableModel {
     private var firstTID: Int32?
     /// The tid used for lines with no pid prefix, until the log names that thread.
     static let unprefixedTID: Int32 = 0
-    private var unprefixedAliasResolved = false
     /// Clones started but not yet returned: parent tid → whether the child shares files.
     var clonesInFlight: [Int32: Bool] = [:]
     /// Children whose clone returned before they printed anything.
@@ -35,36 +34,34 @@ struct FDTableModel {
 
     /// The table `tid` uses, creating or attaching it by the rules above.
     /// `renamedFrom` is set when the unprefixed thread turned out to be `tid`.
-    mutating func table(for tid: Int32) -> (table: FDTable, renamedFrom: Int32?) {
-        if let table = tables[tid] { return (table, nil) }
+    mutating func table(for tid: Int32) -> FDTable {
+        if let table = tables[tid] { return table }
         if let table = announcedChildren.removeValue(forKey: tid) {
             tables[tid] = table
-            return (table, nil)
+            return table
         }
         if let (parent, shares) = clonesInFlight.first, let parentTable = tables[parent] {
             let table = shares ? parentTable : copy(parentTable)
             tables[tid] = table
             clonesInFlight[parent] = nil
-            return (table, nil)
-        }
-        if tid != Self.unprefixedTID, !unprefixedAliasResolved, let unprefixed = tables[Self.unprefixedTID] {
-            // `strace -f` on a terminal prints no prefix until a second thread exists;
-            // the first prefixed tid that no clone announced is that first thread.
-            unprefixedAliasResolved = true
-            tables[Self.unprefixedTID] = nil
-            tables[tid] = unprefixed
-            if firstTID == Self.unprefixedTID { firstTID = tid }
-            return (unprefixed, Self.unprefixedTID)
+            return table
         }
         if let first = firstTID, let firstTable = tables[first] {
             tables[tid] = firstTable
-            return (firstTable, nil)
+            return firstTable
         }
         let table = FDTable(id: nextTableID)
         nextTableID += 1
         firstTID = tid
         tables[tid] = table
-        return (table, nil)
+        return table
+    }
+
+    /// The thread strace printed without a prefix turned out to be `tid`.
+    mutating func rename(_ old: Int32, to tid: Int32) {
+        if let table = tables.removeValue(forKey: old) { tables[tid] = table }
+        if let shares = clonesInFlight.removeValue(forKey: old) { clonesInFlight[tid] = shares }
+        if firstTID == old { firstTID = tid }
     }
 
     /// `clone`/`fork` returned `child` in `parent`.

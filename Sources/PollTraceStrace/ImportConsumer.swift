@@ -26,3 +26,8 @@ public protocol ImportConsumer: AnyObject {
 /// says a thread ended (`+++ exited with 0 +++`): nothing that thread harvested can
 /// be dispatched after it.
 public let threadExitCallName = "+++exit"
+
+/// The pseudo-call recorded (a `.syscall` with fd -1, `tid` the new tid and `result`
+/// the old one) when the thread strace printed without a prefix turns out to be
+/// `tid`: records before it carry tid 0.
+public let threadRenamedCallName = "+++tid"

@@ -63,7 +63,7 @@ enum LineFraming {
             if ASCII.isDigit(b) {
                 field = field &* 10 &+ UInt64(b - ASCII.zero)
             } else if b == ASCII.colon {
-                seconds = (seconds + field) * 60
+                seconds = (seconds &+ field) &* 60
                 field = 0
                 colons += 1
             } else {
@@ -72,14 +72,14 @@ enum LineFraming {
             i += 1
         }
         guard i > start, colons == 0 || colons == 2 else { return nil }
-        seconds += field
+        seconds = seconds &+ field
         var fractionNs: UInt64 = 0
         if i < end, line[i] == ASCII.dot {
             i += 1
             var scale: UInt64 = 100_000_000
             let fractionStart = i
             while i < end, ASCII.isDigit(line[i]) {
-                fractionNs += UInt64(line[i] - ASCII.zero) * scale
+                fractionNs = fractionNs &+ UInt64(line[i] - ASCII.zero) &* scale
                 scale /= 10
                 i += 1
             }

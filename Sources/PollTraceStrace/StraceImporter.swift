@@ -21,6 +21,9 @@ public final class StraceImporter {
     var registrationFile: [RegistrationID: UInt64] = [:]
     /// The poller each thread last waited on: the `poller` of its other records.
     var lastPoller: [Int32: PollerID] = [:]
+    private var seenTIDs: Set<Int32> = []
+    /// Whether the unprefixed thread's tid has been learned.
+    private var unprefixedThreadNamed = false
     private var stitchBuffer: [UInt8] = []
     var argumentScratch: [Range<Int>] = []
     var eventScratch: [(mask: IOEvents, data: UInt64)] = []
@@ -49,10 +52,18 @@ public final class StraceImporter {
     public func feed(_ line: UnsafeBufferPointer<UInt8>, number: UInt32) {
         linesRead = number
         let framed = LineFraming.frame(line)
-        let tid = framed.pid ?? FDTableModel.unprefixedTID
         if let t = framed.timeNs { noteTime(t, epoch: framed.timeIsEpoch) }
+        let body = LineBody.classify(line, framed.body)
+        var tid = FDTableModel.unprefixedTID
+        if let pid = framed.pid {
+            tid = pid
+            if !seenTIDs.contains(pid) { identifyNewThread(pid, line: line, body: body) }
+        } else if !seenTIDs.contains(tid) {
+            seenTIDs.insert(tid)
+            unprefixedThreadNamed = false
+        }
 
-        switch LineBody.classify(line, framed.body) {
+        switch body {
         case .call(let name, let args, let rest):
             handleCall(line, tid: tid, number: number, name: name, args: args, rest: rest)
         case .unfinished(let name, let partial):
@@ -88,6 +99,31 @@ public final class StraceImporter {
         }
     }
 
+    /// `strace -f` on a terminal prints no prefix until a second thread exists, so
+    /// the first thread's early lines are unprefixed. A new tid is that thread when
+    /// it resumes the unprefixed thread's call, or when no clone is in flight (a
+    /// clone in flight means the new tid is most likely its child).
+    private func identifyNewThread(_ pid: Int32, line: LineBytes, body: LineBody) {
+        seenTIDs.insert(pid)
+        let unprefixed = FDTableModel.unprefixedTID
+        guard seenTIDs.contains(unprefixed), !unprefixedThreadNamed else { return }
+        var isUnprefixedThread = model.clonesInFlight.isEmpty
+        if case .resumed(let name, _) = body, stitcher.hasPending(tid: unprefixed, name: line[name]) {
+            isUnprefixedThread = true
+        }
+        guard isUnprefixedThread else { return }
+        unprefixedThreadNamed = true
+        model.rename(unprefixed, to: pid)
+        stitcher.rename(unprefixed, to: pid)
+        if let poller = lastPoller.removeValue(forKey: unprefixed) { lastPoller[pid] = poller }
+        if let table = model.tables[pid] {
+            let record = SyscallRecord(seq: sequence.next(), timeNs: currentTimeNs, poller: lastPoller[pid] ?? 0,
+                                       tid: pid, fd: -1, name: threadRenamedCallName, result: Int64(unprefixed),
+                                       errno: 0, isDataCall: false, sourceLine: linesRead)
+            emit(.syscall(record), tid: pid, line: linesRead, table: table)
+        }
+    }
+
     /// The log ended: calls still in flight never returned.
     public func finish() {
         for (_, pending) in stitcher.unfinished { diagnostics.note(.neverResumed, line: pending.line) }
@@ -111,12 +147,12 @@ public final class StraceImporter {
     private func noteTime(_ t: UInt64, epoch: Bool) {
         if epoch {
             if firstEpochTimeNs == nil { firstEpochTimeNs = t }
-        } else if t + 43_200_000_000_000 < lastTimeNs {
+        } else if t < lastTimeNs, lastTimeNs - t > 43_200_000_000_000 {
             // -t/-tt print the time of day: past midnight it starts again from 0.
-            dayOffsetNs += 86_400_000_000_000
+            dayOffsetNs &+= 86_400_000_000_000
         }
         lastTimeNs = t
-        currentTimeNs = t + dayOffsetNs
+        currentTimeNs = t &+ dayOffsetNs
     }
 
     private func threadExited(_ tid: Int32, line: UInt32) {

@@ -17,8 +17,7 @@ extension StraceImporter {
         }
         ArgumentScanner.split(line, argsRange, into: &argumentScratch)
         let args = argumentScratch
-        var (table, renamed) = model.table(for: tid)
-        if let renamed, let poller = lastPoller.removeValue(forKey: renamed) { lastPoller[tid] = poller }
+        var table = model.table(for: tid)
         let value = result.value ?? -1
         let ok = result.errno == 0 && result.value != nil && value >= 0
 
@@ -65,7 +64,7 @@ extension StraceImporter {
             if contains(line, flags, "CLOSE_RANGE_CLOEXEC") { return }
             if contains(line, flags, "CLOSE_RANGE_UNSHARE") {
                 model.unshare(tid)
-                table = model.table(for: tid).table
+                table = model.table(for: tid)
             }
             let lo = UInt32(truncatingIfNeeded: first), hi = UInt32(truncatingIfNeeded: last)
             for fd in table.fds.keys.sorted() where fd >= 0 && UInt32(fd) >= lo && UInt32(fd) <= hi {
