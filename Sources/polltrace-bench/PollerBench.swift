@@ -79,11 +79,16 @@ struct PollerBench: ParsableCommand {
 
         var results: [Way: [Double]] = [:]
         var cpu: [Way: [Double]] = [:]
+        /// Each run's throughput of a way over the same run's no-recorder throughput:
+        /// measured seconds apart, so the machine's load drifts less between them.
+        var pairedRatios: [Way: [Double]] = [:]
         for run in 1...runs {
             // Rotate the order each run so no way always goes first.
             let order = (0..<ways.count).map { ways[($0 + run - 1) % ways.count] }
+            var thisRun: [Way: Double] = [:]
             for way in order {
                 let result = try measure(way)
+                thisRun[way] = result.roundTripsPerSecond
                 results[way, default: []].append(result.roundTripsPerSecond)
                 cpu[way, default: []].append(result.serverCPUMicrosPerRoundTrip)
                 print("run \(run)  " + pad(way.rawValue)
@@ -91,22 +96,28 @@ struct PollerBench: ParsableCommand {
                                result.roundTripsPerSecond, result.seconds, result.serverCPUMicrosPerRoundTrip)
                       + result.note)
             }
+            for way in ways { pairedRatios[way, default: []].append(thisRun[way]! / thisRun[.noRecorder]!) }
         }
         let baseline = median(results[.noRecorder] ?? [])
         let cpuBaseline = median(cpu[.noRecorder] ?? [])
-        print("\nmedian of \(runs) runs (ratio against no recorder, in the same run; >1 is faster):")
+        print("\nmedian of \(runs) runs; ratios against no recorder (>1 is faster): of the medians | median of each run's own ratio")
         for way in ways {
             let value = median(results[way] ?? [])
             let cpuValue = median(cpu[way] ?? [])
             print("  " + pad(way.rawValue)
-                  + String(format: " %8.0f round trips/s  ratio %.3fx   server CPU %.2f us/round trip  ratio %.3fx",
-                           value, value / baseline, cpuValue, cpuBaseline / cpuValue))
+                  + String(format: " %8.0f round trips/s  ratio %.3fx | %.3fx   server CPU %.2f us/round trip  ratio %.3fx",
+                           value, value / baseline, median(pairedRatios[way] ?? []), cpuValue, cpuBaseline / cpuValue))
         }
-        let recordingRatio = median(results[.recording] ?? []) / baseline
+        let recordingRatio = median(pairedRatios[.recording] ?? [])
         let recordingCPURatio = cpuBaseline / median(cpu[.recording] ?? [])
-        print(String(format: "\ngoal: recording >= 0.95x no recorder: throughput %@ (%.3fx); by server CPU %@ (%.3fx)",
+        print(String(format: "\ngoal: recording >= 0.95x no recorder: throughput %@ (%.3fx, median per-run ratio); "
+                     + "by server CPU %@ (%.3fx)",
                      recordingRatio >= 0.95 ? "met" : "NOT met", recordingRatio,
                      recordingCPURatio >= 0.95 ? "met" : "NOT met", recordingCPURatio))
+        if let strace = pairedRatios[.strace] {
+            print(String(format: "strace: %.3fx throughput, %.3fx server CPU", median(strace),
+                         cpuBaseline / median(cpu[.strace] ?? [])))
+        }
     }
 
     struct Measurement {

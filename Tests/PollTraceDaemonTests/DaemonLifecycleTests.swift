@@ -111,6 +111,19 @@ final class DaemonLifecycleTests: XCTestCase {
         XCTAssertEqual(daemon.stats.snapshot.servicesOpened, Int(fields["ops"] ?? "-1"))
     }
 
+    func testPolltraceDemo_reproducesUnderNaive_andTheFixHoldsUnderGuarded() throws {
+        let binary = try builtBinary("polltrace")
+        let directory = temporaryTraceDirectory("demo")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let (status, output) = try run(binary, ["demo", "--seconds", "1", "--trace-dir", directory])
+        XCTAssertEqual(status, 0, "the demo exits 0 only when naive showed the bug and guarded held: \(output)")
+        XCTAssertTrue(output.contains("the fix held"), output)
+        XCTAssertFalse(output.contains("did NOT show"), output)
+        let traces = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".sqlite") }
+        XCTAssertEqual(Set(traces.map { $0.hasPrefix("demo-naive") ? "naive" : $0.hasPrefix("demo-guarded") ? "guarded" : $0 }),
+                       ["naive", "guarded"], "the demo must leave one trace per policy: \(traces)")
+    }
+
     func testPolltraced_onSIGTERMandSIGINT_finishesTheTraceAndExitsZero() throws {
         let binary = Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("polltraced").path
         let testsDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
