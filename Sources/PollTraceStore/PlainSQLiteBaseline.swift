@@ -16,6 +16,7 @@ public struct PlainSQLiteBaseline {
 
     public init(records: [TraceRecord], startMonotonicNs start: UInt64) {
         var nextEvent: Int64 = 1
+        var batches = BatchMemory()
         for record in records {
             switch record {
             case .syscall(let r):
@@ -29,7 +30,11 @@ public struct PlainSQLiteBaseline {
                                               dataHigh: Int64(e.data >> 32), dataLow: RowEncoding.dataLow(e.data, fd: e.fd)))
                     nextEvent += 1
                 }
-                recordRows.append(RowEncoding.row(for: record, start: start, firstEventID: first, labelID: 0))
+                let row = RowEncoding.row(for: record, start: start, firstEventID: first, labelID: 0)
+                batches.remember(b, t: row.t)
+                recordRows.append(row)
+            case .dispatch(let d):
+                recordRows.append(RowEncoding.row(for: record, start: start, firstEventID: 0, labelID: 0, batch: batches.base(for: d)))
             default:
                 recordRows.append(RowEncoding.row(for: record, start: start, firstEventID: 0, labelID: 1))
             }

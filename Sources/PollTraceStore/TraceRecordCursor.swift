@@ -20,6 +20,8 @@ final class CursorState {
     private let syscalls: SQLiteStatement
     private let events: SQLiteStatement
     private let stringByID: SQLiteStatement
+    private let batchLookup: SQLiteStatement
+    private var batches = BatchMemory()
     /// Recently used strings; cleared when it grows past `stringCacheLimit`, so
     /// memory stays bounded however many distinct labels a trace has.
     private var strings: [Int64: String] = [:]
@@ -43,6 +45,10 @@ final class CursorState {
             """)
         events = try connection.makeStatement(sql: "SELECT id, fd, mask, data_hi, data_lo FROM batch_event_rows WHERE id >= ? ORDER BY id")
         stringByID = try connection.makeStatement(sql: "SELECT text FROM strings WHERE id = ?")
+        batchLookup = try connection.makeStatement(sql: """
+            SELECT b.t, ev.data_hi FROM records b JOIN batch_event_rows ev ON ev.id = b.e + ?2
+            WHERE b.seq = ?1 AND b.tag & 15 = 6 AND ?2 < b.d
+            """)
     }
 
     func next() throws -> TraceRecord? {
@@ -82,18 +88,54 @@ final class CursorState {
     private func takeRecord() throws -> TraceRecord {
         recordPending = false
         let s = records
-        let row = RecordRow(seq: s.int64(0), tag: s.int64(1), t: s.int64(2), a: optional(s, 3), b: optional(s, 4),
-                            c: optional(s, 5), d: optional(s, 6), e: optional(s, 7), f: optional(s, 8))
+        var row = RecordRow(seq: s.int64(0), tag: s.int64(1), t: s.int64(2))
         let kind = row.tag & Int64(Schema.kindMask)
+        // Fetch only the columns this kind uses: most rows use two or three of six.
+        let used = kind >= 0 && kind < Self.columnsUsed.count ? Self.columnsUsed[Int(kind)] : 6
+        if used > 0 { row.a = optional(s, 3) }
+        if used > 1 { row.b = optional(s, 4) }
+        if used > 2 { row.c = optional(s, 5) }
+        if used > 3 { row.d = optional(s, 6) }
+        if used > 4 { row.e = optional(s, 7) }
+        if used > 5 { row.f = optional(s, 8) }
         var batchEvents: [HarvestedEvent] = []
         var label = ""
-        if kind == Int64(RecordKind.batch.rawValue) {
+        var base: RowEncoding.DispatchBase?
+        if kind == Int64(RecordKind.dispatch.rawValue) {
+            if let flags = row.f, flags & Schema.dispatchAbsoluteBit == 0 {
+                base = try dispatchBase(row)
+            }
+        } else if kind == Int64(RecordKind.batch.rawValue) {
             batchEvents = try readEvents(first: row.e ?? 0, count: row.d ?? 0, batchSeq: row.seq)
         } else if kind == Int64(RecordKind.registered.rawValue) {
             label = try string(row.f ?? 0, what: "handler label of record \(row.seq)")
         }
-        return try RowEncoding.record(from: row, start: start, events: batchEvents, label: label)
+        let record = try RowEncoding.record(from: row, start: start, events: batchEvents, label: label, batch: base)
+        if case .batch(let batch) = record { batches.remember(batch, t: row.t) }
+        return record
     }
+
+    /// The batch values a relative dispatch is stored against: from memory when it
+    /// is its poller's latest batch (almost always), else looked up.
+    private func dispatchBase(_ row: RecordRow) throws -> RowEncoding.DispatchBase {
+        let seq = unstored(row.seq)
+        guard let distance = row.d, let index = row.e.flatMap(UInt32.init(exactly:)) else {
+            throw RowEncoding.DecodeError.bad("record \(row.seq): a relative dispatch without its batch")
+        }
+        let batchSeq = seq &- unstored(distance)
+        let poller = PollerID(truncatingIfNeeded: row.tag >> Schema.kindBits)
+        if let base = batches.base(poller: poller, batchSeq: batchSeq, eventIndex: index) { return base }
+        batchLookup.bind(stored(batchSeq), at: 1)
+        batchLookup.bind(Int64(index), at: 2)
+        defer { batchLookup.reset() }
+        guard try batchLookup.step() else {
+            throw RowEncoding.DecodeError.bad("record \(row.seq): dispatch for event \(index) of batch \(batchSeq), which is not in the trace")
+        }
+        return RowEncoding.DispatchBase(t: batchLookup.int64(0), dataHigh: batchLookup.int64(1))
+    }
+
+    /// How many of the columns a…f each kind uses (RowEncoding's table), by kind code.
+    private static let columnsUsed: [Int] = [6, 2, 6, 3, 2, 1, 5, 6, 5, 3, 6]
 
     private func takeSyscall() throws -> TraceRecord {
         syscallPending = false
