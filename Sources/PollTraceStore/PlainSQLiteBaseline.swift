@@ -8,11 +8,12 @@ import PollTraceCore
 /// alone; the writer is timed with its encoding included.
 public struct PlainSQLiteBaseline {
     private var recordRows: [RecordRow] = []
+    private var fdRows: [RecordRow] = []
     private var eventRows: [EventRow] = []
     private var syscallRows: [SyscallRow] = []
 
     /// Rows prepared (records + batch events + syscalls).
-    public var rowCount: Int { recordRows.count + eventRows.count + syscallRows.count }
+    public var rowCount: Int { recordRows.count + fdRows.count + eventRows.count + syscallRows.count }
 
     public init(records: [TraceRecord], startMonotonicNs start: UInt64) {
         var nextEvent: Int64 = 1
@@ -35,6 +36,8 @@ public struct PlainSQLiteBaseline {
                 recordRows.append(row)
             case .dispatch(let d):
                 recordRows.append(RowEncoding.row(for: record, start: start, firstEventID: 0, labelID: 0, batch: batches.base(for: d)))
+            case .fdOpened, .registered, .modified, .unregistered, .closed:
+                fdRows.append(RowEncoding.row(for: record, start: start, firstEventID: 0, labelID: 1))
             default:
                 recordRows.append(RowEncoding.row(for: record, start: start, firstEventID: 0, labelID: 1))
             }
@@ -50,6 +53,7 @@ public struct PlainSQLiteBaseline {
         try db.execute(sql: "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
         try db.execute(sql: Schema.createTables)
         let insertRecord = try db.makeStatement(sql: "INSERT INTO records(seq, tag, t, a, b, c, d, e, f) VALUES (?,?,?,?,?,?,?,?,?)")
+        let insertFD = try db.makeStatement(sql: "INSERT INTO fd_records(seq, tag, t, a, b, c, d, e, f) VALUES (?,?,?,?,?,?,?,?,?)")
         let insertEvent = try db.makeStatement(sql: "INSERT INTO batch_event_rows(id, fd, mask, data_hi, data_lo) VALUES (?,?,?,?,?)")
         let insertSyscall = try db.makeStatement(sql: """
             INSERT INTO syscall_rows(seq, poller, t, tid, fd, name_id, result, errno, is_data, source_line) VALUES (?,?,?,?,?,?,?,?,?,?)
@@ -69,6 +73,7 @@ public struct PlainSQLiteBaseline {
             }
         }
         try insert(recordRows, with: insertRecord)
+        try insert(fdRows, with: insertFD)
         try insert(eventRows, with: insertEvent)
         try insert(syscallRows, with: insertSyscall)
         if inTransaction > 0 { try db.execute(sql: "COMMIT") }

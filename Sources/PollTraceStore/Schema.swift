@@ -44,6 +44,12 @@ enum Schema {
             t INTEGER NOT NULL,
             a, b, c, d, e, f
         );
+        CREATE TABLE fd_records(
+            seq INTEGER PRIMARY KEY,
+            tag INTEGER NOT NULL,
+            t INTEGER NOT NULL,
+            a, b, c, d, e, f
+        );
         CREATE TABLE batch_event_rows(
             id INTEGER PRIMARY KEY,
             fd INTEGER NOT NULL,
@@ -70,8 +76,8 @@ enum Schema {
     /// time to build (each is one scan of `records`). Views repeat an index's
     /// `WHERE` term verbatim, which is what lets SQLite use a partial index.
     static let createIndexes = """
-        CREATE INDEX IF NOT EXISTS closes_by_fd ON records(a, seq) WHERE tag & 15 = 5;
-        CREATE INDEX IF NOT EXISTS registrations_by_id ON records(b, seq) WHERE tag & 15 IN (2, 4);
+        CREATE INDEX IF NOT EXISTS closes_by_fd ON fd_records(a, seq) WHERE tag & 15 = 5;
+        CREATE INDEX IF NOT EXISTS registrations_by_id ON fd_records(b, seq) WHERE tag & 15 IN (2, 4);
         CREATE INDEX IF NOT EXISTS syscalls_by_fd ON syscall_rows(fd, seq);
         """
 
@@ -117,25 +123,27 @@ enum Schema {
         CREATE VIEW timeline AS
             SELECT seq, tag >> 4 AS poller, tag & 15 AS kind_code, \(kindNames) AS kind,
                    \(timelineRel) AS rel_ns, \(timelineRel) + \(start) AS time_ns,
-                   CASE WHEN tag & 15 IN (1, 2, 3, 4, 5, 9) THEN a END AS fd,
-                   CASE WHEN tag & 15 IN (2, 3, 4) THEN b END AS registration_id
+                   CASE WHEN tag & 15 = 9 THEN a END AS fd, NULL AS registration_id
             FROM records
+            UNION ALL
+            SELECT seq, tag >> 4, tag & 15, \(kindNames), t, t + \(start), a, CASE WHEN tag & 15 IN (2, 3, 4) THEN b END
+            FROM fd_records
             UNION ALL
             SELECT seq, poller, 10, 'syscall', t, t + \(start), fd, NULL FROM syscall_rows;
         CREATE VIEW fd_opens AS
             SELECT seq, tag >> 4 AS poller, t AS rel_ns, t + \(start) AS time_ns, a AS fd,
                    b AS origin_code, \(originNames) AS origin
-            FROM records WHERE tag & 15 = 1;
+            FROM fd_records WHERE tag & 15 = 1;
         CREATE VIEW fd_closes AS
             SELECT seq, tag >> 4 AS poller, t AS rel_ns, t + \(start) AS time_ns, a AS fd
-            FROM records WHERE tag & 15 = 5;
+            FROM fd_records WHERE tag & 15 = 5;
         CREATE VIEW modifications AS
             SELECT seq, tag >> 4 AS poller, t AS rel_ns, t + \(start) AS time_ns, a AS fd, b AS registration_id,
                    c AS interest, \(maskText("c")) AS interest_text
-            FROM records WHERE tag & 15 = 3;
+            FROM fd_records WHERE tag & 15 = 3;
         CREATE VIEW unregistrations AS
             SELECT seq, tag >> 4 AS poller, t AS rel_ns, t + \(start) AS time_ns, a AS fd, b AS registration_id
-            FROM records WHERE tag & 15 = 4;
+            FROM fd_records WHERE tag & 15 = 4;
         CREATE VIEW registrations AS
             SELECT *, CASE WHEN unregistered_seq IS NULL THEN closed_seq
                            WHEN closed_seq IS NULL THEN unregistered_seq
@@ -145,9 +153,9 @@ enum Schema {
                        \(maskText("r.c")) AS interest_text, \(data("r.d", "r.e", "r.a")) AS data,
                        s.text AS handler_label, r.seq AS registered_seq, r.t AS registered_rel_ns,
                        r.t + \(start) AS registered_time_ns,
-                       (SELECT min(u.seq) FROM records u WHERE u.tag & 15 IN (2, 4) AND u.tag & 15 = 4 AND u.b = r.b) AS unregistered_seq,
-                       (SELECT min(c.seq) FROM records c WHERE c.tag & 15 = 5 AND c.a = r.a AND c.seq > r.seq) AS closed_seq
-                FROM records r LEFT JOIN strings s ON s.id = r.f
+                       (SELECT min(u.seq) FROM fd_records u WHERE u.tag & 15 IN (2, 4) AND u.tag & 15 = 4 AND u.b = r.b) AS unregistered_seq,
+                       (SELECT min(c.seq) FROM fd_records c WHERE c.tag & 15 = 5 AND c.a = r.a AND c.seq > r.seq) AS closed_seq
+                FROM fd_records r LEFT JOIN strings s ON s.id = r.f
                 WHERE r.tag & 15 = 2
             );
         CREATE VIEW batches AS
@@ -173,7 +181,7 @@ enum Schema {
                    CASE WHEN (d.f >> 2) & 7 = 0 THEN NULL ELSE \(suppressionNames) END AS suppression,
                    (d.f >> 5) & 1 AS handler_threw, d.c AS duration_ns,
                    CASE WHEN d.f & 3 = 1 AND (d.f >> 2) & 7 = 0 THEN
-                        (SELECT s.text FROM records r JOIN strings s ON s.id = r.f WHERE r.tag & 15 IN (2, 4) AND r.tag & 15 = 2
+                        (SELECT s.text FROM fd_records r JOIN strings s ON s.id = r.f WHERE r.tag & 15 IN (2, 4) AND r.tag & 15 = 2
                               AND r.b = CASE WHEN d.f & 64 THEN d.a ELSE ev.data_hi + d.a END)
                    END AS handler_label
             FROM records d

@@ -12,6 +12,7 @@ final class TraceFile {
     let connection: SQLiteConnection
     private let start: UInt64
     private var records: MultiRowInsert<RecordRow>
+    private var fdRecords: MultiRowInsert<RecordRow>
     private var events: MultiRowInsert<EventRow>
     private var syscalls: MultiRowInsert<SyscallRow>
     private let insertString: SQLiteStatement
@@ -72,6 +73,7 @@ final class TraceFile {
                 try meta.run(); meta.reset()
             }
             records = try MultiRowInsert(connection: connection, table: "records", columns: RecordRow.columns, rowsPerStatement: Self.rowsPerStatement)
+            fdRecords = try MultiRowInsert(connection: connection, table: "fd_records", columns: RecordRow.columns, rowsPerStatement: Self.rowsPerStatement)
             events = try MultiRowInsert(connection: connection, table: "batch_event_rows", columns: EventRow.columns, rowsPerStatement: Self.rowsPerStatement)
             syscalls = try MultiRowInsert(connection: connection, table: "syscall_rows", columns: SyscallRow.columns, rowsPerStatement: Self.rowsPerStatement)
             insertString = try connection.makeStatement(sql: "INSERT INTO strings(id, text) VALUES (?, ?)")
@@ -147,21 +149,25 @@ final class TraceFile {
                     try records.add(RowEncoding.row(for: record, start: start, firstEventID: 0, labelID: 0, batch: batches.base(for: r)))
                     rows += 1
                 case .registered(let r):
-                    try records.add(RowEncoding.row(for: record, start: start, firstEventID: 0, labelID: try intern(r.handlerLabel)))
+                    try fdRecords.add(RowEncoding.row(for: record, start: start, firstEventID: 0, labelID: try intern(r.handlerLabel)))
                     rows += 1
-                default:
+                case .fdOpened, .modified, .unregistered, .closed:
+                    try fdRecords.add(RowEncoding.row(for: record, start: start, firstEventID: 0, labelID: 0))
+                    rows += 1
+                case .gap, .callFailed:
                     try records.add(RowEncoding.row(for: record, start: start, firstEventID: 0, labelID: 0))
                     rows += 1
                 }
             }
             try records.finish()
+            try fdRecords.finish()
             try events.finish()
             try syscalls.finish()
             defer { commit.reset() }
             try commit.run()
             return rows
         } catch {
-            records.discard(); events.discard(); syscalls.discard()
+            records.discard(); fdRecords.discard(); events.discard(); syscalls.discard()
             try? connection.execute(sql: "ROLLBACK")
             stringIDs = savedStrings
             nextEventID = savedEventID

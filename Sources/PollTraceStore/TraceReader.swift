@@ -42,7 +42,7 @@ public final class TraceReader {
     /// Records in the trace (a batch counts once), for progress bars.
     public func recordCount() throws -> Int {
         do {
-            let records = try connection.scalarInt(sql: "SELECT count(*) FROM records") ?? 0
+            let records = try connection.scalarInt(sql: "SELECT (SELECT count(*) FROM records) + (SELECT count(*) FROM fd_records)") ?? 0
             let syscalls = try connection.scalarInt(sql: "SELECT count(*) FROM syscall_rows") ?? 0
             return Int(records + syscalls)
         } catch let error as SQLiteError {
@@ -65,7 +65,7 @@ public final class TraceReader {
         return .readFailed(path: path, detail: error.description)
     }
 
-    private static let requiredTables = ["meta", "pollers", "strings", "records", "batch_event_rows", "syscall_rows"]
+    private static let requiredTables = ["meta", "pollers", "strings", "records", "fd_records", "batch_event_rows", "syscall_rows"]
 
     private static func loadMetadata(_ db: SQLiteConnection, path: String) throws -> (TraceMetadata, Bool) {
         let applicationID = try db.scalarInt(sql: "PRAGMA application_id") ?? 0

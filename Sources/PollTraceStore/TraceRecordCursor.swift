@@ -1,7 +1,7 @@
 import PollTraceCore
 
 /// Streams a trace's records in sequence order, holding one row of each table at a
-/// time: `records` and `syscall_rows` are merged by `seq`, and a batch's events are
+/// time: `records`, `fd_records` and `syscall_rows` are merged by `seq`, and a batch's events are
 /// read from `batch_event_rows` by a second cursor that normally just walks on
 /// (the writer stores each batch's events contiguously, in commit order).
 public struct TraceRecordCursor {
@@ -16,8 +16,9 @@ final class CursorState {
     let path: String
     let start: UInt64
     let connection: SQLiteConnection
-    private let records: SQLiteStatement
-    private let syscalls: SQLiteStatement
+    private let records: RowStream
+    private let fdRecords: RowStream
+    private let syscalls: RowStream
     private let events: SQLiteStatement
     private let stringByID: SQLiteStatement
     private let batchLookup: SQLiteStatement
@@ -27,10 +28,6 @@ final class CursorState {
     private var strings: [Int64: String] = [:]
     private let stringCacheLimit = 4096
 
-    private var recordPending = false
-    private var recordsDone = false
-    private var syscallPending = false
-    private var syscallsDone = false
     /// The id of the event row `events` is positioned on, if any.
     private var eventsAt: Int64? = nil
     private var eventsDone = true
@@ -39,10 +36,11 @@ final class CursorState {
         self.connection = connection
         self.path = path
         self.start = start
-        records = try connection.makeStatement(sql: "SELECT seq, tag, t, a, b, c, d, e, f FROM records ORDER BY seq")
-        syscalls = try connection.makeStatement(sql: """
+        records = RowStream(try connection.makeStatement(sql: "SELECT seq, tag, t, a, b, c, d, e, f FROM records ORDER BY seq"))
+        fdRecords = RowStream(try connection.makeStatement(sql: "SELECT seq, tag, t, a, b, c, d, e, f FROM fd_records ORDER BY seq"))
+        syscalls = RowStream(try connection.makeStatement(sql: """
             SELECT seq, poller, t, tid, fd, name_id, result, errno, is_data, source_line FROM syscall_rows ORDER BY seq
-            """)
+            """))
         events = try connection.makeStatement(sql: "SELECT id, fd, mask, data_hi, data_lo FROM batch_event_rows WHERE id >= ? ORDER BY id")
         stringByID = try connection.makeStatement(sql: "SELECT text FROM strings WHERE id = ?")
         batchLookup = try connection.makeStatement(sql: """
@@ -53,26 +51,12 @@ final class CursorState {
 
     func next() throws -> TraceRecord? {
         do {
-            if !recordPending && !recordsDone {
-                if try records.step() { recordPending = true } else { recordsDone = true }
-            }
-            if !syscallPending && !syscallsDone {
-                if try syscalls.step() { syscallPending = true } else { syscallsDone = true }
-            }
-            switch (recordPending, syscallPending) {
-            case (false, false):
-                return nil
-            case (true, true):
-                // Both seqs are non-negative bit patterns in practice; compare as stored.
-                if UInt64(bitPattern: records.int64(0)) < UInt64(bitPattern: syscalls.int64(0)) {
-                    return try takeRecord()
-                }
-                return try takeSyscall()
-            case (true, false):
-                return try takeRecord()
-            case (false, true):
-                return try takeSyscall()
-            }
+            // Merge the three tables by seq (each already in seq order).
+            let r = try records.head(), f = try fdRecords.head(), c = try syscalls.head()
+            if let r, r < (f ?? .max), r < (c ?? .max) { return try takeRecord(records) }
+            if let f, f < (c ?? .max) { return try takeRecord(fdRecords) }
+            if c != nil { return try takeSyscall() }
+            return nil
         } catch let error as SQLiteError {
             throw TraceReader.map(error, path: path)
         } catch let error as RowEncoding.DecodeError {
@@ -85,9 +69,9 @@ final class CursorState {
         statement.isNull(column) ? nil : statement.int64(column)
     }
 
-    private func takeRecord() throws -> TraceRecord {
-        recordPending = false
-        let s = records
+    private func takeRecord(_ stream: RowStream) throws -> TraceRecord {
+        stream.pending = false
+        let s = stream.statement
         var row = RecordRow(seq: s.int64(0), tag: s.int64(1), t: s.int64(2))
         let kind = row.tag & Int64(Schema.kindMask)
         // Fetch only the columns this kind uses: most rows use two or three of six.
@@ -138,8 +122,8 @@ final class CursorState {
     private static let columnsUsed: [Int] = [6, 2, 6, 3, 2, 1, 5, 6, 5, 3, 6]
 
     private func takeSyscall() throws -> TraceRecord {
-        syscallPending = false
-        let s = syscalls
+        syscalls.pending = false
+        let s = syscalls.statement
         let seq = s.int64(0)
         func int32(_ column: Int32, _ name: String) throws -> Int32 {
             guard let value = Int32(exactly: s.int64(column)) else {
@@ -204,5 +188,24 @@ final class CursorState {
         if strings.count >= stringCacheLimit { strings.removeAll(keepingCapacity: true) }
         strings[id] = text
         return text
+    }
+}
+
+/// One table read in seq order, with the row it is positioned on, if any.
+final class RowStream {
+    let statement: SQLiteStatement
+    /// A row has been stepped to and not yet taken.
+    var pending = false
+    private var done = false
+
+    init(_ statement: SQLiteStatement) { self.statement = statement }
+
+    /// The seq of the next row (stepping to it if needed), or nil at the end.
+    @inline(__always)
+    func head() throws -> UInt64? {
+        if !pending && !done {
+            if try statement.step() { pending = true } else { done = true }
+        }
+        return pending ? UInt64(bitPattern: statement.int64(0)) : nil
     }
 }
