@@ -31,12 +31,26 @@ struct StoreBench: ParsableCommand {
     @Option(help: "Copy the last run's trace to this path (for inspecting it with sqlite3).")
     var keepTrace: String?
 
+    @Option(help: ArgumentHelp("Only scan this existing trace, --runs times (for profiling the reader).", visibility: .hidden))
+    var scanOnly: String?
+
     func validate() throws {
         guard rows >= 10_000 else { throw ValidationError("--rows must be at least 10000") }
         guard (1...50).contains(runs) else { throw ValidationError("--runs must be between 1 and 50") }
     }
 
     func run() throws {
+        if let scanOnly {
+            for _ in 0..<runs {
+                let clock = ContinuousClock(), began = clock.now
+                let reader = try TraceReader(path: scanOnly)
+                var cursor = try reader.records()
+                var count = 0
+                while try cursor.next() != nil { count += 1 }
+                print(String(format: "scanned %d records in %.3f s", count, nanoseconds(clock.now - began) / 1e9))
+            }
+            return
+        }
         printMachine()
         print("command: polltrace-bench store --rows \(rows) --runs \(runs) --buffer-capacity \(bufferCapacity)")
         let start: UInt64 = 1_000_000_000
