@@ -67,7 +67,12 @@ extension EventPoller {
     /// Waits for the thread `start` made to finish. Returns at once if there is none.
     /// Throws instead of deadlocking when called on the loop thread itself.
     public func join() throws {
-        if isRunning && isOnLoopThread { throw EventPollerError.joinFromLoopThread(poller: label) }
+        // One look under the lock: checking "running" and "on its thread" separately
+        // could see the loop exit in between and mistake the caller for its thread.
+        let onOwnLoop = shared.withLock { state in
+            if case .running(let thread) = state.lifecycle { thread == LoopThread.currentID } else { false }
+        }
+        if onOwnLoop { throw EventPollerError.joinFromLoopThread(poller: label) }
         let thread = shared.withLock { state in
             let thread = state.thread
             state.thread = nil

@@ -8,6 +8,10 @@ extension EventPoller {
     /// Runs `task` on the loop thread, after the current batch. Safe from any
     /// thread. Throws `closed` once the poller is closing or closed.
     public func execute(_ task: @escaping @Sendable () throws -> Void) throws {
+        try post(PostedTask(body: task, whenRecorded: nil))
+    }
+
+    private func post(_ task: PostedTask) throws {
         let accepted = shared.withLock { state in
             guard state.lifecycle != .closed, !state.lifecycle.isClosing else { return false }
             state.tasks.append(task)
@@ -32,11 +36,13 @@ extension EventPoller {
             return try result.get()
         }
         let slot = ResultSlot<T>()
-        try execute {
-            slot.result = Result { try body() }
-            slot.done.signal()
-            if case .failure(let error) = slot.result! { throw error }
-        }
+        // The caller resumes once the task's dispatch is recorded, so a trace read
+        // right after this returns already holds it.
+        try post(PostedTask(body: {
+            let result = Result { try body() }
+            slot.result = result
+            if case .failure(let error) = result { throw error }
+        }, whenRecorded: { slot.done.signal() }))
         slot.done.wait()
         return try slot.result!.get()
     }
@@ -65,7 +71,8 @@ extension EventPoller {
         }
         for task in tasks {
             nextTaskID &+= 1
-            dispatchNonEvent(.task, id: nextTaskID, task)
+            dispatchNonEvent(.task, id: nextTaskID, task.body)
+            task.whenRecorded?()
         }
     }
 

@@ -49,12 +49,18 @@ public final class EventPoller: @unchecked Sendable {
     struct SharedState {
         var lifecycle: Lifecycle = .idle
         /// Tasks posted by `execute`, run on the loop in order.
-        var tasks: [@Sendable () throws -> Void] = []
+        var tasks: [PostedTask] = []
         /// A wake-up write is outstanding; later posts need not write again.
         var wakePending = false
         var stopRequested = false
         /// The thread `start` made, until `join` collects it.
         var thread: LoopThread?
+    }
+
+    /// A task from `execute`, and what to call once its dispatch is recorded.
+    struct PostedTask: Sendable {
+        let body: @Sendable () throws -> Void
+        let whenRecorded: (@Sendable () -> Void)?
     }
 
     enum Lifecycle: Equatable {

@@ -7,6 +7,8 @@ public indirect enum JSONValue: Hashable, Sendable {
     case int(Int64)
     case uint(UInt64)
     case double(Double)
+    /// A number already spelled (e.g. a SQLite real, printed in full).
+    case number(String)
     case string(String)
     case array([JSONValue])
     case object([(String, JSONValue)])
@@ -39,6 +41,7 @@ public indirect enum JSONValue: Hashable, Sendable {
             } else {
                 out.append("null")
             }
+        case .number(let n): out.append(n)
         case .string(let s): Self.writeString(s, into: &out)
         case .array(let items):
             if items.isEmpty { out.append("[]"); return }

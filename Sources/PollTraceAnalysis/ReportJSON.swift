@@ -106,11 +106,14 @@ public enum ReportJSON {
             ("registered_seq", .uint(r.registeredSeq)), ("registered_by", dispatchRef(r.registeredBy)),
             ("fd_opened_seq", .uint(r.fdOpenedSeq)), ("fd_origin", r.fdOrigin.map { .string($0.description) } ?? .null),
             ("fd_opened_by", dispatchRef(r.fdOpenedBy)),
-            ("end", r.end.map { e in
-                .object([("seq", .uint(e.seq)), ("time_ns", .uint(e.timeNs)), ("reason", .string(e.reason.rawValue)),
-                         ("by", dispatchRef(e.by))])
-            } ?? .null),
+            ("end", r.end.map(end) ?? .null),
+            ("fd_close", r.fdClose.map(end) ?? .null),
         ])
+    }
+
+    static func end(_ e: RegistrationEnd) -> JSONValue {
+        .object([("seq", .uint(e.seq)), ("time_ns", .uint(e.timeNs)), ("reason", .string(e.reason.rawValue)),
+                 ("by", dispatchRef(e.by))])
     }
 
     static func dispatchRef(_ ref: DispatchRef?) -> JSONValue {

@@ -89,7 +89,10 @@ public enum ReportText {
         if let h = f.harvestedFor {
             out += "  harvested for " + registration(h) + "\n"
             if let end = h.end {
-                out += "  #\(h.registrationID) \(end.reason == .closed ? "closed" : "unregistered") at seq \(end.seq) (\(clock.format(end.timeNs))) " + by(end.by) + "\n"
+                out += "  #\(h.registrationID) \(end.reason == .closed ? "ended by the close of fd \(h.fd)" : "unregistered") at seq \(end.seq) (\(clock.format(end.timeNs))) " + by(end.by) + "\n"
+            }
+            if let close = h.fdClose, close.seq != h.end?.seq {
+                out += "  fd \(h.fd) closed at seq \(close.seq) (\(clock.format(close.timeNs))) " + by(close.by) + "\n"
             }
         } else {
             out += "  harvested for no live registration of fd \(f.event.fd) on poller \(f.poller)\n"

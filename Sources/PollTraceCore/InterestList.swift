@@ -34,6 +34,9 @@ public struct RegistrationRecord: Hashable, Sendable {
     public var fdOpenedBy: DispatchRef?
     /// nil while the registration is live.
     public var end: RegistrationEnd?
+    /// When its fd was closed (after or as the registration ended), while replay
+    /// still held this registration.
+    public var fdClose: RegistrationEnd?
 
     public var isLive: Bool { end == nil }
 

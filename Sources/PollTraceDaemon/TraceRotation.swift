@@ -27,14 +27,13 @@ public final class DaemonRecorder: TraceRecorder, Sendable {
         /// Statistics of writers already closed, summed.
         var finished = TraceWriterStatistics()
         var fileNumber = 0
-        var closers: [Thread] = []
+        var rotations = 0
         var pendingCloses = 0
     }
 
     // Every field is read and written under this lock. `record` holds it while it
     // hands the record over, so a rotation can never close a writer under a record.
     private let state = Mutex(State())
-    private let closesDone = Mutex<[String]>([])
 
     public init(settings: TraceSettings, stats: DaemonStats, logger: Logger) throws {
         self.settings = settings
@@ -62,6 +61,9 @@ public final class DaemonRecorder: TraceRecorder, Sendable {
     /// Every file this recorder finished (oldest first), retention deletions excluded.
     public var completedPaths: [String] { state.withLock { $0.completed } }
 
+    /// How many times a new file was started (by request, size or age).
+    public var rotationCount: Int { state.withLock { $0.rotations } }
+
     /// Records written, dropped and gaps, over all files so far.
     public var statistics: TraceWriterStatistics {
         state.withLock { state in
@@ -86,6 +88,7 @@ public final class DaemonRecorder: TraceRecorder, Sendable {
         let (old, opened): (TraceWriter?, String) = try state.withLock { state in
             let old = state.writer
             state.writer = try makeWriter(&state)
+            state.rotations += 1
             if let old { state.completed.append(old.path); state.pendingCloses += 1 }
             return (old, state.writer!.path)
         }

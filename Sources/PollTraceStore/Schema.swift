@@ -9,7 +9,9 @@ import PollTraceCore
 /// columns `a`…`f`; the views give them names. Secondary indexes are built by
 /// `close()`, when the cost no longer lands on the recording.
 enum Schema {
-    static let version = 1
+    // v2 (issue 6, additive): `polltrace import` adds the `strace_lines` and
+    // `strace_import` tables after the writer closes (docs/strace.md). v1 files read as before.
+    static let version = 2
     /// `PRAGMA application_id`: "PlTr". Marks the file as a PollTrace trace.
     static let applicationID: Int32 = 0x506C_5472
     /// The `meta` table's `format` value.

@@ -1,6 +1,175 @@
 import ArgumentParser
+import CSQLite
+import Foundation
+import PollTraceAnalysis
+import PollTraceCore
+import PollTraceStore
 
+/// `polltrace-bench analyze`: generates a trace of N records with the real writer,
+/// then measures, each in a fresh child process so that peak RSS is the run's own:
+/// the baseline (a plain SQLite full scan of every row of the same file) and
+/// `TraceAnalysis.analyze` end to end from the file. Prints every run and medians.
 struct AnalyzeBench: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "analyze", abstract: "Not written yet.")
-    func run() throws { throw ExitCode(2) }
+    static let configuration = CommandConfiguration(
+        commandName: "analyze",
+        abstract: "Analyze throughput and peak RSS on a generated trace, against a plain SQLite full scan of the same file.")
+
+    @Option(help: "Records to generate.")
+    var records: Int = 10_000_000
+
+    @Option(help: "Runs of each measurement (the median is reported).")
+    var runs: Int = 3
+
+    @Option(help: "Use this trace (generated there first if it does not exist).")
+    var trace: String?
+
+    @Flag(help: "Keep the generated trace.")
+    var keep = false
+
+    /// Set by the parent when it runs one measurement in a child process.
+    @Option(help: .hidden)
+    var child: String?
+
+    func validate() throws {
+        guard records > 0, records <= 100_000_000 else { throw ValidationError("--records must be in 1...100000000.") }
+        guard runs >= 1, runs <= 20 else { throw ValidationError("--runs must be in 1...20.") }
+    }
+
+    func run() throws {
+        if let child, let trace { return try AnalyzeOnce.measure(mode: child, path: trace) }
+        print("machine: \(BenchMachine.describe())")
+        print("command: swift run -c release polltrace-bench analyze --records \(records) --runs \(runs)")
+        let path = trace ?? FileManager.default.temporaryDirectory.appendingPathComponent("polltrace-analyze-bench-\(getpid()).trace").path
+        defer { if trace == nil && !keep { for s in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + s) } } }
+        if !FileManager.default.fileExists(atPath: path) {
+            let start = ContinuousClock.now
+            let written = try BenchWorkload.generate(path: path, records: records)
+            let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+            print("generated \(written) records (\(size / 1_048_576) MiB) in \(start.duration(to: .now)) at \(path)")
+        }
+        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+        var scans: [ChildRun] = []
+        var analyses: [ChildRun] = []
+        for i in 1...runs {
+            let scan = try ChildRun.measure(executable: executable, mode: "scan", path: path)
+            print("run \(i): sqlite full scan  \(scan)")
+            scans.append(scan)
+            let analysis = try ChildRun.measure(executable: executable, mode: "analyze", path: path)
+            print("run \(i): analyze           \(analysis)")
+            analyses.append(analysis)
+        }
+        let scanMedian = median(scans.map(\.seconds))
+        let analyzeMedian = median(analyses.map(\.seconds))
+        let recordCount = analyses[0].records
+        let rate = Double(recordCount) / analyzeMedian
+        let rss = analyses.map(\.maxRSSKiB).max() ?? 0
+        print("")
+        print(String(format: "median sqlite full scan: %.3f s (%.0f rows/s)", scanMedian, Double(scans[0].records) / scanMedian))
+        print(String(format: "median analyze:          %.3f s = %.0f records/s (goal >= 2000000: %@)", analyzeMedian, rate,
+                     rate >= 2_000_000 ? "met" : "NOT met"))
+        print(String(format: "analyze / full scan time ratio: %.2fx", analyzeMedian / scanMedian))
+        print("peak RSS of analyze (max over runs): \(rss / 1024) MiB (goal < 64 MiB: \(rss < 64 * 1024 ? "met" : "NOT met"))")
+        print("findings in the generated trace: \(analyses[0].detail)")
+    }
+
+    func median(_ values: [Double]) -> Double {
+        let sorted = values.sorted()
+        return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+    }
+}
+
+/// One measured run in a child process (`polltrace-bench analyze --child MODE --trace PATH`).
+struct ChildRun: CustomStringConvertible {
+    var seconds: Double
+    var maxRSSKiB: Int
+    var records: Int
+    var detail: String
+
+    var description: String {
+        String(format: "%.3f s, %d rows, peak RSS %d MiB", seconds, records, maxRSSKiB / 1024)
+    }
+
+    static func measure(executable: String, mode: String, path: String) throws -> ChildRun {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = ["analyze", "--child", mode, "--trace", path]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        let fields = output.split(separator: "\t", maxSplits: 3).map(String.init)
+        guard process.terminationStatus == 0, fields.count >= 3, let s = Double(fields[0]), let rss = Int(fields[1]),
+              let n = Int(fields[2]) else {
+            throw ValidationError("the \(mode) child failed (status \(process.terminationStatus)): \(output)")
+        }
+        return ChildRun(seconds: s, maxRSSKiB: rss, records: n,
+                        detail: fields.count > 3 ? fields[3].trimmingCharacters(in: .whitespacesAndNewlines) : "")
+    }
+}
+
+/// The child side: one scan or one analysis, then "seconds<TAB>maxrss_kib<TAB>rows<TAB>detail".
+enum AnalyzeOnce {
+    static func measure(mode: String, path: String) throws {
+        let start = ContinuousClock.now
+        var rows = 0
+        var detail = ""
+        switch mode {
+        case "scan":
+            // The baseline: read every column of every row of the trace's tables, in
+            // the order the reader uses, and do nothing with them.
+            let connection = try SQLiteConnection(path: path, readOnly: true)
+            var sink: Int64 = 0
+            for sql in ["SELECT seq, tag, t, a, b, c, d, e, f FROM records ORDER BY seq",
+                        "SELECT id, fd, mask, data_hi, data_lo FROM batch_event_rows ORDER BY id"] {
+                let statement = try connection.makeStatement(sql: sql)
+                while try statement.step() {
+                    for i in 0..<statement.columnCount { sink &+= statement.int64(i) }
+                    rows += 1
+                }
+            }
+            detail = "checksum \(sink)"
+        case "read":
+            // The store's reader alone: decode every record, replay nothing.
+            let reader = try TraceReader(path: path)
+            var cursor = try reader.records()
+            while let record = try cursor.next() { rows += 1; detail = record.seq == 0 ? "?" : "" }
+        case "analyze":
+            let report = try TraceAnalysis.analyze(path: path)
+            rows = Int(report.recordCount)
+            detail = FindingKind.allCases.map { "\($0)=\(report.count($0))" }.joined(separator: " ")
+                + " inconsistencies=\(report.inconsistencyCount)"
+        default:
+            throw ValidationError("mode must be scan or analyze")
+        }
+        let elapsed = start.duration(to: .now)
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        print("\(seconds)\t\(peakRSSKiB())\t\(rows)\t\(detail)")
+    }
+
+    /// This process's own peak RSS. `getrusage`'s `ru_maxrss` is not used: Linux
+    /// folds the parent's high-water mark into a spawned child's at exec, so the
+    /// child would report the generator's memory. `VmHWM` belongs to this address
+    /// space only.
+    static func peakRSSKiB() -> Int {
+        let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+        for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+            return Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0
+        }
+        var usage = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        return usage.ru_maxrss
+    }
+}
+
+enum BenchMachine {
+    static func describe() -> String {
+        let cpu = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
+            .split(separator: "\n").first { $0.hasPrefix("model name") }?
+            .split(separator: ":", maxSplits: 1).last?.trimmingCharacters(in: .whitespaces) ?? "unknown CPU"
+        var uts = utsname()
+        uname(&uts)
+        let kernel = withUnsafeBytes(of: &uts.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        return "\(cpu), \(ProcessInfo.processInfo.activeProcessorCount) cores, \(ProcessInfo.processInfo.physicalMemory / 1_073_741_824) GiB, Linux \(kernel), SQLite \(String(cString: sqlite3_libversion()))"
+    }
 }

@@ -1,10 +1,95 @@
 import ArgumentParser
+import Foundation
+import PollTraceStrace
 
 struct Record: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Run a program (or attach to a pid) under strace and import the log as a trace.")
+    static let configuration = CommandConfiguration(
+        abstract: "Run a program (or attach to a pid) under strace and import the log as a trace.",
+        discussion: """
+        Traces only the calls the analysis uses (fd, socket, epoll and process calls), \
+        with --seccomp-bpf where the kernel allows it, so the program slows down as \
+        little as strace can manage. strace must be installed. Examples:
+
+          polltrace record -o redis.trace -- redis-server --port 6390
+          polltrace record -o loop.trace --pid 1234 --seconds 10
+
+        Exit codes: 0 no findings, 1 findings, 2 bad input or strace failed.
+        """)
+
+    @Option(name: .shortAndLong, help: "The trace file to write.")
+    var output: String
+
+    @Option(help: "Attach to this running process (all its threads) instead of starting a command.")
+    var pid: Int32?
+
+    @Option(help: "With --pid: detach after this many seconds (default: until interrupted).")
+    var seconds: Double?
+
+    @Option(help: "Keep strace's log at this path (default: a temporary file, removed after import).")
+    var log: String?
+
+    @Flag(help: "Do not use --seccomp-bpf even where the kernel allows it.")
+    var noSeccomp = false
+
+    @Flag(help: "Replace the trace file if it exists.")
+    var force = false
+
+    @Flag(help: "Print the findings as JSON instead of text.")
+    var json = false
+
+    @Argument(parsing: .postTerminator, help: "The command to run, after --.")
+    var command: [String] = []
+
+    func validate() throws {
+        if pid == nil && command.isEmpty { throw ValidationError("give a command after -- or --pid PID") }
+        if pid != nil && !command.isEmpty { throw ValidationError("give either a command or --pid, not both") }
+        if let seconds, seconds <= 0 { throw ValidationError("--seconds must be positive") }
+        if seconds != nil && pid == nil { throw ValidationError("--seconds applies to --pid only") }
+    }
 
     func run() throws {
-        print("not implemented yet")
-        throw ExitCode(2)
+        guard let strace = StraceCommand.locate() else {
+            throw ImportOutput.fail("strace is not installed (Debian: apt-get install strace)")
+        }
+        let logPath = log ?? FileManager.default.temporaryDirectory
+            .appendingPathComponent("polltrace-record-\(getpid()).strace").path
+        defer { if log == nil { try? FileManager.default.removeItem(atPath: logPath) } }
+
+        var useSeccomp = false
+        if pid == nil && !noSeccomp {
+            useSeccomp = StraceCommand.seccompBPFWorks(strace: strace)
+            if !useSeccomp {
+                FileHandle.standardError.write(Data(
+                    "note: this kernel does not let strace filter with --seccomp-bpf; recording without it (slower)\n".utf8))
+            }
+        }
+        var arguments = StraceCommand.arguments(output: logPath, seccompBPF: useSeccomp)
+        if let pid { arguments += ["-p", String(pid)] } else { arguments += ["--"] + command }
+
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: strace)
+        process.arguments = arguments
+        do { try process.run() } catch { throw ImportOutput.fail("cannot run \(strace): \(error)") }
+        if let seconds {
+            // strace detaches cleanly from the process on SIGINT.
+            let deadline = Date().addingTimeInterval(seconds)
+            while process.isRunning && Date() < deadline { usleep(50_000) }
+            if process.isRunning { process.interrupt() }
+        }
+        process.waitUntilExit()
+        if process.terminationReason == .uncaughtSignal || !FileManager.default.fileExists(atPath: logPath) {
+            throw ImportOutput.fail("strace failed (status \(process.terminationStatus)); no log at \(logPath)")
+        }
+        if pid == nil && process.terminationStatus != 0 {
+            FileHandle.standardError.write(Data("note: the traced command exited with status \(process.terminationStatus)\n".utf8))
+        }
+        let summary: StraceTraceImport.Summary
+        do {
+            summary = try StraceTraceImport.importLog(logPath: logPath, tracePath: output, overwrite: force)
+        } catch {
+            throw ImportOutput.fail("\(error)")
+        }
+        try ImportOutput.print(summary.report, linesRead: summary.linesRead, records: summary.recordsWritten,
+                               log: logPath, trace: output, json: json)
     }
 }

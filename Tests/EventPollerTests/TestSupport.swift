@@ -43,3 +43,28 @@ func assertKinds(_ records: [TraceRecord], _ expected: [RecordKind], _ message: 
     XCTAssertEqual(kinds, expected, "\(message)\nrecorded: \(records.map { "\($0.seq):\($0.kind)" })",
                    file: file, line: line)
 }
+
+extension TraceRecord {
+    /// The record with its clock readings zeroed, so a test can compare whole
+    /// records whose times it cannot know.
+    var withoutTimes: TraceRecord {
+        switch self {
+        case .fdOpened(var r): r.timeNs = 0; return .fdOpened(r)
+        case .registered(var r): r.timeNs = 0; return .registered(r)
+        case .modified(var r): r.timeNs = 0; return .modified(r)
+        case .unregistered(var r): r.timeNs = 0; return .unregistered(r)
+        case .closed(var r): r.timeNs = 0; return .closed(r)
+        case .batch(var r): r.timeNs = 0; r.waitedNs = 0; return .batch(r)
+        case .dispatch(var r): r.timeNs = 0; r.durationNs = 0; return .dispatch(r)
+        case .gap(var r): r.timeNs = 0; r.fromTimeNs = 0; r.toTimeNs = 0; return .gap(r)
+        case .callFailed(var r): r.timeNs = 0; return .callFailed(r)
+        case .syscall(var r): r.timeNs = 0; return .syscall(r)
+        }
+    }
+}
+
+/// Waits (at most `timeoutMs`) until `fd` is readable, without consuming anything.
+func waitReadable(_ fd: Int32, timeoutMs: Int32 = 5_000) -> Bool {
+    var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+    return poll(&entry, 1, timeoutMs) == 1
+}

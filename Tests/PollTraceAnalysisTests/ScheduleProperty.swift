@@ -1,5 +1,6 @@
 import PollTraceAnalysis
 import PollTraceCore
+import PollTraceStore
 import XCTest
 
 /// The oracle test: random schedules run through the real `Dispatcher`, recorded,
@@ -54,5 +55,35 @@ final class SchedulePropertyTests: XCTestCase {
             XCTAssertGreaterThan(totals[kind, default: 0], 0, "the generator never produced \(kind): the property test would prove nothing about it")
         }
         print("schedule property totals: \(totals.sorted { $0.key < $1.key })")
+    }
+}
+
+extension SchedulePropertyTests {
+    /// The same property, end to end: each schedule is recorded by the real trace
+    /// writer into an SQLite file, and the analyzer reads that file.
+    func testRandomSchedules_recordedToRealTraceFiles_findingsEqualGroundTruth() throws {
+        for seed in UInt64(1000)...1039 {
+            for policies in Self.policySets {
+                let path = TraceFiles.temporaryPath("schedule-\(seed)")
+                defer { TraceFiles.remove(path) }
+                let metadata = TraceFiles.metadata(pollers: [])
+                let writer = try TraceWriter(path: path, metadata: metadata, options: TraceWriterOptions(overwrite: true))
+                let (truth, pollers) = Self.generate(seed: seed, policies: policies, steps: 300, recorder: writer)
+                try writer.close()
+
+                let options = ReplayOptions(spinThreshold: Self.spinThreshold, maxDetailed: nil)
+                let report = try TraceAnalysis.analyze(path: path, options: options)
+                let context = "seed \(seed), policies \(policies)"
+                XCTAssertEqual(report.metadata?.pollers.map(\.policy), pollers.map(\.policy), "\(context): the file names each poller's policy")
+                XCTAssertEqual(report.inconsistencyCount, 0, "\(context): \(report.inconsistencies.prefix(3))")
+                let found = report.findings.map { "\($0.kind)@\($0.seq)" }
+                let expected = truth.findings.map { "\($0.kind)@\($0.seq)" }
+                XCTAssertEqual(found, expected, "\(context): findings from the file differ from ground truth (false positives: \(Set(found).subtracting(expected).sorted()), misses: \(Set(expected).subtracting(found).sorted()))")
+                XCTAssertEqual(report.count(.correct), truth.correct, "\(context): correct count")
+                let verification = try FixVerification.verify(path: path, options: options)
+                let lossy = policies.contains(.lossyGuard) && report.count(.lostEvent) > 0
+                XCTAssertEqual(verification.passed, !lossy, "\(context): verify from the file: \(verification.failures.prefix(3))")
+            }
+        }
     }
 }

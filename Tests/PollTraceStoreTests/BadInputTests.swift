@@ -112,9 +112,10 @@ final class BadInputTests: XCTestCase {
         let dir = TemporaryDirectory()
         let path = dir.file("future.trace")
         try makeTrace(path, records: 10)
-        try sqlite(path, "PRAGMA user_version = 2; UPDATE meta SET value = 2 WHERE key = 'schema_version';")
+        let current = TraceMetadata.currentSchemaVersion, newer = current + 1
+        try sqlite(path, "PRAGMA user_version = \(newer); UPDATE meta SET value = \(newer) WHERE key = 'schema_version';")
         assertOpenFails(path) {
-            if case .newerSchema(_, let found, let supported) = $0 { found == 2 && supported == 1 } else { false }
+            if case .newerSchema(_, let found, let supported) = $0 { found == newer && supported == current } else { false }
         }
     }
 

@@ -1,0 +1,108 @@
+import PollTraceCore
+
+/// Reads `struct epoll_event` in each format strace has printed:
+///
+/// | strace     | format                                    |
+/// | ---------- | ----------------------------------------- |
+/// | < 5.11     | `{EPOLLIN, {u32=5, u64=5}}`               |
+/// | 5.11–6.12  | `{events=EPOLLIN, data={u32=5, u64=5}}`   |
+/// | 6.13 on    | `{events=EPOLLIN, data=0x5}`              |
+///
+/// The format is recognised per struct, not per log, so a log that mixes them
+/// (concatenated from two machines) still reads.
+enum EpollEventFormat {
+    /// One event: its mask and the full 64-bit `epoll_data` word.
+    static func parseEvent(_ line: LineBytes, _ range: Range<Int>) -> (mask: IOEvents, data: UInt64)? {
+        let r = line.trimmed(range)
+        guard r.count >= 2, line[r.lowerBound] == ASCII.openBrace, line[r.upperBound - 1] == ASCII.closeBrace else {
+            return nil
+        }
+        var parts: [Range<Int>] = []
+        ArgumentScanner.split(line, (r.lowerBound + 1)..<(r.upperBound - 1), into: &parts)
+        guard parts.count == 2 else { return nil }
+        var maskRange = parts[0]
+        if line.matches("events=", at: maskRange.lowerBound, end: maskRange.upperBound) {
+            maskRange = (maskRange.lowerBound + 7)..<maskRange.upperBound
+        }
+        var dataRange = parts[1]
+        if line.matches("data=", at: dataRange.lowerBound, end: dataRange.upperBound) {
+            dataRange = (dataRange.lowerBound + 5)..<dataRange.upperBound
+        }
+        guard let mask = parseMask(line, maskRange), let data = parseData(line, dataRange) else { return nil }
+        return (mask, data)
+    }
+
+    /// `[{…}, {…}]` as epoll_wait prints its result. `truncated` is set when strace
+    /// abbreviated the array with `...` (more events than its `-s` limit).
+    static func parseEventArray(_ line: LineBytes, _ range: Range<Int>,
+                                into events: inout [(mask: IOEvents, data: UInt64)]) -> (ok: Bool, truncated: Bool) {
+        events.removeAll(keepingCapacity: true)
+        let r = line.trimmed(range)
+        guard r.count >= 2, line[r.lowerBound] == ASCII.openBracket, line[r.upperBound - 1] == ASCII.closeBracket else {
+            return (false, false)
+        }
+        var items: [Range<Int>] = []
+        ArgumentScanner.split(line, (r.lowerBound + 1)..<(r.upperBound - 1), into: &items)
+        var truncated = false
+        for item in items {
+            if line.equals("...", in: item) { truncated = true; continue }
+            guard let event = parseEvent(line, item) else { return (false, truncated) }
+            events.append(event)
+        }
+        return (true, truncated)
+    }
+
+    /// `EPOLLIN|EPOLLET`, `EPOLLIN|0x400`, `0x2001` or `0`.
+    static func parseMask(_ line: LineBytes, _ range: Range<Int>) -> IOEvents? {
+        var bits: UInt32 = 0
+        var tokenStart = range.lowerBound
+        var i = range.lowerBound
+        while i <= range.upperBound {
+            if i == range.upperBound || line[i] == ASCII.pipe {
+                let token = line.trimmed(tokenStart..<i)
+                guard !token.isEmpty else { return nil }
+                if let (value, after) = line.parseInteger(in: token), after == token.upperBound {
+                    bits |= UInt32(truncatingIfNeeded: value)
+                } else if let bit = maskBit(line, token) {
+                    bits |= bit
+                } else {
+                    return nil
+                }
+                tokenStart = i + 1
+            }
+            i += 1
+        }
+        return IOEvents(rawValue: bits)
+    }
+
+    private static let names: [(StaticString, UInt32)] = [
+        ("EPOLLIN", 0x1), ("EPOLLPRI", 0x2), ("EPOLLOUT", 0x4), ("EPOLLERR", 0x8), ("EPOLLHUP", 0x10),
+        ("EPOLLNVAL", 0x20), ("EPOLLRDNORM", 0x40), ("EPOLLRDBAND", 0x80), ("EPOLLWRNORM", 0x100),
+        ("EPOLLWRBAND", 0x200), ("EPOLLMSG", 0x400), ("EPOLLRDHUP", 0x2000), ("EPOLLEXCLUSIVE", 1 << 28),
+        ("EPOLLWAKEUP", 1 << 29), ("EPOLLONESHOT", 1 << 30), ("EPOLLET", 1 << 31),
+    ]
+
+    private static func maskBit(_ line: LineBytes, _ token: Range<Int>) -> UInt32? {
+        for (name, bit) in names where line.equals(name, in: token) { return bit }
+        return nil
+    }
+
+    /// `{u32=5, u64=5}` (the u64 is the whole word) or `0x5`.
+    static func parseData(_ line: LineBytes, _ range: Range<Int>) -> UInt64? {
+        let r = line.trimmed(range)
+        guard !r.isEmpty else { return nil }
+        if line[r.lowerBound] == ASCII.openBrace {
+            var i = r.lowerBound
+            while i + 4 <= r.upperBound {
+                if line.matches("u64=", at: i, end: r.upperBound),
+                   let (value, _) = line.parseInteger(in: (i + 4)..<r.upperBound) {
+                    return UInt64(bitPattern: value)
+                }
+                i += 1
+            }
+            return nil
+        }
+        guard let (value, after) = line.parseInteger(in: r), after == r.upperBound else { return nil }
+        return UInt64(bitPattern: value)
+    }
+}

@@ -1,0 +1,197 @@
+import PollTraceCore
+
+/// Turns strace log lines into trace records, one line at a time.
+///
+/// Memory holds only what is live: open fds, registrations, calls in flight. A log
+/// of any length streams through. Feed it lines with `feed`, then call `finish`.
+public final class StraceImporter {
+    public let sequence: SequenceCounter
+    private let consumers: [ImportConsumer]
+    public internal(set) var diagnostics = ImportDiagnostics()
+    public private(set) var linesRead: UInt32 = 0
+    /// The first `-ttt` time seen, ns since the epoch (nil when the log has none).
+    public private(set) var firstEpochTimeNs: UInt64?
+
+    var model = FDTableModel()
+    var stitcher = CallStitcher()
+    var pollers: [PollerKey: PollerState] = [:]
+    var pollerCount: PollerID = 0
+    var nextRegistrationID: RegistrationID = 0
+    /// The open file each registration was made on (for implicit unregistration).
+    var registrationFile: [RegistrationID: UInt64] = [:]
+    /// The poller each thread last waited on: the `poller` of its other records.
+    var lastPoller: [Int32: PollerID] = [:]
+    private var seenTIDs: Set<Int32> = []
+    /// Whether the unprefixed thread's tid has been learned.
+    private var unprefixedThreadNamed = false
+    private var stitchBuffer: [UInt8] = []
+    var argumentScratch: [Range<Int>] = []
+    var eventScratch: [(mask: IOEvents, data: UInt64)] = []
+    private var lastTimeNs: UInt64 = 0
+    private var dayOffsetNs: UInt64 = 0
+    var currentTimeNs: UInt64 = 0
+
+    struct PollerKey: Hashable { var table: UInt32; var epollFD: Int32 }
+    struct PollerState {
+        var id: PollerID
+        var epollFD: Int32
+        var table: UInt32
+        /// False when the log never showed `epoll_create` for it (attached mid-run):
+        /// its registrations are partly unknown.
+        var createdInLog: Bool
+        var interest = InterestList()
+        var batches: UInt64 = 0
+    }
+
+    public init(sequence: SequenceCounter, consumers: [ImportConsumer]) {
+        self.sequence = sequence
+        self.consumers = consumers
+    }
+
+    /// One line, without its `\n`. `number` counts from 1.
+    public func feed(_ line: UnsafeBufferPointer<UInt8>, number: UInt32) {
+        linesRead = number
+        let framed = LineFraming.frame(line)
+        if let t = framed.timeNs { noteTime(t, epoch: framed.timeIsEpoch) }
+        let body = LineBody.classify(line, framed.body)
+        var tid = FDTableModel.unprefixedTID
+        if let pid = framed.pid {
+            tid = pid
+            if !seenTIDs.contains(pid) { identifyNewThread(pid, line: line, body: body) }
+        } else if !seenTIDs.contains(tid) {
+            seenTIDs.insert(tid)
+            unprefixedThreadNamed = false
+        }
+
+        switch body {
+        case .call(let name, let args, let rest):
+            handleCall(line, tid: tid, number: number, name: name, args: args, rest: rest)
+        case .unfinished(let name, let partial):
+            if let role = SyscallCatalog.role(of: line.string(name)), role == .clone || role == .fork {
+                model.clonesInFlight[tid] = role == .clone && contains(line, partial, "CLONE_FILES")
+            }
+            if let replaced = stitcher.start(tid: tid, name: line[name], partialArgs: line[partial],
+                                             line: number, timeNs: framed.timeNs) {
+                diagnostics.note(.unfinishedReplaced, line: replaced.line)
+            }
+        case .resumed(let name, let rest):
+            guard let start = stitcher.resume(tid: tid, name: line[name], rest: line[rest], into: &stitchBuffer) else {
+                diagnostics.note(.resumedWithoutStart, line: number)
+                return
+            }
+            diagnostics.stitchedCalls += 1
+            stitchBuffer.withUnsafeBufferPointer { whole in
+                let body = 0..<whole.count
+                if case .call(let n, let a, let r) = LineBody.classify(whole, body) {
+                    handleCall(whole, tid: tid, number: start.line, name: n, args: a, rest: r)
+                } else {
+                    diagnostics.note(.truncatedLine, line: number)
+                }
+            }
+        case .exit:
+            threadExited(tid, line: number)
+        case .signal, .note:
+            break
+        case .truncated:
+            diagnostics.note(.truncatedLine, line: number)
+        case .garbage:
+            diagnostics.note(.garbage, line: number)
+        }
+    }
+
+    /// `strace -f` on a terminal prints no prefix until a second thread exists, so
+    /// the first thread's early lines are unprefixed. A new tid is that thread when
+    /// it resumes the unprefixed thread's call, or when no clone is in flight (a
+    /// clone in flight means the new tid is most likely its child).
+    private func identifyNewThread(_ pid: Int32, line: LineBytes, body: LineBody) {
+        seenTIDs.insert(pid)
+        let unprefixed = FDTableModel.unprefixedTID
+        guard seenTIDs.contains(unprefixed), !unprefixedThreadNamed else { return }
+        var isUnprefixedThread = model.clonesInFlight.isEmpty
+        if case .resumed(let name, _) = body, stitcher.hasPending(tid: unprefixed, name: line[name]) {
+            isUnprefixedThread = true
+        }
+        guard isUnprefixedThread else { return }
+        unprefixedThreadNamed = true
+        model.rename(unprefixed, to: pid)
+        stitcher.rename(unprefixed, to: pid)
+        if let poller = lastPoller.removeValue(forKey: unprefixed) { lastPoller[pid] = poller }
+        if let table = model.tables[pid] {
+            let record = SyscallRecord(seq: sequence.next(), timeNs: currentTimeNs, poller: lastPoller[pid] ?? 0,
+                                       tid: pid, fd: -1, name: threadRenamedCallName, result: Int64(unprefixed),
+                                       errno: 0, isDataCall: false, sourceLine: linesRead)
+            emit(.syscall(record), tid: pid, line: linesRead, table: table)
+        }
+    }
+
+    /// The log ended: calls still in flight never returned.
+    public func finish() {
+        for (_, pending) in stitcher.unfinished { diagnostics.note(.neverResumed, line: pending.line) }
+        diagnostics.reclassifyLastLine(linesRead)
+    }
+
+    // MARK: - Records
+
+    func emit(_ record: TraceRecord, tid: Int32, line: UInt32, table: FDTable) {
+        let origin = LineOrigin(line: line, tid: tid, fdTable: table.id)
+        for consumer in consumers { consumer.consume(record, origin: origin) }
+    }
+
+    func startPoller(_ state: PollerState, tid: Int32) {
+        let info = PollerInfo(poller: state.id, backend: StraceBackend.name, policy: StraceBackend.placeholderPolicy,
+                              epollFD: state.epollFD,
+                              label: "fd-table \(state.table) tid \(tid) epfd \(state.epollFD)")
+        for consumer in consumers { consumer.pollerStarted(info) }
+    }
+
+    private func noteTime(_ t: UInt64, epoch: Bool) {
+        if epoch {
+            if firstEpochTimeNs == nil { firstEpochTimeNs = t }
+        } else if t < lastTimeNs, lastTimeNs - t > 43_200_000_000_000 {
+            // -t/-tt print the time of day: past midnight it starts again from 0.
+            dayOffsetNs &+= 86_400_000_000_000
+        }
+        lastTimeNs = t
+        currentTimeNs = t &+ dayOffsetNs
+    }
+
+    private func threadExited(_ tid: Int32, line: UInt32) {
+        if let pending = stitcher.drop(tid: tid) { diagnostics.note(.neverResumed, line: pending.line) }
+        guard let table = model.tables[tid] else { return }
+        let record = SyscallRecord(seq: sequence.next(), timeNs: currentTimeNs, poller: lastPoller[tid] ?? 0, tid: tid,
+                                   fd: -1, name: threadExitCallName, result: 0, errno: 0, isDataCall: false,
+                                   sourceLine: line)
+        emit(.syscall(record), tid: tid, line: line, table: table)
+        model.threadExited(tid)
+        lastPoller[tid] = nil
+    }
+
+    func contains(_ line: LineBytes, _ range: Range<Int>, _ literal: StaticString) -> Bool {
+        let count = literal.utf8CodeUnitCount
+        var i = range.lowerBound
+        while i + count <= range.upperBound {
+            if line.matches(literal, at: i, end: range.upperBound) { return true }
+            i += 1
+        }
+        return false
+    }
+}
+
+/// How imported traces fill the poller fields that only PollTrace's own loop knows.
+public enum StraceBackend {
+    /// `pollers.backend` for every poller of an imported log.
+    public static let name = "strace"
+    /// An strace log cannot say how the loop dispatches, and `DispatchPolicy` has no
+    /// "unknown" case; imported pollers carry `.naive` as a placeholder and the
+    /// backend name says it means nothing. Readers must check `backend` first.
+    public static let placeholderPolicy = DispatchPolicy.naive
+}
+
+extension ImportDiagnostics {
+    /// A cut line that is the log's last line is strace having been killed.
+    mutating func reclassifyLastLine(_ lastLine: UInt32) {
+        guard lastLine > 0, lines[.truncatedLine]?.last == lastLine else { return }
+        removeLast(.truncatedLine)
+        note(.truncatedLastLine, line: lastLine)
+    }
+}

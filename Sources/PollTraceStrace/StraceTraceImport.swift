@@ -1,0 +1,70 @@
+import Foundation
+import PollTraceCore
+import PollTraceStore
+
+/// `polltrace import`: an strace log in, a trace file out, and the foreign-trace
+/// findings computed on the way (the same analyzer `ForeignTraceAnalysis` runs on the
+/// finished file).
+public enum StraceTraceImport {
+    public struct Summary {
+        public var linesRead: UInt32
+        public var recordsWritten: Int
+        public var report: ForeignReport
+    }
+
+    public static func importLog(logPath: String, tracePath: String, overwrite: Bool = false) throws -> Summary {
+        guard FileManager.default.fileExists(atPath: logPath) else {
+            throw StraceLogError(path: logPath, reason: "no such file")
+        }
+        let head = peekFirstCall(logPath)
+        let metadata = TraceMetadata(pid: head.pid ?? 0, program: "strace log \(logPath)", host: "",
+                                     startWallClockNs: head.epochNs ?? 0, startMonotonicNs: head.epochNs ?? 0)
+        let sequence = SequenceCounter()
+        let writer = try TraceWriter(path: tracePath, metadata: metadata,
+                                     options: TraceWriterOptions(mode: .lossless, overwrite: overwrite),
+                                     sequence: sequence)
+        let directory = URL(fileURLWithPath: tracePath).deletingLastPathComponent().path
+        let spool = try LineSpool(directory: directory)
+        let sink = TraceFileSink(writer: writer, spool: spool)
+        let analyzer = ForeignHazardAnalyzer()
+        let outcome: StraceImport.Outcome
+        do {
+            outcome = try StraceImport.run(path: logPath, sequence: sequence, consumers: [sink, analyzer])
+        } catch {
+            try? writer.close()
+            throw error
+        }
+        analyzer.finish()
+        try writer.close()
+        try StraceLineTable.write(tracePath: tracePath, spool: spool, logPath: logPath, linesRead: outcome.linesRead,
+                                  diagnostics: outcome.diagnostics)
+        return Summary(linesRead: outcome.linesRead, recordsWritten: spool.rows,
+                       report: ForeignReport(findings: analyzer.findings, statistics: analyzer.stats,
+                                             diagnostics: outcome.diagnostics))
+    }
+
+    /// The pid and `-ttt` time of the log's first line, for the trace's metadata.
+    static func peekFirstCall(_ path: String) -> (pid: Int32?, epochNs: UInt64?) {
+        var found: (Int32?, UInt64?) = (nil, nil)
+        struct Stop: Error {}
+        try? LogReader.forEachLine(path: path) { line, _ in
+            let framed = LineFraming.frame(line)
+            guard !framed.body.isEmpty else { return }
+            found = (framed.pid, framed.timeIsEpoch ? framed.timeNs : nil)
+            throw Stop()
+        }
+        return found
+    }
+}
+
+/// Sends imported records to the trace writer and their log lines to the spool.
+final class TraceFileSink: ImportConsumer {
+    let writer: TraceWriter
+    let spool: LineSpool
+    init(writer: TraceWriter, spool: LineSpool) { self.writer = writer; self.spool = spool }
+    func pollerStarted(_ info: PollerInfo) { writer.pollerStarted(info) }
+    func consume(_ record: TraceRecord, origin: LineOrigin) {
+        writer.record(record)
+        spool.append(seq: record.seq, origin: origin)
+    }
+}

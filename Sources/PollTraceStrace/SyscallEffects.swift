@@ -1,0 +1,170 @@
+import PollTraceCore
+
+/// What each followed syscall does to the fd tables and interest lists, and the
+/// records it becomes.
+extension StraceImporter {
+    func handleCall(_ line: LineBytes, tid: Int32, number: UInt32, name nameRange: Range<Int>,
+                    args argsRange: Range<Int>, rest: Range<Int>) {
+        let name = line.string(nameRange)
+        guard let role = SyscallCatalog.role(of: name) else {
+            diagnostics.note(.unknownSyscall, line: number)
+            return
+        }
+        if role == .ignored { return }
+        guard let result = CallResult.parse(line, rest) else {
+            diagnostics.note(.truncatedLine, line: number)
+            return
+        }
+        ArgumentScanner.split(line, argsRange, into: &argumentScratch)
+        let args = argumentScratch
+        var table = model.table(for: tid)
+        let value = result.value ?? -1
+        let ok = result.errno == 0 && result.value != nil && value >= 0
+
+        func fdArg(_ index: Int) -> (fd: Int32, annotation: Range<Int>?)? {
+            index < args.count ? ArgumentScanner.fdArgument(line, args[index]) : nil
+        }
+        func actOn(_ fd: Int32, isData: Bool) {
+            guard fd >= 0 else { return }
+            let record = SyscallRecord(seq: sequence.next(), timeNs: currentTimeNs, poller: lastPoller[tid] ?? 0,
+                                       tid: tid, fd: fd, name: name, result: value, errno: result.errno,
+                                       isDataCall: isData, sourceLine: number)
+            emit(.syscall(record), tid: tid, line: number, table: table)
+        }
+        func unreadable() { diagnostics.note(.unreadableArguments, line: number) }
+
+        switch role {
+        case .ignored:
+            return
+        case .epollCreate:
+            guard ok else { return }
+            openFD(Int32(truncatingIfNeeded: value), origin: .epoll, tid: tid, line: number, table: table)
+            let key = PollerKey(table: table.id, epollFD: Int32(truncatingIfNeeded: value))
+            pollerCount += 1
+            let state = PollerState(id: pollerCount, epollFD: key.epollFD, table: table.id, createdInLog: true)
+            pollers[key] = state
+            startPoller(state, tid: tid)
+        case .epollControl:
+            epollControl(line, args: args, result: result, tid: tid, number: number, table: table)
+        case .epollWait:
+            epollWait(line, name: name, args: args, result: result, tid: tid, number: number, table: table)
+        case .close:
+            guard let (fd, _) = fdArg(0) else { return unreadable() }
+            if result.errno != 0 {
+                let failed = CallFailed(seq: sequence.next(), timeNs: currentTimeNs, poller: lastPoller[tid] ?? 0,
+                                        call: .close, fd: fd, errno: result.errno)
+                emit(.callFailed(failed), tid: tid, line: number, table: table)
+            } else {
+                closeFD(fd, tid: tid, line: number, table: table)
+            }
+        case .closeRange:
+            guard ok, args.count >= 2, let (first, _) = line.parseInteger(in: args[0]),
+                  let (last, _) = line.parseInteger(in: args[1]) else { return }
+            let flags = args.count > 2 ? args[2] : 0..<0
+            if contains(line, flags, "CLOSE_RANGE_CLOEXEC") { return }
+            if contains(line, flags, "CLOSE_RANGE_UNSHARE") {
+                model.unshare(tid)
+                table = model.table(for: tid)
+            }
+            let lo = UInt32(truncatingIfNeeded: first), hi = UInt32(truncatingIfNeeded: last)
+            for fd in table.fds.keys.sorted() where fd >= 0 && UInt32(fd) >= lo && UInt32(fd) <= hi {
+                closeFD(fd, tid: tid, line: number, table: table)
+            }
+        case .createsReturned(let origin):
+            guard ok else { return }
+            openFD(Int32(truncatingIfNeeded: value), origin: origin, tid: tid, line: number, table: table)
+        case .createsPair(let origin, let index):
+            guard ok, index < args.count else { return }
+            for fd in ArgumentScanner.fdPair(line, args[index]) {
+                openFD(fd, origin: origin, tid: tid, line: number, table: table)
+            }
+        case .accept:
+            guard let (listener, _) = fdArg(0) else { return unreadable() }
+            actOn(listener, isData: true)
+            if ok { openFD(Int32(truncatingIfNeeded: value), origin: .accept, tid: tid, line: number, table: table) }
+        case .dup:
+            guard let (source, _) = fdArg(0) else { return unreadable() }
+            actOn(source, isData: false)
+            if ok { duplicateFD(source, to: Int32(truncatingIfNeeded: value), tid: tid, line: number, table: table) }
+        case .dupTo:
+            guard let (source, _) = fdArg(0), let (target, _) = fdArg(1) else { return unreadable() }
+            actOn(source, isData: false)
+            if ok, source != target {
+                if table.fds[target] != nil { closeFD(target, tid: tid, line: number, table: table) }
+                duplicateFD(source, to: target, tid: tid, line: number, table: table)
+            }
+        case .fcntl:
+            guard let (fd, _) = fdArg(0) else { return unreadable() }
+            actOn(fd, isData: false)
+            if ok, args.count > 1, line.matches("F_DUPFD", at: args[1].lowerBound, end: args[1].upperBound) {
+                duplicateFD(fd, to: Int32(truncatingIfNeeded: value), tid: tid, line: number, table: table)
+            }
+        case .signalfd:
+            guard let (fd, _) = fdArg(0) else { return unreadable() }
+            if fd < 0 {
+                if ok { openFD(Int32(truncatingIfNeeded: value), origin: .signalfd, tid: tid, line: number, table: table) }
+            } else {
+                actOn(fd, isData: false)
+            }
+        case .actsOn(let indices, let isData):
+            for index in indices {
+                if let (fd, _) = fdArg(index) { actOn(fd, isData: isData) }
+            }
+        case .clone, .fork:
+            let shares = role == .clone && contains(line, argsRange, "CLONE_FILES")
+            model.clonesInFlight[tid] = nil
+            if ok, value > 0 { model.cloned(parent: tid, child: Int32(truncatingIfNeeded: value), sharesFiles: shares) }
+        case .unshare:
+            if ok, contains(line, argsRange, "CLONE_FILES") { model.unshare(tid) }
+        }
+    }
+
+    // MARK: - fd table changes
+
+    func openFD(_ fd: Int32, origin: FDOrigin, tid: Int32, line: UInt32, table: FDTable) {
+        if table.fds[fd] != nil {
+            diagnostics.note(.openedWhileOpen, line: line)
+            closeFD(fd, tid: tid, line: line, table: table)
+        }
+        _ = model.open(fd, in: table)
+        let record = FDOpened(seq: sequence.next(), timeNs: currentTimeNs, poller: lastPoller[tid] ?? 0, fd: fd,
+                              origin: origin)
+        emit(.fdOpened(record), tid: tid, line: line, table: table)
+    }
+
+    func duplicateFD(_ source: Int32, to fd: Int32, tid: Int32, line: UInt32, table: FDTable) {
+        if table.fds[fd] != nil {
+            diagnostics.note(.openedWhileOpen, line: line)
+            closeFD(fd, tid: tid, line: line, table: table)
+        }
+        model.duplicate(source, to: fd, in: table)
+        let record = FDOpened(seq: sequence.next(), timeNs: currentTimeNs, poller: lastPoller[tid] ?? 0, fd: fd,
+                              origin: .dup)
+        emit(.fdOpened(record), tid: tid, line: line, table: table)
+    }
+
+    /// Records the close, then what it implies: registrations on a file with no fd
+    /// left end (the kernel removes them), others become orphans; an epoll fd's
+    /// poller ends with its last reference.
+    func closeFD(_ fd: Int32, tid: Int32, line: UInt32, table: FDTable) {
+        let poller = lastPoller[tid] ?? 0
+        let closed = Closed(seq: sequence.next(), timeNs: currentTimeNs, poller: poller, fd: fd)
+        emit(.closed(closed), tid: tid, line: line, table: table)
+        let released = model.close(fd, in: table)
+        for key in pollers.keys where key.table == table.id {
+            pollers[key]!.interest.fdClosed(fd, atLine: line)
+            guard let released, released.lastReference else { continue }
+            for registration in pollers[key]!.interest.registrations(onFD: fd)
+            where registration.fd == fd && registrationFile[registration.id] == released.file {
+                pollers[key]!.interest.remove(registration.id, atLine: line)
+                registrationFile[registration.id] = nil
+                let record = Unregistered(seq: sequence.next(), timeNs: currentTimeNs, poller: pollers[key]!.id,
+                                          registrationID: registration.id, fd: fd)
+                emit(.unregistered(record), tid: tid, line: line, table: table)
+            }
+        }
+        if released?.lastReference ?? true {
+            pollers[PollerKey(table: table.id, epollFD: fd)] = nil
+        }
+    }
+}

@@ -1,0 +1,61 @@
+import Foundation
+import PollTraceStrace
+import XCTest
+
+/// Builds the C programs in `Fixtures/` with the system `cc` and runs them under the
+/// real strace, with the flags `polltrace record` uses.
+enum StraceFixtures {
+    /// `Tests/StraceFixtures`: outside the test target, because SwiftPM refuses C
+    /// sources (and warns about other files) inside a Swift test target.
+    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("StraceFixtures")
+
+    static func temporaryDirectory() throws -> URL {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("polltrace-strace-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
+    static func strace() throws -> String {
+        guard let path = StraceCommand.locate() else { throw XCTSkip("strace is not installed (.ci/run installs it)") }
+        return path
+    }
+
+    /// Compiles `Fixtures/<name>.c` into `dir`.
+    static func compile(_ name: String, defines: [String] = [], into dir: URL) throws -> URL {
+        let output = dir.appendingPathComponent(name + defines.joined())
+        let source = directory.appendingPathComponent(name + ".c").path
+        let status = try run("/usr/bin/env", ["cc", "-O0", "-pthread"] + defines.map { "-D\($0)" }
+                             + ["-o", output.path, source])
+        guard status == 0 else { throw XCTSkip("cc could not build \(source) (exit \(status)); is gcc installed?") }
+        return output
+    }
+
+    /// Runs `program` under strace; returns the log's path.
+    static func record(_ program: URL, arguments: [String] = [], in dir: URL) throws -> String {
+        let strace = try strace()
+        let log = dir.appendingPathComponent(program.lastPathComponent + ".strace").path
+        let status = try run(strace, StraceCommand.arguments(output: log, seccompBPF: false) + [program.path] + arguments)
+        XCTAssertEqual(status, 0, "the fixture program \(program.lastPathComponent) failed under strace")
+        return log
+    }
+
+    @discardableResult
+    static func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    /// 1-based numbers of the log lines that contain `text`.
+    static func lines(containing text: String, in log: String) throws -> [UInt32] {
+        let content = try String(contentsOfFile: log, encoding: .utf8)
+        return content.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
+            .filter { $0.element.contains(text) }.map { UInt32($0.offset + 1) }
+    }
+}
