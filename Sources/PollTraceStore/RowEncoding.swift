@@ -95,7 +95,7 @@ enum RowEncoding {
             row.f = Int64(r.source.rawValue)
                 | Int64(r.suppression?.rawValue ?? 0) << Schema.dispatchSuppressionShift
                 | (r.handlerThrew ? 1 << Schema.dispatchThrewShift : 0)
-                | (batch == nil ? Schema.dispatchAbsoluteBit : 0)
+                | (batch == nil ? 0 : Schema.dispatchRelativeBit)
         case .gap(let r):
             row.tag = tag(.gap, 0); row.t = stored(r.timeNs &- start)
             row.a = stored(r.firstLost); row.b = stored(r.lastLost); row.c = stored(r.lostCount)
@@ -169,7 +169,7 @@ enum RowEncoding {
             }
             var dispatchTime = time
             var ran = row.a
-            if flags & Schema.dispatchAbsoluteBit == 0 {
+            if flags & Schema.dispatchRelativeBit != 0 {
                 guard let batch else { throw DecodeError.bad("record \(row.seq): a relative dispatch without its batch") }
                 dispatchTime = start &+ unstored(row.t &+ batch.t)
                 ran = row.a.map { $0 + batch.dataHigh }

@@ -24,11 +24,12 @@ enum Schema {
     /// Bits of a dispatch's `f` column: `source | suppression << 2 | threw << 5`.
     static let dispatchSuppressionShift = 2
     static let dispatchThrewShift = 5
-    /// Set when a dispatch's `t` and `a` are absolute. Clear (the common case) when
-    /// they are relative to its batch: `t` to the batch row's `t`, `a` (the
-    /// registration that ran) to the harvested event's `data_hi`. Under the guarded
-    /// policy that makes `a` zero, and `t` a few µs: about 7 bytes less per dispatch.
-    static let dispatchAbsoluteBit: Int64 = 1 << 6
+    /// Set when a dispatch's `t` and `a` are relative to its batch: `t` to the
+    /// batch row's `t`, `a` (the registration that ran) to the harvested event's
+    /// `data_hi`. Under the guarded policy that makes `a` zero and `t` a few µs:
+    /// about 6 bytes less per dispatch. Clear means plain values, which is also how
+    /// traces written before this packing existed read correctly.
+    static let dispatchRelativeBit: Int64 = 1 << 6
 
     static let createTables = """
         CREATE TABLE meta(key TEXT PRIMARY KEY NOT NULL, value) WITHOUT ROWID;
@@ -104,7 +105,7 @@ enum Schema {
 
     /// A `records` row's time since start, resolving dispatches stored relative to their batch.
     private static let timelineRel = """
-        CASE WHEN tag & 15 = 7 AND NOT f & 64 THEN t + (SELECT b.t FROM records b WHERE b.seq = records.seq - records.d) ELSE t END
+        CASE WHEN tag & 15 = 7 AND f & 64 THEN t + (SELECT b.t FROM records b WHERE b.seq = records.seq - records.d) ELSE t END
         """
     private static let start = "(SELECT value FROM meta WHERE key = 'start_monotonic_ns')"
     private static let kindNames = caseOf("tag & 15", RecordKind.allCases.map { (Int($0.rawValue), $0.description) })
@@ -173,18 +174,18 @@ enum Schema {
             WHERE b.tag & 15 = 6;
         CREATE VIEW dispatches AS
             SELECT d.seq AS seq, d.tag >> 4 AS poller,
-                   CASE WHEN d.f & 64 THEN d.t ELSE b.t + d.t END AS rel_ns,
-                   CASE WHEN d.f & 64 THEN d.t ELSE b.t + d.t END + \(start) AS time_ns,
+                   CASE WHEN d.f & 64 THEN b.t + d.t ELSE d.t END AS rel_ns,
+                   CASE WHEN d.f & 64 THEN b.t + d.t ELSE d.t END + \(start) AS time_ns,
                    \(sourceNames) AS source,
                    CASE WHEN d.d IS NULL THEN 0 ELSE d.seq - d.d END AS batch_seq, d.e AS event_index,
                    ev.fd AS fd, ev.mask AS harvested_mask,
                    CASE WHEN ev.id IS NOT NULL THEN \(data("ev.data_hi", "ev.data_lo", "ev.fd")) END AS harvested_data,
-                   CASE WHEN d.f & 64 THEN d.a ELSE ev.data_hi + d.a END AS ran_registration_id, d.b AS delivered_mask, \(maskText("d.b")) AS delivered_mask_text,
+                   CASE WHEN d.f & 64 THEN ev.data_hi + d.a ELSE d.a END AS ran_registration_id, d.b AS delivered_mask, \(maskText("d.b")) AS delivered_mask_text,
                    CASE WHEN (d.f >> 2) & 7 = 0 THEN NULL ELSE \(suppressionNames) END AS suppression,
                    (d.f >> 5) & 1 AS handler_threw, d.c AS duration_ns,
                    CASE WHEN d.f & 3 = 1 AND (d.f >> 2) & 7 = 0 THEN
                         (SELECT s.text FROM fd_records r JOIN strings s ON s.id = r.f WHERE r.tag & 15 IN (2, 4) AND r.tag & 15 = 2
-                              AND r.b = CASE WHEN d.f & 64 THEN d.a ELSE ev.data_hi + d.a END)
+                              AND r.b = CASE WHEN d.f & 64 THEN ev.data_hi + d.a ELSE d.a END)
                    END AS handler_label
             FROM records d
             LEFT JOIN records b ON b.seq = d.seq - d.d AND b.tag & 15 = 6

@@ -32,12 +32,14 @@ final class CursorState {
     private var eventsAt: Int64? = nil
     private var eventsDone = true
 
-    init(connection: SQLiteConnection, path: String, start: UInt64) throws {
+    init(connection: SQLiteConnection, path: String, start: UInt64, hasFDRecords: Bool) throws {
         self.connection = connection
         self.path = path
         self.start = start
         records = RowStream(try connection.makeStatement(sql: "SELECT seq, tag, t, a, b, c, d, e, f FROM records ORDER BY seq"))
-        fdRecords = RowStream(try connection.makeStatement(sql: "SELECT seq, tag, t, a, b, c, d, e, f FROM fd_records ORDER BY seq"))
+        // Traces written before the fd kinds had their own table keep them in `records`.
+        fdRecords = RowStream(hasFDRecords
+            ? try connection.makeStatement(sql: "SELECT seq, tag, t, a, b, c, d, e, f FROM fd_records ORDER BY seq") : nil)
         syscalls = RowStream(try connection.makeStatement(sql: """
             SELECT seq, poller, t, tid, fd, name_id, result, errno, is_data, source_line FROM syscall_rows ORDER BY seq
             """))
@@ -90,7 +92,7 @@ final class CursorState {
         var label = ""
         var base: RowEncoding.DispatchBase?
         if kind == Int64(RecordKind.dispatch.rawValue) {
-            if let flags = row.f, flags & Schema.dispatchAbsoluteBit == 0 {
+            if let flags = row.f, flags & Schema.dispatchRelativeBit != 0 {
                 base = try dispatchBase(row)
             }
         } else if kind == Int64(RecordKind.batch.rawValue) {
@@ -197,12 +199,19 @@ final class CursorState {
 
 /// One table read in seq order, with the row it is positioned on, if any.
 final class RowStream {
-    let statement: SQLiteStatement
+    /// Only read after `head()` returned a seq, so never nil then.
+    private let maybeStatement: SQLiteStatement?
     /// A row has been stepped to and not yet taken.
     var pending = false
-    private var done = false
+    private var done: Bool
 
-    init(_ statement: SQLiteStatement) { self.statement = statement }
+    /// A nil statement is an empty stream (a table the trace does not have).
+    init(_ statement: SQLiteStatement?) {
+        maybeStatement = statement
+        done = statement == nil
+    }
+
+    var statement: SQLiteStatement { maybeStatement! }
 
     /// The seq of the next row (stepping to it if needed), or nil at the end.
     @inline(__always)
