@@ -337,6 +337,10 @@ public struct Replayer: Sendable {
             ranHot = entry
             if d.ranRegistrationID == harvestedID {
                 verdict = entry.live ? .correct : .deadRegistration
+            } else if harvestedID == 0 && !entry.live {
+                // An orphan event run by an ended registration (a loop that still
+                // maps a closed fd to its old handler): a dead handler ran.
+                verdict = .deadRegistration
             } else {
                 verdict = .misrouted
             }

@@ -89,6 +89,8 @@ final class RTPService {
     /// Accepts every pending connection (up to a bound) and hands each to a poller.
     private func acceptPending(context: HandlerContext, daemon: PollTraceDaemon) {
         var accepted = 0
+        var handoff = RTPConnection.Handoff(from: context.poller, port: port, daemon: daemon)
+        defer { handoff.send() }
         while accepted < 64 {
             let fd: Int32?
             do {
@@ -106,7 +108,7 @@ final class RTPService {
             }
             connections += 1
             daemon.stats.rtpConnections.wrappingAdd(1, ordering: .relaxed)
-            RTPConnection.hand(fd: fd, port: port, from: context.poller, daemon: daemon)
+            handoff.add(fd)
         }
         if accepted == 0 { daemon.stats.emptyWakeups.wrappingAdd(1, ordering: .relaxed) }
     }
@@ -121,22 +123,44 @@ private final class ServiceBox {
 /// closes, then closes. It has no timeout: the service reads until the peer
 /// is done, and the peak-connections benchmark holds connections open on purpose.
 enum RTPConnection {
-    /// Registers `fd` on the next poller in turn; on another poller that is done by
-    /// a task on its loop, since registrations are confined to their loop thread.
-    static func hand(fd: Int32, port: UInt16, from poller: EventPoller, daemon: PollTraceDaemon) {
-        let target = daemon.group.next()
-        if target === poller {
-            register(fd: fd, port: port, on: poller, daemon: daemon)
-            return
+    /// The connections one accept handler run took, grouped by the poller each will
+    /// live on. Those for the accepting poller are registered at once; the others
+    /// are posted as one task per poller (registrations are confined to their loop
+    /// thread), so a burst of accepts costs one wake-up per poller, not one per fd.
+    struct Handoff {
+        let from: EventPoller
+        let port: UInt16
+        unowned let daemon: PollTraceDaemon
+        private var elsewhere: [(EventPoller, [Int32])] = []
+
+        init(from: EventPoller, port: UInt16, daemon: PollTraceDaemon) {
+            self.from = from; self.port = port; self.daemon = daemon
         }
-        do {
-            try target.execute { [unowned daemon] in
-                register(fd: fd, port: port, on: target, daemon: daemon)
+
+        mutating func add(_ fd: Int32) {
+            let target = daemon.group.next()
+            if target === from { return register(fd: fd, port: port, on: from, daemon: daemon) }
+            if let index = elsewhere.firstIndex(where: { $0.0 === target }) {
+                elsewhere[index].1.append(fd)
+            } else {
+                elsewhere.append((target, [fd]))
             }
-        } catch {
-            // The target poller is shutting down: close here, where the fd was made.
-            try? poller.close(fd: fd)
-            daemon.stats.connectionClosed()
+        }
+
+        func send() {
+            for (target, fds) in elsewhere {
+                do {
+                    try target.execute { [unowned daemon, port] in
+                        for fd in fds { register(fd: fd, port: port, on: target, daemon: daemon) }
+                    }
+                } catch {
+                    // The target poller is shutting down: close them here, where they were made.
+                    for fd in fds {
+                        try? from.close(fd: fd)
+                        daemon.stats.connectionClosed()
+                    }
+                }
+            }
         }
     }
 

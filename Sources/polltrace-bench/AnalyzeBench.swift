@@ -49,17 +49,22 @@ struct AnalyzeBench: ParsableCommand {
         }
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
         var scans: [ChildRun] = []
+        var reads: [ChildRun] = []
         var analyses: [ChildRun] = []
         for i in 1...runs {
             let scan = try ChildRun.measure(executable: executable, mode: "scan", path: path)
             print("run \(i): sqlite full scan  \(scan)")
             scans.append(scan)
+            let read = try ChildRun.measure(executable: executable, mode: "read", path: path)
+            print("run \(i): TraceReader only  \(read)")
+            reads.append(read)
             let analysis = try ChildRun.measure(executable: executable, mode: "analyze", path: path)
             print("run \(i): analyze           \(analysis)")
             analyses.append(analysis)
         }
         let scanMedian = median(scans.map(\.seconds))
         let analyzeMedian = median(analyses.map(\.seconds))
+        let readMedian = median(reads.map(\.seconds))
         let recordCount = analyses[0].records
         let rate = Double(recordCount) / analyzeMedian
         let rss = analyses.map(\.maxRSSKiB).max() ?? 0
@@ -67,7 +72,9 @@ struct AnalyzeBench: ParsableCommand {
         print(String(format: "median sqlite full scan: %.3f s (%.0f rows/s)", scanMedian, Double(scans[0].records) / scanMedian))
         print(String(format: "median analyze:          %.3f s = %.0f records/s (goal >= 2000000: %@)", analyzeMedian, rate,
                      rate >= 2_000_000 ? "met" : "NOT met"))
-        print(String(format: "analyze / full scan time ratio: %.2fx", analyzeMedian / scanMedian))
+        print(String(format: "median TraceReader only: %.3f s (%.0f records/s)", readMedian, Double(recordCount) / readMedian))
+        print(String(format: "analyze / full scan time ratio: %.2fx (analyze / reader alone: %.2fx)",
+                     analyzeMedian / scanMedian, analyzeMedian / readMedian))
         print("peak RSS of analyze (max over runs): \(rss / 1024) MiB (goal < 64 MiB: \(rss < 64 * 1024 ? "met" : "NOT met"))")
         print("findings in the generated trace: \(analyses[0].detail)")
     }

@@ -79,6 +79,24 @@ final class ReplayEdgeCaseTests: XCTestCase {
         XCTAssertEqual(report.findings.map(\.eventIndex), [0, 1])
     }
 
+    /// fd 5 closed without EPOLL_CTL_DEL while a dup kept its epitem: the kernel still
+    /// reports it, and a loop whose table still maps 5 to #1 runs the dead handler.
+    func testOrphanEvent_runByTheEndedRegistration_isADeadRegistration() {
+        let records: [TraceRecord] = [
+            open(1, 5), register(2, 1, 5), open(3, 6, poller: 0),   // 6 is the dup
+            .closed(Closed(seq: 4, timeNs: 4, poller: 0, fd: 5)),
+            batch(5, number: 1, [(5, 5)]),
+            ran(6, batch: 5, index: 0, id: 1),
+            open(7, 5, poller: 1), register(8, 2, 5),
+            batch(9, number: 2, [(5, 5), (5, 5)]),
+            ran(10, batch: 9, index: 0, id: 2),
+        ]
+        let report = TraceAnalysis.analyze(records: records)
+        XCTAssertEqual(report.findings.map { "\($0.kind)@\($0.seq)" }, ["orphan_event@5", "dead_registration@6"],
+                       "the second batch's events are #2's (its data word is the same bare fd): not orphans")
+        XCTAssertEqual(report.count(.correct), 1)
+    }
+
     func testSpin_isReportedOnce_atTheThresholdBatch() {
         var records: [TraceRecord] = [open(1, 5), register(2, 1, 5)]
         var seq: SequenceNumber = 2

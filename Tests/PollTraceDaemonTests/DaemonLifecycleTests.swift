@@ -55,6 +55,75 @@ final class DaemonLifecycleTests: XCTestCase {
         XCTAssertEqual(files.count, 2, "retain 2 must leave two files after stop: \(files)")
     }
 
+    private func builtBinary(_ name: String) throws -> String {
+        let besideTests = Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent(name).path
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let path = FileManager.default.isExecutableFile(atPath: besideTests) ? besideTests
+            : repository.appendingPathComponent(".build/debug/\(name)").path
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: path), "\(name) is not built next to the tests (\(path))")
+        return path
+    }
+
+    private func run(_ binary: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, output)
+    }
+
+    func testPolltraced_badFlags_exitNonZero_namingTheProblem() throws {
+        let binary = try builtBinary("polltraced")
+        for (arguments, expected) in [(["--address", "not-an-address"], "--address"), (["--pollers", "0"], "--pollers"),
+                                      (["--dispatch", "fast"], "fast"), (["--trace-mode", "sometimes"], "sometimes")] {
+            let (status, output) = try run(binary, arguments)
+            XCTAssertNotEqual(status, 0, "polltraced \(arguments) must fail")
+            XCTAssertTrue(output.contains(expected), "the error for \(arguments) must name \(expected): \(output)")
+        }
+    }
+
+    func testPolltraceLoad_stormAgainstTheDaemon_printsAResultLine_andLeavesNoService() throws {
+        let binary = try builtBinary("polltrace-load")
+        let directory = temporaryTraceDirectory("load")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var configuration = DaemonConfiguration()
+        configuration.controlPort = 0
+        configuration.trace = TraceSettings(directory: directory)
+        let daemon = try PollTraceDaemon(configuration: configuration)
+        try daemon.start()
+        defer { try? daemon.stop() }
+        let (status, output) = try run(binary, ["storm", "--touch", "--control-port", "\(daemon.controlPort)",
+                                                "--duration", "1", "--count", "200"])
+        XCTAssertEqual(status, 0, output)
+        let result = try XCTUnwrap(output.split(separator: "\n").first { $0.hasPrefix("result mode=storm") }, output)
+        let fields = Dictionary(uniqueKeysWithValues: result.split(separator: " ").dropFirst().compactMap { field -> (String, String)? in
+            let parts = field.split(separator: "=", maxSplits: 1)
+            return parts.count == 2 ? (String(parts[0]), String(parts[1])) : nil
+        })
+        XCTAssertEqual(fields["errors"], "0", output)
+        XCTAssertLessThanOrEqual(Int(fields["ops"] ?? "") ?? .max, 200, "the storm must stop at --count")
+        XCTAssertEqual(daemon.stats.snapshot.servicesCurrent, 0, "every service the storm opened must be closed")
+        XCTAssertEqual(daemon.stats.snapshot.servicesOpened, Int(fields["ops"] ?? "-1"))
+    }
+
+    func testPolltraceDemo_reproducesUnderNaive_andTheFixHoldsUnderGuarded() throws {
+        let binary = try builtBinary("polltrace")
+        let directory = temporaryTraceDirectory("demo")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let (status, output) = try run(binary, ["demo", "--seconds", "1", "--trace-dir", directory])
+        XCTAssertEqual(status, 0, "the demo exits 0 only when naive showed the bug and guarded held: \(output)")
+        XCTAssertTrue(output.contains("the fix held"), output)
+        XCTAssertFalse(output.contains("did NOT show"), output)
+        let traces = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".sqlite") }
+        XCTAssertEqual(Set(traces.map { $0.hasPrefix("demo-naive") ? "naive" : $0.hasPrefix("demo-guarded") ? "guarded" : $0 }),
+                       ["naive", "guarded"], "the demo must leave one trace per policy: \(traces)")
+    }
+
     func testPolltraced_onSIGTERMandSIGINT_finishesTheTraceAndExitsZero() throws {
         let binary = Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("polltraced").path
         let testsDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
