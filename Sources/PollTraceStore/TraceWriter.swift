@@ -83,7 +83,7 @@ public final class TraceWriter: TraceRecorder, Sendable {
             var chunk = buffer.take(spare: spare, waitUntilMonotonicNs: monotonicNowNs() + max(intervalNs, 1_000_000))
             if !failed && (!chunk.records.isEmpty || !chunk.pollers.isEmpty) {
                 do {
-                    let rows = try file.write(chunk.records, pollers: chunk.pollers)
+                    let rows = try file.write(&chunk.records, pollers: chunk.pollers)
                     var gaps = 0
                     var highest: UInt64 = 0
                     for record in chunk.records {
