@@ -24,7 +24,11 @@ swift build -c release --product polltrace-load >/dev/null
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(uname -sr)"
 echo "nofile hard limit: $(ulimit -Hn); duration ${DURATION}s per run, ${RUNS} runs"
-echo "other load at start: $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min load average)"
+other_load() {
+    echo "other load: $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min load average); busiest processes:"
+    ps -eo pcpu,comm --sort=-pcpu | sed -n '2,6p' | sed 's/^/    /'
+}
+other_load
 
 DAEMON_PID=""
 start_daemon() {
@@ -44,7 +48,6 @@ stop_daemon() {
     wait "$DAEMON_PID" || { echo "polltraced exited $?" >&2; exit 1; }
     rm -f "$TRACE_DIR"/*.sqlite*
 }
-trap '[ -n "$DAEMON_PID" ] && kill -TERM "$DAEMON_PID" 2>/dev/null; rm -rf "$TRACE_DIR"' EXIT
 
 # run_load <field> <load args...>: runs the load generator, shows the command and
 # its result line on stderr, and prints the value of <field> from it on stdout.
@@ -84,7 +87,7 @@ bench_storm() {
     local rates=()
     for run in $(seq 1 "$RUNS"); do
         start_daemon --pollers 1 --trace-mode lossless
-        rates+=("$(run_load rate storm --workers 2 --duration "$DURATION")")
+        rates+=("$(run_load rate storm --workers 4 --duration "$DURATION")")
         stop_daemon
     done
     echo "storm: runs ${rates[*]} -> median $(printf '%s\n' "${rates[@]}" | median) open+close/s (goal >= 1000)"
@@ -100,6 +103,8 @@ bench_hold() {
     done
     echo "hold: runs ${held[*]} -> median $(printf '%s\n' "${held[@]}" | median) connections held (goal 10000)"
 }
+
+trap 'other_load; [ -n "$DAEMON_PID" ] && kill -TERM "$DAEMON_PID" 2>/dev/null; rm -rf "$TRACE_DIR"' EXIT
 
 case "$MODE" in
     flood) bench_flood ;;

@@ -191,8 +191,10 @@ enum RTPConnection {
                 if attempt == 0 { daemon.stats.emptyWakeups.wrappingAdd(1, ordering: .relaxed) }
                 return
             case .processed(0):
-                try? context.poller.close(context.registration)
-                daemon.stats.connectionClosed()
+                // Under `snapshot` this handler can run for its registration after
+                // the registration ended (the policy's hazard); the close is then
+                // refused and the connection was already counted as closed.
+                if (try? context.poller.close(context.registration)) != nil { daemon.stats.connectionClosed() }
                 return
             case .processed(let n):
                 daemon.stats.rtpBytes.wrappingAdd(n, ordering: .relaxed)

@@ -41,8 +41,18 @@ public final class DaemonRecorder: TraceRecorder, Sendable {
         self.settings = settings
         self.stats = stats
         self.logger = logger
-        try FileManager.default.createDirectory(atPath: settings.directory, withIntermediateDirectories: true)
-        try state.withLock { state in state.writer = try makeWriter(&state) }
+        do {
+            try FileManager.default.createDirectory(atPath: settings.directory, withIntermediateDirectories: true)
+        } catch {
+            let underlying = (error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError
+            throw DaemonError.traceDirectory(path: settings.directory,
+                                             reason: underlying?.localizedDescription ?? error.localizedDescription)
+        }
+        do {
+            try state.withLock { state in state.writer = try makeWriter(&state) }
+        } catch {
+            throw DaemonError.traceFile(directory: settings.directory, reason: "\(error)")
+        }
     }
 
     public func pollerStarted(_ info: PollerInfo) {

@@ -21,7 +21,7 @@ struct Demo: ParsableCommand {
     )
 
     @Option(help: "Seconds of churn per policy (the whole demo takes a little over twice this).")
-    var seconds: Double = 10
+    var seconds: Double = 5
 
     @Option(help: "Directory for the two traces.")
     var traceDir = "traces"

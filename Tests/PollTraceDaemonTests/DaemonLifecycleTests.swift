@@ -85,6 +85,20 @@ final class DaemonLifecycleTests: XCTestCase {
             XCTAssertNotEqual(status, 0, "polltraced \(arguments) must fail")
             XCTAssertTrue(output.contains(expected), "the error for \(arguments) must name \(expected): \(output)")
         }
+
+        // A port that is taken: one clear line and exit 1, no crash.
+        let directory = temporaryTraceDirectory("taken")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var configuration = DaemonConfiguration()
+        configuration.controlPort = 0
+        configuration.trace = nil
+        let holder = try PollTraceDaemon(configuration: configuration)
+        try holder.setUp()
+        defer { try? holder.stop() }
+        let (status, output) = try run(binary, ["--port", "\(holder.controlPort)", "--trace-dir", directory])
+        XCTAssertEqual(status, 1, "a taken port must exit 1: \(output)")
+        XCTAssertTrue(output.contains("cannot listen on 127.0.0.1:\(holder.controlPort)"), output)
+        XCTAssertFalse(output.contains("crashed"), output)
     }
 
     func testPolltraceLoad_stormAgainstTheDaemon_printsAResultLine_andLeavesNoService() throws {
