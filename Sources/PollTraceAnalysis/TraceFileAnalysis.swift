@@ -8,10 +8,17 @@ extension TraceAnalysis {
     /// Opens the trace read-only, replays it and classifies every dispatch. Records
     /// are decoded on a second thread while replay runs (`RecordPipeline`).
     /// Throws `TraceStoreError` (naming the file and what is wrong) for bad input.
+    /// `pipelined: false` reads and replays on the calling thread only (for the
+    /// benchmark's comparison; results are identical).
     public static func analyze(path: String, options: ReplayOptions = ReplayOptions(),
-                               progress: ProgressCallback? = nil) throws -> AnalysisReport {
+                               progress: ProgressCallback? = nil, pipelined: Bool = true) throws -> AnalysisReport {
         let reader = try TraceReader(path: path)
         let total = try progress.map { _ in UInt64(try reader.recordCount()) }
+        if !pipelined {
+            var cursor = try reader.records()
+            return try analyze(name: path, metadata: reader.metadata, options: options,
+                               progress: progress.map { callback in { callback($0, total) } }) { try cursor.next() }
+        }
         let pipeline = RecordPipeline(path: path)
         defer { pipeline.cancel() }
         return try analyze(name: path, metadata: reader.metadata, options: options,

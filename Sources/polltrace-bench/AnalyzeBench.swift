@@ -51,6 +51,7 @@ struct AnalyzeBench: ParsableCommand {
         var scans: [ChildRun] = []
         var reads: [ChildRun] = []
         var analyses: [ChildRun] = []
+        var serials: [ChildRun] = []
         for i in 1...runs {
             let scan = try ChildRun.measure(executable: executable, mode: "scan", path: path)
             print("run \(i): sqlite full scan  \(scan)")
@@ -59,20 +60,26 @@ struct AnalyzeBench: ParsableCommand {
             print("run \(i): TraceReader only  \(read)")
             reads.append(read)
             let analysis = try ChildRun.measure(executable: executable, mode: "analyze", path: path)
-            print("run \(i): analyze           \(analysis)")
+            print("run \(i): analyze (2 threads) \(analysis)")
             analyses.append(analysis)
+            let serial = try ChildRun.measure(executable: executable, mode: "analyze-serial", path: path)
+            print("run \(i): analyze, 1 thread \(serial)")
+            serials.append(serial)
         }
         let scanMedian = median(scans.map(\.seconds))
         let analyzeMedian = median(analyses.map(\.seconds))
         let readMedian = median(reads.map(\.seconds))
+        let serialMedian = median(serials.map(\.seconds))
         let recordCount = analyses[0].records
         let rate = Double(recordCount) / analyzeMedian
-        let rss = analyses.map(\.maxRSSKiB).max() ?? 0
+        let rss = (analyses + serials).map(\.maxRSSKiB).max() ?? 0
         print("")
         print(String(format: "median sqlite full scan: %.3f s (%.0f rows/s)", scanMedian, Double(scans[0].records) / scanMedian))
         print(String(format: "median analyze:          %.3f s = %.0f records/s (goal >= 2000000: %@)", analyzeMedian, rate,
                      rate >= 2_000_000 ? "met" : "NOT met"))
         print(String(format: "median TraceReader only: %.3f s (%.0f records/s)", readMedian, Double(recordCount) / readMedian))
+        print(String(format: "median analyze on one thread (reading and replay not overlapped): %.3f s = %.0f records/s",
+                     serialMedian, Double(recordCount) / serialMedian))
         print(String(format: "analyze / full scan time ratio: %.2fx (analyze / reader alone: %.2fx)",
                      analyzeMedian / scanMedian, analyzeMedian / readMedian))
         print("peak RSS of analyze (max over runs): \(rss / 1024) MiB (goal < 64 MiB: \(rss < 64 * 1024 ? "met" : "NOT met"))")
@@ -141,8 +148,8 @@ enum AnalyzeOnce {
             let reader = try TraceReader(path: path)
             var cursor = try reader.records()
             while let record = try cursor.next() { rows += 1; detail = record.seq == 0 ? "?" : "" }
-        case "analyze":
-            let report = try TraceAnalysis.analyze(path: path)
+        case "analyze", "analyze-serial":
+            let report = try TraceAnalysis.analyze(path: path, pipelined: mode == "analyze")
             rows = Int(report.recordCount)
             detail = FindingKind.allCases.map { "\($0)=\(report.count($0))" }.joined(separator: " ")
                 + " inconsistencies=\(report.inconsistencyCount)"
