@@ -98,4 +98,27 @@ final class RoundTripTests: XCTestCase {
                            options: TraceWriterOptions(overwrite: true))
         XCTAssertEqual(try Fixtures.readAll(path).count, 1)
     }
+
+    func testReadingWhileTheWriterRuns_seesTheCommittedPrefix() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("live.trace")
+        let sequence = SequenceCounter()
+        let writer = try TraceWriter(path: path, metadata: Fixtures.metadata(),
+                                     options: TraceWriterOptions(flushInterval: .milliseconds(2)), sequence: sequence)
+        for _ in 0..<1_000 {
+            writer.record(.closed(Closed(seq: sequence.next(), timeNs: Fixtures.start, poller: 1, fd: 5)))
+        }
+        // Bounded wait for the first commit (at most 5 s).
+        let deadline = Date().addingTimeInterval(5)
+        while writer.statistics.recordsWritten < 1_000 && Date() < deadline { usleep(1_000) }
+        XCTAssertEqual(writer.statistics.recordsWritten, 1_000, "the writer should commit within its flush interval")
+        let reader = try TraceReader(path: path)
+        XCTAssertFalse(reader.closedCleanly, "a trace still being written is not complete")
+        XCTAssertEqual(try Fixtures.readAll(path).map(\.seq), Array(1...1_000), "a live trace reads up to its last commit")
+        // Closing while the reader still has the file open must not fail.
+        try writer.close()
+        XCTAssertEqual(try Fixtures.readAll(path).count, 1_000)
+        XCTAssertTrue(try TraceReader(path: path).closedCleanly, "close() completes the trace even with a reader attached")
+        withExtendedLifetime(reader) {}
+    }
 }
