@@ -159,6 +159,14 @@ public struct Replayer: Sendable {
         hot[r.registrationID] = HotRegistration(poller: r.poller, fd: r.fd, data: r.data, label: r.handlerLabel, live: true)
         let i = pollers.index(creating: r.poller)
         pollers[i].interest.add(record.state)
+        // The previous registration of this number on this poller is now superseded:
+        // a loop that kept it in its table has replaced it, so it can be forgotten
+        // once no open batch can name it.
+        if let previous = pollers[i].lastByFD.updateValue(r.registrationID, forKey: r.fd), previous != r.registrationID,
+           hot[previous]?.live == false {
+            let batchCount = pollers[i].batchCount
+            pollers[i].ended.append((previous, batchCount))
+        }
     }
 
     private mutating func modified(_ r: Modified) {
@@ -254,7 +262,11 @@ public struct Replayer: Sendable {
             var kept: [(id: RegistrationID, batchCount: UInt64)] = []
             for entry in ended {
                 if entry.batchCount < keepAfter {
-                    if let record = hot[entry.id], !record.live {
+                    // The fd number's last registration on this poller is kept even
+                    // when ended: a loop whose table still maps the number to it (the
+                    // fd closed behind its back) may run it much later. It is
+                    // forgotten when the number is registered again.
+                    if let record = hot[entry.id], !record.live, pollers[i].lastByFD[record.fd] != entry.id {
                         registrations.removeValue(forKey: entry.id)
                         hot.removeValue(forKey: entry.id)
                     }
@@ -482,6 +494,8 @@ struct PollerReplayState: Sendable {
     var spinRuns: [RegistrationID: SpinRun] = [:]
     /// Registrations of this poller that ended, with the batch count at their end.
     var ended: [(id: RegistrationID, batchCount: UInt64)] = []
+    /// Each fd number's most recent registration on this poller, live or ended.
+    var lastByFD: [Int32: RegistrationID] = [:]
 }
 
 /// A batch whose events are still being dispatched.
