@@ -1,4 +1,5 @@
 import XCTest
+import Synchronization
 import PollTraceCore
 @testable import PollTraceStore
 
@@ -120,5 +121,21 @@ final class RoundTripTests: XCTestCase {
         XCTAssertEqual(try Fixtures.readAll(path).count, 1_000)
         XCTAssertTrue(try TraceReader(path: path).closedCleanly, "close() completes the trace even with a reader attached")
         withExtendedLifetime(reader) {}
+    }
+
+    func testConcurrentClose_bothReturnOnlyWhenTheTraceIsComplete() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("concurrent-close.trace")
+        let sequence = SequenceCounter()
+        let writer = try TraceWriter(path: path, metadata: Fixtures.metadata(), sequence: sequence)
+        for _ in 0..<20_000 { writer.record(.closed(Closed(seq: sequence.next(), timeNs: Fixtures.start, poller: 1, fd: 5))) }
+        let completeAfterClose = Mutex<[Bool]>([])
+        DispatchQueue.concurrentPerform(iterations: 2) { _ in
+            try? writer.close()
+            let complete = (try? TraceReader(path: path).closedCleanly) ?? false
+            completeAfterClose.withLock { $0.append(complete) }
+        }
+        XCTAssertEqual(completeAfterClose.withLock { $0 }, [true, true], "each close() must return only after the trace is complete")
+        XCTAssertEqual(try Fixtures.readAll(path).count, 20_000)
     }
 }
