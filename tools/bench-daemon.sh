@@ -60,26 +60,34 @@ run_load() {
     echo "$line" | tr ' ' '\n' | sed -n "s/^$field=//p"
 }
 
+# CPU seconds the daemon used so far (user + system, all threads).
+daemon_cpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$DAEMON_PID/stat"; }
+
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 bench_flood() {
     echo; echo "== short TCP connections/s (flood), tracing on (lossless) vs off, interleaved"
-    local on=() off=()
+    local on=() off=() cpu_on=() cpu_off=() rate cpu
     for run in $(seq 1 "$RUNS"); do
-        echo " run $run, tracing on:"
-        start_daemon --pollers 2 --trace-mode lossless --max-connections 4096
-        on+=("$(run_load rate flood --workers 16 --services 4 --duration "$DURATION")")
-        stop_daemon
-        echo " run $run, tracing off:"
-        start_daemon --pollers 2 --trace-mode off --max-connections 4096
-        off+=("$(run_load rate flood --workers 16 --services 4 --duration "$DURATION")")
-        stop_daemon
+        for mode in lossless off; do
+            echo " run $run, --trace-mode $mode:"
+            start_daemon --pollers 2 --trace-mode "$mode" --max-connections 4096
+            rate=$(run_load rate flood --workers 16 --services 4 --duration "$DURATION")
+            cpu=$(daemon_cpu)
+            # Daemon CPU per connection: steadier than the rate on a shared machine.
+            local per; per=$(awk -v c="$cpu" -v r="$rate" -v d="$DURATION" 'BEGIN { printf "%.1f", c * 1e6 / (r * d) }')
+            echo "  daemon CPU ${cpu}s, ${per} us per connection"
+            stop_daemon
+            if [ "$mode" = lossless ]; then on+=("$rate"); cpu_on+=("$per"); else off+=("$rate"); cpu_off+=("$per"); fi
+        done
     done
-    local mon moff
+    local mon moff con coff
     mon=$(printf '%s\n' "${on[@]}" | median); moff=$(printf '%s\n' "${off[@]}" | median)
-    echo "flood tracing on:  runs ${on[*]} -> median $mon connections/s"
-    echo "flood tracing off: runs ${off[*]} -> median $moff connections/s (baseline)"
-    echo "tracing on/off ratio: $(awk -v a="$mon" -v b="$moff" 'BEGIN { printf "%.3f", a / b }') (goal >= 0.95)"
+    con=$(printf '%s\n' "${cpu_on[@]}" | median); coff=$(printf '%s\n' "${cpu_off[@]}" | median)
+    echo "flood tracing on:  runs ${on[*]} -> median $mon connections/s; daemon CPU per connection ${cpu_on[*]} -> median $con us"
+    echo "flood tracing off: runs ${off[*]} -> median $moff connections/s; daemon CPU per connection ${cpu_off[*]} -> median $coff us (baseline)"
+    echo "tracing on/off throughput ratio: $(awk -v a="$mon" -v b="$moff" 'BEGIN { printf "%.3f", a / b }') (goal >= 0.95)"
+    echo "tracing on/off daemon CPU per connection: $(awk -v a="$con" -v b="$coff" 'BEGIN { printf "%.3f", a / b }')"
 }
 
 bench_storm() {

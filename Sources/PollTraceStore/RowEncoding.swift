@@ -111,6 +111,11 @@ enum RowEncoding {
 
     enum DecodeError: Error { case bad(String) }
 
+    @inline(never)
+    private static func badField(_ seq: Int64, _ kind: RecordKind, _ name: StaticString, _ value: Int64?) -> DecodeError {
+        .bad("record \(seq) (\(kind)): \(name) is \(value.map(String.init) ?? "NULL")")
+    }
+
     /// The record a `records` row holds. `events` and `label` are fetched by the
     /// caller (for batches and registrations). Throws on values no writer produces.
     static func record(from row: RecordRow, start: UInt64, events: [HarvestedEvent], label: String,
@@ -121,21 +126,22 @@ enum RowEncoding {
             throw DecodeError.bad("record \(row.seq) has an unknown kind tag \(row.tag)")
         }
         let poller = PollerID(truncatingIfNeeded: row.tag >> Schema.kindBits)
-        func int32(_ v: Int64?, _ name: String) throws -> Int32 {
-            guard let v, let x = Int32(exactly: v) else { throw DecodeError.bad("record \(row.seq) (\(kind)): \(name) is \(v.map(String.init) ?? "NULL")") }
-            return x
+        // Fast paths inline; the message is built only on failure, out of line.
+        @inline(__always) func int32(_ v: Int64?, _ name: StaticString) throws -> Int32 {
+            if let v, let x = Int32(exactly: v) { return x }
+            throw badField(row.seq, kind, name, v)
         }
-        func uint32(_ v: Int64?, _ name: String) throws -> UInt32 {
-            guard let v, let x = UInt32(exactly: v) else { throw DecodeError.bad("record \(row.seq) (\(kind)): \(name) is \(v.map(String.init) ?? "NULL")") }
-            return x
+        @inline(__always) func uint32(_ v: Int64?, _ name: StaticString) throws -> UInt32 {
+            if let v, let x = UInt32(exactly: v) { return x }
+            throw badField(row.seq, kind, name, v)
         }
-        func uint8(_ v: Int64?, _ name: String) throws -> UInt8 {
-            guard let v, let x = UInt8(exactly: v) else { throw DecodeError.bad("record \(row.seq) (\(kind)): \(name) is \(v.map(String.init) ?? "NULL")") }
-            return x
+        @inline(__always) func uint8(_ v: Int64?, _ name: StaticString) throws -> UInt8 {
+            if let v, let x = UInt8(exactly: v) { return x }
+            throw badField(row.seq, kind, name, v)
         }
-        func u64(_ v: Int64?, _ name: String) throws -> UInt64 {
-            guard let v else { throw DecodeError.bad("record \(row.seq) (\(kind)): \(name) is NULL") }
-            return unstored(v)
+        @inline(__always) func u64(_ v: Int64?, _ name: StaticString) throws -> UInt64 {
+            if let v { return unstored(v) }
+            throw badField(row.seq, kind, name, v)
         }
         switch kind {
         case .fdOpened:

@@ -190,6 +190,9 @@ final class TraceFile {
     /// file: the WAL is checkpointed into it (with a full sync) and removed, so a
     /// read-only reader never needs to create `-wal` or `-shm` files.
     func finish(statistics: TraceWriterStatistics) throws {
+        // FULL: this last commit fsyncs the WAL, which makes every earlier frame
+        // durable too, so close() returns with the whole trace on disk.
+        try connection.execute(sql: "PRAGMA synchronous = FULL")
         try connection.execute(sql: "BEGIN")
         try connection.execute(sql: Schema.createIndexes)
         let meta = try connection.makeStatement(sql: "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)")
@@ -204,6 +207,13 @@ final class TraceFile {
             try meta.run(); meta.reset()
         }
         try connection.execute(sql: "COMMIT")
-        try connection.execute(sql: "PRAGMA synchronous = FULL; PRAGMA journal_mode = DELETE;")
+        do {
+            try connection.execute(sql: "PRAGMA journal_mode = DELETE")
+        } catch let error as SQLiteError where error.primaryCode == SQLITE_BUSY || error.primaryCode == SQLITE_LOCKED {
+            // Someone has the trace open (a reader of the live trace). Leaving WAL
+            // mode needs the file to ourselves; the trace is complete and durable
+            // as it is, and stays in WAL mode with its -wal file until the last
+            // connection closes.
+        }
     }
 }

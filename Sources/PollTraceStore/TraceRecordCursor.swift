@@ -160,17 +160,21 @@ final class CursorState {
         }
         var result: [HarvestedEvent] = []
         result.reserveCapacity(Int(count))
-        for index in 0..<count {
+        var index: Int64 = 0
+        // A plain counter: `for in 0..<count` over Int64 did not specialize here.
+        while index < count {
             guard let at = eventsAt, at == first + index else {
                 throw RowEncoding.DecodeError.bad("batch \(batchSeq): event \(index) (row \(first + index)) is missing from batch_event_rows")
             }
-            let fd32 = Int32(truncatingIfNeeded: events.int64(1))
-            guard Int64(fd32) == events.int64(1), let mask = UInt32(exactly: events.int64(2)) else {
+            let fd = events.int64(1)
+            let fd32 = Int32(truncatingIfNeeded: fd)
+            guard Int64(fd32) == fd, let mask = UInt32(exactly: events.int64(2)) else {
                 throw RowEncoding.DecodeError.bad("batch \(batchSeq): event row \(at) has an out-of-range fd or mask")
             }
             result.append(HarvestedEvent(fd: fd32, mask: IOEvents(rawValue: mask),
                                          data: RowEncoding.data(high: events.int64(3), low: optional(events, 4), fd: fd32)))
             try advanceEvents()
+            index += 1
         }
         return result
     }

@@ -97,9 +97,14 @@ struct Demo: ParsableCommand {
         let daemon: PollTraceDaemon
         do {
             daemon = try PollTraceDaemon(configuration: configuration, logger: logger)
+        } catch {
+            throw ValidationError("could not start polltraced: \(error)")
+        }
+        do {
             try daemon.start()
         } catch {
-            throw ValidationError("could not start polltraced (trace dir '\(traceDir)'): \(error)")
+            try? daemon.stop()
+            throw ValidationError("could not start polltraced: \(error)")
         }
         print("== \(policy): polltraced on 127.0.0.1:\(daemon.controlPort), dispatch \(policy), \(pollers) poller(s); churn for \(String(format: "%g", seconds)) s")
         let churn = ChurnScenario(controlPort: daemon.controlPort, seconds: seconds).run()

@@ -11,7 +11,7 @@ final class DaemonLifecycleTests: XCTestCase {
     func testGuarded_twoPollersUnderChurn_noStaleDispatch_noLostEvent_noFDLeak() throws {
         let directory = temporaryTraceDirectory("churn")
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let before = openFDCount()
+        let before = openFDs()
         var configuration = DaemonConfiguration()
         configuration.controlPort = 0
         configuration.pollers = 2
@@ -31,7 +31,8 @@ final class DaemonLifecycleTests: XCTestCase {
         XCTAssertEqual(analysis.count(.orphanEvent), 0, "every event must belong to a registration in the trace")
         XCTAssertEqual(analysis.inconsistencyCount, 0, "a two-poller trace must replay consistently (cross-poller fd reuse ordered by seq)")
         XCTAssertTrue(try FixVerification.verify(path: trace).passed)
-        XCTAssertEqual(openFDCount(), before, "stop must close every fd the daemon opened")
+        XCTAssertEqual(try fdsLeftOpen(inTrace: trace), [], "every fd the daemon opened must be closed in its trace")
+        XCTAssertEqual(extraOpenFDs(since: before), [:], "stop must close every fd the daemon opened (fd: what it is)")
     }
 
     func testRotationBySize_startsNewFiles_andKeepsOnlyRetained() throws {
