@@ -213,14 +213,20 @@ public final class ForeignHazardAnalyzer: ImportConsumer {
     private func forEachWatched(_ table: UInt32, _ fd: Int32, _ change: (PendingEvent) -> Bool) {
         let key = FDKey(table: table, fd: fd)
         guard let events = watched[key] else { return }
-        var keep: [PendingEvent] = []
+        var anyDone = false
         for event in events {
             _ = change(event)
-            // Watch on while the event can still become (or grow into) a finding.
-            let done = event.state == .handled || (event.state == .reused && event.accessLine != nil)
-            if !done { keep.append(event) }
+            anyDone = anyDone || Self.isDone(event)
         }
-        watched[key] = keep.isEmpty ? nil : keep
+        // Watch on while the event can still become (or grow into) a finding.
+        if anyDone {
+            let keep = events.filter { !Self.isDone($0) }
+            watched[key] = keep.isEmpty ? nil : keep
+        }
+    }
+
+    private static func isDone(_ event: PendingEvent) -> Bool {
+        event.state == .handled || (event.state == .reused && event.accessLine != nil)
     }
 
     /// The thread waited again (or exited) at `nextWaitLine`: its batch is over.

@@ -14,7 +14,10 @@ public final class StraceImporter {
 
     var model = FDTableModel()
     var stitcher = CallStitcher()
-    var pollers: [PollerKey: PollerState] = [:]
+    /// Every poller so far, by slot; `pollerSlots` finds the live one of an epoll fd.
+    var pollerStates: [PollerState] = []
+    var pollerSlots: [PollerKey: Int] = [:]
+    var closeScratch: [Int] = []
     var pollerCount: PollerID = 0
     var nextRegistrationID: RegistrationID = 0
     /// The open file each registration was made on (for implicit unregistration).
@@ -26,6 +29,7 @@ public final class StraceImporter {
     private var unprefixedThreadNamed = false
     private var stitchBuffer: [UInt8] = []
     var argumentScratch: [Range<Int>] = []
+    var syscallNames = SyscallNames()
     var eventScratch: [(mask: IOEvents, data: UInt64)] = []
     private var lastTimeNs: UInt64 = 0
     private var dayOffsetNs: UInt64 = 0
@@ -67,7 +71,7 @@ public final class StraceImporter {
         case .call(let name, let args, let rest):
             handleCall(line, tid: tid, number: number, name: name, args: args, rest: rest)
         case .unfinished(let name, let partial):
-            if let role = SyscallCatalog.role(of: line.string(name)), role == .clone || role == .fork {
+            if let role = syscallNames.lookup(line, name).role, role == .clone || role == .fork {
                 model.clonesInFlight[tid] = role == .clone && contains(line, partial, "CLONE_FILES")
             }
             if let replaced = stitcher.start(tid: tid, name: line[name], partialArgs: line[partial],
