@@ -38,10 +38,10 @@ struct ImportBench: ParsableCommand {
         if let child, let childLog { return try runChild(mode: child, log: childLog) }
         if let generate {
             let bytes = try SyntheticLog.write(lines: lines, to: generate)
-            return print("wrote \(lines) lines, \(bytes) bytes to \(generate)")
+            return say("wrote \(lines) lines, \(bytes) bytes to \(generate)")
         }
-        print("machine: \(Machine.describe())")
-        print("command: swift run -c release polltrace-bench import --lines \(lines) --runs \(runs)")
+        say("machine: \(Machine.describe())")
+        say("command: swift run -c release polltrace-bench import --lines \(lines) --runs \(runs)")
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("polltrace-import-bench-\(getpid())")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -49,14 +49,14 @@ struct ImportBench: ParsableCommand {
         for size in [lines, lines * 4] {
             let log = dir.appendingPathComponent("churn-\(size).strace").path
             let bytes = try SyntheticLog.write(lines: size, to: log)
-            print("\nlog: \(size) lines, \(bytes / 1_000_000) MB (synthetic redis-style churn, strace 6.x -f -ttt -T)")
+            say("\nlog: \(size) lines, \(bytes / 1_000_000) MB (synthetic redis-style churn, strace 6.x -f -ttt -T)")
             var medians: [String: Double] = [:]
             for mode in ["scan", "analyze", "import"] {
                 var results: [ChildResult] = []
                 for run in 1...runs {
                     let result = try spawnChild(mode: mode, log: log, dir: dir)
                     results.append(result)
-                    print(String(format: "  %-8@ run %d: wall %.3f s (%.2f M lines/s), cpu %.3f s (%.2f M lines/s, %.0f MB/s), peak RSS %d MB",
+                    say(String(format: "  %-8@ run %d: wall %.3f s (%.2f M lines/s), cpu %.3f s (%.2f M lines/s, %.0f MB/s), peak RSS %d MB",
                                  mode as NSString, run, result.seconds, Double(size) / result.seconds / 1e6,
                                  result.cpuSeconds, Double(size) / result.cpuSeconds / 1e6,
                                  Double(bytes) / result.cpuSeconds / 1e6, result.peakRSSKB / 1024))
@@ -65,12 +65,12 @@ struct ImportBench: ParsableCommand {
                 let cpu = results.map(\.cpuSeconds).sorted()[results.count / 2]
                 let rss = results.map(\.peakRSSKB).sorted()[results.count / 2]
                 medians[mode] = cpu
-                print(String(format: "  %-8@ median: wall %.3f s = %.2f M lines/s; cpu %.3f s = %.2f M lines/s (%.0f MB/s); peak RSS %d MB",
+                say(String(format: "  %-8@ median: wall %.3f s = %.2f M lines/s; cpu %.3f s = %.2f M lines/s (%.0f MB/s); peak RSS %d MB",
                              mode as NSString, wall, Double(size) / wall / 1e6, cpu, Double(size) / cpu / 1e6,
                              Double(bytes) / cpu / 1e6, rss / 1024))
             }
             if let scan = medians["scan"], let analyze = medians["analyze"], let imported = medians["import"] {
-                print(String(format: "  ratio vs scan baseline (cpu): analyze %.1fx, import %.1fx the time of a bare line scan",
+                say(String(format: "  ratio vs scan baseline (cpu): analyze %.1fx, import %.1fx the time of a bare line scan",
                              analyze / scan, imported / scan))
             }
         }
@@ -109,7 +109,7 @@ struct ImportBench: ParsableCommand {
         case "scan":
             var count = 0
             try LogReader.forEachLine(path: log) { line, _ in count &+= line.count }
-            if count == 0 { print("empty") }
+            if count == 0 { say("empty") }
         case "analyze":
             let report = try StraceImport.analyze(path: log)
             if report.hazardCount != 0 { FileHandle.standardError.write(Data("unexpected hazards\n".utf8)) }
@@ -125,7 +125,7 @@ struct ImportBench: ParsableCommand {
         getrusage(RUSAGE_SELF.rawValue, &usage)
         let cpu = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
             + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
-        print("seconds=\(seconds) cpu_seconds=\(cpu) peak_rss_kb=\(usage.ru_maxrss)")
+        say("seconds=\(seconds) cpu_seconds=\(cpu) peak_rss_kb=\(usage.ru_maxrss)")
     }
 }
 
@@ -139,4 +139,10 @@ enum Machine {
             .split(separator: ":").last.map { $0.trimmingCharacters(in: .whitespaces) } ?? "unknown CPU"
         return "Linux \(release), \(ProcessInfo.processInfo.activeProcessorCount) cores, \(cpu)"
     }
+}
+
+/// Prints a line at once (unbuffered), so a long benchmark shows each measurement
+/// as it is made, even into a pipe.
+func say(_ text: String) {
+    FileHandle.standardOutput.write(Data((text + "\n").utf8))
 }

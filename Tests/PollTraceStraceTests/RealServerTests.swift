@@ -34,7 +34,13 @@ final class RealServerTests: XCTestCase {
         server.standardOutput = FileHandle.nullDevice
         server.standardError = FileHandle.nullDevice
         try server.run()
-        defer { if server.isRunning { server.terminate(); server.waitUntilExit() } }
+        defer {
+            // strace ignores SIGTERM while running a command: stop redis itself.
+            if server.isRunning {
+                for child in Tracee.children(of: server.processIdentifier) { kill(child, SIGKILL) }
+                server.waitUntilExit()
+            }
+        }
 
         try Loopback.waitForListener(port: port, timeout: 10)
         // Bounded churn: a fixed number of connections per worker, each with a deadline.
