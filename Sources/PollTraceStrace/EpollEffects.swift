@@ -134,7 +134,10 @@ extension StraceImporter {
         case .live(let registration), .orphan(let registration): return registration.fd
         case .unregistered(let fd, _): return fd
         case .never:
-            guard !poller.createdInLog, data <= UInt64(Int32.max), table.fds[Int32(data)] != nil else { return -1 }
+            // Attached mid-run: fds opened before the log are unknown to the table,
+            // so a small data word is taken as the fd (what fd-storing loops such as
+            // redis do); a pointer-sized word is left unmapped.
+            guard !poller.createdInLog, data < 1 << 24 else { return -1 }
             return Int32(data)
         }
     }
