@@ -8,7 +8,7 @@ import PollTraceCore
 extension EventPoller {
     @discardableResult
     func iterate(timeoutMs: Int32) throws -> Int {
-        let waitStartNs = recorder == nil ? 0 : monotonicNow()
+        let waitStartNs = recording == nil ? 0 : monotonicNow()
         let count = try Linux.Epoll.wait(epollFD: epollFD, into: eventBuffer, capacity: eventCapacity,
                                          timeoutMs: timeoutMs)
         batchNumber += 1
@@ -20,18 +20,21 @@ extension EventPoller {
                                          data: event.data.u64))
         }
         var batchSeq: SequenceNumber = 0
-        if let recorder {
-            batchSeq = recorder.sequence.next()
-            let harvestNs = monotonicNow()
-            recorder.record(.batch(BatchHarvested(
-                seq: batchSeq, timeNs: harvestNs, poller: id, batchNumber: batchNumber, timeoutMs: timeoutMs,
-                waitedNs: harvestNs &- waitStartNs, events: events)))
+        // The clock is read once between consecutive dispatches: one's end is the
+        // next one's start (what lies between is the pure dispatch decision).
+        var clockNs: UInt64 = 0
+        if let recording {
+            batchSeq = recording.sequence.next()
+            clockNs = monotonicNow()
+            recording.recorder.record(.batch(BatchHarvested(
+                seq: batchSeq, timeNs: clockNs, poller: id, batchNumber: batchNumber, timeoutMs: timeoutMs,
+                waitedNs: clockNs &- waitStartNs, events: events)))
         }
         if count > 0 {
             let pending = dispatcher.harvest(events, lookup: table)
             if policy == .snapshot { captureEntries(for: pending) }
             for event in pending {
-                dispatchEvent(event, batchSeq: batchSeq)
+                clockNs = dispatchEvent(event, batchSeq: batchSeq, startNs: clockNs)
             }
             capturedForBatch.removeAll(keepingCapacity: true)
         }
@@ -57,13 +60,10 @@ extension EventPoller {
         return capturedForBatch.first { $0.registration.registrationID == registrationID }
     }
 
-    private func dispatchEvent(_ pending: PendingEvent, batchSeq: SequenceNumber) {
+    /// Dispatches one event; returns the clock at its end (0 when not recording).
+    private func dispatchEvent(_ pending: PendingEvent, batchSeq: SequenceNumber, startNs: UInt64) -> UInt64 {
         var seq: SequenceNumber = 0
-        var startNs: UInt64 = 0
-        if let recorder {
-            seq = recorder.sequence.next()
-            startNs = monotonicNow()
-        }
+        if let recording { seq = recording.sequence.next() }
         var ran: RegistrationID = 0
         var delivered: IOEvents = []
         var suppression: SuppressionReason?
@@ -81,12 +81,13 @@ extension EventPoller {
         case .suppress(let reason):
             suppression = reason
         }
-        if let recorder {
-            recorder.record(.dispatch(Dispatch(
-                seq: seq, timeNs: startNs, poller: id, source: .event, batchSeq: batchSeq,
-                eventIndex: pending.index, ranRegistrationID: ran, deliveredMask: delivered,
-                suppression: suppression, handlerThrew: threw, durationNs: monotonicNow() &- startNs)))
-        }
+        guard let recording else { return 0 }
+        let endNs = monotonicNow()
+        recording.recorder.record(.dispatch(Dispatch(
+            seq: seq, timeNs: startNs, poller: id, source: .event, batchSeq: batchSeq,
+            eventIndex: pending.index, ranRegistrationID: ran, deliveredMask: delivered,
+            suppression: suppression, handlerThrew: threw, durationNs: endNs &- startNs)))
+        return endNs
     }
 
     private func invoke(_ entry: RegistrationEntry, mask: IOEvents) -> Bool {
@@ -104,8 +105,8 @@ extension EventPoller {
     func dispatchNonEvent(_ source: DispatchSource, id dispatchID: UInt32, _ body: () throws -> Void) -> Bool {
         var seq: SequenceNumber = 0
         var startNs: UInt64 = 0
-        if let recorder {
-            seq = recorder.sequence.next()
+        if let recording {
+            seq = recording.sequence.next()
             startNs = monotonicNow()
         }
         var threw = false
@@ -115,8 +116,8 @@ extension EventPoller {
             threw = true
             logger.error("\(source == .timer ? "timer" : "task") \(dispatchID) threw: \(error)")
         }
-        if let recorder {
-            recorder.record(.dispatch(Dispatch(
+        if let recording {
+            recording.recorder.record(.dispatch(Dispatch(
                 seq: seq, timeNs: startNs, poller: id, source: source, batchSeq: 0, eventIndex: 0,
                 ranRegistrationID: dispatchID, deliveredMask: [], suppression: nil, handlerThrew: threw,
                 durationNs: monotonicNow() &- startNs)))

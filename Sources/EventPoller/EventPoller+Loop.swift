@@ -5,7 +5,7 @@ import PollTraceCore
 extension EventPoller {
     /// Runs the loop on the calling thread until `stop` is called.
     public func run() throws {
-        try enterLoop()
+        try enterLoop(forgettingEarlierStop: true)
         defer { leaveLoop() }
         try loopUntilStopped()
     }
@@ -35,7 +35,7 @@ extension EventPoller {
         let outcome = Outcome()
         let thread = try LoopThread { [self] in
             do {
-                try enterLoop()
+                try enterLoop(forgettingEarlierStop: true)
             } catch {
                 outcome.error = error
                 outcome.entered.signal()
@@ -120,10 +120,16 @@ extension EventPoller {
         }
     }
 
-    func enterLoop() throws {
+    /// Makes the calling thread the loop thread. `run` and `start` forget a `stop`
+    /// asked for while no loop ran (it was meant for an earlier run); `runOnce`
+    /// leaves it, since it does not look at it.
+    func enterLoop(forgettingEarlierStop: Bool = false) throws {
         let previous = shared.withLock { state in
             let previous = state.lifecycle
-            if previous == .idle { state.lifecycle = .running(thread: LoopThread.currentID) }
+            if previous == .idle {
+                state.lifecycle = .running(thread: LoopThread.currentID)
+                if forgettingEarlierStop { state.stopRequested = false }
+            }
             return previous
         }
         switch previous {

@@ -1,13 +1,13 @@
 import PollTraceCore
 
-/// The record sites. Each is one `if let recorder` when not recording: the record
+/// The record sites. Each is one `if let recording` when not recording: the record
 /// is built, and the clock read, only inside the branch.
 extension EventPoller {
     /// Takes the next sequence number and the time now, and records what `make` builds.
     @inline(__always)
     func record(_ make: (_ seq: SequenceNumber, _ timeNs: UInt64) -> TraceRecord) {
-        if let recorder {
-            recorder.record(make(recorder.sequence.next(), monotonicNow()))
+        if let recording {
+            recording.recorder.record(make(recording.sequence.next(), monotonicNow()))
         }
     }
 

@@ -26,7 +26,15 @@ public final class EventPoller: @unchecked Sendable {
 
     let dispatcher: Dispatcher
     /// nil when not recording: every record site is then one `if let` and nothing else.
-    let recorder: (any TraceRecorder)?
+    let recording: Recording?
+
+    /// The recorder and its counter, held together so a record site unwraps one optional.
+    struct Recording {
+        let recorder: any TraceRecorder
+        /// `recorder.sequence`, kept here: read once per record, it is not worth a
+        /// protocol witness call and a retain each time.
+        let sequence: SequenceCounter
+    }
     let logger: Logger
 
     // Confined to the loop thread (or the one thread driving an idle poller).
@@ -95,7 +103,7 @@ public final class EventPoller: @unchecked Sendable {
         self.policy = policy
         self.label = label
         self.dispatcher = Dispatcher(policy: policy)
-        self.recorder = recorder
+        self.recording = recorder.map { Recording(recorder: $0, sequence: $0.sequence) }
         var logger = Logger(label: "polltrace.poller")
         logger[metadataKey: "poller"] = "\(label)#\(id)"
         self.logger = logger

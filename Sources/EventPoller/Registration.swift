@@ -2,7 +2,10 @@ import PollTraceCore
 
 /// One registration of one fd with one poller. Its `registrationID` is unique in
 /// the process and never reused for another fd, so it names this registration even
-/// after the fd number has been closed and handed out again.
+/// after the fd number has been closed and handed out again. The `guarded` policy
+/// packs it into `epoll_data` to drop events harvested for an earlier registration
+/// of the same number; `SeedReproductionTests.testSeed_guarded_suppressesTheStaleEvent`
+/// proves it with real sockets.
 public struct Registration: Hashable, Sendable, CustomStringConvertible {
     public let registrationID: RegistrationID
     public let fd: Int32

@@ -5,15 +5,24 @@ import PollTraceStore
 public typealias ProgressCallback = (_ done: UInt64, _ total: UInt64?) -> Void
 
 extension TraceAnalysis {
-    /// Opens the trace read-only, replays it and classifies every dispatch.
+    /// Opens the trace read-only, replays it and classifies every dispatch. Records
+    /// are decoded on a second thread while replay runs (`RecordPipeline`).
     /// Throws `TraceStoreError` (naming the file and what is wrong) for bad input.
+    /// `pipelined: false` reads and replays on the calling thread only (for the
+    /// benchmark's comparison; results are identical).
     public static func analyze(path: String, options: ReplayOptions = ReplayOptions(),
-                               progress: ProgressCallback? = nil) throws -> AnalysisReport {
+                               progress: ProgressCallback? = nil, pipelined: Bool = true) throws -> AnalysisReport {
         let reader = try TraceReader(path: path)
-        var cursor = try reader.records()
         let total = try progress.map { _ in UInt64(try reader.recordCount()) }
+        if !pipelined {
+            var cursor = try reader.records()
+            return try analyze(name: path, metadata: reader.metadata, options: options,
+                               progress: progress.map { callback in { callback($0, total) } }) { try cursor.next() }
+        }
+        let pipeline = RecordPipeline(path: path)
+        defer { pipeline.cancel() }
         return try analyze(name: path, metadata: reader.metadata, options: options,
-                           progress: progress.map { callback in { callback($0, total) } }) { try cursor.next() }
+                           progress: progress.map { callback in { callback($0, total) } }) { try pipeline.next() }
     }
 }
 
@@ -22,10 +31,11 @@ extension FixVerification {
     public static func verify(path: String, options: ReplayOptions = ReplayOptions(),
                               progress: ProgressCallback? = nil) throws -> VerificationReport {
         let reader = try TraceReader(path: path)
-        var cursor = try reader.records()
         let total = try progress.map { _ in UInt64(try reader.recordCount()) }
+        let pipeline = RecordPipeline(path: path)
+        defer { pipeline.cancel() }
         return try verify(name: path, metadata: reader.metadata, options: options,
-                          progress: progress.map { callback in { callback($0, total) } }) { try cursor.next() }
+                          progress: progress.map { callback in { callback($0, total) } }) { try pipeline.next() }
     }
 }
 

@@ -8,7 +8,8 @@
 /// - `misrouted`: a handler ran for a registration other than the one harvested
 ///   for (normally a newer registration of the same fd number). The seed's bug.
 /// - `deadRegistration`: the harvested-for handler ran, but its registration was
-///   closed or unregistered after the harvest (the select-style hazard).
+///   closed or unregistered after the harvest (the select-style hazard); or an
+///   orphan event was run by a registration that had already ended.
 /// - `justifiedSuppression`: no handler ran, and the event was stale (harvested
 ///   for nothing live, or its registration ended or was replaced since harvest).
 /// - `lostEvent`: no handler ran, but the event was not stale.

@@ -1,20 +1,3 @@
-/// Knobs for replay.
-public struct ReplayOptions: Hashable, Sendable {
-    /// A registration that runs in this many consecutive batches of its poller with
-    /// the same delivered mask is reported as a spin. 8 is well above what a busy but
-    /// healthy level-triggered socket shows in a short burst (it is drained within a
-    /// batch or two) and far below the seed's dead loop, which never stops.
-    public static let defaultSpinThreshold = 8
-    public var spinThreshold: Int
-    /// How many findings (and inconsistencies) are kept in detail; counts are always
-    /// exact. nil keeps all. Keeps memory bounded on a trace full of findings.
-    public var maxDetailed: Int?
-
-    public init(spinThreshold: Int = ReplayOptions.defaultSpinThreshold, maxDetailed: Int? = 1000) {
-        self.spinThreshold = max(2, spinThreshold); self.maxDetailed = maxDetailed
-    }
-}
-
 /// Replays a trace's records, in sequence order, one at a time, against a simulated
 /// fd table and a simulated interest list per poller, and classifies every event
 /// dispatch (see `FindingKind`).
@@ -27,11 +10,21 @@ public struct Replayer: Sendable {
 
     // The simulated process.
     public private(set) var fdTable = FDTable()
-    private var pollers: [PollerID: PollerReplayState] = [:]
+    private var pollers = PollerStates()
     private var registrations: [RegistrationID: RegistrationRecord] = [:]
+    /// The few fields every dispatch reads, kept beside the full records so that the
+    /// hot path does not copy a whole record (with its strings) per lookup.
+    private var hot: [RegistrationID: HotRegistration] = [:]
+    private var correctCount: UInt64 = 0
 
     // What replay found.
-    public private(set) var counts: [FindingKind: UInt64] = [:]
+    private var findingCounts: [FindingKind: UInt64] = [:]
+    /// Exact counts of every kind, `correct` included.
+    public var counts: [FindingKind: UInt64] {
+        var all = findingCounts
+        if correctCount > 0 { all[.correct] = correctCount }
+        return all
+    }
     public private(set) var findings: [Finding] = []
     public private(set) var inconsistencies: [Inconsistency] = []
     public private(set) var inconsistencyCount: UInt64 = 0
@@ -54,14 +47,14 @@ public struct Replayer: Sendable {
     public init(options: ReplayOptions = ReplayOptions()) { self.options = options }
 
     /// The interest list replay holds for `poller` now.
-    public func interestList(_ poller: PollerID) -> InterestList { pollers[poller]?.interest ?? InterestList() }
+    public func interestList(_ poller: PollerID) -> InterestList { pollers.state(poller)?.interest ?? InterestList() }
 
     public func registration(_ id: RegistrationID) -> RegistrationRecord? { registrations[id] }
 
     /// The registration event `eventIndex` of `poller`'s open batch was harvested
     /// for; nil for an orphan or when there is no such event.
     public func harvestedFor(poller: PollerID, eventIndex: Int) -> RegistrationID? {
-        guard let batch = pollers[poller]?.openBatch, eventIndex < batch.harvestedFor.count else { return nil }
+        guard let batch = pollers.state(poller)?.openBatch, eventIndex < batch.harvestedFor.count else { return nil }
         let id = batch.harvestedFor[eventIndex]
         return id == 0 ? nil : id
     }
@@ -103,9 +96,9 @@ public struct Replayer: Sendable {
 
     /// Call once after the last record: closes open batches and settles gaps.
     public mutating func finish() {
-        for poller in pollers.keys.sorted() {
-            if let batch = pollers[poller]?.openBatch { undispatchedEvents += UInt64(batch.undispatched) }
-            pollers[poller]?.openBatch = nil
+        for i in pollers.indicesByPoller {
+            if let batch = pollers[i].openBatch { undispatchedEvents += UInt64(batch.undispatched) }
+            pollers[i].openBatch = nil
         }
         for hole in pendingHoles { appendGap(hole) }
         let unlisted = pendingHoleCount - UInt64(pendingHoles.count)
@@ -137,18 +130,26 @@ public struct Replayer: Sendable {
             fdTable.opened(assumed)
             openFD = assumed
         }
-        if let previous = pollers[r.poller]?.interest.currentRegistration(forFD: r.fd) {
+        if let previous = pollers.state(r.poller)?.interest.currentRegistration(forFD: r.fd) {
             report(.fdAlreadyRegistered, r.seq, "fd \(r.fd) registered (#\(r.registrationID)) on poller \(r.poller) while #\(previous.registrationID) still held it; the old one was ended here")
             end(previous.registrationID, seq: r.seq, timeNs: r.timeNs, reason: .unregistered, by: by)
         }
-        var state = pollers[r.poller] ?? PollerReplayState()
         let record = RegistrationRecord(
             registrationID: r.registrationID, poller: r.poller, fd: r.fd, interest: r.interest, data: r.data,
             handlerLabel: r.handlerLabel, registeredSeq: r.seq, registeredTimeNs: r.timeNs, registeredBy: by,
             fdOpenedSeq: openFD!.openedSeq, fdOrigin: openFD!.origin, fdOpenedBy: openFD!.openedBy, end: nil, fdClose: nil)
         registrations[r.registrationID] = record
-        state.interest.add(record.state)
-        pollers[r.poller] = state
+        hot[r.registrationID] = HotRegistration(poller: r.poller, fd: r.fd, data: r.data, label: r.handlerLabel, live: true)
+        let i = pollers.index(creating: r.poller)
+        pollers[i].interest.add(record.state)
+        // The previous registration of this number on this poller is now superseded:
+        // a loop that kept it in its table has replaced it, so it can be forgotten
+        // once no open batch can name it.
+        if let previous = pollers[i].lastByFD.updateValue(r.registrationID, forKey: r.fd), previous != r.registrationID,
+           hot[previous]?.live == false {
+            let batchCount = pollers[i].batchCount
+            pollers[i].ended.append((previous, batchCount))
+        }
     }
 
     private mutating func modified(_ r: Modified) {
@@ -160,7 +161,7 @@ public struct Replayer: Sendable {
             report(.registrationFDMismatch, r.seq, "modify names fd \(r.fd) but registration #\(r.registrationID) is for fd \(existing.fd); applied to fd \(existing.fd)")
         }
         registrations[r.registrationID]?.interest = r.interest
-        pollers[existing.poller]?.interest.modify(fd: existing.fd, interest: r.interest)
+        if let i = pollers.index(existing.poller) { pollers[i].interest.modify(fd: existing.fd, interest: r.interest) }
     }
 
     private mutating func unregistered(_ r: Unregistered) {
@@ -188,8 +189,8 @@ public struct Replayer: Sendable {
         // Note the close on every registration of this open fd replay still holds, so
         // a finding can say which handler closed the fd as well as who unregistered it.
         let close = RegistrationEnd(seq: r.seq, timeNs: r.timeNs, reason: .closed, by: by)
-        for poller in pollers.keys.sorted() {
-            for entry in pollers[poller]!.ended {
+        for i in pollers.indicesByPoller {
+            for entry in pollers[i].ended {
                 if let record = registrations[entry.id], record.fd == r.fd, record.fdOpenedSeq == closing.openedSeq,
                    record.fdClose == nil {
                     registrations[entry.id]!.fdClose = close
@@ -202,8 +203,8 @@ public struct Replayer: Sendable {
     /// out of every interest list (the kernel keeps it only while a dup lives, and
     /// then the registration is dead to the loop anyway).
     private mutating func endRegistrations(ofFD fd: Int32, seq: SequenceNumber, timeNs: UInt64, by: DispatchRef?) {
-        for poller in pollers.keys.sorted() {
-            if let current = pollers[poller]?.interest.currentRegistration(forFD: fd) {
+        for i in pollers.indicesByPoller {
+            if let current = pollers[i].interest.currentRegistration(forFD: fd) {
                 end(current.registrationID, seq: seq, timeNs: timeNs, reason: .closed, by: by)
             }
         }
@@ -214,43 +215,56 @@ public struct Replayer: Sendable {
         guard var record = registrations[id], record.isLive else { return }
         record.end = RegistrationEnd(seq: seq, timeNs: timeNs, reason: reason, by: by)
         registrations[id] = record
-        if var state = pollers[record.poller] {
-            if state.interest.currentRegistration(forFD: record.fd)?.registrationID == id {
-                state.interest.remove(fd: record.fd)
+        hot[id]?.live = false
+        // Mutated in place (never copied out and back), so the poller's tables are
+        // not copied on every record.
+        if let i = pollers.index(record.poller) {
+            if pollers[i].interest.currentRegistration(forFD: record.fd)?.registrationID == id {
+                pollers[i].interest.remove(fd: record.fd)
             }
-            state.spinRuns.removeValue(forKey: id)
-            state.ended.append((id, state.batchCount))
-            pollers[record.poller] = state
+            pollers[i].spinRuns.removeValue(forKey: id)
+            let batchCount = pollers[i].batchCount
+            pollers[i].ended.append((id, batchCount))
         }
     }
 
     // MARK: - Batches and dispatches
 
     private mutating func harvested(_ b: BatchHarvested) {
-        var state = pollers[b.poller] ?? PollerReplayState()
-        if let previous = state.openBatch { undispatchedEvents += UInt64(previous.undispatched) }
-        state.activeDispatch = nil
-        state.batchCount += 1
+        let i = pollers.index(creating: b.poller)
+        if let previous = pollers[i].openBatch?.undispatched { undispatchedEvents += UInt64(previous) }
+        pollers[i].openBatch = nil
+        pollers[i].activeDispatch = nil
+        pollers[i].batchCount += 1
         // A registration that ended before the previous batch was harvested can no
         // longer be named by an open batch: forget it (memory follows live state).
-        let keepAfter = state.batchCount - 1
-        if !state.ended.isEmpty, state.ended[0].batchCount < keepAfter {
+        let keepAfter = pollers[i].batchCount - 1
+        if let oldest = pollers[i].ended.first, oldest.batchCount < keepAfter {
+            let ended = pollers[i].ended
+            pollers[i].ended = []
             var kept: [(id: RegistrationID, batchCount: UInt64)] = []
-            for entry in state.ended {
+            for entry in ended {
                 if entry.batchCount < keepAfter {
-                    if let record = registrations[entry.id], !record.isLive { registrations.removeValue(forKey: entry.id) }
+                    // The fd number's last registration on this poller is kept even
+                    // when ended: a loop whose table still maps the number to it (the
+                    // fd closed behind its back) may run it much later. It is
+                    // forgotten when the number is registered again.
+                    if let record = hot[entry.id], !record.live, pollers[i].lastByFD[record.fd] != entry.id {
+                        registrations.removeValue(forKey: entry.id)
+                        hot.removeValue(forKey: entry.id)
+                    }
                 } else {
                     kept.append(entry)
                 }
             }
-            state.ended = kept
+            pollers[i].ended = kept
         }
         let ref = BatchRef(seq: b.seq, timeNs: b.timeNs, poller: b.poller, batchNumber: b.batchNumber)
         var harvestedFor: [RegistrationID] = []
         harvestedFor.reserveCapacity(b.events.count)
         for (index, event) in b.events.enumerated() {
-            if let current = state.interest.currentRegistration(forFD: event.fd),
-               registrations[current.registrationID]?.data == event.data {
+            if let current = pollers[i].interest.currentRegistration(forFD: event.fd),
+               hot[current.registrationID]?.data == event.data {
                 harvestedFor.append(current.registrationID)
             } else {
                 harvestedFor.append(0)
@@ -258,52 +272,50 @@ public struct Replayer: Sendable {
                              event: event, harvestedFor: nil, ran: nil, dispatch: nil))
             }
         }
-        state.openBatch = OpenBatch(ref: ref, events: b.events, harvestedFor: harvestedFor)
-        pollers[b.poller] = state
+        pollers[i].openBatch = OpenBatch(ref: ref, events: b.events, harvestedFor: harvestedFor)
     }
 
     private mutating func dispatched(_ d: Dispatch) {
-        var state = pollers[d.poller] ?? PollerReplayState()
         let ranLabel: String
         switch d.source {
         case .event:
             ranLabel = d.suppression != nil ? "suppressed" :
-                (registrations[d.ranRegistrationID]?.handlerLabel ?? "registration #\(d.ranRegistrationID)")
+                (hot[d.ranRegistrationID]?.label ?? "registration #\(d.ranRegistrationID)")
         case .timer: ranLabel = "timer #\(d.ranRegistrationID)"
         case .task: ranLabel = "task #\(d.ranRegistrationID)"
         }
-        state.activeDispatch = DispatchRef(seq: d.seq, timeNs: d.timeNs, poller: d.poller, source: d.source,
-                                           registrationID: d.ranRegistrationID, handlerLabel: ranLabel)
-        pollers[d.poller] = state
+        let i = pollers.index(creating: d.poller)
+        pollers[i].activeDispatch = DispatchRef(
+            seq: d.seq, timeNs: d.timeNs, poller: d.poller, source: d.source,
+            registrationID: d.ranRegistrationID, handlerLabel: ranLabel)
         guard d.source == .event else { return }
 
-        guard var batch = state.openBatch, batch.ref.seq == d.batchSeq else {
-            let open = state.openBatch.map { "its open batch is seq \($0.ref.seq)" } ?? "it has no open batch"
+        guard let openRef = pollers[i].openBatch?.ref, openRef.seq == d.batchSeq else {
+            let open = pollers[i].openBatch.map { "its open batch is seq \($0.ref.seq)" } ?? "it has no open batch"
             report(.unknownBatch, d.seq, "dispatch names batch seq \(d.batchSeq) on poller \(d.poller), but \(open)", gapRelated: true)
             return
         }
         let index = Int(d.eventIndex)
-        guard index < batch.events.count else {
-            report(.eventIndexOutOfRange, d.seq, "dispatch names event \(d.eventIndex) of batch seq \(d.batchSeq), which has \(batch.events.count) events")
+        let eventCount = pollers[i].openBatch!.events.count
+        guard index < eventCount else {
+            report(.eventIndexOutOfRange, d.seq, "dispatch names event \(d.eventIndex) of batch seq \(d.batchSeq), which has \(eventCount) events")
             return
         }
-        if batch.dispatched[index] {
+        if pollers[i].openBatch!.dispatched[index] {
             report(.eventDispatchedTwice, d.seq, "event \(d.eventIndex) of batch seq \(d.batchSeq) dispatched a second time")
         } else {
-            batch.dispatched[index] = true
-            batch.undispatched -= 1
+            pollers[i].openBatch!.dispatched[index] = true
+            pollers[i].openBatch!.undispatched -= 1
         }
-        state.openBatch = batch
-        pollers[d.poller] = state
-
-        let event = batch.events[index]
-        let harvestedID = batch.harvestedFor[index]
-        let harvestedFor = harvestedID == 0 ? nil : registrations[harvestedID]
-        var ran: RegistrationRecord?
+        let event = pollers[i].openBatch!.events[index]
+        let harvestedID = pollers[i].openBatch!.harvestedFor[index]
+        // The hot path reads the compact entries; full records are copied only for findings.
+        let harvestedLive = harvestedID == 0 ? nil : hot[harvestedID]?.live
+        var ranHot: HotRegistration?
         let verdict: FindingKind
         if let suppression = d.suppression {
-            let current = state.interest.currentRegistration(forFD: event.fd)
-            let stale = harvestedFor.map { !$0.isLive || current?.registrationID != $0.registrationID } ?? true
+            let current = pollers[i].interest.currentRegistration(forFD: event.fd)
+            let stale = harvestedLive.map { !$0 || current?.registrationID != harvestedID } ?? true
             if stale {
                 verdict = .justifiedSuppression
             } else if suppression == .notInterested, let current,
@@ -313,34 +325,41 @@ public struct Replayer: Sendable {
                 verdict = .lostEvent
             }
         } else {
-            guard let record = registrations[d.ranRegistrationID] else {
+            guard let entry = hot[d.ranRegistrationID] else {
                 report(.unknownRegistration, d.seq, "dispatch ran registration #\(d.ranRegistrationID), which was never registered", gapRelated: true)
                 return
             }
-            ran = record
-            if record.registrationID == harvestedID {
-                verdict = record.isLive ? .correct : .deadRegistration
+            ranHot = entry
+            if d.ranRegistrationID == harvestedID {
+                verdict = entry.live ? .correct : .deadRegistration
+            } else if harvestedID == 0 && !entry.live {
+                // An orphan event run by an ended registration (a loop that still
+                // maps a closed fd to its old handler): a dead handler ran.
+                verdict = .deadRegistration
             } else {
                 verdict = .misrouted
             }
         }
         lastDispatchVerdict = verdict
         if verdict == .correct {
-            counts[.correct, default: 0] += 1
+            correctCount += 1
         } else {
-            emit(Finding(kind: verdict, seq: d.seq, poller: d.poller, batch: batch.ref, eventIndex: d.eventIndex,
-                         event: event, harvestedFor: harvestedFor, ran: ran, dispatch: d))
+            emit(Finding(kind: verdict, seq: d.seq, poller: d.poller, batch: openRef, eventIndex: d.eventIndex,
+                         event: event, harvestedFor: harvestedID == 0 ? nil : registrations[harvestedID],
+                         ran: ranHot == nil ? nil : registrations[d.ranRegistrationID], dispatch: d))
         }
-        if let ran { trackSpin(ran, dispatch: d, batch: batch.ref, event: event, harvestedFor: harvestedFor) }
+        if let ranHot, ranHot.live {
+            trackSpin(d.ranRegistrationID, poller: ranHot.poller, dispatch: d, batch: openRef, event: event, harvestedID: harvestedID)
+        }
     }
 
     /// A registration dispatched in `spinThreshold` consecutive batches of its poller
     /// with the same mask. Only its first dispatch in a batch counts; the finding is
     /// made once per run, at the dispatch that reaches the threshold.
-    private mutating func trackSpin(_ ran: RegistrationRecord, dispatch d: Dispatch, batch: BatchRef,
-                                    event: HarvestedEvent, harvestedFor: RegistrationRecord?) {
-        guard ran.isLive, var state = pollers[ran.poller] else { return }
-        var run = state.spinRuns[ran.registrationID]
+    private mutating func trackSpin(_ ranID: RegistrationID, poller: PollerID, dispatch d: Dispatch, batch: BatchRef,
+                                    event: HarvestedEvent, harvestedID: RegistrationID) {
+        guard let i = pollers.index(poller) else { return }
+        var run = pollers[i].spinRuns[ranID]
             ?? SpinRun(first: batch, lastBatchNumber: batch.batchNumber, mask: d.deliveredMask, length: 0, reported: false)
         if run.length > 0 && run.lastBatchNumber == batch.batchNumber { return }
         if run.length > 0 && run.lastBatchNumber + 1 == batch.batchNumber && run.mask == d.deliveredMask {
@@ -352,10 +371,10 @@ public struct Replayer: Sendable {
         if run.length >= options.spinThreshold && !run.reported {
             run.reported = true
             emit(Finding(kind: .spin, seq: d.seq, poller: d.poller, batch: batch, eventIndex: d.eventIndex, event: event,
-                         harvestedFor: harvestedFor, ran: ran, dispatch: d, spinFirstBatch: run.first, spinLength: run.length))
+                         harvestedFor: harvestedID == 0 ? nil : registrations[harvestedID], ran: registrations[ranID],
+                         dispatch: d, spinFirstBatch: run.first, spinLength: run.length))
         }
-        state.spinRuns[ran.registrationID] = run
-        pollers[ran.poller] = state
+        pollers[i].spinRuns[ranID] = run
     }
 
     // MARK: - Gaps
@@ -389,11 +408,11 @@ public struct Replayer: Sendable {
     // MARK: - Helpers
 
     private func cause(_ poller: PollerID) -> DispatchRef? {
-        poller == 0 ? nil : pollers[poller]?.activeDispatch
+        poller == 0 ? nil : pollers.state(poller)?.activeDispatch
     }
 
     private mutating func emit(_ finding: Finding) {
-        counts[finding.kind, default: 0] += 1
+        findingCounts[finding.kind, default: 0] += 1
         if options.maxDetailed.map({ findings.count < $0 }) ?? true { findings.append(finding) }
     }
 
@@ -407,40 +426,4 @@ public struct Replayer: Sendable {
             inconsistencies.append(Inconsistency(seq: seq, kind: kind, message: message))
         }
     }
-}
-
-/// What replay keeps per poller.
-struct PollerReplayState: Sendable {
-    var interest = InterestList()
-    var openBatch: OpenBatch?
-    var batchCount: UInt64 = 0
-    /// The dispatch running on this poller's thread: records made there are its effects.
-    var activeDispatch: DispatchRef?
-    var spinRuns: [RegistrationID: SpinRun] = [:]
-    /// Registrations of this poller that ended, with the batch count at their end.
-    var ended: [(id: RegistrationID, batchCount: UInt64)] = []
-}
-
-/// A batch whose events are still being dispatched.
-struct OpenBatch: Sendable {
-    var ref: BatchRef
-    var events: [HarvestedEvent]
-    /// Per event, the registration it was harvested for; 0 for an orphan.
-    var harvestedFor: [RegistrationID]
-    var dispatched: [Bool]
-    var undispatched: Int
-
-    init(ref: BatchRef, events: [HarvestedEvent], harvestedFor: [RegistrationID]) {
-        self.ref = ref; self.events = events; self.harvestedFor = harvestedFor
-        dispatched = Array(repeating: false, count: events.count)
-        undispatched = events.count
-    }
-}
-
-struct SpinRun: Sendable {
-    var first: BatchRef
-    var lastBatchNumber: UInt64
-    var mask: IOEvents
-    var length: Int
-    var reported: Bool
 }

@@ -13,7 +13,12 @@ public struct DaemonService: Service {
     public init(daemon: PollTraceDaemon) { self.daemon = daemon }
 
     public func run() async throws {
-        try daemon.start()
+        do {
+            try daemon.start()
+        } catch {
+            try? daemon.stop()
+            throw error
+        }
         // Returns on graceful shutdown; throws CancellationError if the group is
         // cancelled instead. Either way the daemon is stopped cleanly.
         try? await gracefulShutdown()

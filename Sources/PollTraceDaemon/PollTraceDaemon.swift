@@ -13,6 +13,9 @@ import PollTraceStore
 /// `stop` stops the loops, closes every fd through the pollers (so the trace shows
 /// them closed) and finishes the trace. Tests may call `setUp` and then drive the
 /// control poller with `runOnce` on their own thread instead of `start`.
+/// Whatever happened, call `stop()` before letting go of a daemon, also after a
+/// failed `setUp` or `start`: it closes the pollers' fds and finishes the trace
+/// (its pollers assert that they were closed).
 public final class PollTraceDaemon: @unchecked Sendable {
     // Immutable after init: safe from any thread.
     public let configuration: DaemonConfiguration
@@ -65,7 +68,13 @@ public final class PollTraceDaemon: @unchecked Sendable {
     public func setUp() throws {
         precondition(state == .created, "setUp called twice")
         let poller = controlPoller
-        let listenerFD = try poller.makeTCPListener(host: configuration.address, port: configuration.controlPort, backlog: 1024)
+        let listenerFD: Int32
+        do {
+            listenerFD = try poller.makeTCPListener(host: configuration.address, port: configuration.controlPort, backlog: 1024)
+        } catch {
+            throw DaemonError.listen(address: configuration.address, port: configuration.controlPort,
+                                     reason: DaemonError.reason(error))
+        }
         do {
             controlPort = try Linux.Socket.localPort(listenerFD)
             controlListener = try poller.register(fd: listenerFD, interest: .readable, label: "control-listener") { [unowned self] _, context in

@@ -89,6 +89,8 @@ final class RTPService {
     /// Accepts every pending connection (up to a bound) and hands each to a poller.
     private func acceptPending(context: HandlerContext, daemon: PollTraceDaemon) {
         var accepted = 0
+        var handoff = RTPConnection.Handoff(from: context.poller, port: port, daemon: daemon)
+        defer { handoff.send() }
         while accepted < 64 {
             let fd: Int32?
             do {
@@ -106,7 +108,7 @@ final class RTPService {
             }
             connections += 1
             daemon.stats.rtpConnections.wrappingAdd(1, ordering: .relaxed)
-            RTPConnection.hand(fd: fd, port: port, from: context.poller, daemon: daemon)
+            handoff.add(fd)
         }
         if accepted == 0 { daemon.stats.emptyWakeups.wrappingAdd(1, ordering: .relaxed) }
     }
@@ -115,64 +117,4 @@ final class RTPService {
 /// Lets the two handlers of a service refer to it before it exists.
 private final class ServiceBox {
     weak var service: RTPService?
-}
-
-/// An accepted TCP connection to a service. Reads (and counts) until the peer
-/// closes, then closes. It has no timeout: the service reads until the peer
-/// is done, and the peak-connections benchmark holds connections open on purpose.
-enum RTPConnection {
-    /// Registers `fd` on the next poller in turn; on another poller that is done by
-    /// a task on its loop, since registrations are confined to their loop thread.
-    static func hand(fd: Int32, port: UInt16, from poller: EventPoller, daemon: PollTraceDaemon) {
-        let target = daemon.group.next()
-        if target === poller {
-            register(fd: fd, port: port, on: poller, daemon: daemon)
-            return
-        }
-        do {
-            try target.execute { [unowned daemon] in
-                register(fd: fd, port: port, on: target, daemon: daemon)
-            }
-        } catch {
-            // The target poller is shutting down: close here, where the fd was made.
-            try? poller.close(fd: fd)
-            daemon.stats.connectionClosed()
-        }
-    }
-
-    private static func register(fd: Int32, port: UInt16, on poller: EventPoller, daemon: PollTraceDaemon) {
-        do {
-            try poller.register(fd: fd, interest: .readable, label: "rtp-conn:\(port)") { [unowned daemon] _, context in
-                readUntilClosed(context: context, daemon: daemon)
-            }
-        } catch {
-            daemon.logger.warning("registering an rtp connection failed: \(error)")
-            try? poller.close(fd: fd)
-            daemon.stats.connectionClosed()
-        }
-    }
-
-    private static func readUntilClosed(context: HandlerContext, daemon: PollTraceDaemon) {
-        let buffer = daemon.readBuffer(for: context.poller)
-        let fd = context.registration.fd
-        for attempt in 0..<4 {
-            let result: IOResult<Int>
-            do {
-                result = try SocketCalls.receive(fd, into: buffer.storage)
-            } catch {
-                result = .processed(0) // reset by the peer: done, like an orderly close
-            }
-            switch result {
-            case .wouldBlock:
-                if attempt == 0 { daemon.stats.emptyWakeups.wrappingAdd(1, ordering: .relaxed) }
-                return
-            case .processed(0):
-                try? context.poller.close(context.registration)
-                daemon.stats.connectionClosed()
-                return
-            case .processed(let n):
-                daemon.stats.rtpBytes.wrappingAdd(n, ordering: .relaxed)
-            }
-        }
-    }
 }

@@ -23,25 +23,36 @@ public final class DaemonRecorder: TraceRecorder, Sendable {
         var writer: TraceWriter?
         var openedAtNs: UInt64 = 0
         var pollers: [PollerInfo] = []
+        /// Finished files (closed, indexes built), oldest first. A file joins only once
+        /// its writer's close returned, so retention never deletes one still being written.
         var completed: [String] = []
         /// Statistics of writers already closed, summed.
         var finished = TraceWriterStatistics()
         var fileNumber = 0
-        var closers: [Thread] = []
+        var rotations = 0
         var pendingCloses = 0
     }
 
     // Every field is read and written under this lock. `record` holds it while it
     // hands the record over, so a rotation can never close a writer under a record.
     private let state = Mutex(State())
-    private let closesDone = Mutex<[String]>([])
 
     public init(settings: TraceSettings, stats: DaemonStats, logger: Logger) throws {
         self.settings = settings
         self.stats = stats
         self.logger = logger
-        try FileManager.default.createDirectory(atPath: settings.directory, withIntermediateDirectories: true)
-        try state.withLock { state in state.writer = try makeWriter(&state) }
+        do {
+            try FileManager.default.createDirectory(atPath: settings.directory, withIntermediateDirectories: true)
+        } catch {
+            let underlying = (error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError
+            throw DaemonError.traceDirectory(path: settings.directory,
+                                             reason: underlying?.localizedDescription ?? error.localizedDescription)
+        }
+        do {
+            try state.withLock { state in state.writer = try makeWriter(&state) }
+        } catch {
+            throw DaemonError.traceFile(directory: settings.directory, reason: "\(error)")
+        }
     }
 
     public func pollerStarted(_ info: PollerInfo) {
@@ -60,7 +71,11 @@ public final class DaemonRecorder: TraceRecorder, Sendable {
     public var currentPath: String? { state.withLock { $0.writer?.path } }
 
     /// Every file this recorder finished (oldest first), retention deletions excluded.
+    /// A rotated file appears once its background close is done.
     public var completedPaths: [String] { state.withLock { $0.completed } }
+
+    /// How many times a new file was started (by request, size or age).
+    public var rotationCount: Int { state.withLock { $0.rotations } }
 
     /// Records written, dropped and gaps, over all files so far.
     public var statistics: TraceWriterStatistics {
@@ -86,7 +101,8 @@ public final class DaemonRecorder: TraceRecorder, Sendable {
         let (old, opened): (TraceWriter?, String) = try state.withLock { state in
             let old = state.writer
             state.writer = try makeWriter(&state)
-            if let old { state.completed.append(old.path); state.pendingCloses += 1 }
+            state.rotations += 1
+            if old != nil { state.pendingCloses += 1 }
             return (old, state.writer!.path)
         }
         if let old {
@@ -117,7 +133,6 @@ public final class DaemonRecorder: TraceRecorder, Sendable {
     public func close() throws {
         let current = state.withLock { state -> TraceWriter? in
             defer { state.writer = nil }
-            if let writer = state.writer { state.completed.append(writer.path) }
             return state.writer
         }
         var failure: (any Error)?
@@ -127,6 +142,7 @@ public final class DaemonRecorder: TraceRecorder, Sendable {
         }
         // Wait for background closes still running (bounded: each is one file's flush).
         while state.withLock({ $0.pendingCloses }) > 0 { usleep(10_000) }
+        if let current { markFinished(current.path) }
         applyRetention()
         if let failure { throw failure }
     }
@@ -134,7 +150,22 @@ public final class DaemonRecorder: TraceRecorder, Sendable {
     private func finish(_ writer: TraceWriter) {
         do { try writer.close() } catch { logger.error("finishing trace \(writer.path) failed: \(error)") }
         absorb(writer.statistics)
+        markFinished(writer.path)
         state.withLock { $0.pendingCloses -= 1 }
+    }
+
+    /// Files are numbered in the order they were opened; keep `completed` in that
+    /// order even when background closes finish out of order.
+    private func markFinished(_ path: String) {
+        state.withLock { state in
+            state.completed.append(path)
+            state.completed.sort { Self.fileNumber($0) < Self.fileNumber($1) }
+        }
+    }
+
+    static func fileNumber(_ path: String) -> Int {
+        let stem = path.hasSuffix(".sqlite") ? String(path.dropLast(7)) : path
+        return Int(stem.split(separator: "-").last ?? "") ?? 0
     }
 
     private func absorb(_ finished: TraceWriterStatistics) {

@@ -4,8 +4,8 @@ import Glibc
 import Darwin
 #endif
 
-/// A pthread mutex with two condition variables, the one place the store touches
-/// pthreads. `Synchronization.Mutex` has no condition variable, and the writer
+/// A pthread mutex with two condition variables (pthreads are touched only here and
+/// in BackgroundThread.swift). `Synchronization.Mutex` has no condition variable, and the writer
 /// needs two waits: the writer thread for "enough to flush or interval over", a
 /// lossless recording thread for "room in the buffer".
 ///
@@ -52,37 +52,5 @@ final class ConditionLock: @unchecked Sendable {
     func waitForWriterWake(untilMonotonicNs deadlineNs: UInt64) {
         var deadline = timespec(tv_sec: Int(deadlineNs / 1_000_000_000), tv_nsec: Int(deadlineNs % 1_000_000_000))
         pthread_cond_timedwait(writerWake, mutex, &deadline)
-    }
-}
-
-/// The monotonic clock in ns, the clock every record's `timeNs` uses.
-func monotonicNowNs() -> UInt64 {
-    var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
-}
-
-/// A plain thread running `body` (the writer's background loop), joinable.
-final class BackgroundThread: @unchecked Sendable {
-    private var thread = pthread_t()
-
-    init(name: String, _ body: @escaping @Sendable () -> Void) throws {
-        let box = Unmanaged.passRetained(Box(body))
-        let code = pthread_create(&thread, nil, { context in
-            let box = Unmanaged<Box>.fromOpaque(context!).takeRetainedValue()
-            box.body()
-            return nil
-        }, box.toOpaque())
-        guard code == 0 else {
-            box.release()
-            throw TraceStoreError.writeFailed(path: name, detail: "could not start the writer thread (error \(code))")
-        }
-    }
-
-    func join() { pthread_join(thread, nil) }
-
-    private final class Box {
-        let body: @Sendable () -> Void
-        init(_ body: @escaping @Sendable () -> Void) { self.body = body }
     }
 }

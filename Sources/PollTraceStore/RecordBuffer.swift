@@ -38,8 +38,9 @@ final class RecordBuffer: @unchecked Sendable {
     /// Records refused: dropped in drop mode, or offered after close.
     private var refusedCount = 0
     private var closing = false
-    /// Set by the writer after a write failed: it then only discards, so lossless
-    /// recorders must not wait for it... it still swaps, which makes room.
+    /// Set by the writer after a write failed. From then on records are refused
+    /// (and counted) at once: a lossless recorder must never wait for a writer that
+    /// can no longer write.
     private var writerStopped = false
 
     init(mode: TraceMode, capacity: Int, sequence: SequenceCounter) {

@@ -41,11 +41,21 @@ enum RowEncoding {
         (UInt64(UInt32(truncatingIfNeeded: high)) << 32) | UInt64(low.map { UInt32(truncatingIfNeeded: $0) } ?? UInt32(bitPattern: fd))
     }
 
+    /// What a dispatch is stored relative to: its batch row's `t` and the `data_hi`
+    /// of the event it was for. Known to the writer when it wrote that batch, and to
+    /// the reader when it reads the dispatch (the batch comes first in seq order).
+    struct DispatchBase {
+        var t: Int64
+        var dataHigh: Int64
+    }
+
     /// The row for every kind but `.syscall` (own table) . `firstEventID` is where
     /// a batch's events start in `batch_event_rows`; `labelID` is the interned label
-    /// of a registration.
+    /// of a registration; `batch` is given for a dispatch whose batch the writer
+    /// has written (nil stores it with absolute values).
     @inline(__always)
-    static func row(for record: TraceRecord, start: UInt64, firstEventID: Int64, labelID: Int64) -> RecordRow {
+    static func row(for record: TraceRecord, start: UInt64, firstEventID: Int64, labelID: Int64,
+                    batch: DispatchBase? = nil) -> RecordRow {
         var row = RecordRow()
         row.seq = stored(record.seq)
         switch record {
@@ -70,14 +80,22 @@ enum RowEncoding {
             row.a = stored(r.batchNumber); row.b = Int64(r.timeoutMs); row.c = stored(r.waitedNs)
             row.d = Int64(r.events.count); row.e = firstEventID
         case .dispatch(let r):
-            row.tag = tag(.dispatch, r.poller); row.t = stored(r.timeNs &- start)
-            row.a = Int64(r.ranRegistrationID); row.b = Int64(r.deliveredMask.rawValue); row.c = stored(r.durationNs)
+            row.tag = tag(.dispatch, r.poller)
+            row.b = Int64(r.deliveredMask.rawValue); row.c = stored(r.durationNs)
+            if let batch {
+                row.t = stored(r.timeNs &- start) &- batch.t
+                row.a = Int64(r.ranRegistrationID) - batch.dataHigh
+            } else {
+                row.t = stored(r.timeNs &- start)
+                row.a = Int64(r.ranRegistrationID)
+            }
             // The batch as a distance back from the dispatch: one byte instead of four.
             row.d = r.batchSeq == 0 ? nil : stored(r.seq &- r.batchSeq)
             row.e = Int64(r.eventIndex)
             row.f = Int64(r.source.rawValue)
                 | Int64(r.suppression?.rawValue ?? 0) << Schema.dispatchSuppressionShift
                 | (r.handlerThrew ? 1 << Schema.dispatchThrewShift : 0)
+                | (batch == nil ? 0 : Schema.dispatchRelativeBit)
         case .gap(let r):
             row.tag = tag(.gap, 0); row.t = stored(r.timeNs &- start)
             row.a = stored(r.firstLost); row.b = stored(r.lastLost); row.c = stored(r.lostCount)
@@ -93,30 +111,37 @@ enum RowEncoding {
 
     enum DecodeError: Error { case bad(String) }
 
+    @inline(never)
+    private static func badField(_ seq: Int64, _ kind: RecordKind, _ name: StaticString, _ value: Int64?) -> DecodeError {
+        .bad("record \(seq) (\(kind)): \(name) is \(value.map(String.init) ?? "NULL")")
+    }
+
     /// The record a `records` row holds. `events` and `label` are fetched by the
     /// caller (for batches and registrations). Throws on values no writer produces.
-    static func record(from row: RecordRow, start: UInt64, events: [HarvestedEvent], label: String) throws -> TraceRecord {
+    static func record(from row: RecordRow, start: UInt64, events: [HarvestedEvent], label: String,
+                       batch: DispatchBase? = nil) throws -> TraceRecord {
         let seq = unstored(row.seq)
         let time = start &+ unstored(row.t)
         guard row.tag >= 0, let kind = RecordKind(rawValue: UInt8(row.tag & Int64(Schema.kindMask))) else {
             throw DecodeError.bad("record \(row.seq) has an unknown kind tag \(row.tag)")
         }
         let poller = PollerID(truncatingIfNeeded: row.tag >> Schema.kindBits)
-        func int32(_ v: Int64?, _ name: String) throws -> Int32 {
-            guard let v, let x = Int32(exactly: v) else { throw DecodeError.bad("record \(row.seq) (\(kind)): \(name) is \(v.map(String.init) ?? "NULL")") }
-            return x
+        // Fast paths inline; the message is built only on failure, out of line.
+        @inline(__always) func int32(_ v: Int64?, _ name: StaticString) throws -> Int32 {
+            if let v, let x = Int32(exactly: v) { return x }
+            throw badField(row.seq, kind, name, v)
         }
-        func uint32(_ v: Int64?, _ name: String) throws -> UInt32 {
-            guard let v, let x = UInt32(exactly: v) else { throw DecodeError.bad("record \(row.seq) (\(kind)): \(name) is \(v.map(String.init) ?? "NULL")") }
-            return x
+        @inline(__always) func uint32(_ v: Int64?, _ name: StaticString) throws -> UInt32 {
+            if let v, let x = UInt32(exactly: v) { return x }
+            throw badField(row.seq, kind, name, v)
         }
-        func uint8(_ v: Int64?, _ name: String) throws -> UInt8 {
-            guard let v, let x = UInt8(exactly: v) else { throw DecodeError.bad("record \(row.seq) (\(kind)): \(name) is \(v.map(String.init) ?? "NULL")") }
-            return x
+        @inline(__always) func uint8(_ v: Int64?, _ name: StaticString) throws -> UInt8 {
+            if let v, let x = UInt8(exactly: v) { return x }
+            throw badField(row.seq, kind, name, v)
         }
-        func u64(_ v: Int64?, _ name: String) throws -> UInt64 {
-            guard let v else { throw DecodeError.bad("record \(row.seq) (\(kind)): \(name) is NULL") }
-            return unstored(v)
+        @inline(__always) func u64(_ v: Int64?, _ name: StaticString) throws -> UInt64 {
+            if let v { return unstored(v) }
+            throw badField(row.seq, kind, name, v)
         }
         switch kind {
         case .fdOpened:
@@ -148,9 +173,16 @@ enum RowEncoding {
                 guard let reason = SuppressionReason(rawValue: suppressionCode) else { throw DecodeError.bad("record \(row.seq): unknown suppression \(suppressionCode)") }
                 suppression = reason
             }
-            return .dispatch(Dispatch(seq: seq, timeNs: time, poller: poller, source: source,
+            var dispatchTime = time
+            var ran = row.a
+            if flags & Schema.dispatchRelativeBit != 0 {
+                guard let batch else { throw DecodeError.bad("record \(row.seq): a relative dispatch without its batch") }
+                dispatchTime = start &+ unstored(row.t &+ batch.t)
+                ran = row.a.map { $0 + batch.dataHigh }
+            }
+            return .dispatch(Dispatch(seq: seq, timeNs: dispatchTime, poller: poller, source: source,
                                       batchSeq: row.d.map { seq &- unstored($0) } ?? 0, eventIndex: try uint32(row.e, "event index"),
-                                      ranRegistrationID: try uint32(row.a, "registration id"),
+                                      ranRegistrationID: try uint32(ran, "registration id"),
                                       deliveredMask: IOEvents(rawValue: try uint32(row.b, "mask")), suppression: suppression,
                                       handlerThrew: (flags >> Schema.dispatchThrewShift) & 1 == 1, durationNs: try u64(row.c, "duration")))
         case .gap:

@@ -1,4 +1,7 @@
 import CSQLite
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A failed `sqlite3_*` call: SQLite's result code, its message, and the SQL that
 /// was running, so the description reads like a sentence a user can act on.
@@ -31,7 +34,13 @@ public struct SQLiteError: Error, CustomStringConvertible, Sendable {
     /// The error SQLite holds for `db` after a call returned `code`.
     static func from(_ db: OpaquePointer?, code: Int32, sql: String? = nil) -> SQLiteError {
         let extended = db.map { sqlite3_extended_errcode($0) } ?? code
-        let message = db.flatMap { sqlite3_errmsg($0) }.map { String(cString: $0) } ?? String(cString: sqlite3_errstr(code))
+        var message = db.flatMap { sqlite3_errmsg($0) }.map { String(cString: $0) } ?? String(cString: sqlite3_errstr(code))
+        // For I/O failures the OS's errno says what really happened (ENOSPC, EFBIG, EACCES...).
+        let primary = code & 0xff
+        if let db, primary == SQLITE_IOERR || primary == SQLITE_FULL || primary == SQLITE_CANTOPEN {
+            let osError = sqlite3_system_errno(db)
+            if osError != 0 { message += " (OS error \(osError): \(String(cString: strerror(osError))))" }
+        }
         // The connection's extended code can belong to an earlier call; trust it only
         // when its primary part agrees with what this call returned.
         return SQLiteError(resultCode: (extended & 0xff) == (code & 0xff) ? extended : code, message: message, sql: sql)

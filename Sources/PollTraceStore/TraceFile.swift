@@ -12,6 +12,7 @@ final class TraceFile {
     let connection: SQLiteConnection
     private let start: UInt64
     private var records: MultiRowInsert<RecordRow>
+    private var fdRecords: MultiRowInsert<RecordRow>
     private var events: MultiRowInsert<EventRow>
     private var syscalls: MultiRowInsert<SyscallRow>
     private let insertString: SQLiteStatement
@@ -21,6 +22,7 @@ final class TraceFile {
     /// Interned strings (handler labels, syscall names) already in `strings`.
     private var stringIDs: [String: Int64] = [:]
     private var nextEventID: Int64 = 1
+    private var batches = BatchMemory()
 
     static let rowsPerStatement = 32
 
@@ -71,6 +73,7 @@ final class TraceFile {
                 try meta.run(); meta.reset()
             }
             records = try MultiRowInsert(connection: connection, table: "records", columns: RecordRow.columns, rowsPerStatement: Self.rowsPerStatement)
+            fdRecords = try MultiRowInsert(connection: connection, table: "fd_records", columns: RecordRow.columns, rowsPerStatement: Self.rowsPerStatement)
             events = try MultiRowInsert(connection: connection, table: "batch_event_rows", columns: EventRow.columns, rowsPerStatement: Self.rowsPerStatement)
             syscalls = try MultiRowInsert(connection: connection, table: "syscall_rows", columns: SyscallRow.columns, rowsPerStatement: Self.rowsPerStatement)
             insertString = try connection.makeStatement(sql: "INSERT INTO strings(id, text) VALUES (?, ?)")
@@ -107,9 +110,15 @@ final class TraceFile {
 
     /// Commits `chunk` and `pollers` in one transaction. Returns the rows written.
     /// On failure the transaction is rolled back: the file keeps every earlier chunk.
-    func write(_ chunk: [TraceRecord], pollers: [PollerInfo]) throws -> Int {
+    func write(_ chunk: inout [TraceRecord], pollers: [PollerInfo]) throws -> Int {
+        // In seq order, rows append to the end of the B-tree and pages fill up. They
+        // arrive nearly sorted (a dispatch is appended after its side effects but
+        // numbered before them), which Swift's sort (a merge of runs) handles in
+        // about one pass.
+        if !isSorted(chunk) { chunk.sort { $0.seq < $1.seq } }
         let savedStrings = stringIDs
         let savedEventID = nextEventID
+        let savedBatches = batches
         var rows = 0
         do {
             defer { begin.reset() }
@@ -132,35 +141,58 @@ final class TraceFile {
                                                 dataHigh: Int64(event.data >> 32), dataLow: RowEncoding.dataLow(event.data, fd: event.fd)))
                         nextEventID += 1
                     }
-                    try records.add(RowEncoding.row(for: record, start: start, firstEventID: first, labelID: 0))
+                    let row = RowEncoding.row(for: record, start: start, firstEventID: first, labelID: 0)
+                    batches.remember(r, t: row.t)
+                    try records.add(row)
                     rows += 1 + r.events.count
-                case .registered(let r):
-                    try records.add(RowEncoding.row(for: record, start: start, firstEventID: 0, labelID: try intern(r.handlerLabel)))
+                case .dispatch(let r):
+                    try records.add(RowEncoding.row(for: record, start: start, firstEventID: 0, labelID: 0, batch: batches.base(for: r)))
                     rows += 1
-                default:
+                case .registered(let r):
+                    try fdRecords.add(RowEncoding.row(for: record, start: start, firstEventID: 0, labelID: try intern(r.handlerLabel)))
+                    rows += 1
+                case .fdOpened, .modified, .unregistered, .closed:
+                    try fdRecords.add(RowEncoding.row(for: record, start: start, firstEventID: 0, labelID: 0))
+                    rows += 1
+                case .gap, .callFailed:
                     try records.add(RowEncoding.row(for: record, start: start, firstEventID: 0, labelID: 0))
                     rows += 1
                 }
             }
             try records.finish()
+            try fdRecords.finish()
             try events.finish()
             try syscalls.finish()
             defer { commit.reset() }
             try commit.run()
             return rows
         } catch {
-            records.discard(); events.discard(); syscalls.discard()
+            records.discard(); fdRecords.discard(); events.discard(); syscalls.discard()
             try? connection.execute(sql: "ROLLBACK")
             stringIDs = savedStrings
             nextEventID = savedEventID
+            batches = savedBatches
             throw error
         }
+    }
+
+    private func isSorted(_ chunk: [TraceRecord]) -> Bool {
+        guard var previous = chunk.first?.seq else { return true }
+        for record in chunk.dropFirst() {
+            let seq = record.seq
+            if seq < previous { return false }
+            previous = seq
+        }
+        return true
     }
 
     /// Builds the indexes, marks the trace complete, and leaves one self-contained
     /// file: the WAL is checkpointed into it (with a full sync) and removed, so a
     /// read-only reader never needs to create `-wal` or `-shm` files.
     func finish(statistics: TraceWriterStatistics) throws {
+        // FULL: this last commit fsyncs the WAL, which makes every earlier frame
+        // durable too, so close() returns with the whole trace on disk.
+        try connection.execute(sql: "PRAGMA synchronous = FULL")
         try connection.execute(sql: "BEGIN")
         try connection.execute(sql: Schema.createIndexes)
         let meta = try connection.makeStatement(sql: "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)")
@@ -175,6 +207,13 @@ final class TraceFile {
             try meta.run(); meta.reset()
         }
         try connection.execute(sql: "COMMIT")
-        try connection.execute(sql: "PRAGMA synchronous = FULL; PRAGMA journal_mode = DELETE;")
+        do {
+            try connection.execute(sql: "PRAGMA journal_mode = DELETE")
+        } catch let error as SQLiteError where error.primaryCode == SQLITE_BUSY || error.primaryCode == SQLITE_LOCKED {
+            // Someone has the trace open (a reader of the live trace). Leaving WAL
+            // mode needs the file to ourselves; the trace is complete and durable
+            // as it is, and stays in WAL mode with its -wal file until the last
+            // connection closes.
+        }
     }
 }

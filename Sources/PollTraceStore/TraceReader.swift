@@ -14,6 +14,8 @@ public final class TraceReader {
     /// True when the writer's `close()` finished (indexes built); false for a trace
     /// whose writer crashed or is still running.
     public let closedCleanly: Bool
+    /// False for traces from before the fd kinds moved to their own table.
+    let hasFDRecords: Bool
 
     public init(path: String) throws {
         self.path = path
@@ -25,6 +27,7 @@ public final class TraceReader {
         }
         do {
             (metadata, closedCleanly) = try Self.loadMetadata(connection, path: path)
+            hasFDRecords = try connection.scalarInt(sql: "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'fd_records'") == 1
         } catch let error as SQLiteError {
             throw Self.map(error, path: path)
         }
@@ -33,7 +36,8 @@ public final class TraceReader {
     /// Every record, in sequence order, one at a time (constant memory).
     public func records() throws -> TraceRecordCursor {
         do {
-            return TraceRecordCursor(state: try CursorState(connection: connection, path: path, start: metadata.startMonotonicNs))
+            return TraceRecordCursor(state: try CursorState(connection: connection, path: path, start: metadata.startMonotonicNs,
+                                                            hasFDRecords: hasFDRecords))
         } catch let error as SQLiteError {
             throw Self.map(error, path: path)
         }
@@ -42,7 +46,8 @@ public final class TraceReader {
     /// Records in the trace (a batch counts once), for progress bars.
     public func recordCount() throws -> Int {
         do {
-            let records = try connection.scalarInt(sql: "SELECT count(*) FROM records") ?? 0
+            let records = try connection.scalarInt(sql: hasFDRecords
+                ? "SELECT (SELECT count(*) FROM records) + (SELECT count(*) FROM fd_records)" : "SELECT count(*) FROM records") ?? 0
             let syscalls = try connection.scalarInt(sql: "SELECT count(*) FROM syscall_rows") ?? 0
             return Int(records + syscalls)
         } catch let error as SQLiteError {
@@ -65,6 +70,8 @@ public final class TraceReader {
         return .readFailed(path: path, detail: error.description)
     }
 
+    /// `fd_records` is not required: traces written before it existed (by this
+    /// repository's first store, same version) keep the fd kinds in `records`.
     private static let requiredTables = ["meta", "pollers", "strings", "records", "batch_event_rows", "syscall_rows"]
 
     private static func loadMetadata(_ db: SQLiteConnection, path: String) throws -> (TraceMetadata, Bool) {

@@ -1,7 +1,7 @@
 import PollTraceCore
 
 /// Streams a trace's records in sequence order, holding one row of each table at a
-/// time: `records` and `syscall_rows` are merged by `seq`, and a batch's events are
+/// time: `records`, `fd_records` and `syscall_rows` are merged by `seq`, and a batch's events are
 /// read from `batch_event_rows` by a second cursor that normally just walks on
 /// (the writer stores each batch's events contiguously, in commit order).
 public struct TraceRecordCursor {
@@ -16,57 +16,49 @@ final class CursorState {
     let path: String
     let start: UInt64
     let connection: SQLiteConnection
-    private let records: SQLiteStatement
-    private let syscalls: SQLiteStatement
+    private let records: RowStream
+    private let fdRecords: RowStream
+    private let syscalls: RowStream
     private let events: SQLiteStatement
     private let stringByID: SQLiteStatement
+    private let batchLookup: SQLiteStatement
+    private var batches = BatchMemory()
     /// Recently used strings; cleared when it grows past `stringCacheLimit`, so
     /// memory stays bounded however many distinct labels a trace has.
     private var strings: [Int64: String] = [:]
     private let stringCacheLimit = 4096
 
-    private var recordPending = false
-    private var recordsDone = false
-    private var syscallPending = false
-    private var syscallsDone = false
     /// The id of the event row `events` is positioned on, if any.
     private var eventsAt: Int64? = nil
     private var eventsDone = true
 
-    init(connection: SQLiteConnection, path: String, start: UInt64) throws {
+    init(connection: SQLiteConnection, path: String, start: UInt64, hasFDRecords: Bool) throws {
         self.connection = connection
         self.path = path
         self.start = start
-        records = try connection.makeStatement(sql: "SELECT seq, tag, t, a, b, c, d, e, f FROM records ORDER BY seq")
-        syscalls = try connection.makeStatement(sql: """
+        records = RowStream(try connection.makeStatement(sql: "SELECT seq, tag, t, a, b, c, d, e, f FROM records ORDER BY seq"))
+        // Traces written before the fd kinds had their own table keep them in `records`.
+        fdRecords = RowStream(hasFDRecords
+            ? try connection.makeStatement(sql: "SELECT seq, tag, t, a, b, c, d, e, f FROM fd_records ORDER BY seq") : nil)
+        syscalls = RowStream(try connection.makeStatement(sql: """
             SELECT seq, poller, t, tid, fd, name_id, result, errno, is_data, source_line FROM syscall_rows ORDER BY seq
-            """)
+            """))
         events = try connection.makeStatement(sql: "SELECT id, fd, mask, data_hi, data_lo FROM batch_event_rows WHERE id >= ? ORDER BY id")
         stringByID = try connection.makeStatement(sql: "SELECT text FROM strings WHERE id = ?")
+        batchLookup = try connection.makeStatement(sql: """
+            SELECT b.t, ev.data_hi FROM records b JOIN batch_event_rows ev ON ev.id = b.e + ?2
+            WHERE b.seq = ?1 AND b.tag & 15 = 6 AND ?2 < b.d
+            """)
     }
 
     func next() throws -> TraceRecord? {
         do {
-            if !recordPending && !recordsDone {
-                if try records.step() { recordPending = true } else { recordsDone = true }
-            }
-            if !syscallPending && !syscallsDone {
-                if try syscalls.step() { syscallPending = true } else { syscallsDone = true }
-            }
-            switch (recordPending, syscallPending) {
-            case (false, false):
-                return nil
-            case (true, true):
-                // Both seqs are non-negative bit patterns in practice; compare as stored.
-                if UInt64(bitPattern: records.int64(0)) < UInt64(bitPattern: syscalls.int64(0)) {
-                    return try takeRecord()
-                }
-                return try takeSyscall()
-            case (true, false):
-                return try takeRecord()
-            case (false, true):
-                return try takeSyscall()
-            }
+            // Merge the three tables by seq (each already in seq order).
+            let r = try records.head(), f = try fdRecords.head(), c = try syscalls.head()
+            if let r, r < (f ?? .max), r < (c ?? .max) { return try takeRecord(records) }
+            if let f, f < (c ?? .max) { return try takeRecord(fdRecords) }
+            if c != nil { return try takeSyscall() }
+            return nil
         } catch let error as SQLiteError {
             throw TraceReader.map(error, path: path)
         } catch let error as RowEncoding.DecodeError {
@@ -75,29 +67,69 @@ final class CursorState {
         }
     }
 
+    /// NULL reads as 0 through `sqlite3_column_int64`, so only a 0 needs the
+    /// second call that tells NULL from 0: half the SQLite calls of the scan.
+    @inline(__always)
     private func optional(_ statement: SQLiteStatement, _ column: Int32) -> Int64? {
-        statement.isNull(column) ? nil : statement.int64(column)
+        let value = statement.int64(column)
+        return value == 0 && statement.isNull(column) ? nil : value
     }
 
-    private func takeRecord() throws -> TraceRecord {
-        recordPending = false
-        let s = records
-        let row = RecordRow(seq: s.int64(0), tag: s.int64(1), t: s.int64(2), a: optional(s, 3), b: optional(s, 4),
-                            c: optional(s, 5), d: optional(s, 6), e: optional(s, 7), f: optional(s, 8))
+    private func takeRecord(_ stream: RowStream) throws -> TraceRecord {
+        stream.pending = false
+        let s = stream.statement
+        var row = RecordRow(seq: s.int64(0), tag: s.int64(1), t: s.int64(2))
         let kind = row.tag & Int64(Schema.kindMask)
+        // Fetch only the columns this kind uses: most rows use two or three of six.
+        let used = kind >= 0 && kind < Self.columnsUsed.count ? Self.columnsUsed[Int(kind)] : 6
+        if used > 0 { row.a = optional(s, 3) }
+        if used > 1 { row.b = optional(s, 4) }
+        if used > 2 { row.c = optional(s, 5) }
+        if used > 3 { row.d = optional(s, 6) }
+        if used > 4 { row.e = optional(s, 7) }
+        if used > 5 { row.f = optional(s, 8) }
         var batchEvents: [HarvestedEvent] = []
         var label = ""
-        if kind == Int64(RecordKind.batch.rawValue) {
+        var base: RowEncoding.DispatchBase?
+        if kind == Int64(RecordKind.dispatch.rawValue) {
+            if let flags = row.f, flags & Schema.dispatchRelativeBit != 0 {
+                base = try dispatchBase(row)
+            }
+        } else if kind == Int64(RecordKind.batch.rawValue) {
             batchEvents = try readEvents(first: row.e ?? 0, count: row.d ?? 0, batchSeq: row.seq)
         } else if kind == Int64(RecordKind.registered.rawValue) {
             label = try string(row.f ?? 0, what: "handler label of record \(row.seq)")
         }
-        return try RowEncoding.record(from: row, start: start, events: batchEvents, label: label)
+        let record = try RowEncoding.record(from: row, start: start, events: batchEvents, label: label, batch: base)
+        if case .batch(let batch) = record { batches.remember(batch, t: row.t) }
+        return record
     }
 
+    /// The batch values a relative dispatch is stored against: from memory when it
+    /// is its poller's latest batch (almost always), else looked up.
+    private func dispatchBase(_ row: RecordRow) throws -> RowEncoding.DispatchBase {
+        let seq = unstored(row.seq)
+        guard let distance = row.d, let index = row.e.flatMap(UInt32.init(exactly:)) else {
+            throw RowEncoding.DecodeError.bad("record \(row.seq): a relative dispatch without its batch")
+        }
+        let batchSeq = seq &- unstored(distance)
+        let poller = PollerID(truncatingIfNeeded: row.tag >> Schema.kindBits)
+        if let base = batches.base(poller: poller, batchSeq: batchSeq, eventIndex: index) { return base }
+        batchLookup.bind(stored(batchSeq), at: 1)
+        batchLookup.bind(Int64(index), at: 2)
+        defer { batchLookup.reset() }
+        guard try batchLookup.step() else {
+            throw RowEncoding.DecodeError.bad("record \(row.seq): dispatch for event \(index) of batch \(batchSeq), which is not in the trace")
+        }
+        return RowEncoding.DispatchBase(t: batchLookup.int64(0), dataHigh: batchLookup.int64(1))
+    }
+
+    /// How many of the columns a…f each kind uses (RowEncoding's table), by kind code.
+    private static let columnsUsed: [Int] = [6, 2, 6, 3, 2, 1, 5, 6, 5, 3, 6]
+
     private func takeSyscall() throws -> TraceRecord {
-        syscallPending = false
-        let s = syscalls
+        syscalls.pending = false
+        let s = syscalls.statement
         let seq = s.int64(0)
         func int32(_ column: Int32, _ name: String) throws -> Int32 {
             guard let value = Int32(exactly: s.int64(column)) else {
@@ -128,17 +160,21 @@ final class CursorState {
         }
         var result: [HarvestedEvent] = []
         result.reserveCapacity(Int(count))
-        for index in 0..<count {
+        var index: Int64 = 0
+        // A plain counter: `for in 0..<count` over Int64 did not specialize here.
+        while index < count {
             guard let at = eventsAt, at == first + index else {
                 throw RowEncoding.DecodeError.bad("batch \(batchSeq): event \(index) (row \(first + index)) is missing from batch_event_rows")
             }
-            let fd32 = Int32(truncatingIfNeeded: events.int64(1))
-            guard Int64(fd32) == events.int64(1), let mask = UInt32(exactly: events.int64(2)) else {
+            let fd = events.int64(1)
+            let fd32 = Int32(truncatingIfNeeded: fd)
+            guard Int64(fd32) == fd, let mask = UInt32(exactly: events.int64(2)) else {
                 throw RowEncoding.DecodeError.bad("batch \(batchSeq): event row \(at) has an out-of-range fd or mask")
             }
             result.append(HarvestedEvent(fd: fd32, mask: IOEvents(rawValue: mask),
                                          data: RowEncoding.data(high: events.int64(3), low: optional(events, 4), fd: fd32)))
             try advanceEvents()
+            index += 1
         }
         return result
     }
@@ -162,5 +198,31 @@ final class CursorState {
         if strings.count >= stringCacheLimit { strings.removeAll(keepingCapacity: true) }
         strings[id] = text
         return text
+    }
+}
+
+/// One table read in seq order, with the row it is positioned on, if any.
+final class RowStream {
+    /// Only read after `head()` returned a seq, so never nil then.
+    private let maybeStatement: SQLiteStatement?
+    /// A row has been stepped to and not yet taken.
+    var pending = false
+    private var done: Bool
+
+    /// A nil statement is an empty stream (a table the trace does not have).
+    init(_ statement: SQLiteStatement?) {
+        maybeStatement = statement
+        done = statement == nil
+    }
+
+    var statement: SQLiteStatement { maybeStatement! }
+
+    /// The seq of the next row (stepping to it if needed), or nil at the end.
+    @inline(__always)
+    func head() throws -> UInt64? {
+        if !pending && !done {
+            if try statement.step() { pending = true } else { done = true }
+        }
+        return pending ? UInt64(bitPattern: statement.int64(0)) : nil
     }
 }

@@ -20,8 +20,9 @@ public final class TraceWriter: TraceRecorder, Sendable {
 
     private let buffer: RecordBuffer
     private let stats = StatisticsBox()
-    /// The writer thread; nil after `close()` joined it.
-    private let thread = Mutex<BackgroundThread?>(nil)
+    private let thread: BackgroundThread
+    /// Set by the first `close()`, which holds this lock until the file is
+    /// finished, so a concurrent second `close()` waits for the same result.
     private let closeResult = Mutex<Result<Void, TraceStoreError>?>(nil)
 
     public init(path: String, metadata: TraceMetadata, options: TraceWriterOptions = .init(),
@@ -35,10 +36,9 @@ public final class TraceWriter: TraceRecorder, Sendable {
         // by the writer thread, which the box hands it to.
         let file = try TraceFile(path: path, metadata: metadata, options: options)
         let handoff = UncheckedBox(file)
-        let started = try BackgroundThread(name: "polltrace-writer") { [buffer, stats, options] in
+        thread = try BackgroundThread(name: "polltrace-writer") { [buffer, stats, options] in
             Self.writerLoop(file: handoff.value, buffer: buffer, stats: stats, options: options)
         }
-        thread.withLock { $0 = started }
     }
 
     deinit {
@@ -55,13 +55,16 @@ public final class TraceWriter: TraceRecorder, Sendable {
     /// Writes everything buffered, builds the indexes, and returns when the trace is
     /// on disk. Idempotent: later calls return (or throw) the first call's result.
     public func close() throws {
-        if let thread = thread.withLock({ current -> BackgroundThread? in defer { current = nil }; return current }) {
+        let result = closeResult.withLock { result -> Result<Void, TraceStoreError> in
+            if let result { return result }
             buffer.close()
             thread.join()
             let failure = stats.withLock { $0.lastError }
-            closeResult.withLock { $0 = failure.map { .failure(.writeFailed(path: path, detail: $0)) } ?? .success(()) }
+            let outcome: Result<Void, TraceStoreError> = failure.map { .failure(.writeFailed(path: path, detail: $0)) } ?? .success(())
+            result = outcome
+            return outcome
         }
-        try closeResult.withLock { $0 }?.get()
+        try result.get()
     }
 
     public var statistics: TraceWriterStatistics {
@@ -83,7 +86,7 @@ public final class TraceWriter: TraceRecorder, Sendable {
             var chunk = buffer.take(spare: spare, waitUntilMonotonicNs: monotonicNowNs() + max(intervalNs, 1_000_000))
             if !failed && (!chunk.records.isEmpty || !chunk.pollers.isEmpty) {
                 do {
-                    let rows = try file.write(chunk.records, pollers: chunk.pollers)
+                    let rows = try file.write(&chunk.records, pollers: chunk.pollers)
                     var gaps = 0
                     var highest: UInt64 = 0
                     for record in chunk.records {

@@ -1,6 +1,382 @@
 import ArgumentParser
+import CLinux
+import EventPoller
+import Foundation
+import PollTraceCore
+import PollTraceStore
+import Synchronization
 
+/// Echo ping-pong over loopback: the EventPoller's throughput with no recorder,
+/// recording losslessly to SQLite, and with no recorder under strace.
+///
+/// Each run starts the echo server as a child process (this binary, `--serve`), so
+/// the three ways differ only in what the server does: strace traces the server
+/// process, exactly as a user would attach it, and the client load (in this
+/// process) is the same every time. Ways are interleaved run by run, so drift in
+/// the machine's load spreads over all three.
 struct PollerBench: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "poller", abstract: "Not written yet.")
-    func run() throws { throw ExitCode(2) }
+    static let configuration = CommandConfiguration(
+        commandName: "poller",
+        abstract: "Echo ping-pong throughput: no recorder vs recording to SQLite vs strace."
+    )
+
+    @Option(help: "Concurrent client connections.")
+    var connections = 32
+
+    @Option(help: "Round trips per connection.")
+    var messages = 2_000
+
+    @Option(help: "Bytes per message.")
+    var messageBytes = 64
+
+    @Option(help: "Runs of each way; the median is reported.")
+    var runs = 3
+
+    @Flag(help: "Skip the strace way.")
+    var noStrace = false
+
+    @Option(help: ArgumentHelp("Internal: serve echo in this process with this recorder.", visibility: .hidden))
+    var serve: ServeMode?
+
+    @Option(help: ArgumentHelp("Internal: the trace file for --serve record.", visibility: .hidden))
+    var trace: String?
+
+    enum ServeMode: String, ExpressibleByArgument, CaseIterable {
+        case none, record, discard
+    }
+
+    enum Way: String, CaseIterable {
+        case noRecorder = "no recorder"
+        case recording = "recording (SQLite, lossless)"
+        /// Not one of the three asked for: it splits recording's cost into the
+        /// poller's own record sites and the store's SQLite work.
+        case discarding = "recording, recorder discards"
+        case strace = "no recorder, under strace"
+    }
+
+    func validate() throws {
+        guard connections > 0, messages > 0, runs > 0 else { throw ValidationError("counts must be positive") }
+        guard (1...65_536).contains(messageBytes) else { throw ValidationError("--message-bytes must be 1...65536") }
+        guard connections <= 1_000, messages <= 1_000_000 else {
+            throw ValidationError("the load is bounded: at most 1000 connections and 1000000 messages each")
+        }
+    }
+
+    func run() throws {
+        if let serve {
+            try EchoServer.serve(mode: serve, tracePath: trace)
+            return
+        }
+        var ways = Way.allCases
+        if noStrace { ways.removeAll { $0 == .strace } }
+        if ways.contains(.strace) && Self.findStrace() == nil {
+            throw ValidationError("strace is not installed; install it or pass --no-strace")
+        }
+        printMachine()
+        print("command: polltrace-bench poller --connections \(connections) --messages \(messages) "
+              + "--message-bytes \(messageBytes) --runs \(runs)\(noStrace ? " --no-strace" : "")")
+        print("load: \(connections) connections x \(messages) round trips of \(messageBytes) bytes over 127.0.0.1\n")
+
+        var results: [Way: [Double]] = [:]
+        var cpu: [Way: [Double]] = [:]
+        /// Each run's throughput of a way over the same run's no-recorder throughput:
+        /// measured seconds apart, so the machine's load drifts less between them.
+        var pairedRatios: [Way: [Double]] = [:]
+        for run in 1...runs {
+            // Rotate the order each run so no way always goes first.
+            let order = (0..<ways.count).map { ways[($0 + run - 1) % ways.count] }
+            var thisRun: [Way: Double] = [:]
+            for way in order {
+                let result = try measure(way)
+                thisRun[way] = result.roundTripsPerSecond
+                results[way, default: []].append(result.roundTripsPerSecond)
+                cpu[way, default: []].append(result.serverCPUMicrosPerRoundTrip)
+                print("run \(run)  " + pad(way.rawValue)
+                      + String(format: " %8.0f round trips/s  (%.2f s)  server CPU %.2f us/round trip",
+                               result.roundTripsPerSecond, result.seconds, result.serverCPUMicrosPerRoundTrip)
+                      + result.note)
+            }
+            for way in ways { pairedRatios[way, default: []].append(thisRun[way]! / thisRun[.noRecorder]!) }
+        }
+        let baseline = median(results[.noRecorder] ?? [])
+        let cpuBaseline = median(cpu[.noRecorder] ?? [])
+        print("\nmedian of \(runs) runs; ratios against no recorder (>1 is faster): of the medians | median of each run's own ratio")
+        for way in ways {
+            let value = median(results[way] ?? [])
+            let cpuValue = median(cpu[way] ?? [])
+            print("  " + pad(way.rawValue)
+                  + String(format: " %8.0f round trips/s  ratio %.3fx | %.3fx   server CPU %.2f us/round trip  ratio %.3fx",
+                           value, value / baseline, median(pairedRatios[way] ?? []), cpuValue, cpuBaseline / cpuValue))
+        }
+        let recordingRatio = median(pairedRatios[.recording] ?? [])
+        let recordingCPURatio = cpuBaseline / median(cpu[.recording] ?? [])
+        print(String(format: "\ngoal: recording >= 0.95x no recorder: throughput %@ (%.3fx, median per-run ratio); "
+                     + "by server CPU %@ (%.3fx)",
+                     recordingRatio >= 0.95 ? "met" : "NOT met", recordingRatio,
+                     recordingCPURatio >= 0.95 ? "met" : "NOT met", recordingCPURatio))
+        if let strace = pairedRatios[.strace] {
+            print(String(format: "strace: %.3fx throughput, %.3fx server CPU", median(strace),
+                         cpuBaseline / median(cpu[.strace] ?? [])))
+        }
+    }
+
+    struct Measurement {
+        var roundTripsPerSecond: Double
+        var seconds: Double
+        /// CPU the server side used (the server process with its writer thread, and
+        /// strace for that way), per round trip. Unlike throughput, it hardly moves
+        /// when other processes compete for the cores.
+        var serverCPUMicrosPerRoundTrip: Double
+        var note: String
+    }
+
+    /// Starts a server child for `way`, drives the ping-pong against it, stops it.
+    func measure(_ way: Way) throws -> Measurement {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("polltrace-bench-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let tracePath = directory.appendingPathComponent("echo.trace").path
+        let stracePath = directory.appendingPathComponent("echo.strace").path
+
+        let server = Process()
+        let selfPath = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
+        switch way {
+        case .noRecorder:
+            server.executableURL = URL(fileURLWithPath: selfPath)
+            server.arguments = ["poller", "--serve", "none"]
+        case .recording:
+            server.executableURL = URL(fileURLWithPath: selfPath)
+            server.arguments = ["poller", "--serve", "record", "--trace", tracePath]
+        case .discarding:
+            server.executableURL = URL(fileURLWithPath: selfPath)
+            server.arguments = ["poller", "--serve", "discard"]
+        case .strace:
+            server.executableURL = URL(fileURLWithPath: Self.findStrace()!)
+            server.arguments = ["-f", "--seccomp-bpf", "-e", "trace=epoll_wait,epoll_ctl,close", "-o", stracePath,
+                                selfPath, "poller", "--serve", "none"]
+        }
+        let toServer = Pipe(), fromServer = Pipe()
+        server.standardInput = toServer
+        server.standardOutput = fromServer
+        let cpuBefore = Self.childrenCPUSeconds()
+        try server.run()
+        var output = LineReader(handle: fromServer.fileHandleForReading)
+        guard let portLine = output.nextLine(), portLine.hasPrefix("PORT "), let port = UInt16(portLine.dropFirst(5)) else {
+            server.terminate()
+            throw ValidationError("the echo server did not report its port (\(way.rawValue))")
+        }
+        let elapsed: Double
+        do {
+            elapsed = try EchoClients.run(port: port, connections: connections, messages: messages,
+                                          messageBytes: messageBytes)
+        } catch {
+            server.terminate()
+            throw error
+        }
+        // Closing the server's stdin tells it to stop, close its trace and report.
+        try toServer.fileHandleForWriting.close()
+        server.waitUntilExit()
+        let report = output.rest()
+        guard server.terminationStatus == 0 else {
+            throw ValidationError("the echo server (\(way.rawValue)) exited with status \(server.terminationStatus)")
+        }
+        var note = ""
+        if way == .recording || way == .discarding {
+            let size = (try? FileManager.default.attributesOfItem(atPath: tracePath)[.size] as? Int) ?? 0
+            note = "  \(report.trimmingCharacters(in: .whitespacesAndNewlines))"
+                + (way == .recording ? ", \(size / 1_048_576) MiB" : "")
+        } else if way == .strace {
+            let lines = (try? String(contentsOfFile: stracePath, encoding: .utf8))?.split(separator: "\n").count ?? 0
+            note = "  strace logged \(lines) lines"
+        }
+        let total = Double(connections * messages)
+        let serverCPU = Self.childrenCPUSeconds() - cpuBefore
+        return Measurement(roundTripsPerSecond: total / elapsed, seconds: elapsed,
+                           serverCPUMicrosPerRoundTrip: serverCPU * 1e6 / total, note: note)
+    }
+
+    func printMachine() {
+        let cpu = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
+            .split(separator: "\n").first { $0.hasPrefix("model name") }?
+            .split(separator: ":").last?.trimmingCharacters(in: .whitespaces) ?? "unknown CPU"
+        var name = utsname()
+        uname(&name)
+        let kernel = withUnsafeBytes(of: name.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        print("machine: \(cpu), \(ProcessInfo.processInfo.activeProcessorCount) cores, Linux \(kernel)")
+    }
+
+    /// User + system CPU of every child waited for so far (with their own children:
+    /// strace waits for the server it traces, so that way counts both).
+    static func childrenCPUSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_CHILDREN.rawValue, &usage)
+        func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+    }
+
+    static func findStrace() -> String? {
+        ["/usr/bin/strace", "/bin/strace", "/usr/local/bin/strace"].first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    func pad(_ text: String) -> String {
+        text + String(repeating: " ", count: max(0, 28 - text.count))
+    }
+
+    func median(_ values: [Double]) -> Double {
+        guard !values.isEmpty else { return .nan }
+        let sorted = values.sorted()
+        return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+    }
+}
+
+/// The echo server: one guarded EventPoller on the main thread. It prints its port,
+/// echoes until its stdin closes, then closes its trace and prints what it recorded.
+fileprivate enum EchoServer {
+    static func serve(mode: PollerBench.ServeMode, tracePath: String?) throws {
+        var writer: TraceWriter?
+        if mode == .record {
+            guard let tracePath else { throw ValidationError("--serve record needs --trace PATH") }
+            let metadata = TraceMetadata(pid: getpid(), program: "polltrace-bench poller", host: "localhost",
+                                         startWallClockNs: UInt64(clinux_realtime_ns()),
+                                         startMonotonicNs: UInt64(clinux_monotonic_ns()))
+            writer = try TraceWriter(path: tracePath, metadata: metadata,
+                                     options: TraceWriterOptions(mode: .lossless, overwrite: true))
+        }
+        let discarding = mode == .discard ? DiscardingRecorder() : nil
+        let recorder: (any TraceRecorder)? = writer ?? discarding
+        let poller = try EventPoller(id: 1, policy: .guarded, recorder: recorder, label: "echo")
+        let listener = try poller.makeTCPListener()
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        try poller.register(fd: listener, interest: .readable, label: "echo-listener") { _, context in
+            while let fd = try context.poller.accept(listenerFD: context.registration.fd) {
+                try Linux.Socket.setNoDelay(fd)
+                try context.poller.register(fd: fd, interest: .readable, label: "echo-connection") { _, context in
+                    try echo(context, buffer: &buffer)
+                }
+            }
+        }
+        poller.adopt(fd: 0, origin: .reported)
+        try poller.register(fd: 0, interest: .readable, label: "stdin") { _, context in context.poller.stop() }
+        // Written straight to fd 1: stdout is a pipe, where print() would buffer it.
+        let portLine = Array("PORT \(try Linux.Socket.localPort(listener))\n".utf8)
+        _ = try portLine.withUnsafeBytes { try Linux.FileDescriptor.write(fd: 1, from: $0) }
+        try poller.run()
+        try poller.close()
+        if let writer {
+            try writer.close()
+            print("\(writer.statistics.recordsWritten) records")
+        }
+        if let discarding { print("\(discarding.count) records") }
+    }
+
+    /// Reads what is there and writes it back; closes the connection at EOF.
+    static func echo(_ context: HandlerContext, buffer: inout [UInt8]) throws {
+        let fd = context.registration.fd
+        let read = try buffer.withUnsafeMutableBytes { try Linux.FileDescriptor.read(fd: fd, into: $0) }
+        guard case .processed(let count) = read else { return }
+        if count == 0 {
+            try context.poller.close(context.registration)
+            return
+        }
+        try writeAll(fd: fd, buffer: buffer, count: count)
+    }
+}
+
+/// Takes every record's sequence number like a real recorder and throws the record
+/// away: what recording costs the poller itself, without the store.
+fileprivate final class DiscardingRecorder: TraceRecorder, Sendable {
+    let sequence = SequenceCounter()
+    private let counter = Atomic<Int>(0)
+    func pollerStarted(_ info: PollerInfo) {}
+    func record(_ record: TraceRecord) { counter.wrappingAdd(1, ordering: .relaxed) }
+    var count: Int { counter.load(ordering: .relaxed) }
+}
+
+/// Writes `count` bytes, spinning on EAGAIN (bounded): the messages are small and
+/// the peer reads promptly, so a full socket buffer means something is wrong.
+private func writeAll(fd: Int32, buffer: [UInt8], count: Int) throws {
+    var written = 0
+    var spins = 0
+    while written < count {
+        let result = try buffer.withUnsafeBytes {
+            try Linux.FileDescriptor.write(fd: fd, from: UnsafeRawBufferPointer(rebasing: $0[written..<count]))
+        }
+        switch result {
+        case .processed(let n): written += n
+        case .wouldBlock:
+            spins += 1
+            if spins > 1_000_000 { throw ValidationError("fd \(fd) stayed unwritable") }
+        }
+    }
+}
+
+/// The load: `connections` clients on one EventPoller (no recorder) in this process,
+/// each sending a message and waiting for its echo, `messages` times.
+fileprivate enum EchoClients {
+    /// Returns the seconds from the first send to the last echo.
+    static func run(port: UInt16, connections: Int, messages: Int, messageBytes: Int) throws -> Double {
+        let poller = try EventPoller(id: 1, policy: .guarded, recorder: nil, label: "clients")
+        defer { try? poller.close() }
+        let message = [UInt8](repeating: 0x2a, count: messageBytes)
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        var remaining = connections
+        var sockets: [Int32] = []
+        for _ in 0..<connections {
+            let fd = try poller.connectTCP(port: port)
+            sockets.append(fd)
+            var received = 0
+            var sent = 1
+            try poller.register(fd: fd, interest: .readable, label: "client") { _, context in
+                let read = try buffer.withUnsafeMutableBytes { try Linux.FileDescriptor.read(fd: fd, into: $0) }
+                guard case .processed(let count) = read else { return }
+                guard count > 0 else { throw ValidationError("the echo server closed a connection early") }
+                received += count
+                guard received == messageBytes else { return } // the rest of the echo is on its way
+                received = 0
+                if sent == messages {
+                    try context.poller.close(context.registration)
+                    remaining -= 1
+                    if remaining == 0 { context.poller.stop() }
+                } else {
+                    sent += 1
+                    try writeAll(fd: fd, buffer: message, count: messageBytes)
+                }
+            }
+        }
+        let start = clinux_monotonic_ns()
+        for fd in sockets { try writeAll(fd: fd, buffer: message, count: messageBytes) }
+        // Bounded in time: a stuck run fails instead of hanging the benchmark.
+        let deadline = start + 300 * 1_000_000_000
+        while remaining > 0 {
+            try poller.runOnce(timeoutMs: 1_000)
+            if clinux_monotonic_ns() > deadline { throw ValidationError("the ping-pong did not finish in 300 s") }
+        }
+        return Double(clinux_monotonic_ns() - start) / 1e9
+    }
+}
+
+/// Reads a child's stdout line by line.
+fileprivate struct LineReader {
+    let handle: FileHandle
+    var pending = Data()
+
+    init(handle: FileHandle) { self.handle = handle }
+
+    mutating func nextLine() -> String? {
+        while true {
+            if let newline = pending.firstIndex(of: 0x0a) {
+                let line = String(decoding: pending[pending.startIndex..<newline], as: UTF8.self)
+                pending.removeSubrange(pending.startIndex...newline)
+                return line
+            }
+            let chunk = handle.availableData
+            if chunk.isEmpty { return nil }
+            pending.append(chunk)
+        }
+    }
+
+    mutating func rest() -> String {
+        pending.append(handle.readDataToEndOfFile())
+        return String(decoding: pending, as: UTF8.self)
+    }
 }

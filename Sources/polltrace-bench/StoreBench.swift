@@ -1,6 +1,269 @@
 import ArgumentParser
+import Foundation
+import PollTraceCore
+import PollTraceStore
 
+/// `polltrace-bench store`: the trace store's goals from issue 2, measured in one
+/// run on the same rows.
+///
+/// A "row" is one row of `records`, `batch_event_rows` or `syscall_rows` (a batch
+/// with 4 events is 5 rows and 1 record). The workload is a churning guarded loop:
+/// batches of 1–8 events, one dispatch per event, and every fourth iteration a
+/// connection closed (unregister + close) and another accepted (open + register).
 struct StoreBench: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "store", abstract: "Not written yet.")
-    func run() throws { throw ExitCode(2) }
+    static let configuration = CommandConfiguration(
+        commandName: "store",
+        abstract: "Measure trace-store ingest, recording cost, scan speed and size against plain SQLite."
+    )
+
+    @Option(help: "Rows per run (approximate; the workload is generated in whole loop iterations).")
+    var rows: Int = 2_000_000
+
+    @Option(help: "Runs; the median is reported.")
+    var runs: Int = 3
+
+    @Option(help: "Directory for the trace files (deleted after each run).")
+    var directory: String = NSTemporaryDirectory()
+
+    @Option(help: "Writer buffer capacity in records.")
+    var bufferCapacity: Int = TraceWriterOptions.defaultBufferCapacity
+
+    @Option(help: "Copy the last run's trace to this path (for inspecting it with sqlite3).")
+    var keepTrace: String?
+
+    @Option(help: ArgumentHelp("Only scan this existing trace, --runs times (for profiling the reader).", visibility: .hidden))
+    var scanOnly: String?
+
+    func validate() throws {
+        guard rows >= 10_000 else { throw ValidationError("--rows must be at least 10000") }
+        guard (1...50).contains(runs) else { throw ValidationError("--runs must be between 1 and 50") }
+    }
+
+    func run() throws {
+        if let scanOnly {
+            for _ in 0..<runs {
+                let clock = ContinuousClock(), began = clock.now
+                let reader = try TraceReader(path: scanOnly)
+                var cursor = try reader.records()
+                var count = 0
+                while try cursor.next() != nil { count += 1 }
+                print(String(format: "scanned %d records in %.3f s", count, nanoseconds(clock.now - began) / 1e9))
+            }
+            return
+        }
+        printMachine()
+        print("load average before: \(loadAverage())")
+        print("command: polltrace-bench store --rows \(rows) --runs \(runs) --buffer-capacity \(bufferCapacity)")
+        let start: UInt64 = 1_000_000_000
+        let (records, rowCount) = StoreWorkload.make(rows: rows, start: start)
+        print("workload: \(records.count) records, \(rowCount) rows (\(String(format: "%.2f", Double(rowCount) / Double(records.count))) rows/record)")
+        let baseline = PlainSQLiteBaseline(records: records, startMonotonicNs: start)
+        precondition(baseline.rowCount == rowCount)
+
+        var results: [RunResult] = []
+        for run in 1...runs {
+            let result = try measure(records: records, rowCount: rowCount, baseline: baseline, start: start)
+            results.append(result)
+            print("run \(run): " + result.line)
+        }
+        func median(_ key: (RunResult) -> Double) -> Double {
+            let sorted = results.map(key).sorted()
+            return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+        }
+        let m = RunResult(ceilingRowsPerSec: median(\.ceilingRowsPerSec), ingestRowsPerSec: median(\.ingestRowsPerSec),
+                          ingestRecordsPerSec: median(\.ingestRecordsPerSec), ingestToCommitRowsPerSec: median(\.ingestToCommitRowsPerSec),
+                          recordNsMedian: median(\.recordNsMedian), recordNsP99: median(\.recordNsP99),
+                          scanRowsPerSec: median(\.scanRowsPerSec), scanRecordsPerSec: median(\.scanRecordsPerSec),
+                          bytesPerRow: median(\.bytesPerRow), bytesPerRecord: median(\.bytesPerRecord),
+                          ceilingBytesPerRow: median(\.ceilingBytesPerRow))
+        print("median of \(runs): " + m.line)
+        // The ratio is taken per run (ceiling and writer measured back to back, so
+        // under the same machine load), then the median.
+        let ratio = median { $0.ingestRowsPerSec / $0.ceilingRowsPerSec }
+        let ratioToCommit = median { $0.ingestToCommitRowsPerSec / $0.ceilingRowsPerSec }
+        print(String(format: "ratio: writer / plain-SQLite ceiling, median of per-run ratios = %.2fx with close() (index build, checkpoint, fsync), %.2fx to the last commit", ratio, ratioToCommit))
+        print("load average after: \(loadAverage())")
+        print("goals:")
+        print(goal(m.ingestRowsPerSec >= 1_000_000, String(format: "ingest >= 1,000,000 rows/s lossless: %.0f", m.ingestRowsPerSec)))
+        print(goal(ratio >= 1.0, String(format: "ingest >= 1.0x single-row ceiling: %.2fx", ratio)))
+        print(goal(m.recordNsMedian <= 100, String(format: "recording thread <= 100 ns/record (median): %.1f ns", m.recordNsMedian)))
+        print(goal(m.scanRowsPerSec >= 3_000_000, String(format: "reader scan >= 3,000,000 rows/s: %.0f", m.scanRowsPerSec)))
+        print(goal(m.bytesPerRow <= 24, String(format: "<= 24 bytes per row on disk: %.1f", m.bytesPerRow)))
+    }
+
+    private func goal(_ met: Bool, _ text: String) -> String { "  [\(met ? "met" : "NOT met")] \(text)" }
+
+    private func measure(records: [TraceRecord], rowCount: Int, baseline: PlainSQLiteBaseline, start: UInt64) throws -> RunResult {
+        let base = (directory.hasSuffix("/") ? directory : directory + "/") + "polltrace-bench-store-\(getpid())"
+        let ceilingPath = base + "-ceiling.sqlite", tracePath = base + ".trace"
+        defer {
+            for path in [ceilingPath, tracePath] {
+                for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+            }
+        }
+        // 1. The ceiling.
+        let ceilingSeconds = try baseline.run(path: ceilingPath)
+        let ceilingBytes = fileBytes(ceilingPath) + fileBytes(ceilingPath + "-wal")
+
+        // 2. The writer, fed by one recording thread as fast as it can.
+        let metadata = TraceMetadata(pid: getpid(), program: "polltrace-bench", host: "bench", startWallClockNs: 0,
+                                     startMonotonicNs: start,
+                                     pollers: [PollerInfo(poller: 1, backend: "epoll", policy: .guarded, epollFD: 3, label: "bench")])
+        let clock = ContinuousClock()
+        let began = clock.now
+        let writer = try TraceWriter(path: tracePath, metadata: metadata,
+                                     options: TraceWriterOptions(mode: .lossless, bufferCapacity: bufferCapacity),
+                                     sequence: SequenceCounter(startingAfter: UInt64(records.count)))
+        // Recording cost: time blocks of 256 record() calls; median and p99 per record.
+        let block = 256
+        var blockNs: [Double] = []
+        blockNs.reserveCapacity(records.count / block + 1)
+        var index = 0
+        while index < records.count {
+            let end = min(index + block, records.count)
+            let t0 = clock.now
+            for i in index..<end { writer.record(records[i]) }
+            let spent = clock.now - t0
+            blockNs.append(nanoseconds(spent) / Double(end - index))
+            index = end
+        }
+        // Sustained to commit: poll until the writer has committed everything.
+        while writer.statistics.recordsWritten < records.count { usleep(200) }
+        let committed = clock.now
+        try writer.close()
+        let closed = clock.now
+        blockNs.sort()
+        let ingestSeconds = nanoseconds(closed - began) / 1e9
+        let toCommitSeconds = nanoseconds(committed - began) / 1e9
+        let traceBytes = fileBytes(tracePath) + fileBytes(tracePath + "-wal")
+
+        // 3. Reader full scan.
+        let scanBegan = clock.now
+        let reader = try TraceReader(path: tracePath)
+        var cursor = try reader.records()
+        var read = 0
+        var events = 0
+        while let record = try cursor.next() {
+            read += 1
+            if case .batch(let b) = record { events += b.events.count }
+        }
+        let scanSeconds = nanoseconds(clock.now - scanBegan) / 1e9
+        if let keepTrace {
+            try? FileManager.default.removeItem(atPath: keepTrace)
+            try FileManager.default.copyItem(atPath: tracePath, toPath: keepTrace)
+        }
+        guard read == records.count, read + events == rowCount else {
+            throw ValidationError("the reader returned \(read) records / \(read + events) rows, expected \(records.count) / \(rowCount)")
+        }
+        return RunResult(ceilingRowsPerSec: Double(rowCount) / ceilingSeconds,
+                         ingestRowsPerSec: Double(rowCount) / ingestSeconds,
+                         ingestRecordsPerSec: Double(records.count) / ingestSeconds,
+                         ingestToCommitRowsPerSec: Double(rowCount) / toCommitSeconds,
+                         recordNsMedian: blockNs[blockNs.count / 2],
+                         recordNsP99: blockNs[min(blockNs.count - 1, blockNs.count * 99 / 100)],
+                         scanRowsPerSec: Double(rowCount) / scanSeconds,
+                         scanRecordsPerSec: Double(records.count) / scanSeconds,
+                         bytesPerRow: Double(traceBytes) / Double(rowCount),
+                         bytesPerRecord: Double(traceBytes) / Double(records.count),
+                         ceilingBytesPerRow: Double(ceilingBytes) / Double(rowCount))
+    }
+}
+
+private struct RunResult {
+    var ceilingRowsPerSec: Double
+    var ingestRowsPerSec: Double
+    var ingestRecordsPerSec: Double
+    var ingestToCommitRowsPerSec: Double
+    var recordNsMedian: Double
+    var recordNsP99: Double
+    var scanRowsPerSec: Double
+    var scanRecordsPerSec: Double
+    var bytesPerRow: Double
+    var bytesPerRecord: Double
+    var ceilingBytesPerRow: Double
+
+    var line: String {
+        String(format: "ceiling %.0f rows/s | writer %.0f rows/s (%.0f records/s; %.0f rows/s to last commit, before close) | "
+               + "record() %.1f ns median, %.1f ns p99 | scan %.0f rows/s (%.0f records/s) | %.1f bytes/row (%.1f /record; ceiling file %.1f /row)",
+               ceilingRowsPerSec, ingestRowsPerSec, ingestRecordsPerSec, ingestToCommitRowsPerSec, recordNsMedian, recordNsP99,
+               scanRowsPerSec, scanRecordsPerSec, bytesPerRow, bytesPerRecord, ceilingBytesPerRow)
+    }
+}
+
+/// The benchmark's synthetic loop: deterministic, guarded policy, churning.
+enum StoreWorkload {
+    static func make(rows target: Int, start: UInt64) -> (records: [TraceRecord], rows: Int) {
+        var records: [TraceRecord] = []
+        records.reserveCapacity(target / 2)
+        var rows = 0
+        var seq: UInt64 = 0
+        // Ten seconds into a trace, one record every ~700 ns: realistic time widths.
+        var time = start + 10_000_000_000
+        var nextRegistration: UInt32 = 1
+        var live: [(fd: Int32, id: UInt32)] = []
+        func next() -> (UInt64, UInt64) { seq += 1; time += 700; return (seq, time) }
+        for fd in Int32(10)..<Int32(74) {
+            let (s, t) = next()
+            records.append(.registered(Registered(seq: s, timeNs: t, poller: 1, registrationID: nextRegistration, fd: fd,
+                                                  interest: .readable, data: EpollData.pack(registrationID: nextRegistration, fd: fd),
+                                                  handlerLabel: "conn")))
+            live.append((fd, nextRegistration)); nextRegistration += 1; rows += 1
+        }
+        var iteration = 0
+        var batchNumber: UInt64 = 0
+        while rows < target {
+            iteration += 1
+            batchNumber += 1
+            let count = 1 + (iteration * 5) % 8
+            let picked = (0..<count).map { live[(iteration * 7 + $0 * 13) % live.count] }
+            let (batchSeq, batchTime) = next()
+            records.append(.batch(BatchHarvested(seq: batchSeq, timeNs: batchTime, poller: 1, batchNumber: batchNumber, timeoutMs: 100,
+                                                 waitedNs: UInt64(1_000 + (iteration * 7919) % 500_000),
+                                                 events: picked.map { HarvestedEvent(fd: $0.fd, mask: .readable,
+                                                                                      data: EpollData.pack(registrationID: $0.id, fd: $0.fd)) })))
+            rows += 1 + count
+            for (index, entry) in picked.enumerated() {
+                let (s, t) = next()
+                records.append(.dispatch(Dispatch(seq: s, timeNs: t, poller: 1, source: .event, batchSeq: batchSeq,
+                                                  eventIndex: UInt32(index), ranRegistrationID: entry.id, deliveredMask: .readable,
+                                                  suppression: nil, handlerThrew: false, durationNs: UInt64(300 + (s * 31) % 5_000))))
+                rows += 1
+            }
+            if iteration % 4 == 0 {
+                let slot = iteration % live.count
+                let old = live[slot]
+                let (s1, t1) = next(), (s2, t2) = next(), (s3, t3) = next(), (s4, t4) = next()
+                records.append(.unregistered(Unregistered(seq: s1, timeNs: t1, poller: 1, registrationID: old.id, fd: old.fd)))
+                records.append(.closed(Closed(seq: s2, timeNs: t2, poller: 1, fd: old.fd)))
+                records.append(.fdOpened(FDOpened(seq: s3, timeNs: t3, poller: 1, fd: old.fd, origin: .accept)))
+                records.append(.registered(Registered(seq: s4, timeNs: t4, poller: 1, registrationID: nextRegistration, fd: old.fd,
+                                                      interest: .readable, data: EpollData.pack(registrationID: nextRegistration, fd: old.fd),
+                                                      handlerLabel: "conn")))
+                live[slot] = (old.fd, nextRegistration); nextRegistration &+= 1
+                rows += 4
+            }
+        }
+        return (records, rows)
+    }
+}
+
+private func nanoseconds(_ d: Duration) -> Double {
+    Double(d.components.seconds) * 1e9 + Double(d.components.attoseconds) / 1e9
+}
+
+private func fileBytes(_ path: String) -> Int {
+    ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0
+}
+
+private func loadAverage() -> String {
+    ((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? "?").split(separator: " ").prefix(3).joined(separator: " ")
+}
+
+private func printMachine() {
+    print("machine: \(ProcessInfo.processInfo.activeProcessorCount) CPUs (nproc), \(ProcessInfo.processInfo.physicalMemory >> 20) MiB RAM")
+    if let cpuinfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+       let model = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("model name") }) {
+        print("cpu: " + model.split(separator: ":", maxSplits: 1).last!.trimmingCharacters(in: .whitespaces))
+    }
+    print("sqlite: \(PlainSQLiteBaseline.sqliteVersion)")
 }

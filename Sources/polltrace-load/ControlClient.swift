@@ -24,6 +24,30 @@ final class ControlClient {
     init(port: UInt16) { self.port = port }
     deinit { if fd >= 0 { LoopbackSocket.close(fd) } }
 
+    /// Sends a request without waiting for its answer (read it with `readResponse`).
+    @discardableResult
+    func write(_ method: String, _ path: String, body: String = "") -> Bool {
+        if fd < 0 {
+            guard case .success(let connected) = LoopbackSocket.connectTCP(port: port) else { return false }
+            fd = connected
+            pending = []
+        }
+        let text = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: \(body.utf8.count)\r\n\r\n" + body
+        if LoopbackSocket.sendAll(fd, Array(text.utf8)) { return true }
+        LoopbackSocket.close(fd)
+        fd = -1
+        return false
+    }
+
+    /// The answer to a request sent with `write`; nil if the connection failed.
+    func readPending() -> Response? {
+        guard fd >= 0 else { return nil }
+        if let response = readResponse() { return response }
+        LoopbackSocket.close(fd)
+        fd = -1
+        return nil
+    }
+
     /// nil when the daemon could not be reached or the answer was not HTTP.
     func request(_ method: String, _ path: String, body: String = "") -> Response? {
         for attempt in 0..<2 {

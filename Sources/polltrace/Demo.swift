@@ -21,7 +21,7 @@ struct Demo: ParsableCommand {
     )
 
     @Option(help: "Seconds of churn per policy (the whole demo takes a little over twice this).")
-    var seconds: Double = 10
+    var seconds: Double = 5
 
     @Option(help: "Directory for the two traces.")
     var traceDir = "traces"
@@ -33,6 +33,14 @@ struct Demo: ParsableCommand {
         guard seconds > 0, seconds <= 50 else { throw ValidationError("--seconds must be in (0, 50] so the demo stays under 2 minutes") }
         guard (1...8).contains(pollers) else { throw ValidationError("--pollers must be in 1...8") }
     }
+
+    /// Each dispatch joined with the registration its fd had when the batch was
+    /// harvested; a difference is a misrouted event (docs/schema.md, views).
+    static let misroutedSQL = "SELECT d.seq, d.fd, d.harvested_mask, r.handler_label AS harvested_for, d.handler_label AS ran "
+        + "FROM dispatches d JOIN registrations r ON r.fd = d.fd AND r.poller = d.poller AND r.registered_seq < d.batch_seq "
+        + "AND (r.ended_seq IS NULL OR r.ended_seq > d.batch_seq) "
+        + "WHERE d.source = 'event' AND d.suppression IS NULL AND d.ran_registration_id <> r.registration_id LIMIT 20"
+    static let suppressionsSQL = "SELECT suppression, count(*) AS dispatches FROM dispatches WHERE suppression IS NOT NULL GROUP BY suppression"
 
     private struct Run {
         var policy: DispatchPolicy
@@ -68,12 +76,11 @@ struct Demo: ParsableCommand {
         }
         print("  \(fixHeld ? "the fix held" : "THE FIX DID NOT HOLD"); demo took \(String(format: "%.0f", Date().timeIntervalSince(started))) s.")
 
-        print("\nexplore the traces (sqlite3 is read-only here with -readonly):")
-        print("  sqlite3 -readonly \(naive.trace) \\")
-        print("    \"SELECT d.seq, d.fd, d.harvested_mask, d.handler_label AS ran, d.suppression FROM dispatches d")
-        print("     WHERE d.source = 'event' AND EXISTS (SELECT 1 FROM fd_closes c WHERE c.fd = d.fd AND c.seq > d.batch_seq AND c.seq < d.seq) LIMIT 20;\"")
-        print("  sqlite3 -readonly \(guarded.trace) \\")
-        print("    \"SELECT suppression, count(*) FROM dispatches WHERE suppression IS NOT NULL GROUP BY suppression;\"")
+        print("\nexplore the traces (read-only; `sqlite3 -readonly FILE \"SQL\"` works too):")
+        print("  # events that ran a handler other than the one they were harvested for:")
+        print("  swift run polltrace query \(naive.trace) \"\(Self.misroutedSQL)\"")
+        print("  # what the guard dropped, and why:")
+        print("  swift run polltrace query \(guarded.trace) \"\(Self.suppressionsSQL)\"")
         print("  swift run polltrace analyze \(naive.trace)")
         print("  swift run polltrace verify \(naive.trace)")
         if !(reproduced && fixHeld) { throw ExitCode(1) }
@@ -90,11 +97,16 @@ struct Demo: ParsableCommand {
         let daemon: PollTraceDaemon
         do {
             daemon = try PollTraceDaemon(configuration: configuration, logger: logger)
+        } catch {
+            throw ValidationError("could not start polltraced: \(error)")
+        }
+        do {
             try daemon.start()
         } catch {
-            throw ValidationError("could not start polltraced (trace dir '\(traceDir)'): \(error)")
+            try? daemon.stop()
+            throw ValidationError("could not start polltraced: \(error)")
         }
-        print("== \(policy): polltraced on 127.0.0.1:\(daemon.controlPort), dispatch \(policy), \(pollers) poller(s); churn for \(String(format: "%.0f", seconds)) s")
+        print("== \(policy): polltraced on 127.0.0.1:\(daemon.controlPort), dispatch \(policy), \(pollers) poller(s); churn for \(String(format: "%g", seconds)) s")
         let churn = ChurnScenario(controlPort: daemon.controlPort, seconds: seconds).run()
         let stats = daemon.stats.snapshot
         try daemon.stop()

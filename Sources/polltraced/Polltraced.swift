@@ -105,11 +105,21 @@ struct Polltraced: AsyncParsableCommand {
             logger.warning("--max-connections \(maxConnections) is above the open-file limit \(nofile); accepts will fail first")
         }
 
+        // Set up before the service group runs, so a taken port or an unusable
+        // trace directory is one clear line and exit 1, not a lifecycle error.
         let daemon: PollTraceDaemon
         do {
             daemon = try PollTraceDaemon(configuration: configuration, logger: logger)
         } catch {
-            throw ValidationError("could not start: \(error)")
+            FileHandle.standardError.write(Data("polltraced: \(error)\n".utf8))
+            throw ExitCode.failure
+        }
+        do {
+            try daemon.setUp()
+        } catch {
+            try? daemon.stop()
+            FileHandle.standardError.write(Data("polltraced: \(error)\n".utf8))
+            throw ExitCode.failure
         }
         let group = ServiceGroup(services: [DaemonService(daemon: daemon)],
                                  gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)

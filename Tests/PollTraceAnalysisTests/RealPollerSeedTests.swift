@@ -79,6 +79,31 @@ final class RealPollerSeedTests: XCTestCase {
     func testGuarded_realPoller_givesOneJustifiedSuppression() throws { try check(policy: .guarded, expected: .justifiedSuppression) }
 }
 
+/// The seed's "dead loop", for real: a level-triggered eventfd whose handler never
+/// reads it is ready in every batch.
+final class RealPollerSpinTests: XCTestCase {
+    func testUndrainedLevelTriggeredFD_isReportedAsOneSpin() throws {
+        let path = TraceFiles.temporaryPath("spin")
+        defer { TraceFiles.remove(path) }
+        let writer = try TraceWriter(path: path, metadata: TraceFiles.metadata(pollers: [], program: "spin"),
+                                     options: TraceWriterOptions(overwrite: true))
+        let poller = try EventPoller(id: 1, policy: .guarded, recorder: writer, label: "spin")
+        let stuck = try poller.makeEventFD()
+        try poller.register(fd: stuck, interest: .readable, label: "never-drains") { _, _ in }
+        _ = try Linux.EventFd.write(fd: stuck)
+        for _ in 0..<12 { XCTAssertEqual(try poller.runOnce(timeoutMs: 100), 1, "the eventfd stays ready") }
+        try poller.close()
+        try writer.close()
+
+        let report = try TraceAnalysis.analyze(path: path)
+        XCTAssertEqual(report.findings.map(\.kind), [.spin], ReportText.render(report))
+        XCTAssertEqual(report.findings.first?.ran?.handlerLabel, "never-drains")
+        XCTAssertEqual(report.findings.first?.spinLength, ReplayOptions.defaultSpinThreshold)
+        let strict = try TraceAnalysis.analyze(path: path, options: ReplayOptions(spinThreshold: 13))
+        XCTAssertEqual(strict.count(.spin), 0, "12 batches are below a threshold of 13")
+    }
+}
+
 final class Box<Value> {
     var value: Value
     init(_ value: Value) { self.value = value }

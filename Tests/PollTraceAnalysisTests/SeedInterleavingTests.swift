@@ -110,3 +110,30 @@ struct TestTable: RegistrationLookup {
     var byFD: [Int32: RegistrationState] = [:]
     func currentRegistration(forFD fd: Int32) -> RegistrationState? { byFD[fd] }
 }
+
+extension SeedInterleavingTests {
+    /// Under naive, the misrouted accept handler opens and registers fd 13 while it
+    /// runs. The fix would not have run it, so verify skips those records, counts
+    /// them, and does not judge later dispatches on fd 13 (they diverged).
+    func testVerify_skipsAndCountsTheEffectsOfAHandlerTheFixSuppresses() {
+        var records = Self.seedRecords(policy: .naive)
+        var seq = records.last!.seq
+        func next() -> SequenceNumber { seq += 1; return seq }
+        records.append(.fdOpened(FDOpened(seq: next(), timeNs: seq, poller: 1, fd: 13, origin: .accept)))
+        records.append(.registered(Registered(seq: next(), timeNs: seq, poller: 1, registrationID: 5, fd: 13, interest: .readable,
+                                              data: 13, handlerLabel: "rtp-tcp-conn")))
+        let batchSeq = next()
+        records.append(.batch(BatchHarvested(seq: batchSeq, timeNs: seq, poller: 1, batchNumber: 2, timeoutMs: -1, waitedNs: 1,
+                                             events: [HarvestedEvent(fd: 13, mask: .readable, data: 13)])))
+        records.append(.dispatch(Dispatch(seq: next(), timeNs: seq, poller: 1, source: .event, batchSeq: batchSeq, eventIndex: 0,
+                                          ranRegistrationID: 5, deliveredMask: .readable, suppression: nil, handlerThrew: false,
+                                          durationNs: 1)))
+        let report = FixVerification.verify(records: records, metadata: Self.metadata(.naive))
+        XCTAssertTrue(report.passed, ReportText.render(report))
+        XCTAssertEqual(report.staleSuppressed, 1)
+        XCTAssertEqual(report.suppressedWithEffects, 1, "the misrouted handler had effects")
+        XCTAssertEqual(report.skippedEffectRecords, 2, "its open and its registration are skipped in replay")
+        XCTAssertEqual(report.divergentDispatches, 1, "the later dispatch on fd 13 is counted, not judged")
+        XCTAssertEqual(report.analysis.count(.correct), 3, "analysis itself still sees the recording as it was")
+    }
+}

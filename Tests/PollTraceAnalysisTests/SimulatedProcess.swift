@@ -41,6 +41,9 @@ struct GroundTruth {
     /// Every non-correct verdict, as (kind, seq of the record that shows it).
     var findings: [(kind: FindingKind, seq: SequenceNumber)] = []
     var correct: UInt64 = 0
+    /// Problems (lost, dead, misrouted) made by loops that ran the guarded code: what
+    /// `verify` must catch as "the recording disagrees with the replay".
+    var guardedProblems: UInt64 = 0
 }
 
 /// A simulated process with several event loops, a simulated kernel (one interest
@@ -78,8 +81,19 @@ struct SimulatedProcess {
         var pending: [PendingEvent] = []
         var next = 0
         var batchSeq: SequenceNumber = 0
-        /// Ground-truth "harvested for" per pending event.
+        /// Ground-truth "harvested for" per pending event; 0 for a zombie's event.
         var harvestedFor: [RegistrationID] = []
+        /// Epitems whose fd was closed behind the loop's back while a dup kept the
+        /// file open: the kernel still reports them, with the old data word.
+        var zombies: [Zombie] = []
+    }
+    struct Zombie {
+        var fd: Int32
+        var registrationID: RegistrationID
+        var data: UInt64
+        var interest: IOEvents
+        var ready: IOEvents
+        var dupFD: Int32
     }
     struct SpinRun { var lastBatch: UInt64; var mask: IOEvents; var length: Int; var reported: Bool }
 
@@ -95,6 +109,12 @@ struct SimulatedProcess {
     var spins: [RegistrationID: SpinRun] = [:]
     var time: UInt64 = 1_000_000
     let maxFD: Int32 = 24
+    /// Registrations whose fd was closed with a plain close(2): the loop's table still
+    /// maps the number to them (it was not told), but they are dead.
+    var staleEntries: Set<RegistrationID> = []
+    /// Whether handlers sometimes close an fd behind the loop's back while a dup
+    /// keeps its epitem alive (the orphan-event scenario).
+    var makeZombies = false
 
     init(recorder: TraceRecorder, seed: UInt64, policies: [SimulatedPolicy], spinThreshold: Int) {
         self.recorder = recorder
@@ -156,8 +176,25 @@ struct SimulatedProcess {
                 harvestedFor.append(item.registrationID)
             }
         }
+        // Zombie epitems fire too. On a loop whose data word is the bare fd, a zombie's
+        // event is indistinguishable in the trace from one for a live registration of
+        // the same number, so the generator does not make that case (the limit of
+        // what any trace of such a loop can show).
+        var zombieIndices: [Int] = []
+        for z in loop.zombies.indices {
+            if rng.chance(0.3) { loop.zombies[z].ready = [] } // the dup's owner drained it
+            let zombie = loop.zombies[z]
+            let mask = zombie.ready.intersection(zombie.interest.union(.alwaysReported))
+            let shadowed = loop.policy.dispatchPolicy != .guarded && loop.table.byFD[zombie.fd].map { !staleEntries.contains($0.registrationID) } == true
+            if !mask.isEmpty && events.count < 8 && !shadowed {
+                zombieIndices.append(events.count)
+                events.append(HarvestedEvent(fd: zombie.fd, mask: mask, data: zombie.data))
+                harvestedFor.append(0)
+            }
+        }
         loop.batchNumber += 1
         loop.batchSeq = seq()
+        for _ in zombieIndices { truth.findings.append((.orphanEvent, loop.batchSeq)) }
         let t = tick()
         recorder.record(.batch(BatchHarvested(seq: loop.batchSeq, timeNs: t, poller: loop.id, batchNumber: loop.batchNumber,
                                                timeoutMs: 100, waitedNs: 10, events: events)))
@@ -177,7 +214,7 @@ struct SimulatedProcess {
             decision = .suppress(.registrationReplaced) // the broken guard
         }
         let h = loop.harvestedFor[index]
-        let harvested = registrations[h]!
+        let harvestedAlive = h == 0 ? false : registrations[h]!.alive
         let current = loop.table.byFD[pending.event.fd]
         let dseq = seq()
         let t = tick()
@@ -187,14 +224,20 @@ struct SimulatedProcess {
             recorder.record(.dispatch(Dispatch(seq: dseq, timeNs: t, poller: loop.id, source: .event, batchSeq: loop.batchSeq,
                                                eventIndex: UInt32(index), ranRegistrationID: r, deliveredMask: mask,
                                                suppression: nil, handlerThrew: false, durationNs: 100)))
-            verdict = r == h ? (harvested.alive ? .correct : .deadRegistration) : .misrouted
+            if r == h {
+                verdict = harvestedAlive ? .correct : .deadRegistration
+            } else if h == 0 && !registrations[r]!.alive {
+                verdict = .deadRegistration // a zombie's event run by the stale table entry
+            } else {
+                verdict = .misrouted
+            }
             if registrations[r]!.alive { noteSpin(r, batch: loop.batchNumber, mask: mask, seq: dseq) }
             runHandler(on: li, registration: r)
         case .suppress(let reason):
             recorder.record(.dispatch(Dispatch(seq: dseq, timeNs: t, poller: loop.id, source: .event, batchSeq: loop.batchSeq,
                                                eventIndex: UInt32(index), ranRegistrationID: 0, deliveredMask: [],
                                                suppression: reason, handlerThrew: false, durationNs: 5)))
-            let stale = !harvested.alive || current?.registrationID != h
+            let stale = h == 0 || !harvestedAlive || current?.registrationID != h
             if stale {
                 verdict = .justifiedSuppression
             } else if reason == .notInterested,
@@ -205,6 +248,7 @@ struct SimulatedProcess {
             }
         }
         if verdict == .correct { truth.correct += 1 } else { truth.findings.append((verdict, dseq)) }
+        if loop.policy.dispatchPolicy == .guarded && verdict.isProblem { truth.guardedProblems += 1 }
     }
 
     private mutating func noteSpin(_ r: RegistrationID, batch: UInt64, mask: IOEvents, seq: SequenceNumber) {
@@ -253,30 +297,57 @@ struct SimulatedProcess {
                 let free = openFDs.sorted().filter { fd in loops.allSatisfy { $0.table.byFD[fd] == nil } }
                 if let fd = free.randomElement(using: &rng) { register(fd: fd, on: me, by: me) }
             case 7:
-                if let fd = loops[li].table.byFD.keys.sorted().randomElement(using: &rng) { modify(fd: fd, on: li) }
+                if let fd = liveEntries(li).randomElement(using: &rng) { modify(fd: fd, on: li) }
             case 8:
-                if let fd = loops[li].table.byFD.keys.sorted().randomElement(using: &rng) { unregister(fd: fd, on: li) }
+                if let fd = liveEntries(li).randomElement(using: &rng) { unregister(fd: fd, on: li) }
             default:
-                churnReadiness()
+                if makeZombies && rng.chance(0.3) {
+                    let own = liveEntries(li).filter { fd in loops.allSatisfy { $0.id == me || $0.table.byFD[fd] == nil } }
+                    if let fd = own.randomElement(using: &rng) { closeBehindTheLoop(fd: fd, on: li) }
+                } else {
+                    churnReadiness()
+                }
             }
         }
+    }
+
+    private func liveEntries(_ li: Int) -> [Int32] {
+        loops[li].table.byFD.filter { !staleEntries.contains($0.value.registrationID) }.keys.sorted()
+    }
+
+    /// dup(fd), then a plain close(fd) that the loop is not told about: the epitem
+    /// lives on (the dup keeps the file open) and keeps reporting the old data word.
+    private mutating func closeBehindTheLoop(fd: Int32, on li: Int) {
+        guard let entry = loops[li].table.byFD[fd], let item = loops[li].epitems[fd],
+              let dup = open(on: loops[li].id, origin: .dup) else { return }
+        loops[li].zombies.append(Zombie(fd: fd, registrationID: entry.registrationID, data: item.data, interest: item.interest,
+                                        ready: ready[fd] ?? .readable, dupFD: dup))
+        loops[li].epitems[fd] = nil
+        registrations[entry.registrationID]?.alive = false
+        spins[entry.registrationID] = nil
+        staleEntries.insert(entry.registrationID)
+        recorder.record(.closed(Closed(seq: seq(), timeNs: tick(), poller: loops[li].id, fd: fd)))
+        openFDs.remove(fd)
+        ready[fd] = nil
     }
 
     /// The kernel hands out the lowest free number; the fd-opened record takes its
     /// sequence number after the call.
     @discardableResult
-    mutating func open(on poller: PollerID) -> Int32? {
+    mutating func open(on poller: PollerID, origin: FDOrigin? = nil) -> Int32? {
         guard let fd = (3...maxFD).first(where: { !openFDs.contains($0) }) else { return nil }
         openFDs.insert(fd)
         ready[fd] = rng.chance(0.5) ? .writable : .readable
         recorder.record(.fdOpened(FDOpened(seq: seq(), timeNs: tick(), poller: poller, fd: fd,
-                                           origin: [.socket, .accept, .eventfd, .pipe].randomElement(using: &rng)!)))
+                                           origin: origin ?? [.socket, .accept, .eventfd, .pipe].randomElement(using: &rng)!)))
         return fd
     }
 
     mutating func register(fd: Int32, on poller: PollerID, by thread: PollerID) {
         let li = Int(poller - 1)
-        guard loops[li].table.byFD[fd] == nil else { return }
+        // A stale entry (its fd closed behind the loop's back) is replaced, as the
+        // real poller does when the kernel accepts the ADD.
+        if let existing = loops[li].table.byFD[fd], !staleEntries.contains(existing.registrationID) { return }
         let id = nextRegistrationID
         nextRegistrationID += 1
         let interest = [IOEvents.readable, .writable, [.readable, .writable]].randomElement(using: &rng)!
@@ -310,7 +381,17 @@ struct SimulatedProcess {
     /// Closing through the loop unregisters first, then closes; the close takes its
     /// sequence number before `close(2)`.
     private mutating func close(fd: Int32, on poller: PollerID) {
-        for li in loops.indices where loops[li].table.byFD[fd] != nil { unregister(fd: fd, on: li) }
+        for li in loops.indices {
+            guard let entry = loops[li].table.byFD[fd] else { continue }
+            if staleEntries.contains(entry.registrationID) {
+                loops[li].table.byFD[fd] = nil // already dead: nothing to unregister
+            } else {
+                unregister(fd: fd, on: li)
+            }
+            // Closing a dup releases the file its zombie epitems belonged to.
+            loops[li].zombies.removeAll { $0.dupFD == fd }
+        }
+        for li in loops.indices { loops[li].zombies.removeAll { $0.dupFD == fd } }
         recorder.record(.closed(Closed(seq: seq(), timeNs: tick(), poller: poller, fd: fd)))
         openFDs.remove(fd)
         ready[fd] = nil

@@ -40,7 +40,7 @@ final class StatsAndQueryCommandTests: XCTestCase {
             XCTAssertEqual(r.stdout, "", "nothing is printed for a refused statement")
         }
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path)), before, "the trace file is byte-for-byte unchanged")
-        let count = try CLI.run(["query", "--csv", path, "SELECT count(*) AS n FROM records"])
+        let count = try CLI.run(["query", "--csv", path, "SELECT count(*) AS n FROM timeline"])
         XCTAssertEqual(count.stdout, "n\r\n14\r\n", "every record is still there")
     }
 

@@ -165,6 +165,15 @@ final class ControlAPIBadInputTests: XCTestCase {
         try assertStillServing()
     }
 
+    func testIdleKeptAliveConnection_isClosedAfterIdleTimeout_withoutAnError() throws {
+        try startDaemon { $0.idleTimeoutMs = 200 }
+        let connection = try client()
+        connection.request("GET", "/api/rtp")
+        XCTAssertEqual(connection.readResponse()?.status, 200)
+        XCTAssertTrue(connection.readsEndOfStream(), "an idle kept-alive connection must be closed after the idle timeout")
+        XCTAssertEqual(daemon.stats.snapshot.requestTimeouts, 0, "an idle connection is not a half request: no 408")
+    }
+
     func testService_openListCountClose_roundTrip() throws {
         try startDaemon()
         let connection = try client()

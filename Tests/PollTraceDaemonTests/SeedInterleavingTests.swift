@@ -26,15 +26,17 @@ final class DaemonSeedInterleavingTests: XCTestCase {
         var trace: String
         var analysis: AnalysisReport
         var verification: VerificationReport
-        var openFDsBefore: Int
-        var openFDsAfter: Int
+        /// fd -> /proc/self/fd link, for fds open after stop that were not before.
+        var extraOpenFDs: [Int32: String]
+        /// fds with an fd-opened record and no later close record.
+        var fdsLeftOpenInTrace: Set<Int32>
         var stats: DaemonStats.Snapshot
     }
 
     private func runSeedRounds(policy: DispatchPolicy) throws -> Outcome {
         let directory = temporaryTraceDirectory("seed-\(policy)")
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let fdsBefore = openFDCount()
+        let fdsBefore = openFDs()
         var configuration = DaemonConfiguration()
         configuration.controlPort = 0
         configuration.dispatch = policy
@@ -103,7 +105,8 @@ final class DaemonSeedInterleavingTests: XCTestCase {
         let analysis = try TraceAnalysis.analyze(path: trace)
         let verification = try FixVerification.verify(path: trace)
         let outcome = Outcome(trace: trace, analysis: analysis, verification: verification,
-                              openFDsBefore: fdsBefore, openFDsAfter: openFDCount(), stats: stats)
+                              extraOpenFDs: extraOpenFDs(since: fdsBefore),
+                              fdsLeftOpenInTrace: try fdsLeftOpen(inTrace: trace), stats: stats)
         print("[\(policy)] " + FindingKind.allCases.map { "\($0)=\(analysis.count($0))" }.joined(separator: " ")
               + " verify=\(verification.passed ? "PASS" : "FAIL") staleSuppressed=\(verification.staleSuppressed)")
         for finding in analysis.findings where finding.kind.isStaleDispatch || finding.kind == .justifiedSuppression {
@@ -137,7 +140,9 @@ final class DaemonSeedInterleavingTests: XCTestCase {
         XCTAssertEqual(outcome.analysis.count(.lostEvent), 0, "guarded must not drop an event of a live registration")
         XCTAssertTrue(outcome.analysis.isClean, "the guarded trace must analyze clean")
         XCTAssertTrue(outcome.verification.passed, "verify must pass on the guarded trace")
-        XCTAssertEqual(outcome.openFDsAfter, outcome.openFDsBefore,
-                       "every fd the daemon opened (pollers, listeners, services, connections) must be closed after stop")
+        XCTAssertEqual(outcome.fdsLeftOpenInTrace, [],
+                       "every fd the daemon opened (pollers, listeners, services, connections) must be closed in its trace")
+        XCTAssertEqual(outcome.extraOpenFDs, [:],
+                       "after stop the process must hold no fd it did not hold before the daemon (fd: what it is)")
     }
 }

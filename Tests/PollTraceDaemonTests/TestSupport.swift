@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import PollTraceStore
 import XCTest
 @testable import PollTraceDaemon
 
@@ -107,6 +108,44 @@ final class TestClient {
 /// Counts this process's open fds.
 func openFDCount() -> Int {
     (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -1
+}
+
+/// This process's open fds, each with what it is ("socket:[123]", "anon_inode:[eventpoll]").
+func openFDs() -> [Int32: String] {
+    var fds: [Int32: String] = [:]
+    for name in (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? [] {
+        guard let fd = Int32(name) else { continue }
+        fds[fd] = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(name)")) ?? "?"
+    }
+    return fds
+}
+
+/// fds open now that were not open (as the same thing) in `before`. Other tests of
+/// this process may still be finishing background work (a writer closing a file),
+/// so this waits a bounded while for such fds to go before reporting them.
+func extraOpenFDs(since before: [Int32: String]) -> [Int32: String] {
+    var extra: [Int32: String] = [:]
+    _ = eventually(seconds: 3) {
+        // The listing itself opens the directory: ignore fds pointing into /proc.
+        extra = openFDs().filter { before[$0.key] != $0.value && !$0.value.hasPrefix("/proc/") }
+        return extra.isEmpty
+    }
+    return extra
+}
+
+/// fds a trace shows opened (or registered) and never closed.
+func fdsLeftOpen(inTrace path: String) throws -> Set<Int32> {
+    let reader = try TraceReader(path: path)
+    var cursor = try reader.records()
+    var open = Set<Int32>()
+    while let record = try cursor.next() {
+        switch record {
+        case .fdOpened(let opened): open.insert(opened.fd)
+        case .closed(let closed): open.remove(closed.fd)
+        default: break
+        }
+    }
+    return open
 }
 
 /// A fresh directory for one test's traces.

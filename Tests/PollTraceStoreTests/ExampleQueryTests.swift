@@ -136,6 +136,14 @@ final class ExampleQueryTests: XCTestCase {
         }
     }
 
+    func testC_usesTheIndexesBuiltAtClose_notAScanPerRegistration() throws {
+        let queryPlan = try plan(ExampleQueries.registrationsAliveAt)
+        let scans = queryPlan.split(separator: "\n").filter { $0.contains("SCAN") }.map { $0.trimmingCharacters(in: .whitespaces) }
+        XCTAssertEqual(scans.filter { !$0.hasPrefix("SCAN r") && !$0.contains("TEMP B-TREE") }, [],
+                       "(c) should scan registrations once and find their ends by index:\n\(queryPlan)")
+        XCTAssertTrue(queryPlan.contains("closes_by_fd") && queryPlan.contains("registrations_by_id"), queryPlan)
+    }
+
     func testD_topTenHandlersByTotalDispatchTime() throws {
         var labels: [RegistrationID: String] = [:]
         var total: [String: (count: Int, ns: UInt64)] = [:]

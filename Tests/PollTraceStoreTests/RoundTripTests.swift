@@ -1,4 +1,5 @@
 import XCTest
+import Synchronization
 import PollTraceCore
 @testable import PollTraceStore
 
@@ -97,5 +98,44 @@ final class RoundTripTests: XCTestCase {
         try Fixtures.write([.closed(Closed(seq: 1, timeNs: 1, poller: 0, fd: 1))], to: path,
                            options: TraceWriterOptions(overwrite: true))
         XCTAssertEqual(try Fixtures.readAll(path).count, 1)
+    }
+
+    func testReadingWhileTheWriterRuns_seesTheCommittedPrefix() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("live.trace")
+        let sequence = SequenceCounter()
+        let writer = try TraceWriter(path: path, metadata: Fixtures.metadata(),
+                                     options: TraceWriterOptions(flushInterval: .milliseconds(2)), sequence: sequence)
+        for _ in 0..<1_000 {
+            writer.record(.closed(Closed(seq: sequence.next(), timeNs: Fixtures.start, poller: 1, fd: 5)))
+        }
+        // Bounded wait for the first commit (at most 5 s).
+        let deadline = Date().addingTimeInterval(5)
+        while writer.statistics.recordsWritten < 1_000 && Date() < deadline { usleep(1_000) }
+        XCTAssertEqual(writer.statistics.recordsWritten, 1_000, "the writer should commit within its flush interval")
+        let reader = try TraceReader(path: path)
+        XCTAssertFalse(reader.closedCleanly, "a trace still being written is not complete")
+        XCTAssertEqual(try Fixtures.readAll(path).map(\.seq), Array(1...1_000), "a live trace reads up to its last commit")
+        // Closing while the reader still has the file open must not fail.
+        try writer.close()
+        XCTAssertEqual(try Fixtures.readAll(path).count, 1_000)
+        XCTAssertTrue(try TraceReader(path: path).closedCleanly, "close() completes the trace even with a reader attached")
+        withExtendedLifetime(reader) {}
+    }
+
+    func testConcurrentClose_bothReturnOnlyWhenTheTraceIsComplete() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("concurrent-close.trace")
+        let sequence = SequenceCounter()
+        let writer = try TraceWriter(path: path, metadata: Fixtures.metadata(), sequence: sequence)
+        for _ in 0..<20_000 { writer.record(.closed(Closed(seq: sequence.next(), timeNs: Fixtures.start, poller: 1, fd: 5))) }
+        let completeAfterClose = Mutex<[Bool]>([])
+        DispatchQueue.concurrentPerform(iterations: 2) { _ in
+            try? writer.close()
+            let complete = (try? TraceReader(path: path).closedCleanly) ?? false
+            completeAfterClose.withLock { $0.append(complete) }
+        }
+        XCTAssertEqual(completeAfterClose.withLock { $0 }, [true, true], "each close() must return only after the trace is complete")
+        XCTAssertEqual(try Fixtures.readAll(path).count, 20_000)
     }
 }

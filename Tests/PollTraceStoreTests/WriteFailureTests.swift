@@ -42,3 +42,67 @@ final class WriteFailureTests: XCTestCase {
         }
     }
 }
+
+/// The child side of `testRealWriteErrorFromTheOS`: started as this test binary
+/// with `POLLTRACE_FSIZE_CHILD_TRACE` set. It limits its own file size with
+/// `RLIMIT_FSIZE` (so the kernel fails writes past 256 KiB with EFBIG, as a full
+/// disk would fail them), records until the writer gives up, and prints what
+/// `close()` and the statistics said. Without the variable it does nothing.
+final class FileSizeLimitChildEntryPoint: XCTestCase {
+    static let environmentKey = "POLLTRACE_FSIZE_CHILD_TRACE"
+    static let limitBytes = 256 * 1024
+
+    func testRecordPastTheFileSizeLimit() throws {
+        guard let path = ProcessInfo.processInfo.environment[Self.environmentKey] else { return }
+        signal(SIGXFSZ, SIG_IGN)
+        var limit = rlimit(rlim_cur: rlim_t(Self.limitBytes), rlim_max: rlim_t(Self.limitBytes))
+        guard setrlimit(Int32(RLIMIT_FSIZE.rawValue), &limit) == 0 else { return XCTFail("setrlimit failed") }
+        let sequence = SequenceCounter()
+        let writer = try TraceWriter(path: path, metadata: Fixtures.metadata(),
+                                     options: TraceWriterOptions(bufferCapacity: 1024, flushInterval: .milliseconds(1)),
+                                     sequence: sequence)
+        for _ in 0..<100_000 { writer.record(crashChildRecord(sequence.next())) }
+        var outcome = "close: ok"
+        do { try writer.close() } catch { outcome = "close: \(error)" }
+        let stats = writer.statistics
+        print(outcome)
+        print("written \(stats.recordsWritten) dropped \(stats.recordsDropped) error \(stats.lastError ?? "none")")
+    }
+}
+
+extension WriteFailureTests {
+    func testRealWriteErrorFromTheOS_isReported_andTheCommittedPrefixReads() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("fsize.trace")
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
+        child.arguments = ["PollTraceStoreTests.FileSizeLimitChildEntryPoint/testRecordPastTheFileSizeLimit"]
+        child.environment = ProcessInfo.processInfo.environment.merging([FileSizeLimitChildEntryPoint.environmentKey: path]) { $1 }
+        let output = Pipe()
+        child.standardOutput = output
+        child.standardError = FileHandle.nullDevice
+        try child.run()
+        // Bounded: the child records 100k records at most; give it 120 s.
+        let deadline = Date().addingTimeInterval(120)
+        while child.isRunning && Date() < deadline { usleep(10_000) }
+        if child.isRunning { kill(child.processIdentifier, SIGKILL); XCTFail("the child did not finish in 120 s") }
+        child.waitUntilExit()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let closeLine = text.split(separator: "\n").first { $0.hasPrefix("close: ") } ?? "no close line in: \(text)"
+        XCTAssertTrue(closeLine.contains("writing the trace failed") && closeLine.contains(path),
+                      "close() must report the failed write, naming the file: \(closeLine)")
+        guard let stats = text.split(separator: "\n").first(where: { $0.hasPrefix("written ") })?.split(separator: " "),
+              stats.count >= 4, let written = Int(stats[1]), let dropped = Int(stats[3]) else {
+            return XCTFail("no statistics line in: \(text)")
+        }
+        print("fsize test: \(written) written, \(dropped) lost; \(closeLine)")
+        XCTAssertEqual(written + dropped, 100_000, "every record is either written or counted lost")
+        XCTAssertGreaterThan(written, 0, "some flushes should commit before the limit")
+        let back = try Fixtures.readAll(path)
+        XCTAssertEqual(back.count, written, "every committed record must read back after the failure")
+        for (index, record) in back.enumerated() {
+            XCTAssertEqual(record, crashChildRecord(UInt64(index + 1)), "record \(index + 1) is missing or torn")
+            if record != crashChildRecord(UInt64(index + 1)) { break }
+        }
+    }
+}

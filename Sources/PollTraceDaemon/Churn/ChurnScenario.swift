@@ -7,11 +7,13 @@ import Synchronization
 /// control workers replace services (close one, open one) while sprayers keep the
 /// services' UDP sockets readable and connectors make their listeners accept.
 ///
-/// A replacement writes the close request on one control connection, the open
-/// request on another, and a datagram to the service being closed, back to back:
-/// three fds become ready in the seed's order, usually before the daemon's next
-/// `epoll_wait`. In that batch the close frees the UDP socket's number, the open
-/// takes it again, and the datagram's event for the old socket is still pending.
+/// A replacement makes four fds ready back to back, in the seed's order, usually
+/// before the daemon's next `epoll_wait`: a close request on one control
+/// connection, a TCP connect to another service, an open request on a second
+/// control connection, and a datagram to the service being closed. In that batch
+/// the close frees the service's listener and UDP numbers, the accept takes the
+/// lower one, the new service's listener takes the old UDP socket's number, and the
+/// datagram's event for the old UDP socket is still pending: the seed exactly.
 ///
 /// Bounded by `maxOperations` and `seconds`, whichever comes first. 127.0.0.1 only.
 public struct ChurnScenario: Sendable {
@@ -90,6 +92,12 @@ public struct ChurnScenario: Sendable {
                         // Make three fds ready back to back, in the seed's order: the
                         // close request, the open request, then the victim's UDP socket.
                         closer.write([("POST", "/api/rtp/close", #"{"port": \#(victim)}"#)])
+                        // A connection to another service: its accept, between the
+                        // close and the open, takes the lowest freed number (the old
+                        // listener's), so the new listener gets the old UDP socket's.
+                        let peer = mine.isEmpty ? nil : LoopbackClient.connect(port: mine[turn % mine.count])
+                        if peer != nil { connections.wrappingAdd(1, ordering: .relaxed) }
+                        defer { if let peer { Glibc.close(peer) } }
                         opener.write([("POST", "/api/rtp/open", "{}")])
                         LoopbackClient.sendDatagram(udp, port: victim, [0x80, 0x60, 0, 1])
                         datagrams.wrappingAdd(1, ordering: .relaxed)

@@ -1,0 +1,37 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The monotonic clock in ns, the clock every record's `timeNs` uses.
+func monotonicNowNs() -> UInt64 {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+}
+
+/// A plain thread running `body` (the writer's background loop), joinable.
+final class BackgroundThread: @unchecked Sendable {
+    private var thread = pthread_t()
+
+    init(name: String, _ body: @escaping @Sendable () -> Void) throws {
+        let box = Unmanaged.passRetained(Box(body))
+        let code = pthread_create(&thread, nil, { context in
+            let box = Unmanaged<Box>.fromOpaque(context!).takeRetainedValue()
+            box.body()
+            return nil
+        }, box.toOpaque())
+        guard code == 0 else {
+            box.release()
+            throw TraceStoreError.writeFailed(path: name, detail: "could not start the writer thread (error \(code))")
+        }
+    }
+
+    func join() { pthread_join(thread, nil) }
+
+    private final class Box {
+        let body: @Sendable () -> Void
+        init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+    }
+}

@@ -1,0 +1,90 @@
+import PollTraceCore
+
+/// The baseline the store's benchmark compares the writer against (issue 2): plain
+/// SQLite inserting the *same rows* into the same tables, with one prepared
+/// single-row INSERT reused, 10k-row transactions, WAL and synchronous=NORMAL.
+///
+/// The rows are encoded before the clock starts, so the baseline measures SQLite
+/// alone; the writer is timed with its encoding included.
+public struct PlainSQLiteBaseline {
+    private var recordRows: [RecordRow] = []
+    private var fdRows: [RecordRow] = []
+    private var eventRows: [EventRow] = []
+    private var syscallRows: [SyscallRow] = []
+
+    /// Rows prepared (records + batch events + syscalls).
+    public var rowCount: Int { recordRows.count + fdRows.count + eventRows.count + syscallRows.count }
+
+    public init(records: [TraceRecord], startMonotonicNs start: UInt64) {
+        var nextEvent: Int64 = 1
+        var batches = BatchMemory()
+        for record in records {
+            switch record {
+            case .syscall(let r):
+                syscallRows.append(SyscallRow(seq: stored(r.seq), poller: Int64(r.poller), t: stored(r.timeNs &- start),
+                                              tid: Int64(r.tid), fd: Int64(r.fd), nameID: 1, result: r.result,
+                                              errno: Int64(r.errno), isData: r.isDataCall ? 1 : 0, sourceLine: Int64(r.sourceLine)))
+            case .batch(let b):
+                let first = nextEvent
+                for e in b.events {
+                    eventRows.append(EventRow(id: nextEvent, fd: Int64(e.fd), mask: Int64(e.mask.rawValue),
+                                              dataHigh: Int64(e.data >> 32), dataLow: RowEncoding.dataLow(e.data, fd: e.fd)))
+                    nextEvent += 1
+                }
+                let row = RowEncoding.row(for: record, start: start, firstEventID: first, labelID: 0)
+                batches.remember(b, t: row.t)
+                recordRows.append(row)
+            case .dispatch(let d):
+                recordRows.append(RowEncoding.row(for: record, start: start, firstEventID: 0, labelID: 0, batch: batches.base(for: d)))
+            case .fdOpened, .registered, .modified, .unregistered, .closed:
+                fdRows.append(RowEncoding.row(for: record, start: start, firstEventID: 0, labelID: 1))
+            default:
+                recordRows.append(RowEncoding.row(for: record, start: start, firstEventID: 0, labelID: 1))
+            }
+        }
+    }
+
+    /// Inserts every row into a new file at `path`; returns the seconds it took
+    /// (open, schema, inserts and the final commit; not closing the connection).
+    public func run(path: String, rowsPerTransaction: Int = 10_000) throws -> Double {
+        let clock = ContinuousClock()
+        let began = clock.now
+        let db = try SQLiteConnection(path: path, readOnly: false)
+        try db.execute(sql: "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
+        try db.execute(sql: Schema.createTables)
+        let insertRecord = try db.makeStatement(sql: "INSERT INTO records(seq, tag, t, a, b, c, d, e, f) VALUES (?,?,?,?,?,?,?,?,?)")
+        let insertFD = try db.makeStatement(sql: "INSERT INTO fd_records(seq, tag, t, a, b, c, d, e, f) VALUES (?,?,?,?,?,?,?,?,?)")
+        let insertEvent = try db.makeStatement(sql: "INSERT INTO batch_event_rows(id, fd, mask, data_hi, data_lo) VALUES (?,?,?,?,?)")
+        let insertSyscall = try db.makeStatement(sql: """
+            INSERT INTO syscall_rows(seq, poller, t, tid, fd, name_id, result, errno, is_data, source_line) VALUES (?,?,?,?,?,?,?,?,?,?)
+            """)
+        var inTransaction = 0
+        func insert<Row: BindableRow>(_ rows: [Row], with statement: SQLiteStatement) throws {
+            for row in rows {
+                if inTransaction == 0 { try db.execute(sql: "BEGIN") }
+                row.bind(to: statement, at: 1)
+                try statement.run()
+                statement.reset()
+                inTransaction += 1
+                if inTransaction == rowsPerTransaction {
+                    try db.execute(sql: "COMMIT")
+                    inTransaction = 0
+                }
+            }
+        }
+        try insert(recordRows, with: insertRecord)
+        try insert(fdRows, with: insertFD)
+        try insert(eventRows, with: insertEvent)
+        try insert(syscallRows, with: insertSyscall)
+        if inTransaction > 0 { try db.execute(sql: "COMMIT") }
+        let elapsed = clock.now - began
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    }
+}
+
+import CSQLite
+
+extension PlainSQLiteBaseline {
+    /// The linked SQLite's version, for benchmark reports.
+    public static var sqliteVersion: String { String(cString: sqlite3_libversion()) }
+}

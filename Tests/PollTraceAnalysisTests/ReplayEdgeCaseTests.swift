@@ -1,0 +1,132 @@
+import PollTraceAnalysis
+import PollTraceCore
+import XCTest
+
+/// Inconsistent records, gaps, orphans, spins and memory: the simulated table
+/// decides, so these are built record by record.
+final class ReplayEdgeCaseTests: XCTestCase {
+    func open(_ seq: SequenceNumber, _ fd: Int32, poller: PollerID = 0) -> TraceRecord {
+        .fdOpened(FDOpened(seq: seq, timeNs: seq, poller: poller, fd: fd, origin: .socket))
+    }
+    func register(_ seq: SequenceNumber, _ id: RegistrationID, _ fd: Int32, poller: PollerID = 1, data: UInt64? = nil) -> TraceRecord {
+        .registered(Registered(seq: seq, timeNs: seq, poller: poller, registrationID: id, fd: fd, interest: .readable,
+                               data: data ?? UInt64(fd), handlerLabel: "h\(id)"))
+    }
+    func batch(_ seq: SequenceNumber, number: UInt64, _ events: [(Int32, UInt64)], poller: PollerID = 1) -> TraceRecord {
+        .batch(BatchHarvested(seq: seq, timeNs: seq, poller: poller, batchNumber: number, timeoutMs: 0, waitedNs: 0,
+                              events: events.map { HarvestedEvent(fd: $0.0, mask: .readable, data: $0.1) }))
+    }
+    func ran(_ seq: SequenceNumber, batch: SequenceNumber, index: UInt32, id: RegistrationID, poller: PollerID = 1) -> TraceRecord {
+        .dispatch(Dispatch(seq: seq, timeNs: seq, poller: poller, source: .event, batchSeq: batch, eventIndex: index,
+                           ranRegistrationID: id, deliveredMask: .readable, suppression: nil, handlerThrew: false, durationNs: 1))
+    }
+
+    func testInconsistentRecords_areReportedBySeq_andReplayGoesOn() {
+        let records: [TraceRecord] = [
+            open(1, 5), register(2, 1, 5),
+            open(2, 6),                                  // duplicate seq 2
+            .closed(Closed(seq: 3, timeNs: 3, poller: 0, fd: 9)),   // never seen
+            open(1, 7),                                  // out of order
+            batch(4, number: 1, [(5, 5)]),
+            ran(5, batch: 77, index: 0, id: 1),          // unknown batch
+            ran(6, batch: 4, index: 3, id: 1),           // index out of range
+            ran(7, batch: 4, index: 0, id: 1),           // fine
+            ran(8, batch: 4, index: 0, id: 1),           // dispatched twice
+            .modified(Modified(seq: 9, timeNs: 9, poller: 1, registrationID: 42, fd: 5, interest: .writable)),
+            register(10, 1, 5),                          // id still live
+        ]
+        let report = TraceAnalysis.analyze(records: records)
+        XCTAssertEqual(report.inconsistencies.map { "\($0.seq):\($0.kind.rawValue)" },
+                       ["2:duplicate_sequence", "3:close_of_unknown_fd", "1:sequence_out_of_order", "5:unknown_batch",
+                        "6:event_index_out_of_range", "8:event_dispatched_twice", "9:unknown_registration",
+                        "10:duplicate_registration_id"], "each bad record is named by its seq, in order")
+        XCTAssertEqual(report.count(.correct), 2, "the good dispatches around them are still classified")
+    }
+
+    func testGap_isReported_andRecordsNamingLostStateAreAppliedNotFlagged() {
+        let records: [TraceRecord] = [
+            open(1, 5), register(2, 1, 5),
+            .gap(Gap(seq: 6, timeNs: 6, firstLost: 3, lastLost: 5, lostCount: 3, fromTimeNs: 3, toTimeNs: 5)),
+            // The lost records opened fd 8 and registered it as #2.
+            batch(7, number: 2, [(8, 8)]),
+            ran(8, batch: 7, index: 0, id: 2),
+            .closed(Closed(seq: 9, timeNs: 9, poller: 0, fd: 8)),
+        ]
+        let report = TraceAnalysis.analyze(records: records)
+        XCTAssertEqual(report.gapCount, 1)
+        XCTAssertEqual(report.gaps.first?.lostCount, 3)
+        XCTAssertEqual(report.inconsistencyCount, 0, "after a gap, missing state is the gap's doing: \(report.inconsistencies)")
+        XCTAssertGreaterThan(report.gapAffectedRecords, 0, "and it is counted")
+        XCTAssertTrue(ReportText.render(report).contains("treatment: after a gap"), "the text says how the gap was treated")
+    }
+
+    func testSequenceHoleWithoutGapRecord_isReportedAsUnannouncedGap() {
+        let report = TraceAnalysis.analyze(records: [open(1, 5), open(5, 6)])
+        XCTAssertEqual(report.gaps.map(\.unannounced), [true])
+        XCTAssertEqual(report.gaps.first.map { $0.firstLost...$0.lastLost }, 2...4)
+    }
+
+    func testOrphanEvent_noLiveRegistration_orDataNamingAnotherRegistration() {
+        let guarded = Dispatcher(policy: .guarded)
+        let records: [TraceRecord] = [
+            open(1, 5), register(2, 1, 5, data: guarded.epollData(registrationID: 1, fd: 5)),
+            open(3, 6),
+            // fd 6 has no registration; fd 5's event carries registration #9's id.
+            batch(4, number: 1, [(6, 6), (5, guarded.epollData(registrationID: 9, fd: 5))]),
+        ]
+        let report = TraceAnalysis.analyze(records: records)
+        XCTAssertEqual(report.findings.map(\.kind), [.orphanEvent, .orphanEvent])
+        XCTAssertEqual(report.findings.map(\.eventIndex), [0, 1])
+    }
+
+    /// fd 5 closed without EPOLL_CTL_DEL while a dup kept its epitem: the kernel still
+    /// reports it, and a loop whose table still maps 5 to #1 runs the dead handler.
+    func testOrphanEvent_runByTheEndedRegistration_isADeadRegistration() {
+        let records: [TraceRecord] = [
+            open(1, 5), register(2, 1, 5), open(3, 6, poller: 0),   // 6 is the dup
+            .closed(Closed(seq: 4, timeNs: 4, poller: 0, fd: 5)),
+            batch(5, number: 1, [(5, 5)]),
+            ran(6, batch: 5, index: 0, id: 1),
+            open(7, 5, poller: 1), register(8, 2, 5),
+            batch(9, number: 2, [(5, 5), (5, 5)]),
+            ran(10, batch: 9, index: 0, id: 2),
+        ]
+        let report = TraceAnalysis.analyze(records: records)
+        XCTAssertEqual(report.findings.map { "\($0.kind)@\($0.seq)" }, ["orphan_event@5", "dead_registration@6"],
+                       "the second batch's events are #2's (its data word is the same bare fd): not orphans")
+        XCTAssertEqual(report.count(.correct), 1)
+    }
+
+    func testSpin_isReportedOnce_atTheThresholdBatch() {
+        var records: [TraceRecord] = [open(1, 5), register(2, 1, 5)]
+        var seq: SequenceNumber = 2
+        for n in 1...12 as ClosedRange<UInt64> {
+            seq += 1; let b = seq
+            records.append(batch(b, number: n, [(5, 5)]))
+            seq += 1
+            records.append(ran(seq, batch: b, index: 0, id: 1))
+        }
+        let report = TraceAnalysis.analyze(records: records, options: ReplayOptions(spinThreshold: 5))
+        XCTAssertEqual(report.findings.map(\.kind), [.spin], "one spin per run, however long")
+        XCTAssertEqual(report.findings.first?.spinLength, 5)
+        XCTAssertEqual(report.findings.first?.spinFirstBatch?.batchNumber, 1)
+        XCTAssertEqual(TraceAnalysis.analyze(records: records).findings.count, 12 >= ReplayOptions.defaultSpinThreshold ? 1 : 0)
+    }
+
+    /// Memory follows live state: a long churn (every batch closes and reopens fds)
+    /// leaves replay holding a bounded number of registrations.
+    func testMemory_followsLiveRegistrations_notTraceLength() {
+        let collector = RecordCollector()
+        var process = SimulatedProcess(recorder: collector, seed: 7, policies: [.real(.naive), .real(.guarded)], spinThreshold: 3)
+        process.run(steps: 20_000)
+        var replayer = Replayer()
+        var peak = 0
+        for record in collector.records {
+            replayer.consume(record)
+            peak = max(peak, replayer.heldRegistrations)
+        }
+        let registrations = collector.records.filter { $0.kind == .registered }.count
+        XCTAssertGreaterThan(registrations, 1000, "the schedule must churn through many registrations")
+        XCTAssertLessThan(peak, 100, "replay held \(peak) registrations at most; the trace made \(registrations)")
+    }
+}

@@ -1,0 +1,183 @@
+import Foundation
+import Glibc
+import PollTraceAnalysis
+import PollTraceCore
+import XCTest
+@testable import PollTraceDaemon
+
+/// The daemon under churn on several pollers, rotation by size, and the built
+/// `polltraced` binary's signal handling.
+final class DaemonLifecycleTests: XCTestCase {
+    func testGuarded_twoPollersUnderChurn_noStaleDispatch_noLostEvent_noFDLeak() throws {
+        let directory = temporaryTraceDirectory("churn")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let before = openFDs()
+        var configuration = DaemonConfiguration()
+        configuration.controlPort = 0
+        configuration.pollers = 2
+        configuration.trace = TraceSettings(directory: directory)
+        let daemon = try PollTraceDaemon(configuration: configuration)
+        try daemon.start()
+        var churn = ChurnScenario(controlPort: daemon.controlPort, seconds: 2, maxOperations: 3_000)
+        churn.sideLoadPauseMicroseconds = 5_000
+        let result = churn.run()
+        try daemon.stop()
+        XCTAssertGreaterThan(result.replacements, 0, "the churn should have replaced services")
+        XCTAssertEqual(result.failures, 0, "no control call should fail under churn")
+        let trace = try XCTUnwrap(daemon.recorder?.completedPaths.last)
+        let analysis = try TraceAnalysis.analyze(path: trace)
+        XCTAssertEqual(analysis.staleDispatchCount, 0, "guarded must not run a stale handler, on any poller")
+        XCTAssertEqual(analysis.count(.lostEvent), 0, "guarded must not drop a live registration's event")
+        XCTAssertEqual(analysis.count(.orphanEvent), 0, "every event must belong to a registration in the trace")
+        XCTAssertEqual(analysis.inconsistencyCount, 0, "a two-poller trace must replay consistently (cross-poller fd reuse ordered by seq)")
+        XCTAssertTrue(try FixVerification.verify(path: trace).passed)
+        XCTAssertEqual(try fdsLeftOpen(inTrace: trace), [], "every fd the daemon opened must be closed in its trace")
+        XCTAssertEqual(extraOpenFDs(since: before), [:], "stop must close every fd the daemon opened (fd: what it is)")
+    }
+
+    func testRotationBySize_startsNewFiles_andKeepsOnlyRetained() throws {
+        let directory = temporaryTraceDirectory("rotation")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var configuration = DaemonConfiguration()
+        configuration.controlPort = 0
+        configuration.trace = TraceSettings(directory: directory, rotation: RotationPolicy(maxBytes: 1, retain: 2))
+        let daemon = try PollTraceDaemon(configuration: configuration)
+        try daemon.start()
+        let client = try TestClient(port: daemon.controlPort)
+        // Every file is over 1 byte once written, so the sweep rotates on each tick
+        // that follows a flush; wait (bounded) for a few rotations.
+        XCTAssertTrue(eventually(seconds: 10) {
+            client.request("GET", "/api/stats")
+            _ = client.readResponse()
+            return daemon.recorder!.rotationCount >= 3
+        }, "size rotation should have started new files")
+        try daemon.stop()
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".sqlite") }
+        XCTAssertEqual(files.count, 2, "retain 2 must leave two files after stop: \(files)")
+    }
+
+    private func builtBinary(_ name: String) throws -> String {
+        let besideTests = Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent(name).path
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let path = FileManager.default.isExecutableFile(atPath: besideTests) ? besideTests
+            : repository.appendingPathComponent(".build/debug/\(name)").path
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: path), "\(name) is not built next to the tests (\(path))")
+        return path
+    }
+
+    private func run(_ binary: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, output)
+    }
+
+    func testPolltraced_badFlags_exitNonZero_namingTheProblem() throws {
+        let binary = try builtBinary("polltraced")
+        for (arguments, expected) in [(["--address", "not-an-address"], "--address"), (["--pollers", "0"], "--pollers"),
+                                      (["--dispatch", "fast"], "fast"), (["--trace-mode", "sometimes"], "sometimes")] {
+            let (status, output) = try run(binary, arguments)
+            XCTAssertNotEqual(status, 0, "polltraced \(arguments) must fail")
+            XCTAssertTrue(output.contains(expected), "the error for \(arguments) must name \(expected): \(output)")
+        }
+
+        // A port that is taken: one clear line and exit 1, no crash.
+        let directory = temporaryTraceDirectory("taken")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var configuration = DaemonConfiguration()
+        configuration.controlPort = 0
+        configuration.trace = nil
+        let holder = try PollTraceDaemon(configuration: configuration)
+        try holder.setUp()
+        defer { try? holder.stop() }
+        let (status, output) = try run(binary, ["--port", "\(holder.controlPort)", "--trace-dir", directory])
+        XCTAssertEqual(status, 1, "a taken port must exit 1: \(output)")
+        XCTAssertTrue(output.contains("cannot listen on 127.0.0.1:\(holder.controlPort)"), output)
+        XCTAssertFalse(output.contains("crashed"), output)
+    }
+
+    func testPolltraceLoad_stormAgainstTheDaemon_printsAResultLine_andLeavesNoService() throws {
+        let binary = try builtBinary("polltrace-load")
+        let directory = temporaryTraceDirectory("load")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var configuration = DaemonConfiguration()
+        configuration.controlPort = 0
+        configuration.trace = TraceSettings(directory: directory)
+        let daemon = try PollTraceDaemon(configuration: configuration)
+        try daemon.start()
+        defer { try? daemon.stop() }
+        let (status, output) = try run(binary, ["storm", "--touch", "--control-port", "\(daemon.controlPort)",
+                                                "--duration", "1", "--count", "200"])
+        XCTAssertEqual(status, 0, output)
+        let result = try XCTUnwrap(output.split(separator: "\n").first { $0.hasPrefix("result mode=storm") }, output)
+        let fields = Dictionary(uniqueKeysWithValues: result.split(separator: " ").dropFirst().compactMap { field -> (String, String)? in
+            let parts = field.split(separator: "=", maxSplits: 1)
+            return parts.count == 2 ? (String(parts[0]), String(parts[1])) : nil
+        })
+        XCTAssertEqual(fields["errors"], "0", output)
+        XCTAssertLessThanOrEqual(Int(fields["ops"] ?? "") ?? .max, 200, "the storm must stop at --count")
+        XCTAssertEqual(daemon.stats.snapshot.servicesCurrent, 0, "every service the storm opened must be closed")
+        XCTAssertEqual(daemon.stats.snapshot.servicesOpened, Int(fields["ops"] ?? "-1"))
+    }
+
+    func testPolltraceDemo_reproducesUnderNaive_andTheFixHoldsUnderGuarded() throws {
+        let binary = try builtBinary("polltrace")
+        let directory = temporaryTraceDirectory("demo")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let (status, output) = try run(binary, ["demo", "--seconds", "1", "--trace-dir", directory])
+        XCTAssertEqual(status, 0, "the demo exits 0 only when naive showed the bug and guarded held: \(output)")
+        XCTAssertTrue(output.contains("the fix held"), output)
+        XCTAssertFalse(output.contains("did NOT show"), output)
+        let traces = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".sqlite") }
+        XCTAssertEqual(Set(traces.map { $0.hasPrefix("demo-naive") ? "naive" : $0.hasPrefix("demo-guarded") ? "guarded" : $0 }),
+                       ["naive", "guarded"], "the demo must leave one trace per policy: \(traces)")
+    }
+
+    func testPolltraced_onSIGTERMandSIGINT_finishesTheTraceAndExitsZero() throws {
+        let binary = Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("polltraced").path
+        let testsDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let built = FileManager.default.isExecutableFile(atPath: binary) ? binary
+            : testsDirectory.appendingPathComponent(".build/debug/polltraced").path
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: built), "polltraced is not built next to the tests (\(built))")
+        for signal in [SIGTERM, SIGINT] {
+            let directory = temporaryTraceDirectory("signal")
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: built)
+            process.arguments = ["--port", "0", "--trace-dir", directory]
+            let errors = Pipe()
+            process.standardError = errors
+            try process.run()
+            // The daemon logs its port once listening; read stderr until it does.
+            var log = ""
+            var port: UInt16?
+            let handle = errors.fileHandleForReading
+            while port == nil {
+                let data = handle.availableData
+                if data.isEmpty { break }
+                log += String(decoding: data, as: UTF8.self)
+                if let range = log.range(of: #"port=(\d+)"#, options: .regularExpression) {
+                    port = UInt16(log[range].dropFirst(5))
+                }
+            }
+            let controlPort = try XCTUnwrap(port, "polltraced did not log its port: \(log)")
+            let client = try TestClient(port: controlPort)
+            client.request("POST", "/api/rtp/open")
+            XCTAssertEqual(client.readResponse()?.status, 201)
+            kill(process.processIdentifier, signal)
+            process.waitUntilExit()
+            XCTAssertEqual(process.terminationStatus, 0, "polltraced must exit 0 on signal \(signal)")
+            let traces = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".sqlite") }
+            XCTAssertEqual(traces.count, 1)
+            let analysis = try TraceAnalysis.analyze(path: directory + "/" + traces[0])
+            XCTAssertGreaterThan(analysis.recordCount, 0, "the trace must hold the records flushed at shutdown")
+            XCTAssertEqual(analysis.inconsistencyCount, 0)
+        }
+    }
+}

@@ -1,0 +1,39 @@
+import XCTest
+import PollTraceCore
+@testable import PollTraceStore
+
+/// The sample traces committed in traces/ (made by `polltrace demo` with the
+/// EventPoller on real sockets) read back completely, and the reader agrees with
+/// each file's own views, whichever layout of schema 1 wrote it.
+final class SampleTraceTests: XCTestCase {
+    func testCommittedSampleTraces_readCompletely_andAgreeWithTheirViews() throws {
+        let traces = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("traces")
+        let files = ((try? FileManager.default.contentsOfDirectory(atPath: traces.path)) ?? [])
+            .filter { $0.hasSuffix(".sqlite") }
+            .sorted()
+        guard !files.isEmpty else { throw XCTSkip("no sample traces in \(traces.path)") }
+        for name in files {
+            let path = traces.appendingPathComponent(name).path
+            let reader = try TraceReader(path: path)
+            var cursor = try reader.records()
+            var count = 0
+            var previous: SequenceNumber = 0
+            var dispatches: [[SQLiteValue]] = []
+            while let record = try cursor.next() {
+                XCTAssertGreaterThan(record.seq, previous, "\(name): records out of order at \(record.seq)")
+                previous = record.seq
+                count += 1
+                if case .dispatch(let d) = record {
+                    dispatches.append([.integer(Int64(d.seq)), .integer(Int64(bitPattern: d.timeNs)), .integer(Int64(d.ranRegistrationID))])
+                }
+            }
+            XCTAssertEqual(count, try reader.recordCount(), "\(name): every record should be streamed")
+            XCTAssertGreaterThan(count, 0, "\(name) should not be empty")
+            let statement = try reader.connection.makeStatement(sql: "SELECT seq, time_ns, ran_registration_id FROM dispatches ORDER BY seq")
+            var viewRows: [[SQLiteValue]] = []
+            while try statement.step() { viewRows.append((0..<3).map { statement.value($0) }) }
+            XCTAssertEqual(dispatches, viewRows, "\(name): the reader and the file's dispatches view disagree")
+        }
+    }
+}

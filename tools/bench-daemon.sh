@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Benchmarks for polltraced, driven by polltrace-load over 127.0.0.1.
+#
+#   tools/bench-daemon.sh [all|flood|storm|hold]
+#
+# Environment: DURATION (seconds per run, default 30), RUNS (default 3),
+# PORT (control port, default 18086), TRACE_DIR (default a temp dir, deleted).
+#
+# Prints the machine, each command, each run's result line, and the median of
+# the runs. `flood` measures short TCP connections/s with tracing on and off,
+# interleaved run by run, and prints the on/off ratio of the medians.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+MODE="${1:-all}"
+DURATION="${DURATION:-30}"
+RUNS="${RUNS:-3}"
+PORT="${PORT:-18086}"
+TRACE_DIR="${TRACE_DIR:-$(mktemp -d /tmp/polltraced-bench.XXXXXX)}"
+BIN=.build/release
+
+swift build -c release --product polltraced >/dev/null
+swift build -c release --product polltrace-load >/dev/null
+
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(uname -sr)"
+echo "nofile hard limit: $(ulimit -Hn); duration ${DURATION}s per run, ${RUNS} runs"
+other_load() {
+    echo "other load: $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min load average); busiest processes:"
+    ps -eo pcpu,comm --sort=-pcpu | sed -n '2,6p' | sed 's/^/    /'
+}
+other_load
+
+DAEMON_PID=""
+start_daemon() {
+    ulimit -n "$(ulimit -Hn)"
+    echo "  daemon: $BIN/polltraced --port $PORT --trace-dir $TRACE_DIR $*"
+    "$BIN/polltraced" --port "$PORT" --trace-dir "$TRACE_DIR" --log-level warning "$@" &
+    DAEMON_PID=$!
+    for _ in $(seq 1 100); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then return 0; fi
+        sleep 0.05
+    done
+    echo "polltraced did not start" >&2
+    exit 1
+}
+stop_daemon() {
+    kill -TERM "$DAEMON_PID"
+    wait "$DAEMON_PID" || { echo "polltraced exited $?" >&2; exit 1; }
+    rm -f "$TRACE_DIR"/*.sqlite*
+}
+
+# run_load <field> <load args...>: runs the load generator, shows the command and
+# its result line on stderr, and prints the value of <field> from it on stdout.
+run_load() {
+    local field="$1"; shift
+    echo "  load:   $BIN/polltrace-load $* --control-port $PORT" >&2
+    local line
+    line=$(ulimit -n "$(ulimit -Hn)"; "$BIN/polltrace-load" "$@" --control-port "$PORT" | grep '^result ')
+    echo "  $line" >&2
+    echo "$line" | tr ' ' '\n' | sed -n "s/^$field=//p"
+}
+
+# CPU seconds the daemon used so far (user + system, all threads).
+daemon_cpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$DAEMON_PID/stat"; }
+
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+bench_flood() {
+    echo; echo "== short TCP connections/s (flood), tracing on (lossless) vs off, interleaved"
+    local on=() off=() cpu_on=() cpu_off=() rate cpu
+    for run in $(seq 1 "$RUNS"); do
+        for mode in lossless off; do
+            echo " run $run, --trace-mode $mode:"
+            start_daemon --pollers 2 --trace-mode "$mode" --max-connections 4096
+            rate=$(run_load rate flood --workers 16 --services 4 --duration "$DURATION")
+            cpu=$(daemon_cpu)
+            # Daemon CPU per connection: steadier than the rate on a shared machine.
+            local per; per=$(awk -v c="$cpu" -v r="$rate" -v d="$DURATION" 'BEGIN { printf "%.1f", c * 1e6 / (r * d) }')
+            echo "  daemon CPU ${cpu}s, ${per} us per connection"
+            stop_daemon
+            if [ "$mode" = lossless ]; then on+=("$rate"); cpu_on+=("$per"); else off+=("$rate"); cpu_off+=("$per"); fi
+        done
+    done
+    local mon moff con coff
+    mon=$(printf '%s\n' "${on[@]}" | median); moff=$(printf '%s\n' "${off[@]}" | median)
+    con=$(printf '%s\n' "${cpu_on[@]}" | median); coff=$(printf '%s\n' "${cpu_off[@]}" | median)
+    echo "flood tracing on:  runs ${on[*]} -> median $mon connections/s; daemon CPU per connection ${cpu_on[*]} -> median $con us"
+    echo "flood tracing off: runs ${off[*]} -> median $moff connections/s; daemon CPU per connection ${cpu_off[*]} -> median $coff us (baseline)"
+    echo "tracing on/off throughput ratio: $(awk -v a="$mon" -v b="$moff" 'BEGIN { printf "%.3f", a / b }') (goal >= 0.95)"
+    echo "tracing on/off daemon CPU per connection: $(awk -v a="$con" -v b="$coff" 'BEGIN { printf "%.3f", a / b }')"
+}
+
+bench_storm() {
+    echo; echo "== service open+close/s (storm), tracing on (lossless)"
+    local rates=()
+    for run in $(seq 1 "$RUNS"); do
+        start_daemon --pollers 1 --trace-mode lossless
+        rates+=("$(run_load rate storm --workers 4 --duration "$DURATION")")
+        stop_daemon
+    done
+    echo "storm: runs ${rates[*]} -> median $(printf '%s\n' "${rates[@]}" | median) open+close/s (goal >= 1000)"
+}
+
+bench_hold() {
+    echo; echo "== peak concurrent connections held for the whole run, tracing on (lossless)"
+    local held=()
+    for run in $(seq 1 "$RUNS"); do
+        start_daemon --pollers 2 --trace-mode lossless --max-connections 12000
+        held+=("$(run_load daemon_current_connections_peak hold --count 10000 --hold "$DURATION" --duration $((DURATION + 60)))")
+        stop_daemon
+    done
+    echo "hold: runs ${held[*]} -> median $(printf '%s\n' "${held[@]}" | median) connections held (goal 10000)"
+}
+
+trap 'other_load; [ -n "$DAEMON_PID" ] && kill -TERM "$DAEMON_PID" 2>/dev/null; rm -rf "$TRACE_DIR"' EXIT
+
+case "$MODE" in
+    flood) bench_flood ;;
+    storm) bench_storm ;;
+    hold) bench_hold ;;
+    all) bench_storm; bench_hold; bench_flood ;;
+    *) echo "usage: $0 [all|flood|storm|hold]" >&2; exit 2 ;;
+esac
