@@ -96,15 +96,17 @@ public final class ForeignHazardAnalyzer: ImportConsumer {
         case .callFailed(let r):
             if r.call != .epollDelete && r.call != .close { handled(table, r.fd) }
         case .syscall(let r):
-            if r.name == threadRenamedCallName {
+            // Cheap first-byte checks before comparing names: this runs for every call.
+            let first = r.name.utf8.first
+            if first == UInt8(ascii: "+") && r.name == threadRenamedCallName {
                 for key in openBatches.keys where key.tid == Int32(truncatingIfNeeded: r.result) {
                     var batch = openBatches.removeValue(forKey: key)!
                     batch.tid = r.tid
                     openBatches[BatchKey(tid: r.tid, poller: key.poller)] = batch
                 }
-            } else if r.name == threadExitCallName {
+            } else if first == UInt8(ascii: "+") && r.name == threadExitCallName {
                 for key in openBatches.keys where key.tid == origin.tid { closeBatch(key, nextWaitLine: origin.line) }
-            } else if SyscallCatalog.waitNames.contains(r.name) {
+            } else if first == UInt8(ascii: "e") && SyscallCatalog.waitNames.contains(r.name) {
                 closeBatch(BatchKey(tid: origin.tid, poller: r.poller), nextWaitLine: origin.line)
             } else {
                 accessed(table, r, line: origin.line)

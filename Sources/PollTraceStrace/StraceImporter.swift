@@ -18,6 +18,9 @@ public final class StraceImporter {
     var pollerStates: [PollerState] = []
     var pollerSlots: [PollerKey: Int] = [:]
     var closeScratch: [Int] = []
+    /// The last thread's table: consecutive lines are usually the same thread's.
+    /// Cleared whenever the model changes which table a tid uses.
+    var cachedTable: (tid: Int32, table: FDTable)?
     var pollerCount: PollerID = 0
     var nextRegistrationID: RegistrationID = 0
     /// The open file each registration was made on (for implicit unregistration).
@@ -117,6 +120,7 @@ public final class StraceImporter {
         }
         guard isUnprefixedThread else { return }
         unprefixedThreadNamed = true
+        cachedTable = nil
         model.rename(unprefixed, to: pid)
         stitcher.rename(unprefixed, to: pid)
         if let poller = lastPoller.removeValue(forKey: unprefixed) { lastPoller[pid] = poller }
@@ -166,8 +170,17 @@ public final class StraceImporter {
                                    fd: -1, name: threadExitCallName, result: 0, errno: 0, isDataCall: false,
                                    sourceLine: line)
         emit(.syscall(record), tid: tid, line: line, table: table)
+        cachedTable = nil
         model.threadExited(tid)
         lastPoller[tid] = nil
+    }
+
+    /// The fd table `tid` uses (through the one-entry cache).
+    func tableOf(_ tid: Int32) -> FDTable {
+        if let cached = cachedTable, cached.tid == tid { return cached.table }
+        let table = model.table(for: tid)
+        cachedTable = (tid, table)
+        return table
     }
 
     func contains(_ line: LineBytes, _ range: Range<Int>, _ literal: StaticString) -> Bool {

@@ -29,7 +29,7 @@ extension StraceImporter {
             ArgumentScanner.split(line, argsRange, into: &argumentScratch)
         }
         let args = argumentScratch
-        var table = model.table(for: tid)
+        var table = tableOf(tid)
         let value = result.value ?? -1
         let ok = result.errno == 0 && result.value != nil && value >= 0
 
@@ -72,8 +72,9 @@ extension StraceImporter {
             let flags = args.count > 2 ? args[2] : 0..<0
             if contains(line, flags, "CLOSE_RANGE_CLOEXEC") { return }
             if contains(line, flags, "CLOSE_RANGE_UNSHARE") {
+                cachedTable = nil
                 model.unshare(tid)
-                table = model.table(for: tid)
+                table = tableOf(tid)
             }
             let lo = UInt32(truncatingIfNeeded: first), hi = UInt32(truncatingIfNeeded: last)
             for fd in table.fds.keys.sorted() where fd >= 0 && UInt32(fd) >= lo && UInt32(fd) <= hi {
@@ -122,9 +123,13 @@ extension StraceImporter {
         case .clone, .fork:
             let shares = role == .clone && contains(line, argsRange, "CLONE_FILES")
             model.clonesInFlight[tid] = nil
+            cachedTable = nil
             if ok, value > 0 { model.cloned(parent: tid, child: Int32(truncatingIfNeeded: value), sharesFiles: shares) }
         case .unshare:
-            if ok, contains(line, argsRange, "CLONE_FILES") { model.unshare(tid) }
+            if ok, contains(line, argsRange, "CLONE_FILES") {
+                cachedTable = nil
+                model.unshare(tid)
+            }
         }
     }
 
