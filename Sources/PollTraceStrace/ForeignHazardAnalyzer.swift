@@ -19,7 +19,7 @@ public final class ForeignHazardAnalyzer: ImportConsumer {
     public private(set) var stats = ForeignStatistics()
 
     private final class PendingEvent {
-        enum State { case unhandled, handled, closed, reused }
+        enum State { case unhandled, handled, closed, reused, expired }
         let fd: Int32
         let table: UInt32
         let mask: IOEvents
@@ -78,8 +78,13 @@ public final class ForeignHazardAnalyzer: ImportConsumer {
                     event.state = .closed
                     event.closeLine = origin.line
                     return true
-                case .reused, .handled, .closed:
-                    return false  // the new fd closed: nothing more can be learned
+                case .reused:
+                    // The new fd closed before any access: a later number's calls
+                    // are not this event's business.
+                    event.state = .expired
+                    return true
+                case .handled, .closed, .expired:
+                    return false
                 }
             }
         case .registered(let r):
@@ -204,7 +209,7 @@ public final class ForeignHazardAnalyzer: ImportConsumer {
                     return true
                 }
                 return false
-            case .handled, .closed:
+            case .handled, .closed, .expired:
                 return false
             }
         }
@@ -228,7 +233,7 @@ public final class ForeignHazardAnalyzer: ImportConsumer {
     }
 
     private static func isDone(_ event: PendingEvent) -> Bool {
-        event.state == .handled || (event.state == .reused && event.accessLine != nil)
+        event.state == .handled || event.state == .expired || (event.state == .reused && event.accessLine != nil)
     }
 
     /// The thread waited again (or exited) at `nextWaitLine`: its batch is over.
