@@ -2,16 +2,16 @@ import PollTraceCore
 
 /// epoll_ctl and epoll_wait: the interest lists, and batches with each event's fd
 /// found through the ADD/MOD history of its `epoll_data` word.
-extension StraceImporter {
+extension ImportEngine {
     /// The poller of `epfd` in `table`; one the log never showed created (attached
     /// mid-run) is started on first use.
-    func poller(for epfd: Int32, table: FDTable, tid: Int32) -> Int {
+    mutating func poller(for epfd: Int32, table: FDTable, tid: Int32) -> Int {
         let key = PollerKey(table: table.id, epollFD: epfd)
         if let slot = pollerSlots[key] { return slot }
         return addPoller(PollerState(id: pollerCount + 1, epollFD: epfd, table: table.id, createdInLog: false), tid: tid)
     }
 
-    func addPoller(_ state: PollerState, tid: Int32) -> Int {
+    mutating func addPoller(_ state: PollerState, tid: Int32) -> Int {
         pollerCount = state.id
         pollerStates.append(state)
         pollerSlots[PollerKey(table: state.table, epollFD: state.epollFD)] = pollerStates.count - 1
@@ -19,7 +19,7 @@ extension StraceImporter {
         return pollerStates.count - 1
     }
 
-    func epollControl(_ line: LineBytes, args: [Range<Int>], result: CallResult, tid: Int32, number: UInt32,
+    mutating func epollControl(_ line: LineBytes, args: [Range<Int>], result: CallResult, tid: Int32, number: UInt32,
                       table: FDTable) {
         guard args.count >= 3, let (epfd, _) = ArgumentScanner.fdArgument(line, args[0]),
               let (fd, annotation) = ArgumentScanner.fdArgument(line, args[2]) else {
@@ -93,7 +93,7 @@ extension StraceImporter {
         }
     }
 
-    func epollWait(_ line: LineBytes, name: String, args: [Range<Int>], result: CallResult, tid: Int32,
+    mutating func epollWait(_ line: LineBytes, name: String, args: [Range<Int>], result: CallResult, tid: Int32,
                    number: UInt32, table: FDTable) {
         guard args.count >= 4, let (epfd, _) = ArgumentScanner.fdArgument(line, args[0]) else {
             return diagnostics.note(.unreadableArguments, line: number)
@@ -129,7 +129,7 @@ extension StraceImporter {
     /// The fd an event is for, through the ADD/MOD history; -1 when the history
     /// does not say. For a poller created before the log began, a data word that is
     /// an open fd number is taken as that fd (what fd-storing loops do).
-    func fdForEvent(_ data: UInt64, poller: PollerState, table: FDTable) -> Int32 {
+    mutating func fdForEvent(_ data: UInt64, poller: PollerState, table: FDTable) -> Int32 {
         switch poller.interest.resolve(data) {
         case .live(let registration), .orphan(let registration): return registration.fd
         case .unregistered(let fd, _): return fd
@@ -143,7 +143,7 @@ extension StraceImporter {
     }
 
     /// epoll_wait/epoll_pwait take milliseconds; epoll_pwait2 a timespec or NULL.
-    private func timeout(_ line: LineBytes, name: String, args: [Range<Int>]) -> Int32 {
+    private mutating func timeout(_ line: LineBytes, name: String, args: [Range<Int>]) -> Int32 {
         let arg = args[3]
         if let (value, _) = line.parseInteger(in: arg) { return Int32(clamping: value) }
         guard arg.count >= 2, line[arg.lowerBound] == ASCII.openBrace else { return -1 }

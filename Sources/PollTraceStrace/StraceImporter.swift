@@ -5,12 +5,35 @@ import PollTraceCore
 /// Memory holds only what is live: open fds, registrations, calls in flight. A log
 /// of any length streams through. Feed it lines with `feed`, then call `finish`.
 public final class StraceImporter {
-    public let sequence: SequenceCounter
-    private let consumers: [ImportConsumer]
-    public internal(set) var diagnostics = ImportDiagnostics()
-    public private(set) var linesRead: UInt32 = 0
+    /// The state lives in one struct so that the hot path pays for one exclusivity
+    /// check per line, not one per field it touches (about a tenth of the time when
+    /// the state was this class's own properties).
+    private var engine: ImportEngine
+
+    public init(sequence: SequenceCounter, consumers: [ImportConsumer]) {
+        engine = ImportEngine(sequence: sequence, consumers: consumers)
+    }
+
+    public var sequence: SequenceCounter { engine.sequence }
+    public var diagnostics: ImportDiagnostics { engine.diagnostics }
+    public var linesRead: UInt32 { engine.linesRead }
     /// The first `-ttt` time seen, ns since the epoch (nil when the log has none).
-    public private(set) var firstEpochTimeNs: UInt64?
+    public var firstEpochTimeNs: UInt64? { engine.firstEpochTimeNs }
+
+    /// One line, without its `\n`. `number` counts from 1.
+    public func feed(_ line: UnsafeBufferPointer<UInt8>, number: UInt32) { engine.feed(line, number: number) }
+
+    /// The log ended: calls still in flight never returned.
+    public func finish() { engine.finish() }
+}
+
+/// The importer's state and the line-by-line work.
+struct ImportEngine {
+    let sequence: SequenceCounter
+    private let consumers: [ImportConsumer]
+    var diagnostics = ImportDiagnostics()
+    private(set) var linesRead: UInt32 = 0
+    private(set) var firstEpochTimeNs: UInt64?
 
     var model = FDTableModel()
     var stitcher = CallStitcher()
@@ -50,13 +73,12 @@ public final class StraceImporter {
         var batches: UInt64 = 0
     }
 
-    public init(sequence: SequenceCounter, consumers: [ImportConsumer]) {
+    init(sequence: SequenceCounter, consumers: [ImportConsumer]) {
         self.sequence = sequence
         self.consumers = consumers
     }
 
-    /// One line, without its `\n`. `number` counts from 1.
-    public func feed(_ line: UnsafeBufferPointer<UInt8>, number: UInt32) {
+    mutating func feed(_ line: UnsafeBufferPointer<UInt8>, number: UInt32) {
         linesRead = number
         let framed = LineFraming.frame(line)
         if let t = framed.timeNs { noteTime(t, epoch: framed.timeIsEpoch) }
@@ -87,7 +109,8 @@ public final class StraceImporter {
                 return
             }
             diagnostics.stitchedCalls += 1
-            stitchBuffer.withUnsafeBufferPointer { whole in
+            let joined = stitchBuffer
+            joined.withUnsafeBufferPointer { whole in
                 let body = 0..<whole.count
                 if case .call(let n, let a, let r) = LineBody.classify(whole, body) {
                     handleCall(whole, tid: tid, number: start.line, name: n, args: a, rest: r)
@@ -110,7 +133,7 @@ public final class StraceImporter {
     /// the first thread's early lines are unprefixed. A new tid is that thread when
     /// it resumes the unprefixed thread's call, or when no clone is in flight (a
     /// clone in flight means the new tid is most likely its child).
-    private func identifyNewThread(_ pid: Int32, line: LineBytes, body: LineBody) {
+    private mutating func identifyNewThread(_ pid: Int32, line: LineBytes, body: LineBody) {
         seenTIDs.insert(pid)
         let unprefixed = FDTableModel.unprefixedTID
         guard seenTIDs.contains(unprefixed), !unprefixedThreadNamed else { return }
@@ -132,27 +155,26 @@ public final class StraceImporter {
         }
     }
 
-    /// The log ended: calls still in flight never returned.
-    public func finish() {
+    mutating func finish() {
         for (_, pending) in stitcher.unfinished { diagnostics.note(.neverResumed, line: pending.line) }
         diagnostics.reclassifyLastLine(linesRead)
     }
 
     // MARK: - Records
 
-    func emit(_ record: TraceRecord, tid: Int32, line: UInt32, table: FDTable) {
+    mutating func emit(_ record: TraceRecord, tid: Int32, line: UInt32, table: FDTable) {
         let origin = LineOrigin(line: line, tid: tid, fdTable: table.id)
         for consumer in consumers { consumer.consume(record, origin: origin) }
     }
 
-    func startPoller(_ state: PollerState, tid: Int32) {
+    mutating func startPoller(_ state: PollerState, tid: Int32) {
         let info = PollerInfo(poller: state.id, backend: StraceBackend.name, policy: StraceBackend.placeholderPolicy,
                               epollFD: state.epollFD,
                               label: "fd-table \(state.table) tid \(tid) epfd \(state.epollFD)")
         for consumer in consumers { consumer.pollerStarted(info) }
     }
 
-    private func noteTime(_ t: UInt64, epoch: Bool) {
+    private mutating func noteTime(_ t: UInt64, epoch: Bool) {
         if epoch {
             if firstEpochTimeNs == nil { firstEpochTimeNs = t }
         } else if t < lastTimeNs, lastTimeNs - t > 43_200_000_000_000 {
@@ -163,7 +185,7 @@ public final class StraceImporter {
         currentTimeNs = t &+ dayOffsetNs
     }
 
-    private func threadExited(_ tid: Int32, line: UInt32) {
+    private mutating func threadExited(_ tid: Int32, line: UInt32) {
         if let pending = stitcher.drop(tid: tid) { diagnostics.note(.neverResumed, line: pending.line) }
         guard let table = model.tables[tid] else { return }
         let record = SyscallRecord(seq: sequence.next(), timeNs: currentTimeNs, poller: lastPoller[tid] ?? 0, tid: tid,
@@ -176,14 +198,14 @@ public final class StraceImporter {
     }
 
     /// The fd table `tid` uses (through the one-entry cache).
-    func tableOf(_ tid: Int32) -> FDTable {
+    mutating func tableOf(_ tid: Int32) -> FDTable {
         if let cached = cachedTable, cached.tid == tid { return cached.table }
         let table = model.table(for: tid)
         cachedTable = (tid, table)
         return table
     }
 
-    func contains(_ line: LineBytes, _ range: Range<Int>, _ literal: StaticString) -> Bool {
+    mutating func contains(_ line: LineBytes, _ range: Range<Int>, _ literal: StaticString) -> Bool {
         let count = literal.utf8CodeUnitCount
         var i = range.lowerBound
         while i + count <= range.upperBound {

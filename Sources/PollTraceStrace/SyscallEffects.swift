@@ -2,8 +2,8 @@ import PollTraceCore
 
 /// What each followed syscall does to the fd tables and interest lists, and the
 /// records it becomes.
-extension StraceImporter {
-    func handleCall(_ line: LineBytes, tid: Int32, number: UInt32, name nameRange: Range<Int>,
+extension ImportEngine {
+    mutating func handleCall(_ line: LineBytes, tid: Int32, number: UInt32, name nameRange: Range<Int>,
                     args argsRange: Range<Int>, rest: Range<Int>) {
         let entry = syscallNames.lookup(line, nameRange)
         guard let role = entry.role else {
@@ -135,7 +135,7 @@ extension StraceImporter {
 
     // MARK: - fd table changes
 
-    func openFD(_ fd: Int32, origin: FDOrigin, tid: Int32, line: UInt32, table: FDTable) {
+    mutating func openFD(_ fd: Int32, origin: FDOrigin, tid: Int32, line: UInt32, table: FDTable) {
         if table.fds[fd] != nil {
             diagnostics.note(.openedWhileOpen, line: line)
             closeFD(fd, tid: tid, line: line, table: table)
@@ -146,7 +146,7 @@ extension StraceImporter {
         emit(.fdOpened(record), tid: tid, line: line, table: table)
     }
 
-    func duplicateFD(_ source: Int32, to fd: Int32, tid: Int32, line: UInt32, table: FDTable) {
+    mutating func duplicateFD(_ source: Int32, to fd: Int32, tid: Int32, line: UInt32, table: FDTable) {
         if table.fds[fd] != nil {
             diagnostics.note(.openedWhileOpen, line: line)
             closeFD(fd, tid: tid, line: line, table: table)
@@ -160,7 +160,7 @@ extension StraceImporter {
     /// Records the close, then what it implies: registrations on a file with no fd
     /// left end (the kernel removes them), others become orphans; an epoll fd's
     /// poller ends with its last reference.
-    func closeFD(_ fd: Int32, tid: Int32, line: UInt32, table: FDTable) {
+    mutating func closeFD(_ fd: Int32, tid: Int32, line: UInt32, table: FDTable) {
         let poller = lastPoller[tid] ?? 0
         let closed = Closed(seq: sequence.next(), timeNs: currentTimeNs, poller: poller, fd: fd)
         emit(.closed(closed), tid: tid, line: line, table: table)
