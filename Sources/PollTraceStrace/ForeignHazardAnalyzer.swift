@@ -15,8 +15,24 @@ import PollTraceCore
 /// only the open batches and the interest lists, so memory follows the number of
 /// live fds, not the log's length.
 public final class ForeignHazardAnalyzer: ImportConsumer {
-    public private(set) var findings: [ForeignFinding] = []
-    public private(set) var stats = ForeignStatistics()
+    /// The state lives in one struct: one exclusivity check per record instead of
+    /// one per field touched.
+    private var engine = HazardEngine()
+
+    public init() {}
+
+    public var findings: [ForeignFinding] { engine.findings }
+    public var stats: ForeignStatistics { engine.stats }
+
+    public func pollerStarted(_ info: PollerInfo) { engine.pollerStarted(info) }
+    public func consume(_ record: TraceRecord, origin: LineOrigin) { engine.consume(record, origin: origin) }
+    /// The log ended: every open batch closes.
+    public func finish() { engine.finish() }
+}
+
+struct HazardEngine {
+    private(set) var findings: [ForeignFinding] = []
+    private(set) var stats = ForeignStatistics()
 
     private final class PendingEvent {
         enum State { case unhandled, handled, closed, reused, expired }
@@ -50,14 +66,12 @@ public final class ForeignHazardAnalyzer: ImportConsumer {
     /// The last epoll fd opened per table, to tell which pollers the log created.
     private var lastEpollOpen: [FDKey: Bool] = [:]
 
-    public init() {}
-
-    public func pollerStarted(_ info: PollerInfo) {
+    mutating func pollerStarted(_ info: PollerInfo) {
         pollerInfo[info.poller] = info
         stats.pollers += 1
     }
 
-    public func consume(_ record: TraceRecord, origin: LineOrigin) {
+    mutating func consume(_ record: TraceRecord, origin: LineOrigin) {
         let table = origin.fdTable
         switch record {
         case .fdOpened(let r):
@@ -124,8 +138,7 @@ public final class ForeignHazardAnalyzer: ImportConsumer {
         }
     }
 
-    /// The log ended: every open batch closes.
-    public func finish() {
+    mutating func finish() {
         for key in openBatches.keys.sorted(by: { ($0.tid, $0.poller) < ($1.tid, $1.poller) }) {
             closeBatch(key, nextWaitLine: .max)
         }
@@ -134,14 +147,14 @@ public final class ForeignHazardAnalyzer: ImportConsumer {
 
     // MARK: -
 
-    private func notePoller(_ poller: PollerID, table: UInt32) {
+    private mutating func notePoller(_ poller: PollerID, table: UInt32) {
         guard pollerTable[poller] == nil else { return }
         pollerTable[poller] = table
         let epfd = pollerInfo[poller]?.epollFD ?? -1
         if lastEpollOpen.removeValue(forKey: FDKey(table: table, fd: epfd)) != nil { pollersCreatedInLog.insert(poller) }
     }
 
-    private func harvested(_ batch: BatchHarvested, origin: LineOrigin) {
+    private mutating func harvested(_ batch: BatchHarvested, origin: LineOrigin) {
         let key = BatchKey(tid: origin.tid, poller: batch.poller)
         closeBatch(key, nextWaitLine: origin.line)
         stats.batches += 1
@@ -186,7 +199,7 @@ public final class ForeignHazardAnalyzer: ImportConsumer {
     }
 
     /// Any call but DEL and close on an fd handles its unhandled events.
-    private func handled(_ table: UInt32, _ fd: Int32) {
+    private mutating func handled(_ table: UInt32, _ fd: Int32) {
         forEachWatched(table, fd) { event in
             guard event.state == .unhandled else { return false }
             event.state = .handled
@@ -194,7 +207,7 @@ public final class ForeignHazardAnalyzer: ImportConsumer {
         }
     }
 
-    private func accessed(_ table: UInt32, _ call: SyscallRecord, line: UInt32) {
+    private mutating func accessed(_ table: UInt32, _ call: SyscallRecord, line: UInt32) {
         forEachWatched(table, call.fd) { event in
             switch event.state {
             case .unhandled:
@@ -217,7 +230,7 @@ public final class ForeignHazardAnalyzer: ImportConsumer {
 
     /// Runs `change` on the events watched at (table, fd); those for which it returns
     /// true and that can change no more stop being watched.
-    private func forEachWatched(_ table: UInt32, _ fd: Int32, _ change: (PendingEvent) -> Bool) {
+    private mutating func forEachWatched(_ table: UInt32, _ fd: Int32, _ change: (PendingEvent) -> Bool) {
         let key = FDKey(table: table, fd: fd)
         guard let events = watched[key] else { return }
         var anyDone = false
@@ -240,7 +253,7 @@ public final class ForeignHazardAnalyzer: ImportConsumer {
     /// Only what happened on lines before that wait counts, because a split wait
     /// reaches the analyzer at its result, after lines other threads printed while
     /// it was blocked.
-    private func closeBatch(_ key: BatchKey, nextWaitLine: UInt32) {
+    private mutating func closeBatch(_ key: BatchKey, nextWaitLine: UInt32) {
         guard let batch = openBatches.removeValue(forKey: key) else { return }
         for event in batch.events {
             let fdKey = FDKey(table: event.table, fd: event.fd)
