@@ -19,7 +19,7 @@ public final class ForeignHazardAnalyzer: ImportConsumer {
     public private(set) var stats = ForeignStatistics()
 
     private final class PendingEvent {
-        enum State { case unhandled, handled, closed, reused }
+        enum State { case unhandled, handled, closed, reused, expired }
         let fd: Int32
         let table: UInt32
         let mask: IOEvents
@@ -78,8 +78,13 @@ public final class ForeignHazardAnalyzer: ImportConsumer {
                     event.state = .closed
                     event.closeLine = origin.line
                     return true
-                case .reused, .handled, .closed:
-                    return false  // the new fd closed: nothing more can be learned
+                case .reused:
+                    // The new fd closed before any access: a later number's calls
+                    // are not this event's business.
+                    event.state = .expired
+                    return true
+                case .handled, .closed, .expired:
+                    return false
                 }
             }
         case .registered(let r):
@@ -96,15 +101,17 @@ public final class ForeignHazardAnalyzer: ImportConsumer {
         case .callFailed(let r):
             if r.call != .epollDelete && r.call != .close { handled(table, r.fd) }
         case .syscall(let r):
-            if r.name == threadRenamedCallName {
+            // Cheap first-byte checks before comparing names: this runs for every call.
+            let first = r.name.utf8.first
+            if first == UInt8(ascii: "+") && r.name == threadRenamedCallName {
                 for key in openBatches.keys where key.tid == Int32(truncatingIfNeeded: r.result) {
                     var batch = openBatches.removeValue(forKey: key)!
                     batch.tid = r.tid
                     openBatches[BatchKey(tid: r.tid, poller: key.poller)] = batch
                 }
-            } else if r.name == threadExitCallName {
+            } else if first == UInt8(ascii: "+") && r.name == threadExitCallName {
                 for key in openBatches.keys where key.tid == origin.tid { closeBatch(key, nextWaitLine: origin.line) }
-            } else if SyscallCatalog.waitNames.contains(r.name) {
+            } else if first == UInt8(ascii: "e") && SyscallCatalog.waitNames.contains(r.name) {
                 closeBatch(BatchKey(tid: origin.tid, poller: r.poller), nextWaitLine: origin.line)
             } else {
                 accessed(table, r, line: origin.line)
@@ -202,7 +209,7 @@ public final class ForeignHazardAnalyzer: ImportConsumer {
                     return true
                 }
                 return false
-            case .handled, .closed:
+            case .handled, .closed, .expired:
                 return false
             }
         }
@@ -213,14 +220,20 @@ public final class ForeignHazardAnalyzer: ImportConsumer {
     private func forEachWatched(_ table: UInt32, _ fd: Int32, _ change: (PendingEvent) -> Bool) {
         let key = FDKey(table: table, fd: fd)
         guard let events = watched[key] else { return }
-        var keep: [PendingEvent] = []
+        var anyDone = false
         for event in events {
             _ = change(event)
-            // Watch on while the event can still become (or grow into) a finding.
-            let done = event.state == .handled || (event.state == .reused && event.accessLine != nil)
-            if !done { keep.append(event) }
+            anyDone = anyDone || Self.isDone(event)
         }
-        watched[key] = keep.isEmpty ? nil : keep
+        // Watch on while the event can still become (or grow into) a finding.
+        if anyDone {
+            let keep = events.filter { !Self.isDone($0) }
+            watched[key] = keep.isEmpty ? nil : keep
+        }
+    }
+
+    private static func isDone(_ event: PendingEvent) -> Bool {
+        event.state == .handled || event.state == .expired || (event.state == .reused && event.accessLine != nil)
     }
 
     /// The thread waited again (or exited) at `nextWaitLine`: its batch is over.

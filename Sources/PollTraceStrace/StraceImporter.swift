@@ -14,7 +14,13 @@ public final class StraceImporter {
 
     var model = FDTableModel()
     var stitcher = CallStitcher()
-    var pollers: [PollerKey: PollerState] = [:]
+    /// Every poller so far, by slot; `pollerSlots` finds the live one of an epoll fd.
+    var pollerStates: [PollerState] = []
+    var pollerSlots: [PollerKey: Int] = [:]
+    var closeScratch: [Int] = []
+    /// The last thread's table: consecutive lines are usually the same thread's.
+    /// Cleared whenever the model changes which table a tid uses.
+    var cachedTable: (tid: Int32, table: FDTable)?
     var pollerCount: PollerID = 0
     var nextRegistrationID: RegistrationID = 0
     /// The open file each registration was made on (for implicit unregistration).
@@ -26,6 +32,7 @@ public final class StraceImporter {
     private var unprefixedThreadNamed = false
     private var stitchBuffer: [UInt8] = []
     var argumentScratch: [Range<Int>] = []
+    var syscallNames = SyscallNames()
     var eventScratch: [(mask: IOEvents, data: UInt64)] = []
     private var lastTimeNs: UInt64 = 0
     private var dayOffsetNs: UInt64 = 0
@@ -67,7 +74,7 @@ public final class StraceImporter {
         case .call(let name, let args, let rest):
             handleCall(line, tid: tid, number: number, name: name, args: args, rest: rest)
         case .unfinished(let name, let partial):
-            if let role = SyscallCatalog.role(of: line.string(name)), role == .clone || role == .fork {
+            if let role = syscallNames.lookup(line, name).role, role == .clone || role == .fork {
                 model.clonesInFlight[tid] = role == .clone && contains(line, partial, "CLONE_FILES")
             }
             if let replaced = stitcher.start(tid: tid, name: line[name], partialArgs: line[partial],
@@ -113,6 +120,7 @@ public final class StraceImporter {
         }
         guard isUnprefixedThread else { return }
         unprefixedThreadNamed = true
+        cachedTable = nil
         model.rename(unprefixed, to: pid)
         stitcher.rename(unprefixed, to: pid)
         if let poller = lastPoller.removeValue(forKey: unprefixed) { lastPoller[pid] = poller }
@@ -162,8 +170,17 @@ public final class StraceImporter {
                                    fd: -1, name: threadExitCallName, result: 0, errno: 0, isDataCall: false,
                                    sourceLine: line)
         emit(.syscall(record), tid: tid, line: line, table: table)
+        cachedTable = nil
         model.threadExited(tid)
         lastPoller[tid] = nil
+    }
+
+    /// The fd table `tid` uses (through the one-entry cache).
+    func tableOf(_ tid: Int32) -> FDTable {
+        if let cached = cachedTable, cached.tid == tid { return cached.table }
+        let table = model.table(for: tid)
+        cachedTable = (tid, table)
+        return table
     }
 
     func contains(_ line: LineBytes, _ range: Range<Int>, _ literal: StaticString) -> Bool {
