@@ -147,11 +147,6 @@ public struct FixVerifier: Sendable {
             skippingEffectsOf[d.poller] = d.seq
         }
 
-        if divergentFDs.contains(pendingEvent.event.fd) || taintedRegistrations.contains(harvestedID) {
-            divergentDispatches += 1
-            return
-        }
-
         let recorded = recordedRan ? "ran #\(d.ranRegistrationID) with \(d.deliveredMask)" : "suppressed (\(d.suppression!))"
         let replayed: String
         switch decision {
@@ -160,12 +155,24 @@ public struct FixVerifier: Sendable {
         }
         var failed = false
         func fail(_ kind: VerificationFailure.Kind) {
+            guard !failed else { return } // one failure per dispatch
             failed = true
             failureCount += 1
             if replayer.options.maxDetailed.map({ failures.count < $0 }) ?? true {
                 failures.append(VerificationFailure(kind: kind, seq: d.seq, poller: d.poller, verdict: verdict,
                                                     recorded: recorded, replayed: replayed))
             }
+        }
+
+        // A poller recorded under guarded must have made no stale dispatch and lost no
+        // event. This rests on the analysis of the recording alone, so it is checked
+        // even where the replay's table diverged.
+        let guardedRecording = recordedPolicies[d.poller] == .guarded
+        if guardedRecording && (verdict.isStaleDispatch || verdict == .lostEvent) { fail(.recordingDisagrees) }
+
+        if divergentFDs.contains(pendingEvent.event.fd) || taintedRegistrations.contains(harvestedID) {
+            divergentDispatches += 1
+            return
         }
 
         switch (verdict, decision) {
@@ -192,11 +199,14 @@ public struct FixVerifier: Sendable {
         }
 
         // A poller recorded under guarded ran this very code: it must agree exactly.
-        if !failed, recordedPolicies[d.poller] == .guarded {
+        if !failed, guardedRecording {
             let agrees: Bool
             switch decision {
             case .run(let id, let mask): agrees = recordedRan && id == d.ranRegistrationID && mask == d.deliveredMask
-            case .suppress(let reason): agrees = d.suppression == reason
+            // A suppression agrees with a suppression: the outcome (no handler ran)
+            // is what the fix promises; the reason can differ when the loop's own
+            // table held an entry for an fd closed behind its back.
+            case .suppress: agrees = !recordedRan
             }
             if !agrees { fail(.recordingDisagrees) }
         }

@@ -31,10 +31,10 @@ struct PollerStates: Sendable {
         return i
     }
 
-    func state(_ poller: PollerID) -> PollerReplayState? { index(poller).map { states[$0] } }
-
+    /// Read and modified in place: `_read` lends the element rather than copying it
+    /// (a copy would retain and release every table inside it on each access).
     subscript(i: Int) -> PollerReplayState {
-        get { states[i] }
+        _read { yield states[i] }
         _modify { yield &states[i] }
     }
 }

@@ -47,15 +47,16 @@ public struct Replayer: Sendable {
     public init(options: ReplayOptions = ReplayOptions()) { self.options = options }
 
     /// The interest list replay holds for `poller` now.
-    public func interestList(_ poller: PollerID) -> InterestList { pollers.state(poller)?.interest ?? InterestList() }
+    public func interestList(_ poller: PollerID) -> InterestList { pollers.index(poller).map { pollers[$0].interest } ?? InterestList() }
 
     public func registration(_ id: RegistrationID) -> RegistrationRecord? { registrations[id] }
 
     /// The registration event `eventIndex` of `poller`'s open batch was harvested
     /// for; nil for an orphan or when there is no such event.
     public func harvestedFor(poller: PollerID, eventIndex: Int) -> RegistrationID? {
-        guard let batch = pollers.state(poller)?.openBatch, eventIndex < batch.harvestedFor.count else { return nil }
-        let id = batch.harvestedFor[eventIndex]
+        guard let i = pollers.index(poller), let count = pollers[i].openBatch?.harvestedFor.count, eventIndex < count
+        else { return nil }
+        let id = pollers[i].openBatch!.harvestedFor[eventIndex]
         return id == 0 ? nil : id
     }
 
@@ -130,7 +131,7 @@ public struct Replayer: Sendable {
             fdTable.opened(assumed)
             openFD = assumed
         }
-        if let previous = pollers.state(r.poller)?.interest.currentRegistration(forFD: r.fd) {
+        if let p = pollers.index(r.poller), let previous = pollers[p].interest.currentRegistration(forFD: r.fd) {
             report(.fdAlreadyRegistered, r.seq, "fd \(r.fd) registered (#\(r.registrationID)) on poller \(r.poller) while #\(previous.registrationID) still held it; the old one was ended here")
             end(previous.registrationID, seq: r.seq, timeNs: r.timeNs, reason: .unregistered, by: by)
         }
@@ -408,7 +409,8 @@ public struct Replayer: Sendable {
     // MARK: - Helpers
 
     private func cause(_ poller: PollerID) -> DispatchRef? {
-        poller == 0 ? nil : pollers.state(poller)?.activeDispatch
+        guard poller != 0, let i = pollers.index(poller) else { return nil }
+        return pollers[i].activeDispatch
     }
 
     private mutating func emit(_ finding: Finding) {

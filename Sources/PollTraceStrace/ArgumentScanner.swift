@@ -51,8 +51,12 @@ enum ArgumentScanner {
         var depth = 0
         var i = start
         while i < end {
-            if let next = skipOpaque(line, at: i, end: end) { i = next; continue }
-            switch line[i] {
+            let b = line[i]
+            if b == ASCII.quote || b == ASCII.less || b == 0x2F, let next = skipOpaque(line, at: i, end: end) {
+                i = next
+                continue
+            }
+            switch b {
             case ASCII.openParen, ASCII.openBracket, ASCII.openBrace: depth += 1
             case ASCII.closeParen:
                 if depth == 0 { return i }
@@ -74,8 +78,12 @@ enum ArgumentScanner {
         var argStart = i
         let end = range.upperBound
         while i < end {
-            if let next = skipOpaque(line, at: i, end: end) { i = next; continue }
-            switch line[i] {
+            let b = line[i]
+            if b == ASCII.quote || b == ASCII.less || b == 0x2F, let next = skipOpaque(line, at: i, end: end) {
+                i = next
+                continue
+            }
+            switch b {
             case ASCII.openParen, ASCII.openBracket, ASCII.openBrace: depth += 1
             case ASCII.closeParen, ASCII.closeBracket, ASCII.closeBrace: depth -= 1
             case ASCII.comma where depth == 0:

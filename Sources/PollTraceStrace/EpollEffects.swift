@@ -2,21 +2,24 @@ import PollTraceCore
 
 /// epoll_ctl and epoll_wait: the interest lists, and batches with each event's fd
 /// found through the ADD/MOD history of its `epoll_data` word.
-extension StraceImporter {
+extension ImportEngine {
     /// The poller of `epfd` in `table`; one the log never showed created (attached
     /// mid-run) is started on first use.
-    func poller(for epfd: Int32, table: FDTable, tid: Int32) -> PollerKey {
+    mutating func poller(for epfd: Int32, table: FDTable, tid: Int32) -> Int {
         let key = PollerKey(table: table.id, epollFD: epfd)
-        if pollers[key] == nil {
-            pollerCount += 1
-            let state = PollerState(id: pollerCount, epollFD: epfd, table: table.id, createdInLog: false)
-            pollers[key] = state
-            startPoller(state, tid: tid)
-        }
-        return key
+        if let slot = pollerSlots[key] { return slot }
+        return addPoller(PollerState(id: pollerCount + 1, epollFD: epfd, table: table.id, createdInLog: false), tid: tid)
     }
 
-    func epollControl(_ line: LineBytes, args: [Range<Int>], result: CallResult, tid: Int32, number: UInt32,
+    mutating func addPoller(_ state: PollerState, tid: Int32) -> Int {
+        pollerCount = state.id
+        pollerStates.append(state)
+        pollerSlots[PollerKey(table: state.table, epollFD: state.epollFD)] = pollerStates.count - 1
+        startPoller(state, tid: tid)
+        return pollerStates.count - 1
+    }
+
+    mutating func epollControl(_ line: LineBytes, args: [Range<Int>], result: CallResult, tid: Int32, number: UInt32,
                       table: FDTable) {
         guard args.count >= 3, let (epfd, _) = ArgumentScanner.fdArgument(line, args[0]),
               let (fd, annotation) = ArgumentScanner.fdArgument(line, args[2]) else {
@@ -29,7 +32,7 @@ extension StraceImporter {
         else if line.equals("EPOLL_CTL_MOD", in: op) || line.equals("3", in: op) { call = .epollModify }
         else { return diagnostics.note(.unreadableArguments, line: number) }
         let key = poller(for: epfd, table: table, tid: tid)
-        let pollerID = pollers[key]!.id
+        let pollerID = pollerStates[key].id
         if result.errno != 0 || result.value == nil {
             let failed = CallFailed(seq: sequence.next(), timeNs: currentTimeNs, poller: pollerID, call: call, fd: fd,
                                     errno: result.errno)
@@ -48,7 +51,7 @@ extension StraceImporter {
             if nextRegistrationID == 0 { nextRegistrationID = 1 }  // 0 means "none"
             let id = nextRegistrationID
             let label = annotation.map { line.string($0) } ?? ""
-            pollers[key]!.interest.add(.init(id: id, fd: fd, data: event!.data, interest: event!.mask,
+            pollerStates[key].interest.add(.init(id: id, fd: fd, data: event!.data, interest: event!.mask,
                                              fdClosedAtLine: nil, registeredAtLine: number))
             registrationFile[id] = table.fds[fd]
             let record = Registered(seq: sequence.next(), timeNs: currentTimeNs, poller: pollerID, registrationID: id,
@@ -56,14 +59,14 @@ extension StraceImporter {
             emit(.registered(record), tid: tid, line: number, table: table)
         }
         func unregister(_ id: RegistrationID) {
-            pollers[key]!.interest.remove(id, atLine: number)
+            pollerStates[key].interest.remove(id, atLine: number)
             registrationFile[id] = nil
             let record = Unregistered(seq: sequence.next(), timeNs: currentTimeNs, poller: pollerID,
                                       registrationID: id, fd: fd)
             emit(.unregistered(record), tid: tid, line: number, table: table)
         }
 
-        let existing = pollers[key]!.interest.current(forFD: fd)
+        let existing = pollerStates[key].interest.current(forFD: fd)
         switch call {
         case .epollAdd:
             register()
@@ -79,7 +82,7 @@ extension StraceImporter {
                 unregister(existing.id)
                 return register()
             }
-            pollers[key]!.interest.modify(existing.id, interest: event!.mask, data: nil)
+            pollerStates[key].interest.modify(existing.id, interest: event!.mask, data: nil)
             let record = Modified(seq: sequence.next(), timeNs: currentTimeNs, poller: pollerID,
                                   registrationID: existing.id, fd: fd, interest: event!.mask)
             emit(.modified(record), tid: tid, line: number, table: table)
@@ -90,13 +93,13 @@ extension StraceImporter {
         }
     }
 
-    func epollWait(_ line: LineBytes, name: String, args: [Range<Int>], result: CallResult, tid: Int32,
+    mutating func epollWait(_ line: LineBytes, name: String, args: [Range<Int>], result: CallResult, tid: Int32,
                    number: UInt32, table: FDTable) {
         guard args.count >= 4, let (epfd, _) = ArgumentScanner.fdArgument(line, args[0]) else {
             return diagnostics.note(.unreadableArguments, line: number)
         }
         let key = poller(for: epfd, table: table, tid: tid)
-        let state = pollers[key]!
+        let state = pollerStates[key]
         lastPoller[tid] = state.id
         guard result.errno == 0, let count = result.value, count >= 0 else {
             // A failed wait (EINTR) still ends the batch before it: record it as a call.
@@ -116,9 +119,9 @@ extension StraceImporter {
                                              mask: event.mask, data: event.data))
             }
         }
-        pollers[key]!.batches += 1
+        pollerStates[key].batches += 1
         let record = BatchHarvested(seq: sequence.next(), timeNs: currentTimeNs, poller: state.id,
-                                    batchNumber: pollers[key]!.batches, timeoutMs: timeout(line, name: name, args: args),
+                                    batchNumber: pollerStates[key].batches, timeoutMs: timeout(line, name: name, args: args),
                                     waitedNs: result.durationNs ?? 0, events: events)
         emit(.batch(record), tid: tid, line: number, table: table)
     }
@@ -126,18 +129,21 @@ extension StraceImporter {
     /// The fd an event is for, through the ADD/MOD history; -1 when the history
     /// does not say. For a poller created before the log began, a data word that is
     /// an open fd number is taken as that fd (what fd-storing loops do).
-    func fdForEvent(_ data: UInt64, poller: PollerState, table: FDTable) -> Int32 {
+    mutating func fdForEvent(_ data: UInt64, poller: PollerState, table: FDTable) -> Int32 {
         switch poller.interest.resolve(data) {
         case .live(let registration), .orphan(let registration): return registration.fd
         case .unregistered(let fd, _): return fd
         case .never:
-            guard !poller.createdInLog, data <= UInt64(Int32.max), table.fds[Int32(data)] != nil else { return -1 }
+            // Attached mid-run: fds opened before the log are unknown to the table,
+            // so a small data word is taken as the fd (what fd-storing loops such as
+            // redis do); a pointer-sized word is left unmapped.
+            guard !poller.createdInLog, data < 1 << 24 else { return -1 }
             return Int32(data)
         }
     }
 
     /// epoll_wait/epoll_pwait take milliseconds; epoll_pwait2 a timespec or NULL.
-    private func timeout(_ line: LineBytes, name: String, args: [Range<Int>]) -> Int32 {
+    private mutating func timeout(_ line: LineBytes, name: String, args: [Range<Int>]) -> Int32 {
         let arg = args[3]
         if let (value, _) = line.parseInteger(in: arg) { return Int32(clamping: value) }
         guard arg.count >= 2, line[arg.lowerBound] == ASCII.openBrace else { return -1 }

@@ -17,14 +17,16 @@ enum EpollEventFormat {
         guard r.count >= 2, line[r.lowerBound] == ASCII.openBrace, line[r.upperBound - 1] == ASCII.closeBrace else {
             return nil
         }
-        var parts: [Range<Int>] = []
-        ArgumentScanner.split(line, (r.lowerBound + 1)..<(r.upperBound - 1), into: &parts)
-        guard parts.count == 2 else { return nil }
-        var maskRange = parts[0]
+        // `{mask, data}`: split at the one top-level comma, without allocating.
+        let inner = (r.lowerBound + 1)..<(r.upperBound - 1)
+        guard let comma = topLevelComma(line, inner), topLevelComma(line, (comma + 1)..<inner.upperBound) == nil else {
+            return nil
+        }
+        var maskRange = line.trimmed(inner.lowerBound..<comma)
         if line.matches("events=", at: maskRange.lowerBound, end: maskRange.upperBound) {
             maskRange = (maskRange.lowerBound + 7)..<maskRange.upperBound
         }
-        var dataRange = parts[1]
+        var dataRange = line.trimmed((comma + 1)..<inner.upperBound)
         if line.matches("data=", at: dataRange.lowerBound, end: dataRange.upperBound) {
             dataRange = (dataRange.lowerBound + 5)..<dataRange.upperBound
         }
@@ -41,15 +43,40 @@ enum EpollEventFormat {
         guard r.count >= 2, line[r.lowerBound] == ASCII.openBracket, line[r.upperBound - 1] == ASCII.closeBracket else {
             return (false, false)
         }
-        var items: [Range<Int>] = []
-        ArgumentScanner.split(line, (r.lowerBound + 1)..<(r.upperBound - 1), into: &items)
         var truncated = false
-        for item in items {
+        var start = r.lowerBound + 1
+        let end = r.upperBound - 1
+        while start < end {
+            let stop = topLevelComma(line, start..<end) ?? end
+            let item = line.trimmed(start..<stop)
+            start = stop + 1
+            if item.isEmpty && stop == end { break }
             if line.equals("...", in: item) { truncated = true; continue }
             guard let event = parseEvent(line, item) else { return (false, truncated) }
             events.append(event)
         }
         return (true, truncated)
+    }
+
+    /// The first `,` in `range` outside brackets, braces, strings and annotations.
+    static func topLevelComma(_ line: LineBytes, _ range: Range<Int>) -> Int? {
+        var depth = 0
+        var i = range.lowerBound
+        while i < range.upperBound {
+            let b = line[i]
+            if b == ASCII.quote || b == ASCII.less, let next = ArgumentScanner.skipOpaque(line, at: i, end: range.upperBound) {
+                i = next
+                continue
+            }
+            switch b {
+            case ASCII.openParen, ASCII.openBracket, ASCII.openBrace: depth += 1
+            case ASCII.closeParen, ASCII.closeBracket, ASCII.closeBrace: depth -= 1
+            case ASCII.comma where depth == 0: return i
+            default: break
+            }
+            i += 1
+        }
+        return nil
     }
 
     /// `EPOLLIN|EPOLLET`, `EPOLLIN|0x400`, `0x2001` or `0`.

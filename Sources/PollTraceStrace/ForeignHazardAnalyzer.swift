@@ -15,11 +15,27 @@ import PollTraceCore
 /// only the open batches and the interest lists, so memory follows the number of
 /// live fds, not the log's length.
 public final class ForeignHazardAnalyzer: ImportConsumer {
-    public private(set) var findings: [ForeignFinding] = []
-    public private(set) var stats = ForeignStatistics()
+    /// The state lives in one struct: one exclusivity check per record instead of
+    /// one per field touched.
+    private var engine = HazardEngine()
+
+    public init() {}
+
+    public var findings: [ForeignFinding] { engine.findings }
+    public var stats: ForeignStatistics { engine.stats }
+
+    public func pollerStarted(_ info: PollerInfo) { engine.pollerStarted(info) }
+    public func consume(_ record: TraceRecord, origin: LineOrigin) { engine.consume(record, origin: origin) }
+    /// The log ended: every open batch closes.
+    public func finish() { engine.finish() }
+}
+
+struct HazardEngine {
+    private(set) var findings: [ForeignFinding] = []
+    private(set) var stats = ForeignStatistics()
 
     private final class PendingEvent {
-        enum State { case unhandled, handled, closed, reused }
+        enum State { case unhandled, handled, closed, reused, expired }
         let fd: Int32
         let table: UInt32
         let mask: IOEvents
@@ -50,14 +66,12 @@ public final class ForeignHazardAnalyzer: ImportConsumer {
     /// The last epoll fd opened per table, to tell which pollers the log created.
     private var lastEpollOpen: [FDKey: Bool] = [:]
 
-    public init() {}
-
-    public func pollerStarted(_ info: PollerInfo) {
+    mutating func pollerStarted(_ info: PollerInfo) {
         pollerInfo[info.poller] = info
         stats.pollers += 1
     }
 
-    public func consume(_ record: TraceRecord, origin: LineOrigin) {
+    mutating func consume(_ record: TraceRecord, origin: LineOrigin) {
         let table = origin.fdTable
         switch record {
         case .fdOpened(let r):
@@ -78,8 +92,13 @@ public final class ForeignHazardAnalyzer: ImportConsumer {
                     event.state = .closed
                     event.closeLine = origin.line
                     return true
-                case .reused, .handled, .closed:
-                    return false  // the new fd closed: nothing more can be learned
+                case .reused:
+                    // The new fd closed before any access: a later number's calls
+                    // are not this event's business.
+                    event.state = .expired
+                    return true
+                case .handled, .closed, .expired:
+                    return false
                 }
             }
         case .registered(let r):
@@ -96,15 +115,17 @@ public final class ForeignHazardAnalyzer: ImportConsumer {
         case .callFailed(let r):
             if r.call != .epollDelete && r.call != .close { handled(table, r.fd) }
         case .syscall(let r):
-            if r.name == threadRenamedCallName {
+            // Cheap first-byte checks before comparing names: this runs for every call.
+            let first = r.name.utf8.first
+            if first == UInt8(ascii: "+") && r.name == threadRenamedCallName {
                 for key in openBatches.keys where key.tid == Int32(truncatingIfNeeded: r.result) {
                     var batch = openBatches.removeValue(forKey: key)!
                     batch.tid = r.tid
                     openBatches[BatchKey(tid: r.tid, poller: key.poller)] = batch
                 }
-            } else if r.name == threadExitCallName {
+            } else if first == UInt8(ascii: "+") && r.name == threadExitCallName {
                 for key in openBatches.keys where key.tid == origin.tid { closeBatch(key, nextWaitLine: origin.line) }
-            } else if SyscallCatalog.waitNames.contains(r.name) {
+            } else if first == UInt8(ascii: "e") && SyscallCatalog.waitNames.contains(r.name) {
                 closeBatch(BatchKey(tid: origin.tid, poller: r.poller), nextWaitLine: origin.line)
             } else {
                 accessed(table, r, line: origin.line)
@@ -117,8 +138,7 @@ public final class ForeignHazardAnalyzer: ImportConsumer {
         }
     }
 
-    /// The log ended: every open batch closes.
-    public func finish() {
+    mutating func finish() {
         for key in openBatches.keys.sorted(by: { ($0.tid, $0.poller) < ($1.tid, $1.poller) }) {
             closeBatch(key, nextWaitLine: .max)
         }
@@ -127,14 +147,14 @@ public final class ForeignHazardAnalyzer: ImportConsumer {
 
     // MARK: -
 
-    private func notePoller(_ poller: PollerID, table: UInt32) {
+    private mutating func notePoller(_ poller: PollerID, table: UInt32) {
         guard pollerTable[poller] == nil else { return }
         pollerTable[poller] = table
         let epfd = pollerInfo[poller]?.epollFD ?? -1
         if lastEpollOpen.removeValue(forKey: FDKey(table: table, fd: epfd)) != nil { pollersCreatedInLog.insert(poller) }
     }
 
-    private func harvested(_ batch: BatchHarvested, origin: LineOrigin) {
+    private mutating func harvested(_ batch: BatchHarvested, origin: LineOrigin) {
         let key = BatchKey(tid: origin.tid, poller: batch.poller)
         closeBatch(key, nextWaitLine: origin.line)
         stats.batches += 1
@@ -179,7 +199,7 @@ public final class ForeignHazardAnalyzer: ImportConsumer {
     }
 
     /// Any call but DEL and close on an fd handles its unhandled events.
-    private func handled(_ table: UInt32, _ fd: Int32) {
+    private mutating func handled(_ table: UInt32, _ fd: Int32) {
         forEachWatched(table, fd) { event in
             guard event.state == .unhandled else { return false }
             event.state = .handled
@@ -187,7 +207,7 @@ public final class ForeignHazardAnalyzer: ImportConsumer {
         }
     }
 
-    private func accessed(_ table: UInt32, _ call: SyscallRecord, line: UInt32) {
+    private mutating func accessed(_ table: UInt32, _ call: SyscallRecord, line: UInt32) {
         forEachWatched(table, call.fd) { event in
             switch event.state {
             case .unhandled:
@@ -202,7 +222,7 @@ public final class ForeignHazardAnalyzer: ImportConsumer {
                     return true
                 }
                 return false
-            case .handled, .closed:
+            case .handled, .closed, .expired:
                 return false
             }
         }
@@ -210,24 +230,30 @@ public final class ForeignHazardAnalyzer: ImportConsumer {
 
     /// Runs `change` on the events watched at (table, fd); those for which it returns
     /// true and that can change no more stop being watched.
-    private func forEachWatched(_ table: UInt32, _ fd: Int32, _ change: (PendingEvent) -> Bool) {
+    private mutating func forEachWatched(_ table: UInt32, _ fd: Int32, _ change: (PendingEvent) -> Bool) {
         let key = FDKey(table: table, fd: fd)
         guard let events = watched[key] else { return }
-        var keep: [PendingEvent] = []
+        var anyDone = false
         for event in events {
             _ = change(event)
-            // Watch on while the event can still become (or grow into) a finding.
-            let done = event.state == .handled || (event.state == .reused && event.accessLine != nil)
-            if !done { keep.append(event) }
+            anyDone = anyDone || Self.isDone(event)
         }
-        watched[key] = keep.isEmpty ? nil : keep
+        // Watch on while the event can still become (or grow into) a finding.
+        if anyDone {
+            let keep = events.filter { !Self.isDone($0) }
+            watched[key] = keep.isEmpty ? nil : keep
+        }
+    }
+
+    private static func isDone(_ event: PendingEvent) -> Bool {
+        event.state == .handled || event.state == .expired || (event.state == .reused && event.accessLine != nil)
     }
 
     /// The thread waited again (or exited) at `nextWaitLine`: its batch is over.
     /// Only what happened on lines before that wait counts, because a split wait
     /// reaches the analyzer at its result, after lines other threads printed while
     /// it was blocked.
-    private func closeBatch(_ key: BatchKey, nextWaitLine: UInt32) {
+    private mutating func closeBatch(_ key: BatchKey, nextWaitLine: UInt32) {
         guard let batch = openBatches.removeValue(forKey: key) else { return }
         for event in batch.events {
             let fdKey = FDKey(table: event.table, fd: event.fd)

@@ -39,6 +39,8 @@ enum LineBody {
         let name = start..<i
         guard !name.isEmpty, i < end, line[i] == ASCII.openParen, !ASCII.isDigit(line[start]) else { return .garbage }
         let argsStart = i + 1
+        // strace detached (`-p` and Ctrl-C) while the call was in progress.
+        if line.hasSuffix("<detached ...>", in: body) { return .note }
         if line.hasSuffix("<unfinished ...>", in: body) {
             let partialEnd = end - 16  // "<unfinished ...>"
             var trimmedEnd = partialEnd

@@ -38,14 +38,13 @@ public enum LogReader {
             filled += n
             let consumed: Int = try buffer.withUnsafeBufferPointer { all in
                 var start = 0
-                var i = 0
-                while i < filled {
-                    if all[i] == 0x0A {
-                        lineNumber &+= 1
-                        try body(UnsafeBufferPointer(rebasing: all[start..<i]), lineNumber)
-                        start = i + 1
-                    }
-                    i += 1
+                let base = all.baseAddress!
+                while start < filled,
+                      let hit = memchr(base + start, 0x0A, filled - start) {
+                    let i = UnsafeRawPointer(hit).assumingMemoryBound(to: UInt8.self) - base
+                    lineNumber &+= 1
+                    try body(UnsafeBufferPointer(rebasing: all[start..<i]), lineNumber)
+                    start = i + 1
                 }
                 return start
             }

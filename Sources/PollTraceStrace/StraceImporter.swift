@@ -5,16 +5,45 @@ import PollTraceCore
 /// Memory holds only what is live: open fds, registrations, calls in flight. A log
 /// of any length streams through. Feed it lines with `feed`, then call `finish`.
 public final class StraceImporter {
-    public let sequence: SequenceCounter
-    private let consumers: [ImportConsumer]
-    public internal(set) var diagnostics = ImportDiagnostics()
-    public private(set) var linesRead: UInt32 = 0
+    /// The state lives in one struct so that the hot path pays for one exclusivity
+    /// check per line, not one per field it touches (about a tenth of the time when
+    /// the state was this class's own properties).
+    private var engine: ImportEngine
+
+    public init(sequence: SequenceCounter, consumers: [ImportConsumer]) {
+        engine = ImportEngine(sequence: sequence, consumers: consumers)
+    }
+
+    public var sequence: SequenceCounter { engine.sequence }
+    public var diagnostics: ImportDiagnostics { engine.diagnostics }
+    public var linesRead: UInt32 { engine.linesRead }
     /// The first `-ttt` time seen, ns since the epoch (nil when the log has none).
-    public private(set) var firstEpochTimeNs: UInt64?
+    public var firstEpochTimeNs: UInt64? { engine.firstEpochTimeNs }
+
+    /// One line, without its `\n`. `number` counts from 1.
+    public func feed(_ line: UnsafeBufferPointer<UInt8>, number: UInt32) { engine.feed(line, number: number) }
+
+    /// The log ended: calls still in flight never returned.
+    public func finish() { engine.finish() }
+}
+
+/// The importer's state and the line-by-line work.
+struct ImportEngine {
+    let sequence: SequenceCounter
+    private let consumers: [ImportConsumer]
+    var diagnostics = ImportDiagnostics()
+    private(set) var linesRead: UInt32 = 0
+    private(set) var firstEpochTimeNs: UInt64?
 
     var model = FDTableModel()
     var stitcher = CallStitcher()
-    var pollers: [PollerKey: PollerState] = [:]
+    /// Every poller so far, by slot; `pollerSlots` finds the live one of an epoll fd.
+    var pollerStates: [PollerState] = []
+    var pollerSlots: [PollerKey: Int] = [:]
+    var closeScratch: [Int] = []
+    /// The last thread's table: consecutive lines are usually the same thread's.
+    /// Cleared whenever the model changes which table a tid uses.
+    var cachedTable: (tid: Int32, table: FDTable)?
     var pollerCount: PollerID = 0
     var nextRegistrationID: RegistrationID = 0
     /// The open file each registration was made on (for implicit unregistration).
@@ -26,6 +55,7 @@ public final class StraceImporter {
     private var unprefixedThreadNamed = false
     private var stitchBuffer: [UInt8] = []
     var argumentScratch: [Range<Int>] = []
+    var syscallNames = SyscallNames()
     var eventScratch: [(mask: IOEvents, data: UInt64)] = []
     private var lastTimeNs: UInt64 = 0
     private var dayOffsetNs: UInt64 = 0
@@ -43,13 +73,12 @@ public final class StraceImporter {
         var batches: UInt64 = 0
     }
 
-    public init(sequence: SequenceCounter, consumers: [ImportConsumer]) {
+    init(sequence: SequenceCounter, consumers: [ImportConsumer]) {
         self.sequence = sequence
         self.consumers = consumers
     }
 
-    /// One line, without its `\n`. `number` counts from 1.
-    public func feed(_ line: UnsafeBufferPointer<UInt8>, number: UInt32) {
+    mutating func feed(_ line: UnsafeBufferPointer<UInt8>, number: UInt32) {
         linesRead = number
         let framed = LineFraming.frame(line)
         if let t = framed.timeNs { noteTime(t, epoch: framed.timeIsEpoch) }
@@ -67,7 +96,7 @@ public final class StraceImporter {
         case .call(let name, let args, let rest):
             handleCall(line, tid: tid, number: number, name: name, args: args, rest: rest)
         case .unfinished(let name, let partial):
-            if let role = SyscallCatalog.role(of: line.string(name)), role == .clone || role == .fork {
+            if let role = syscallNames.lookup(line, name).role, role == .clone || role == .fork {
                 model.clonesInFlight[tid] = role == .clone && contains(line, partial, "CLONE_FILES")
             }
             if let replaced = stitcher.start(tid: tid, name: line[name], partialArgs: line[partial],
@@ -80,7 +109,8 @@ public final class StraceImporter {
                 return
             }
             diagnostics.stitchedCalls += 1
-            stitchBuffer.withUnsafeBufferPointer { whole in
+            let joined = stitchBuffer
+            joined.withUnsafeBufferPointer { whole in
                 let body = 0..<whole.count
                 if case .call(let n, let a, let r) = LineBody.classify(whole, body) {
                     handleCall(whole, tid: tid, number: start.line, name: n, args: a, rest: r)
@@ -103,7 +133,7 @@ public final class StraceImporter {
     /// the first thread's early lines are unprefixed. A new tid is that thread when
     /// it resumes the unprefixed thread's call, or when no clone is in flight (a
     /// clone in flight means the new tid is most likely its child).
-    private func identifyNewThread(_ pid: Int32, line: LineBytes, body: LineBody) {
+    private mutating func identifyNewThread(_ pid: Int32, line: LineBytes, body: LineBody) {
         seenTIDs.insert(pid)
         let unprefixed = FDTableModel.unprefixedTID
         guard seenTIDs.contains(unprefixed), !unprefixedThreadNamed else { return }
@@ -113,6 +143,7 @@ public final class StraceImporter {
         }
         guard isUnprefixedThread else { return }
         unprefixedThreadNamed = true
+        cachedTable = nil
         model.rename(unprefixed, to: pid)
         stitcher.rename(unprefixed, to: pid)
         if let poller = lastPoller.removeValue(forKey: unprefixed) { lastPoller[pid] = poller }
@@ -124,27 +155,26 @@ public final class StraceImporter {
         }
     }
 
-    /// The log ended: calls still in flight never returned.
-    public func finish() {
+    mutating func finish() {
         for (_, pending) in stitcher.unfinished { diagnostics.note(.neverResumed, line: pending.line) }
         diagnostics.reclassifyLastLine(linesRead)
     }
 
     // MARK: - Records
 
-    func emit(_ record: TraceRecord, tid: Int32, line: UInt32, table: FDTable) {
+    mutating func emit(_ record: TraceRecord, tid: Int32, line: UInt32, table: FDTable) {
         let origin = LineOrigin(line: line, tid: tid, fdTable: table.id)
         for consumer in consumers { consumer.consume(record, origin: origin) }
     }
 
-    func startPoller(_ state: PollerState, tid: Int32) {
+    mutating func startPoller(_ state: PollerState, tid: Int32) {
         let info = PollerInfo(poller: state.id, backend: StraceBackend.name, policy: StraceBackend.placeholderPolicy,
                               epollFD: state.epollFD,
                               label: "fd-table \(state.table) tid \(tid) epfd \(state.epollFD)")
         for consumer in consumers { consumer.pollerStarted(info) }
     }
 
-    private func noteTime(_ t: UInt64, epoch: Bool) {
+    private mutating func noteTime(_ t: UInt64, epoch: Bool) {
         if epoch {
             if firstEpochTimeNs == nil { firstEpochTimeNs = t }
         } else if t < lastTimeNs, lastTimeNs - t > 43_200_000_000_000 {
@@ -155,18 +185,27 @@ public final class StraceImporter {
         currentTimeNs = t &+ dayOffsetNs
     }
 
-    private func threadExited(_ tid: Int32, line: UInt32) {
+    private mutating func threadExited(_ tid: Int32, line: UInt32) {
         if let pending = stitcher.drop(tid: tid) { diagnostics.note(.neverResumed, line: pending.line) }
         guard let table = model.tables[tid] else { return }
         let record = SyscallRecord(seq: sequence.next(), timeNs: currentTimeNs, poller: lastPoller[tid] ?? 0, tid: tid,
                                    fd: -1, name: threadExitCallName, result: 0, errno: 0, isDataCall: false,
                                    sourceLine: line)
         emit(.syscall(record), tid: tid, line: line, table: table)
+        cachedTable = nil
         model.threadExited(tid)
         lastPoller[tid] = nil
     }
 
-    func contains(_ line: LineBytes, _ range: Range<Int>, _ literal: StaticString) -> Bool {
+    /// The fd table `tid` uses (through the one-entry cache).
+    mutating func tableOf(_ tid: Int32) -> FDTable {
+        if let cached = cachedTable, cached.tid == tid { return cached.table }
+        let table = model.table(for: tid)
+        cachedTable = (tid, table)
+        return table
+    }
+
+    mutating func contains(_ line: LineBytes, _ range: Range<Int>, _ literal: StaticString) -> Bool {
         let count = literal.utf8CodeUnitCount
         var i = range.lowerBound
         while i + count <= range.upperBound {

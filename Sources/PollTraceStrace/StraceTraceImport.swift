@@ -17,7 +17,7 @@ public enum StraceTraceImport {
             throw StraceLogError(path: logPath, reason: "no such file")
         }
         let head = peekFirstCall(logPath)
-        let metadata = TraceMetadata(pid: head.pid ?? 0, program: "strace log \(logPath)", host: "",
+        let metadata = TraceMetadata(pid: head.pid ?? 0, program: "strace log \(logPath)", host: "unknown (imported)",
                                      startWallClockNs: head.epochNs ?? 0, startMonotonicNs: head.epochNs ?? 0)
         let sequence = SequenceCounter()
         let writer = try TraceWriter(path: tracePath, metadata: metadata,

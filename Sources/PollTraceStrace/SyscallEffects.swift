@@ -2,22 +2,34 @@ import PollTraceCore
 
 /// What each followed syscall does to the fd tables and interest lists, and the
 /// records it becomes.
-extension StraceImporter {
-    func handleCall(_ line: LineBytes, tid: Int32, number: UInt32, name nameRange: Range<Int>,
+extension ImportEngine {
+    mutating func handleCall(_ line: LineBytes, tid: Int32, number: UInt32, name nameRange: Range<Int>,
                     args argsRange: Range<Int>, rest: Range<Int>) {
-        let name = line.string(nameRange)
-        guard let role = SyscallCatalog.role(of: name) else {
+        let entry = syscallNames.lookup(line, nameRange)
+        guard let role = entry.role else {
             diagnostics.note(.unknownSyscall, line: number)
             return
         }
         if role == .ignored { return }
+        let name = entry.name
         guard let result = CallResult.parse(line, rest) else {
             diagnostics.note(.truncatedLine, line: number)
             return
         }
-        ArgumentScanner.split(line, argsRange, into: &argumentScratch)
+        // Most calls need only their first argument (the fd); split the rest only
+        // for the calls that read more.
+        switch role {
+        case .actsOn(let indices, _) where indices.count == 1 && indices[0] == 0:
+            argumentScratch.removeAll(keepingCapacity: true)
+            argumentScratch.append(argsRange)
+        case .close, .accept, .dup, .signalfd, .createsReturned:
+            argumentScratch.removeAll(keepingCapacity: true)
+            argumentScratch.append(argsRange)
+        default:
+            ArgumentScanner.split(line, argsRange, into: &argumentScratch)
+        }
         let args = argumentScratch
-        var table = model.table(for: tid)
+        var table = tableOf(tid)
         let value = result.value ?? -1
         let ok = result.errno == 0 && result.value != nil && value >= 0
 
@@ -39,11 +51,8 @@ extension StraceImporter {
         case .epollCreate:
             guard ok else { return }
             openFD(Int32(truncatingIfNeeded: value), origin: .epoll, tid: tid, line: number, table: table)
-            let key = PollerKey(table: table.id, epollFD: Int32(truncatingIfNeeded: value))
-            pollerCount += 1
-            let state = PollerState(id: pollerCount, epollFD: key.epollFD, table: table.id, createdInLog: true)
-            pollers[key] = state
-            startPoller(state, tid: tid)
+            _ = addPoller(PollerState(id: pollerCount + 1, epollFD: Int32(truncatingIfNeeded: value), table: table.id,
+                                      createdInLog: true), tid: tid)
         case .epollControl:
             epollControl(line, args: args, result: result, tid: tid, number: number, table: table)
         case .epollWait:
@@ -63,8 +72,9 @@ extension StraceImporter {
             let flags = args.count > 2 ? args[2] : 0..<0
             if contains(line, flags, "CLOSE_RANGE_CLOEXEC") { return }
             if contains(line, flags, "CLOSE_RANGE_UNSHARE") {
+                cachedTable = nil
                 model.unshare(tid)
-                table = model.table(for: tid)
+                table = tableOf(tid)
             }
             let lo = UInt32(truncatingIfNeeded: first), hi = UInt32(truncatingIfNeeded: last)
             for fd in table.fds.keys.sorted() where fd >= 0 && UInt32(fd) >= lo && UInt32(fd) <= hi {
@@ -113,15 +123,19 @@ extension StraceImporter {
         case .clone, .fork:
             let shares = role == .clone && contains(line, argsRange, "CLONE_FILES")
             model.clonesInFlight[tid] = nil
+            cachedTable = nil
             if ok, value > 0 { model.cloned(parent: tid, child: Int32(truncatingIfNeeded: value), sharesFiles: shares) }
         case .unshare:
-            if ok, contains(line, argsRange, "CLONE_FILES") { model.unshare(tid) }
+            if ok, contains(line, argsRange, "CLONE_FILES") {
+                cachedTable = nil
+                model.unshare(tid)
+            }
         }
     }
 
     // MARK: - fd table changes
 
-    func openFD(_ fd: Int32, origin: FDOrigin, tid: Int32, line: UInt32, table: FDTable) {
+    mutating func openFD(_ fd: Int32, origin: FDOrigin, tid: Int32, line: UInt32, table: FDTable) {
         if table.fds[fd] != nil {
             diagnostics.note(.openedWhileOpen, line: line)
             closeFD(fd, tid: tid, line: line, table: table)
@@ -132,7 +146,7 @@ extension StraceImporter {
         emit(.fdOpened(record), tid: tid, line: line, table: table)
     }
 
-    func duplicateFD(_ source: Int32, to fd: Int32, tid: Int32, line: UInt32, table: FDTable) {
+    mutating func duplicateFD(_ source: Int32, to fd: Int32, tid: Int32, line: UInt32, table: FDTable) {
         if table.fds[fd] != nil {
             diagnostics.note(.openedWhileOpen, line: line)
             closeFD(fd, tid: tid, line: line, table: table)
@@ -146,25 +160,28 @@ extension StraceImporter {
     /// Records the close, then what it implies: registrations on a file with no fd
     /// left end (the kernel removes them), others become orphans; an epoll fd's
     /// poller ends with its last reference.
-    func closeFD(_ fd: Int32, tid: Int32, line: UInt32, table: FDTable) {
+    mutating func closeFD(_ fd: Int32, tid: Int32, line: UInt32, table: FDTable) {
         let poller = lastPoller[tid] ?? 0
         let closed = Closed(seq: sequence.next(), timeNs: currentTimeNs, poller: poller, fd: fd)
         emit(.closed(closed), tid: tid, line: line, table: table)
         let released = model.close(fd, in: table)
-        for key in pollers.keys where key.table == table.id {
-            pollers[key]!.interest.fdClosed(fd, atLine: line)
+        for (key, slot) in pollerSlots where key.table == table.id { closeScratch.append(slot) }
+        for slot in closeScratch {
+            pollerStates[slot].interest.fdClosed(fd, atLine: line)
             guard let released, released.lastReference else { continue }
-            for registration in pollers[key]!.interest.registrations(onFD: fd)
-            where registration.fd == fd && registrationFile[registration.id] == released.file {
-                pollers[key]!.interest.remove(registration.id, atLine: line)
+            for registration in pollerStates[slot].interest.registrations(onFD: fd)
+            where registrationFile[registration.id] == released.file {
+                pollerStates[slot].interest.remove(registration.id, atLine: line)
                 registrationFile[registration.id] = nil
-                let record = Unregistered(seq: sequence.next(), timeNs: currentTimeNs, poller: pollers[key]!.id,
+                let record = Unregistered(seq: sequence.next(), timeNs: currentTimeNs, poller: pollerStates[slot].id,
                                           registrationID: registration.id, fd: fd)
                 emit(.unregistered(record), tid: tid, line: line, table: table)
             }
         }
-        if released?.lastReference ?? true {
-            pollers[PollerKey(table: table.id, epollFD: fd)] = nil
+        closeScratch.removeAll(keepingCapacity: true)
+        if released?.lastReference ?? true, let slot = pollerSlots.removeValue(forKey: PollerKey(table: table.id, epollFD: fd)) {
+            // The epoll instance is gone: free its interest list.
+            pollerStates[slot].interest = InterestList()
         }
     }
 }

@@ -1,6 +1,148 @@
 import ArgumentParser
+import Foundation
+import PollTraceStrace
+#if canImport(Glibc)
+import Glibc
+#endif
 
+/// `polltrace-bench import`: how fast an strace log imports, whether memory stays
+/// flat as the log grows, and what strace itself costs the traced program.
+///
+/// Each measurement runs in a fresh child process (this binary with `--child`), so
+/// its peak RSS is its own. Baseline: reading the same log line by line doing
+/// nothing else (`scan`), measured in the same run.
 struct ImportBench: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "import", abstract: "Not written yet.")
-    func run() throws { throw ExitCode(2) }
+    static let configuration = CommandConfiguration(
+        commandName: "import",
+        abstract: "Measure strace-log import speed, its memory at two log sizes, and strace's own cost.")
+
+    @Option(help: "Lines in the smaller generated log (the larger has 4x).")
+    var lines = 1_000_000
+
+    @Option(help: "Runs per measurement; the median is reported.")
+    var runs = 3
+
+    @Option(help: "Requests per redis-benchmark run when measuring strace's cost.")
+    var requests = 100_000
+
+    @Flag(help: "Skip the strace-cost measurement.")
+    var skipStraceCost = false
+
+    @Option(help: "Only write a synthetic log of --lines lines to this path (for profiling), then exit.")
+    var generate: String?
+
+    @Option(help: .hidden) var child: String?
+    @Option(help: .hidden) var childLog: String?
+
+    func run() throws {
+        if let child, let childLog { return try runChild(mode: child, log: childLog) }
+        if let generate {
+            let bytes = try SyntheticLog.write(lines: lines, to: generate)
+            return say("wrote \(lines) lines, \(bytes) bytes to \(generate)")
+        }
+        say("machine: \(Machine.describe())")
+        say("command: swift run -c release polltrace-bench import --lines \(lines) --runs \(runs)")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("polltrace-import-bench-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+
+        for size in [lines, lines * 4] {
+            let log = dir.appendingPathComponent("churn-\(size).strace").path
+            let bytes = try SyntheticLog.write(lines: size, to: log)
+            say("\nlog: \(size) lines, \(bytes / 1_000_000) MB (synthetic redis-style churn, strace 6.x -f -ttt -T)")
+            var medians: [String: Double] = [:]
+            for mode in ["scan", "analyze", "import"] {
+                var results: [ChildResult] = []
+                for run in 1...runs {
+                    let result = try spawnChild(mode: mode, log: log, dir: dir)
+                    results.append(result)
+                    say(String(format: "  %-8@ run %d: wall %.3f s (%.2f M lines/s), cpu %.3f s (%.2f M lines/s, %.0f MB/s), peak RSS %d MB",
+                                 mode as NSString, run, result.seconds, Double(size) / result.seconds / 1e6,
+                                 result.cpuSeconds, Double(size) / result.cpuSeconds / 1e6,
+                                 Double(bytes) / result.cpuSeconds / 1e6, result.peakRSSKB / 1024))
+                }
+                let wall = results.map(\.seconds).sorted()[results.count / 2]
+                let cpu = results.map(\.cpuSeconds).sorted()[results.count / 2]
+                let rss = results.map(\.peakRSSKB).sorted()[results.count / 2]
+                medians[mode] = cpu
+                say(String(format: "  %-8@ median: wall %.3f s = %.2f M lines/s; cpu %.3f s = %.2f M lines/s (%.0f MB/s); peak RSS %d MB",
+                             mode as NSString, wall, Double(size) / wall / 1e6, cpu, Double(size) / cpu / 1e6,
+                             Double(bytes) / cpu / 1e6, rss / 1024))
+            }
+            if let scan = medians["scan"], let analyze = medians["analyze"], let imported = medians["import"] {
+                say(String(format: "  ratio vs scan baseline (cpu): analyze %.1fx, import %.1fx the time of a bare line scan",
+                             analyze / scan, imported / scan))
+            }
+        }
+        if !skipStraceCost { try StraceCost.measure(runs: runs, requests: requests) }
+    }
+
+    /// Wall time, CPU time (user + system, all threads) and peak RSS of one child.
+    /// The machine is shared, so both times are printed: CPU time says what the code
+    /// costs, wall time what a user waited.
+    struct ChildResult { var seconds: Double; var cpuSeconds: Double; var peakRSSKB: Int }
+
+    private func spawnChild(mode: String, log: String, dir: URL) throws -> ChildResult {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        process.arguments = ["import", "--child", mode, "--child-log", log]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        var fields: [String: String] = [:]
+        for part in text.split(whereSeparator: { $0 == " " || $0 == "\n" }) {
+            let kv = part.split(separator: "=", maxSplits: 1)
+            if kv.count == 2 { fields[String(kv[0])] = String(kv[1]) }
+        }
+        guard process.terminationStatus == 0, let seconds = fields["seconds"].flatMap(Double.init),
+              let cpu = fields["cpu_seconds"].flatMap(Double.init), let rss = fields["peak_rss_kb"].flatMap(Int.init) else {
+            throw ValidationError("child \(mode) failed (status \(process.terminationStatus)): \(text)")
+        }
+        return ChildResult(seconds: seconds, cpuSeconds: cpu, peakRSSKB: rss)
+    }
+
+    private func runChild(mode: String, log: String) throws {
+        let start = DispatchTime.now().uptimeNanoseconds
+        switch mode {
+        case "scan":
+            var count = 0
+            try LogReader.forEachLine(path: log) { line, _ in count &+= line.count }
+            if count == 0 { say("empty") }
+        case "analyze":
+            let report = try StraceImport.analyze(path: log)
+            if report.hazardCount != 0 { FileHandle.standardError.write(Data("unexpected hazards\n".utf8)) }
+        case "import":
+            let trace = log + ".trace"
+            defer { try? FileManager.default.removeItem(atPath: trace) }
+            _ = try StraceTraceImport.importLog(logPath: log, tracePath: trace, overwrite: true)
+        default:
+            throw ValidationError("unknown child mode \(mode)")
+        }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        let cpu = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
+            + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+        say("seconds=\(seconds) cpu_seconds=\(cpu) peak_rss_kb=\(usage.ru_maxrss)")
+    }
+}
+
+enum Machine {
+    static func describe() -> String {
+        var name = utsname()
+        uname(&name)
+        let release = withUnsafeBytes(of: name.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        let cpu = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
+            .split(separator: "\n").first { $0.hasPrefix("model name") }?
+            .split(separator: ":").last.map { $0.trimmingCharacters(in: .whitespaces) } ?? "unknown CPU"
+        return "Linux \(release), \(ProcessInfo.processInfo.activeProcessorCount) cores, \(cpu)"
+    }
+}
+
+/// Prints a line at once (unbuffered), so a long benchmark shows each measurement
+/// as it is made, even into a pipe.
+func say(_ text: String) {
+    FileHandle.standardOutput.write(Data((text + "\n").utf8))
 }

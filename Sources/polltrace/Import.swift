@@ -49,7 +49,12 @@ enum ImportOutput {
 
     static func print(_ report: ForeignReport, linesRead: UInt32, records: Int, log: String, trace: String,
                       json: Bool) throws {
-        if records == 0, (report.diagnostics?.total ?? 0) > 0 || linesRead > 0 {
+        if linesRead == 0 {
+            try? FileManager.default.removeItem(atPath: trace)  // nothing in it worth keeping
+            throw fail("\(log) is empty: no strace output to import")
+        }
+        if records == 0 {
+            try? FileManager.default.removeItem(atPath: trace)
             FileHandle.standardError.write(Data("""
                 error: \(log): no fd or epoll calls found in \(linesRead) line(s); is this an strace log?
                 \((report.diagnostics?.summary ?? []).map { "  " + $0 }.joined(separator: "\n"))

@@ -66,6 +66,11 @@ struct Record: ParsableCommand {
         var arguments = StraceCommand.arguments(output: logPath, seccompBPF: useSeccomp)
         if let pid { arguments += ["-p", String(pid)] } else { arguments += ["--"] + command }
 
+        // Ctrl-C should stop the traced program (or, with --pid, make strace detach)
+        // and still leave us to import the log: catch SIGINT with a handler that
+        // does nothing. (A caught signal is reset to default across exec, so the
+        // program and strace get the terminal's SIGINT as usual.)
+        signal(SIGINT) { _ in }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: strace)
         process.arguments = arguments
@@ -77,8 +82,11 @@ struct Record: ParsableCommand {
             if process.isRunning { process.interrupt() }
         }
         process.waitUntilExit()
-        if process.terminationReason == .uncaughtSignal || !FileManager.default.fileExists(atPath: logPath) {
-            throw ImportOutput.fail("strace failed (status \(process.terminationStatus)); no log at \(logPath)")
+        // strace re-raises the SIGINT that made it detach, so a signal ending is normal
+        // here; what matters is whether it wrote a log.
+        guard FileManager.default.fileExists(atPath: logPath) else {
+            let how = process.terminationReason == .uncaughtSignal ? "signal" : "status"
+            throw ImportOutput.fail("strace failed (\(how) \(process.terminationStatus)); no log at \(logPath)")
         }
         if pid == nil && process.terminationStatus != 0 {
             FileHandle.standardError.write(Data("note: the traced command exited with status \(process.terminationStatus)\n".utf8))

@@ -65,7 +65,7 @@ extension SchedulePropertyTests {
     /// The same property, end to end: each schedule is recorded by the real trace
     /// writer into an SQLite file, and the analyzer reads that file.
     func testRandomSchedules_recordedToRealTraceFiles_findingsEqualGroundTruth() throws {
-        for seed in UInt64(1000)...1039 {
+        for seed in UInt64(1000)...1099 {
             for policies in Self.policySets {
                 let path = TraceFiles.temporaryPath("schedule-\(seed)")
                 defer { TraceFiles.remove(path) }

@@ -160,7 +160,7 @@ struct SimulatedProcess {
     }
 
     private mutating func churnReadiness() {
-        guard let fd = openFDs.randomElement(using: &rng) else { return }
+        guard let fd = openFDs.sorted().randomElement(using: &rng) else { return }
         ready[fd] = [IOEvents.readable, .writable, [.readable, .writable], []].randomElement(using: &rng)!
     }
 

@@ -48,6 +48,13 @@ final class AnalyzeCommandTests: XCTestCase {
 
     func testAnalyze_multiPollerTrace_isByteIdenticalAcrossRuns() throws {
         let path = try CLITraces.multiPoller()
+        let before = try Data(contentsOf: URL(fileURLWithPath: path))
+        let siblings = try FileManager.default.contentsOfDirectory(atPath: (path as NSString).deletingLastPathComponent).sorted()
+        defer {
+            XCTAssertEqual(try? Data(contentsOf: URL(fileURLWithPath: path)), before, "the analyzer never writes to a trace it reads")
+            XCTAssertEqual(try? FileManager.default.contentsOfDirectory(atPath: (path as NSString).deletingLastPathComponent).sorted(),
+                           siblings, "and leaves no journal or WAL file beside it")
+        }
         for arguments in [["analyze", path], ["analyze", "--json", path], ["verify", path], ["verify", "--json", path],
                           ["stats", path], ["stats", "--json", path]] {
             let first = try CLI.run(arguments)

@@ -1,0 +1,139 @@
+import Foundation
+import PollTraceStrace
+import Synchronization
+import XCTest
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// redis-server from Debian's packages, recorded under strace while bounded
+/// short-connection churn runs against it on 127.0.0.1. Connections that open,
+/// send PING, read PONG and close (and some that close without a word) are the
+/// ordinary end of a connection: the analysis must report zero hazards.
+final class RealServerTests: XCTestCase {
+    static let connectionsPerWorker = 150
+    static let workers = 4
+
+    func testRedisUnderShortConnectionChurn_givesZeroHazards() throws {
+        guard let redis = ["/usr/bin/redis-server", "/usr/sbin/redis-server"].first(where: {
+            FileManager.default.isExecutableFile(atPath: $0)
+        }) else {
+            throw XCTSkip("redis-server is not installed (Debian package redis-server; .ci/run should install it)")
+        }
+        let strace = try StraceFixtures.strace()
+        let dir = try StraceFixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let port = try Loopback.freePort()
+        let log = dir.appendingPathComponent("redis.strace").path
+
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: strace)
+        server.arguments = StraceCommand.arguments(output: log, seccompBPF: StraceCommand.seccompBPFWorks(strace: strace))
+            + [redis, "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+               "--daemonize", "no", "--dir", dir.path, "--loglevel", "warning"]
+        server.standardOutput = FileHandle.nullDevice
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        defer {
+            // strace ignores SIGTERM while running a command: stop redis itself.
+            if server.isRunning {
+                for child in Tracee.children(of: server.processIdentifier) { kill(child, SIGKILL) }
+                server.waitUntilExit()
+            }
+        }
+
+        try Loopback.waitForListener(port: port, timeout: 10)
+        // Bounded churn: a fixed number of connections per worker, each with a deadline.
+        let failures = Mutex(0)
+        DispatchQueue.concurrentPerform(iterations: Self.workers) { worker in
+            for i in 0..<Self.connectionsPerWorker {
+                let silent = (i + worker) % 5 == 0  // connect and hang up without a command
+                if (try? Loopback.roundTrip(port: port, request: silent ? nil : "PING\r\n", expect: "+PONG")) == nil {
+                    failures.withLock { $0 += 1 }
+                }
+            }
+        }
+        _ = try? Loopback.roundTrip(port: port, request: "SHUTDOWN NOSAVE\r\n", expect: nil)
+        let deadline = Date().addingTimeInterval(10)
+        while server.isRunning && Date() < deadline { usleep(20_000) }
+        XCTAssertFalse(server.isRunning, "redis-server shut down")
+        XCTAssertEqual(failures.withLock { $0 }, 0, "every connection got its PONG")
+
+        let report = try StraceImport.analyze(path: log)
+        print("redis-server under churn (\(Self.workers * Self.connectionsPerWorker) connections):\n" + report.renderText())
+        XCTAssertEqual(report.hazardCount, 0, "ordinary churn is not a hazard:\n\(report.renderText())")
+        XCTAssertEqual(report.count(.orphanEvent) + report.count(.ghostEvent), 0, report.renderText())
+        XCTAssertGreaterThanOrEqual(report.statistics.events, Self.workers * Self.connectionsPerWorker,
+                                    "the trace shows at least one event per connection (its accept)")
+        XCTAssertEqual(report.diagnostics?.total, 0, "redis's log reads cleanly: \(report.diagnostics?.summary ?? [])")
+    }
+}
+
+/// Loopback TCP for the tests, with timeouts on every call.
+enum Loopback {
+    struct Failure: Error, CustomStringConvertible { var description: String }
+
+    static func address(port: UInt16) -> sockaddr_in {
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = port.bigEndian
+        addr.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        return addr
+    }
+
+    static func freePort() throws -> UInt16 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw Failure(description: "socket failed") }
+        defer { close(fd) }
+        var addr = address(port: 0)
+        let bound = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0 else { throw Failure(description: "bind failed") }
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+        }
+        return UInt16(bigEndian: addr.sin_port)
+    }
+
+    static func connectTo(port: UInt16) -> Int32? {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return nil }
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var addr = address(port: port)
+        let ok = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        if ok != 0 { close(fd); return nil }
+        return fd
+    }
+
+    static func waitForListener(port: UInt16, timeout: TimeInterval) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if let fd = connectTo(port: port) { close(fd); return }
+            usleep(50_000)
+        }
+        throw Failure(description: "nothing listened on 127.0.0.1:\(port) within \(timeout) s")
+    }
+
+    /// Connects, sends `request`, reads until `expect` is seen, closes.
+    static func roundTrip(port: UInt16, request: String?, expect: String?) throws {
+        guard let fd = connectTo(port: port) else { throw Failure(description: "connect failed") }
+        defer { close(fd) }
+        guard let request else { return }
+        let bytes = Array(request.utf8)
+        guard write(fd, bytes, bytes.count) == bytes.count else { throw Failure(description: "write failed") }
+        guard let expect else { return }
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 256)
+        while !String(decoding: received, as: UTF8.self).contains(expect) {
+            let n = read(fd, &buffer, buffer.count)
+            guard n > 0 else { throw Failure(description: "no reply") }
+            received += buffer[0..<n]
+        }
+    }
+}
