@@ -13,6 +13,14 @@ public indirect enum JSONValue: Hashable, Sendable {
     case array([JSONValue])
     case object([(String, JSONValue)])
 
+    /// JSON another module already rendered (the strace analysis's report), placed
+    /// as it is inside a larger document.
+    public static func verbatim(_ json: String) -> JSONValue {
+        var trimmed = Substring(json)
+        while trimmed.last?.isNewline == true { trimmed.removeLast() }
+        return .number(String(trimmed))
+    }
+
     public static func == (lhs: JSONValue, rhs: JSONValue) -> Bool { lhs.rendered() == rhs.rendered() }
     public func hash(into hasher: inout Hasher) { hasher.combine(rendered()) }
 

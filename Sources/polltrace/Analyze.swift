@@ -1,6 +1,8 @@
 import ArgumentParser
 import PollTraceAnalysis
 import PollTraceCore
+import PollTraceStore
+import PollTraceStrace
 
 struct Analyze: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -31,6 +33,20 @@ struct Analyze: ParsableCommand {
         for (i, path) in traces.enumerated() {
             let bar = ProgressBar(label: "analyze \(path)")
             do {
+                // An imported strace log has no dispatch records to replay: it gets the
+                // foreign-loop hazard analysis instead, from what the log shows.
+                let reader = try TraceReader(path: path)
+                if ForeignTraceAnalysis.isImported(reader) {
+                    let report = try ForeignTraceAnalysis.analyze(reader: reader)
+                    bar.finish()
+                    if json {
+                        documents.append(.verbatim(report.renderJSON()))
+                    } else {
+                        Console.out((i > 0 ? "\n" : "") + "trace \(path) (imported from strace)\n" + report.renderText())
+                    }
+                    worst = max(worst, report.findings.isEmpty ? 0 : 1)
+                    continue
+                }
                 let report = try TraceAnalysis.analyze(path: path, options: replay.replayOptions, progress: bar.callback)
                 bar.finish()
                 if json {

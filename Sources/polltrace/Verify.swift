@@ -1,6 +1,8 @@
 import ArgumentParser
 import PollTraceAnalysis
 import PollTraceCore
+import PollTraceStore
+import PollTraceStrace
 
 struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -23,8 +25,16 @@ struct Verify: ParsableCommand {
         let bar = ProgressBar(label: "verify \(trace)")
         let report: VerificationReport
         do {
+            if ForeignTraceAnalysis.isImported(try TraceReader(path: trace)) {
+                bar.finish()
+                Console.err("polltrace: error: \(trace): imported from strace, so it has no dispatch records to replay "
+                            + "through the guarded dispatcher; use `polltrace analyze` for its hazards.\n")
+                throw ExitCode(2)
+            }
             report = try FixVerification.verify(path: trace, options: replay.replayOptions, progress: bar.callback)
             bar.finish()
+        } catch let exit as ExitCode {
+            throw exit
         } catch {
             bar.finish()
             throw Console.badInput(error)
