@@ -112,7 +112,7 @@ bench_hold() {
     echo "hold: runs ${held[*]} -> median $(printf '%s\n' "${held[@]}" | median) connections held (goal 10000)"
 }
 
-trap 'other_load; [ -n "$DAEMON_PID" ] && kill -TERM "$DAEMON_PID" 2>/dev/null; rm -rf "$TRACE_DIR"' EXIT
+trap 'other_load; kill -TERM "$DAEMON_PID" 2>/dev/null || true; rm -rf "$TRACE_DIR"' EXIT
 
 case "$MODE" in
     flood) bench_flood ;;
