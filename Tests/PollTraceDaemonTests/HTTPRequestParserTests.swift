@@ -1,3 +1,4 @@
+import PollTraceCore
 import PollTraceDaemon
 import XCTest
 
@@ -136,18 +137,5 @@ final class HTTPRequestParserTests: XCTestCase {
         guard case .failure = parser.next() else { return XCTFail("should fail") }
         parser.append(Array("GET / HTTP/1.1\r\n\r\n".utf8))
         guard case .failure = parser.next() else { return XCTFail("a failed parser must not resynchronise on later bytes") }
-    }
-}
-
-/// A small seeded generator so a failing random split can be replayed from its seed.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

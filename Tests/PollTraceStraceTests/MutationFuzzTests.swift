@@ -1,4 +1,5 @@
 import Foundation
+import PollTraceCore
 import PollTraceStrace
 import XCTest
 
@@ -7,17 +8,7 @@ import XCTest
 /// loop) are imported and analysed. The seed is printed so a failure can be replayed
 /// with POLLTRACE_FUZZ_SEED.
 final class MutationFuzzTests: XCTestCase {
-    /// SplitMix64: small, fast, and the same sequence on every platform for a seed.
-    struct Random: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
+    typealias Random = SplitMix64
 
     /// Bytes that mean something to the parser, so mutations hit its edges.
     static let interesting = Array("()[]{}<>\"\\,=| .:-+?0123456789xEPOLLINu64=data=events=<unfinished ...><... resumed>\n"
@@ -63,7 +54,7 @@ final class MutationFuzzTests: XCTestCase {
         let seed = ProcessInfo.processInfo.environment["POLLTRACE_FUZZ_SEED"].flatMap(UInt64.init)
             ?? UInt64.random(in: 1...UInt64.max)
         print("MutationFuzzTests seed: \(seed) (replay with POLLTRACE_FUZZ_SEED=\(seed))")
-        var random = Random(state: seed)
+        var random = Random(seed: seed)
         let rounds = Int(ProcessInfo.processInfo.environment["POLLTRACE_FUZZ_ROUNDS"] ?? "") ?? 400
         for round in 0..<rounds {
             let source = sources[round % sources.count]
