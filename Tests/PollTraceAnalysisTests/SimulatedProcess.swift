@@ -1,20 +1,5 @@
 import PollTraceCore
 
-/// A deterministic random source: the same seed gives the same schedule on every
-/// machine (the standard generator is not seedable).
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func chance(_ p: Double) -> Bool { Double(next() >> 11) / Double(1 << 53) < p }
-}
-
 /// How a simulated loop picks handlers: one of the real policies, or the real
 /// guarded policy with a broken guard that sometimes drops live events (to prove
 /// the analyzer sees lost events).
