@@ -53,7 +53,7 @@ let package = Package(
         ]),
         // Churn load generator for polltraced: `swift run -c release polltrace-load --help`.
         .executableTarget(name: "polltrace-load", dependencies: [
-            "CLinux",
+            "CLinux", "PollTraceDaemon",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "PollTraceCoreTests", dependencies: ["PollTraceCore"]),

@@ -1,3 +1,4 @@
+import PollTraceDaemon
 import Foundation
 import Glibc
 

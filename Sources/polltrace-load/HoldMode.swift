@@ -1,3 +1,4 @@
+import PollTraceDaemon
 import ArgumentParser
 import Foundation
 import Glibc

@@ -1,3 +1,4 @@
+import PollTraceDaemon
 import ArgumentParser
 
 /// Opens and closes services as fast as the control API answers, optionally

@@ -95,11 +95,11 @@ public struct ChurnScenario: Sendable {
                         // A connection to another service: its accept, between the
                         // close and the open, takes the lowest freed number (the old
                         // listener's), so the new listener gets the old UDP socket's.
-                        let peer = mine.isEmpty ? nil : LoopbackClient.connect(port: mine[turn % mine.count])
+                        let peer = mine.isEmpty ? nil : try? LoopbackSocket.connectTCP(port: mine[turn % mine.count]).get()
                         if peer != nil { connections.wrappingAdd(1, ordering: .relaxed) }
                         defer { if let peer { Glibc.close(peer) } }
                         opener.write([("POST", "/api/rtp/open", "{}")])
-                        LoopbackClient.sendDatagram(udp, port: victim, [0x80, 0x60, 0, 1])
+                        _ = LoopbackSocket.sendDatagram(udp, port: victim, [0x80, 0x60, 0, 1])
                         datagrams.wrappingAdd(1, ordering: .relaxed)
                         let closed = closer.readResponses(1)
                         let opened = opener.readResponses(1).flatMap { ChurnControlClient.port(in: $0[0].1) }
@@ -125,9 +125,9 @@ public struct ChurnScenario: Sendable {
                         if ports.isEmpty { usleep(100); continue }
                         for port in ports {
                             if spraying {
-                                LoopbackClient.sendDatagram(udp, port: port, [0x80, 0x60, 0, 1])
+                                _ = LoopbackSocket.sendDatagram(udp, port: port, [0x80, 0x60, 0, 1])
                                 datagrams.wrappingAdd(1, ordering: .relaxed)
-                            } else if let fd = LoopbackClient.connect(port: port) {
+                            } else if let fd = try? LoopbackSocket.connectTCP(port: port).get() {
                                 Glibc.close(fd)
                                 connections.wrappingAdd(1, ordering: .relaxed)
                             }

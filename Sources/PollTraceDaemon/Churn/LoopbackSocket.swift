@@ -1,18 +1,19 @@
 import CLinux
 import Glibc
 
-/// Blocking loopback sockets for the load generator: thin wrappers, errors as values.
+/// Blocking loopback client sockets for the load generator (`polltrace-load`) and
+/// the demo's in-process churn: thin wrappers, errors as values.
 ///
 /// The load generator only ever talks to 127.0.0.1: `loopback` is the one address
 /// it builds, and no flag can change it.
-enum LoopbackSocket {
-    struct Failure: Error, CustomStringConvertible {
-        var call: String
-        var errno: Int32
-        var description: String { "\(call) failed: \(String(cString: strerror(errno))) (errno \(errno))" }
+public enum LoopbackSocket {
+    public struct Failure: Error, CustomStringConvertible {
+        public var call: String
+        public var errno: Int32
+        public var description: String { "\(call) failed: \(String(cString: strerror(errno))) (errno \(errno))" }
     }
 
-    static func loopback(port: UInt16) -> sockaddr_in {
+    public static func loopback(port: UInt16) -> sockaddr_in {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = port.bigEndian
@@ -23,7 +24,7 @@ enum LoopbackSocket {
     /// Connects to 127.0.0.1:`port`, giving up after `timeoutMs` (a full accept
     /// backlog would otherwise leave connect retrying SYNs for minutes). The socket
     /// is returned blocking, with send and receive timeouts of `timeoutMs`.
-    static func connectTCP(port: UInt16, timeoutMs: Int32 = 2000) -> Result<Int32, Failure> {
+    public static func connectTCP(port: UInt16, timeoutMs: Int32 = 2000) -> Result<Int32, Failure> {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
         guard fd >= 0 else { return .failure(Failure(call: "socket", errno: clinux_errno())) }
         var address = loopback(port: port)
@@ -48,7 +49,7 @@ enum LoopbackSocket {
         return .success(fd)
     }
 
-    static func sendAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
+    public static func sendAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
         var sent = 0
         while sent < bytes.count {
             let n = bytes.withUnsafeBytes { send(fd, $0.baseAddress! + sent, bytes.count - sent, Int32(MSG_NOSIGNAL)) }
@@ -60,7 +61,7 @@ enum LoopbackSocket {
     }
 
     /// One datagram to 127.0.0.1:`port` from the caller's UDP socket.
-    static func sendDatagram(_ fd: Int32, port: UInt16, _ bytes: [UInt8]) -> Bool {
+    public static func sendDatagram(_ fd: Int32, port: UInt16, _ bytes: [UInt8]) -> Bool {
         var address = loopback(port: port)
         let n = withUnsafePointer(to: &address) { pointer in
             pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { socketAddress in
@@ -70,13 +71,13 @@ enum LoopbackSocket {
         return n == bytes.count
     }
 
-    static func makeUDP() -> Int32 {
+    public static func makeUDP() -> Int32 {
         socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
     }
 
     /// Closes with a reset instead of FIN/TIME_WAIT when `abortive`, so a flood of
     /// short connections does not exhaust the loopback's ephemeral ports.
-    static func close(_ fd: Int32, abortive: Bool = false) {
+    public static func close(_ fd: Int32, abortive: Bool = false) {
         if abortive {
             var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
             setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
@@ -87,7 +88,7 @@ enum LoopbackSocket {
     /// Raises RLIMIT_NOFILE's soft limit to the hard limit (or `wanted`, if lower).
     /// Returns the new soft limit.
     @discardableResult
-    static func raiseOpenFileLimit(wanted: UInt64 = .max) -> UInt64 {
+    public static func raiseOpenFileLimit(wanted: UInt64 = .max) -> UInt64 {
         var limit = rlimit()
         guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 0 }
         let target = min(UInt64(limit.rlim_max), wanted)

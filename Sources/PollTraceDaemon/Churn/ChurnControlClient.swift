@@ -2,53 +2,6 @@ import CLinux
 import Foundation
 import Glibc
 
-/// Blocking loopback client calls for the in-process churn (`polltrace demo`).
-/// 127.0.0.1 is the only address they build; every call has a timeout.
-enum LoopbackClient {
-    static func address(port: UInt16) -> sockaddr_in {
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = port.bigEndian
-        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
-        return address
-    }
-
-    /// A connected TCP socket with 2 s send/receive timeouts, or nil.
-    static func connect(port: UInt16) -> Int32? {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { return nil }
-        var timeout = timeval(tv_sec: 2, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var target = address(port: port)
-        let result = withUnsafePointer(to: &target) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard result == 0 else { Glibc.close(fd); return nil }
-        return fd
-    }
-
-    static func send(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
-        var sent = 0
-        while sent < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + sent, bytes.count - sent, Int32(MSG_NOSIGNAL)) }
-            if n < 0, clinux_errno() == EINTR { continue }
-            guard n > 0 else { return false }
-            sent += n
-        }
-        return true
-    }
-
-    static func sendDatagram(_ fd: Int32, port: UInt16, _ bytes: [UInt8]) {
-        var target = address(port: port)
-        _ = withUnsafePointer(to: &target) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { socketAddress in
-                bytes.withUnsafeBytes { sendto(fd, $0.baseAddress, bytes.count, Int32(MSG_DONTWAIT), socketAddress, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-        }
-    }
-}
-
 /// A keep-alive control API client that can pipeline requests.
 final class ChurnControlClient {
     private let port: UInt16
@@ -69,7 +22,7 @@ final class ChurnControlClient {
     @discardableResult
     func write(_ requests: [(method: String, path: String, body: String)]) -> Bool {
         if fd < 0 {
-            guard let connected = LoopbackClient.connect(port: port) else { return false }
+            guard case .success(let connected) = LoopbackSocket.connectTCP(port: port) else { return false }
             fd = connected
             pending = []
         }
@@ -77,7 +30,7 @@ final class ChurnControlClient {
         for request in requests {
             text += "\(request.method) \(request.path) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: \(request.body.utf8.count)\r\n\r\n\(request.body)"
         }
-        if LoopbackClient.send(fd, Array(text.utf8)) { return true }
+        if LoopbackSocket.sendAll(fd, Array(text.utf8)) { return true }
         _ = reset()
         return false
     }
