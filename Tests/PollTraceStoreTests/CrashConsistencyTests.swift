@@ -54,14 +54,7 @@ final class CrashConsistencyTests: XCTestCase {
     func testChildKilledMidStream_everyCommittedRecordReadsBack_inOrder_noDuplicates() throws {
         let dir = TemporaryDirectory()
         let path = dir.file("crash.trace")
-        let child = Process()
-        child.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
-        child.arguments = ["PollTraceStoreTests.CrashChildEntryPoint/testRecordUntilKilled"]
-        child.environment = ProcessInfo.processInfo.environment.merging([CrashChildEntryPoint.environmentKey: path]) { $1 }
-        let output = Pipe()
-        child.standardOutput = output
-        child.standardError = FileHandle.nullDevice
-        try child.run()
+        let (child, output) = try startChildTest("PollTraceStoreTests.CrashChildEntryPoint/testRecordUntilKilled", environmentKey: CrashChildEntryPoint.environmentKey, path: path)
 
         // Wait (at most 60 s) until the child has committed several flushes' worth.
         var lastCommitted = 0

@@ -94,3 +94,18 @@ enum Fixtures {
         return out
     }
 }
+
+/// Runs one test of this very test bundle in a child process, with `path` in the
+/// environment under `environmentKey`: how the crash and write-failure tests get a
+/// recorder they can SIGKILL or starve of disk without touching the test process.
+func startChildTest(_ testName: String, environmentKey: String, path: String) throws -> (process: Process, output: Pipe) {
+    let child = Process()
+    child.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
+    child.arguments = [testName]
+    child.environment = ProcessInfo.processInfo.environment.merging([environmentKey: path]) { $1 }
+    let output = Pipe()
+    child.standardOutput = output
+    child.standardError = FileHandle.nullDevice
+    try child.run()
+    return (child, output)
+}

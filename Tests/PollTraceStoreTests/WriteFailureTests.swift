@@ -74,14 +74,7 @@ extension WriteFailureTests {
     func testRealWriteErrorFromTheOS_isReported_andTheCommittedPrefixReads() throws {
         let dir = TemporaryDirectory()
         let path = dir.file("fsize.trace")
-        let child = Process()
-        child.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
-        child.arguments = ["PollTraceStoreTests.FileSizeLimitChildEntryPoint/testRecordPastTheFileSizeLimit"]
-        child.environment = ProcessInfo.processInfo.environment.merging([FileSizeLimitChildEntryPoint.environmentKey: path]) { $1 }
-        let output = Pipe()
-        child.standardOutput = output
-        child.standardError = FileHandle.nullDevice
-        try child.run()
+        let (child, output) = try startChildTest("PollTraceStoreTests.FileSizeLimitChildEntryPoint/testRecordPastTheFileSizeLimit", environmentKey: FileSizeLimitChildEntryPoint.environmentKey, path: path)
         // Bounded: the child records 100k records at most; give it 120 s.
         let deadline = Date().addingTimeInterval(120)
         while child.isRunning && Date() < deadline { usleep(10_000) }
