@@ -22,7 +22,7 @@ public struct ReplaySession: Sendable {
     /// Consumes a chunk in order. The loop borrows the chunk's elements, so a record
     /// is not copied (nor its payload retained) on its way into the replayer.
     public mutating func consume(_ records: [TraceRecord]) {
-        for i in records.indices { replayer.consume(records[i]) }
+        records.withUnsafeBufferPointer { replayer.consume(contentsOf: $0) }
     }
 
     /// Closes open batches and settles gaps; the session is done.

@@ -183,6 +183,11 @@ enum AnalyzeOnce {
             let replayStart = ContinuousClock.now
             let report = session.finish()
             replay += replayStart.duration(to: .now)
+            if ProcessInfo.processInfo.environment["POLLTRACE_BENCH_CPU"] != nil {
+                var usage = rusage()
+                getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+                FileHandle.standardError.write("process user cpu \(usage.ru_utime.tv_sec).\(usage.ru_utime.tv_usec)\n".data(using: .utf8)!)
+            }
             rows = Int(report.recordCount)
             detail = FindingKind.allCases.map { "\($0)=\(report.count($0))" }.joined(separator: " ")
             print("\(seconds(replay))\t\(peakRSSKiB())\t\(rows)\t\(detail)")
