@@ -5,8 +5,8 @@ import PollTraceStore
 ///
 /// `polltrace analyze` calls this for traces whose pollers have backend "strace"
 /// (`isImported(_:)`): such traces have no dispatch records to replay, so this is
-/// the analysis they get. It streams the records and the `strace_lines` table side
-/// by side in sequence order, so memory stays independent of the trace's length.
+/// the analysis they get. It streams the records and their line runs side by side
+/// in sequence order, so memory stays independent of the trace's length.
 public enum ForeignTraceAnalysis {
     public enum Failure: Error, CustomStringConvertible {
         case notImported(path: String)
@@ -36,26 +36,47 @@ public enum ForeignTraceAnalysis {
         }
         let analyzer = ForeignHazardAnalyzer()
         for poller in reader.metadata.pollers { analyzer.pollerStarted(poller) }
-        let lines = try reader.connection.makeStatement(
-            sql: "SELECT seq, line, tid, fd_table FROM \(StraceLineTable.linesTable) ORDER BY seq")
+        var origins = try OriginCursor(reader.connection)
         var records = try reader.records()
         while let record = try records.next() {
-            var origin: LineOrigin?
-            while try lines.step() {
-                let seq = UInt64(bitPattern: lines.int64(0))
-                if seq < record.seq { continue }
-                if seq == record.seq {
-                    origin = LineOrigin(line: UInt32(truncatingIfNeeded: lines.int64(1)),
-                                        tid: Int32(truncatingIfNeeded: lines.int64(2)),
-                                        fdTable: UInt32(truncatingIfNeeded: lines.int64(3)))
-                }
-                break
+            guard let origin = try origins.origin(of: record.seq) else {
+                throw Failure.missingLine(path: reader.path, seq: record.seq)
             }
-            guard let origin else { throw Failure.missingLine(path: reader.path, seq: record.seq) }
             analyzer.consume(record, origin: origin)
         }
         analyzer.finish()
         let diagnostics = try? StraceLineTable.readDiagnostics(reader.connection)
         return ForeignReport(findings: analyzer.findings, statistics: analyzer.stats, diagnostics: diagnostics)
+    }
+}
+
+/// The origins of a trace's records, read in sequence order: from the
+/// `strace_line_runs` table, or, in traces imported before the runs existed, from
+/// `strace_lines` when it was a table with one row per record.
+private struct OriginCursor {
+    private let statement: SQLiteStatement
+    private let readsRuns: Bool
+    private var run: LineRun?
+    private var exhausted = false
+
+    init(_ db: SQLiteConnection) throws {
+        readsRuns = try db.scalarInt(
+            sql: "SELECT count(*) FROM sqlite_schema WHERE name = '\(StraceLineTable.runsTable)'") == 1
+        statement = try db.makeStatement(sql: readsRuns
+            ? "SELECT seq, count, line, tid, fd_table FROM \(StraceLineTable.runsTable) ORDER BY seq"
+            : "SELECT seq, 1, line, tid, fd_table FROM \(StraceLineTable.linesTable) ORDER BY seq")
+    }
+
+    /// The origin of record `seq`; nil when no run covers it. Calls must come in increasing `seq`.
+    mutating func origin(of seq: UInt64) throws -> LineOrigin? {
+        while true {
+            if let run, run.contains(seq) { return run.origin(of: seq) }
+            if let run, run.seq > seq { return nil }
+            guard !exhausted, try statement.step() else { exhausted = true; return nil }
+            run = LineRun(seq: UInt64(bitPattern: statement.int64(0)), count: UInt32(truncatingIfNeeded: statement.int64(1)),
+                          line: UInt32(truncatingIfNeeded: statement.int64(2)),
+                          tid: Int32(truncatingIfNeeded: statement.int64(3)),
+                          fdTable: UInt32(truncatingIfNeeded: statement.int64(4)))
+        }
     }
 }

@@ -4,15 +4,40 @@ import Glibc
 import Darwin
 #endif
 
-/// Holds each record's log origin on disk while the trace writer owns the SQLite
-/// file, so that import memory does not grow with the log. After the writer closes,
-/// `StraceLineTable` copies the spool into the trace.
+/// A run of records whose origins follow each other: consecutive sequence numbers
+/// on consecutive log lines of one thread and one fd table. Record `seq + k` of the
+/// run came from line `line + k`. A single-threaded log is mostly long runs (a new
+/// one starts where a line made two records or none), so the trace stores about
+/// one row per ten records instead of one per record (docs/strace.md).
+struct LineRun: Equatable {
+    var seq: UInt64
+    var count: UInt32
+    var line: UInt32
+    var tid: Int32
+    var fdTable: UInt32
+
+    /// The origin of record `seq`, which must lie in the run.
+    func origin(of seq: UInt64) -> LineOrigin {
+        LineOrigin(line: line &+ UInt32(truncatingIfNeeded: seq &- self.seq), tid: tid, fdTable: fdTable)
+    }
+
+    func contains(_ seq: UInt64) -> Bool { seq >= self.seq && seq - self.seq < UInt64(count) }
+}
+
+/// Holds the records' log origins, as runs, on disk while the trace writer owns the
+/// SQLite file, so that import memory does not grow with the log. After the writer
+/// closes, `StraceLineTable` copies the runs into the trace.
 final class LineSpool {
-    static let rowSize = 20  // seq u64, line u32, tid i32, fd_table u32
+    static let rowSize = 24  // seq u64, count u32, line u32, tid i32, fd_table u32
     let path: String
     private let fd: Int32
     private var buffer: [UInt8] = []
-    private(set) var rows = 0
+    /// The run still growing; written out when a record does not extend it.
+    private var open: LineRun?
+    /// Records appended.
+    private(set) var records = 0
+    /// Runs written (including the open one).
+    private(set) var runs = 0
 
     init(directory: String) throws {
         var template = Array("\(directory)/.polltrace-lines-XXXXXX".utf8CString)
@@ -30,16 +55,30 @@ final class LineSpool {
         unlink(path)
     }
 
+    @inline(__always)
     func append(seq: UInt64, origin: LineOrigin) {
-        withUnsafeBytes(of: seq.littleEndian) { buffer.append(contentsOf: $0) }
-        withUnsafeBytes(of: origin.line.littleEndian) { buffer.append(contentsOf: $0) }
-        withUnsafeBytes(of: origin.tid.littleEndian) { buffer.append(contentsOf: $0) }
-        withUnsafeBytes(of: origin.fdTable.littleEndian) { buffer.append(contentsOf: $0) }
-        rows += 1
+        records += 1
+        if var run = open, seq == run.seq &+ UInt64(run.count), origin.line == run.line &+ run.count,
+           origin.tid == run.tid, origin.fdTable == run.fdTable, run.count < UInt32.max {
+            run.count += 1
+            open = run
+            return
+        }
+        if let run = open { spill(run) }
+        open = LineRun(seq: seq, count: 1, line: origin.line, tid: origin.tid, fdTable: origin.fdTable)
+        runs += 1
+    }
+
+    private func spill(_ run: LineRun) {
+        withUnsafeBytes(of: run.seq.littleEndian) { buffer.append(contentsOf: $0) }
+        withUnsafeBytes(of: run.count.littleEndian) { buffer.append(contentsOf: $0) }
+        withUnsafeBytes(of: run.line.littleEndian) { buffer.append(contentsOf: $0) }
+        withUnsafeBytes(of: run.tid.littleEndian) { buffer.append(contentsOf: $0) }
+        withUnsafeBytes(of: run.fdTable.littleEndian) { buffer.append(contentsOf: $0) }
         if buffer.count >= 1 << 16 { try? flush() }
     }
 
-    func flush() throws {
+    private func flush() throws {
         var offset = 0
         while offset < buffer.count {
             let n = buffer.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
@@ -52,8 +91,9 @@ final class LineSpool {
         buffer.removeAll(keepingCapacity: true)
     }
 
-    /// Reads the rows back in order.
-    func forEachRow(_ body: (UInt64, LineOrigin) throws -> Void) throws {
+    /// Reads the runs back in the order they were appended. Call once, after the last `append`.
+    func forEachRun(_ body: (LineRun) throws -> Void) throws {
+        if let run = open { spill(run); open = nil }
         try flush()
         guard lseek(fd, 0, SEEK_SET) == 0 else { throw StraceLogError(path: path, reason: "cannot rewind") }
         var chunk = [UInt8](repeating: 0, count: Self.rowSize * 4096)
@@ -66,11 +106,9 @@ final class LineSpool {
             try chunk.withUnsafeBytes { raw in
                 var offset = 0
                 while offset < whole {
-                    let seq = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
-                    let line = UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: offset + 8, as: UInt32.self))
-                    let tid = Int32(littleEndian: raw.loadUnaligned(fromByteOffset: offset + 12, as: Int32.self))
-                    let table = UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: offset + 16, as: UInt32.self))
-                    try body(seq, LineOrigin(line: line, tid: tid, fdTable: table))
+                    func u32(_ at: Int) -> UInt32 { UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: offset + at, as: UInt32.self)) }
+                    try body(LineRun(seq: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self)),
+                                     count: u32(8), line: u32(12), tid: Int32(bitPattern: u32(16)), fdTable: u32(20)))
                     offset += Self.rowSize
                 }
             }

@@ -38,7 +38,7 @@ public enum StraceTraceImport {
         try writer.close()
         try StraceLineTable.write(tracePath: tracePath, spool: spool, logPath: logPath, linesRead: outcome.linesRead,
                                   diagnostics: outcome.diagnostics)
-        return Summary(linesRead: outcome.linesRead, recordsWritten: spool.rows,
+        return Summary(linesRead: outcome.linesRead, recordsWritten: spool.records,
                        report: ForeignReport(findings: analyzer.findings, statistics: analyzer.stats,
                                              diagnostics: outcome.diagnostics))
     }
