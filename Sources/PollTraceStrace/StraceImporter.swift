@@ -40,6 +40,9 @@ struct ImportEngine {
     /// Every poller so far, by slot; `pollerSlots` finds the live one of an epoll fd.
     var pollerStates: [PollerState] = []
     var pollerSlots: [PollerKey: Int] = [:]
+    /// The last `pollerSlots` hit: a loop's calls are mostly on one epoll fd.
+    /// Cleared whenever `pollerSlots` changes.
+    var lastPollerLookup: (key: PollerKey, slot: Int)?
     var closeScratch: [Int] = []
     /// The last thread's table: consecutive lines are usually the same thread's.
     /// Cleared whenever the model changes which table a tid uses.

@@ -165,7 +165,11 @@ extension ImportEngine {
         let closed = Closed(seq: sequence.next(), timeNs: currentTimeNs, poller: poller, fd: fd)
         emit(.closed(closed), tid: tid, line: line, table: table)
         let released = model.close(fd, in: table)
-        for (key, slot) in pollerSlots where key.table == table.id { closeScratch.append(slot) }
+        var closedPollerSlot: Int?
+        for (key, slot) in pollerSlots where key.table == table.id {
+            closeScratch.append(slot)
+            if key.epollFD == fd { closedPollerSlot = slot }
+        }
         for slot in closeScratch {
             pollerStates[slot].interest.fdClosed(fd, atLine: line)
             guard let released, released.lastReference else { continue }
@@ -179,7 +183,10 @@ extension ImportEngine {
             }
         }
         closeScratch.removeAll(keepingCapacity: true)
-        if released?.lastReference ?? true, let slot = pollerSlots.removeValue(forKey: PollerKey(table: table.id, epollFD: fd)) {
+        // Found in the scan above: most closes are not of an epoll fd, and need no lookup.
+        if closedPollerSlot != nil, released?.lastReference ?? true,
+           let slot = pollerSlots.removeValue(forKey: PollerKey(table: table.id, epollFD: fd)) {
+            lastPollerLookup = nil
             // The epoll instance is gone: free its interest list.
             pollerStates[slot].interest = InterestList()
         }
