@@ -105,7 +105,7 @@ extension ImportEngine {
         }
         let key = poller(for: epfd, table: table, tid: tid)
         let state = pollerStates[key]
-        lastPoller[tid] = state.id
+        lastPoller.set(state.id, for: tid)
         guard result.errno == 0, let count = result.value, count >= 0 else {
             // A failed wait (EINTR) still ends the batch before it: record it as a call.
             let record = SyscallRecord(seq: sequence.next(), timeNs: currentTimeNs, poller: state.id, tid: tid,
