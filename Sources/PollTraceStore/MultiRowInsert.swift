@@ -107,3 +107,26 @@ struct SyscallRow: BindableRow {
         statement.bind(sourceLine, at: p + 9)
     }
 }
+
+/// A batch's row of `records` in schema v3: `e` is its packed events (JSON text,
+/// `BatchPacking`), `f` how many dispatches are packed in it.
+struct BatchRow: BindableRow {
+    var seq: Int64, tag: Int64, t: Int64, batchNumber: Int64, timeout: Int64, waited: Int64, eventCount: Int64
+    var events: [UInt8]?
+    var packedDispatches: Int64?
+    static let columnCount: Int32 = 9
+    static let columns = RecordRow.columns
+
+    @inline(__always)
+    func bind(to statement: SQLiteStatement, at p: Int32) {
+        statement.bind(seq, at: p)
+        statement.bind(tag, at: p + 1)
+        statement.bind(t, at: p + 2)
+        statement.bind(batchNumber, at: p + 3)
+        statement.bind(timeout, at: p + 4)
+        statement.bind(waited, at: p + 5)
+        statement.bind(eventCount, at: p + 6)
+        statement.bindText(events, at: p + 7)
+        statement.bind(packedDispatches, at: p + 8)
+    }
+}

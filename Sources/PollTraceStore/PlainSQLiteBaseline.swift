@@ -8,16 +8,27 @@ import PollTraceCore
 /// alone; the writer is timed with its encoding included.
 public struct PlainSQLiteBaseline {
     private var recordRows: [RecordRow] = []
+    private var batchRows: [BatchRow] = []
     private var fdRows: [RecordRow] = []
-    private var eventRows: [EventRow] = []
     private var syscallRows: [SyscallRow] = []
 
-    /// Rows prepared (records + batch events + syscalls).
-    public var rowCount: Int { recordRows.count + fdRows.count + eventRows.count + syscallRows.count }
+    /// Rows prepared (records, batch rows with their packed events and dispatches, syscalls).
+    public var rowCount: Int { recordRows.count + batchRows.count + fdRows.count + syscallRows.count }
 
+    /// Encodes the rows the writer would write for `records` (as one commit, so every
+    /// dispatch that can be packed into its batch's row is).
     public init(records: [TraceRecord], startMonotonicNs start: UInt64) {
-        var nextEvent: Int64 = 1
         var batches = BatchMemory()
+        var open = OpenBatches()
+        func add(_ entry: OpenBatches.Entry) {
+            var text: [UInt8] = []
+            BatchPacking.encode(entry.batch, dispatches: entry.dispatches, into: &text)
+            let b = entry.batch
+            batchRows.append(BatchRow(seq: stored(b.seq), tag: RowEncoding.tag(.batch, b.poller), t: stored(b.timeNs &- start),
+                                      batchNumber: stored(b.batchNumber), timeout: Int64(b.timeoutMs), waited: stored(b.waitedNs),
+                                      eventCount: Int64(b.events.count), events: b.events.isEmpty ? nil : text,
+                                      packedDispatches: entry.packed > 0 ? Int64(entry.packed) : nil))
+        }
         for record in records {
             switch record {
             case .syscall(let r):
@@ -25,16 +36,10 @@ public struct PlainSQLiteBaseline {
                                               tid: Int64(r.tid), fd: Int64(r.fd), nameID: 1, result: r.result,
                                               errno: Int64(r.errno), isData: r.isDataCall ? 1 : 0, sourceLine: Int64(r.sourceLine)))
             case .batch(let b):
-                let first = nextEvent
-                for e in b.events {
-                    eventRows.append(EventRow(id: nextEvent, fd: Int64(e.fd), mask: Int64(e.mask.rawValue),
-                                              dataHigh: Int64(e.data >> 32), dataLow: RowEncoding.dataLow(e.data, fd: e.fd)))
-                    nextEvent += 1
-                }
-                let row = RowEncoding.row(for: record, start: start, firstEventID: first, labelID: 0)
-                batches.remember(b, t: row.t)
-                recordRows.append(row)
+                if let previous = open.open(b) { add(previous) }
+                batches.remember(b, t: stored(b.timeNs &- start))
             case .dispatch(let d):
+                if open.pack(d) { continue }
                 recordRows.append(RowEncoding.row(for: record, start: start, firstEventID: 0, labelID: 0, batch: batches.base(for: d)))
             case .fdOpened, .registered, .modified, .unregistered, .closed:
                 fdRows.append(RowEncoding.row(for: record, start: start, firstEventID: 0, labelID: 1))
@@ -42,6 +47,7 @@ public struct PlainSQLiteBaseline {
                 recordRows.append(RowEncoding.row(for: record, start: start, firstEventID: 0, labelID: 1))
             }
         }
+        for entry in open.drain() { add(entry) }
     }
 
     /// Inserts every row into a new file at `path`; returns the seconds it took
@@ -54,27 +60,32 @@ public struct PlainSQLiteBaseline {
         try db.execute(sql: Schema.createTables)
         let insertRecord = try db.makeStatement(sql: "INSERT INTO records(seq, tag, t, a, b, c, d, e, f) VALUES (?,?,?,?,?,?,?,?,?)")
         let insertFD = try db.makeStatement(sql: "INSERT INTO fd_records(seq, tag, t, a, b, c, d, e, f) VALUES (?,?,?,?,?,?,?,?,?)")
-        let insertEvent = try db.makeStatement(sql: "INSERT INTO batch_event_rows(id, fd, mask, data_hi, data_lo) VALUES (?,?,?,?,?)")
         let insertSyscall = try db.makeStatement(sql: """
             INSERT INTO syscall_rows(seq, poller, t, tid, fd, name_id, result, errno, is_data, source_line) VALUES (?,?,?,?,?,?,?,?,?,?)
             """)
         var inTransaction = 0
-        func insert<Row: BindableRow>(_ rows: [Row], with statement: SQLiteStatement) throws {
-            for row in rows {
-                if inTransaction == 0 { try db.execute(sql: "BEGIN") }
-                row.bind(to: statement, at: 1)
-                try statement.run()
-                statement.reset()
-                inTransaction += 1
-                if inTransaction == rowsPerTransaction {
-                    try db.execute(sql: "COMMIT")
-                    inTransaction = 0
-                }
+        func insert<Row: BindableRow>(_ row: Row, with statement: SQLiteStatement) throws {
+            if inTransaction == 0 { try db.execute(sql: "BEGIN") }
+            row.bind(to: statement, at: 1)
+            try statement.run()
+            statement.reset()
+            inTransaction += 1
+            if inTransaction == rowsPerTransaction {
+                try db.execute(sql: "COMMIT")
+                inTransaction = 0
             }
         }
-        try insert(recordRows, with: insertRecord)
+        func insert<Row: BindableRow>(_ rows: [Row], with statement: SQLiteStatement) throws {
+            for row in rows { try insert(row, with: statement) }
+        }
+        // Batch rows and the other `records` rows in seq order, as the writer appends them.
+        var next = 0
+        for row in recordRows {
+            while next < batchRows.count && batchRows[next].seq < row.seq { try insert(batchRows[next], with: insertRecord); next += 1 }
+            try insert(row, with: insertRecord)
+        }
+        try insert(Array(batchRows[next...]), with: insertRecord)
         try insert(fdRows, with: insertFD)
-        try insert(eventRows, with: insertEvent)
         try insert(syscallRows, with: insertSyscall)
         if inTransaction > 0 { try db.execute(sql: "COMMIT") }
         let elapsed = clock.now - began

@@ -63,6 +63,17 @@ public final class SQLiteStatement {
 
     public func bindNull(at index: Int32) { sqlite3_bind_null(handle, index) }
 
+    /// Binds UTF-8 bytes as text (copied by SQLite), or NULL.
+    @inline(__always)
+    func bindText(_ bytes: [UInt8]?, at index: Int32) {
+        guard let bytes else { sqlite3_bind_null(handle, index); return }
+        _ = bytes.withUnsafeBufferPointer { buffer in
+            buffer.withMemoryRebound(to: CChar.self) {
+                sqlite3_bind_text(handle, index, $0.baseAddress, Int32(buffer.count), sqliteTransient)
+            }
+        }
+    }
+
     public func bind(_ value: SQLiteValue, at index: Int32) {
         switch value {
         case .null: sqlite3_bind_null(handle, index)
@@ -112,6 +123,18 @@ public final class SQLiteStatement {
 
     @inline(__always)
     public func isNull(_ index: Int32) -> Bool { sqlite3_column_type(handle, index) == SQLITE_NULL }
+
+    @inline(__always)
+    func isText(_ index: Int32) -> Bool { sqlite3_column_type(handle, index) == SQLITE_TEXT }
+
+    /// Calls `body` with the column's text bytes (no copy; valid only inside `body`).
+    @inline(__always)
+    func withTextBytes<R>(_ index: Int32, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
+        // _text first, then _bytes: the documented order for the length of the text.
+        let text = sqlite3_column_text(handle, index)
+        let count = Int(sqlite3_column_bytes(handle, index))
+        return try body(UnsafeBufferPointer(start: text, count: text == nil ? 0 : count))
+    }
 
     public func value(_ index: Int32) -> SQLiteValue {
         switch sqlite3_column_type(handle, index) {

@@ -12,8 +12,8 @@ final class TraceFile {
     let connection: SQLiteConnection
     private let start: UInt64
     private var records: MultiRowInsert<RecordRow>
+    private var batchRows: MultiRowInsert<BatchRow>
     private var fdRecords: MultiRowInsert<RecordRow>
-    private var events: MultiRowInsert<EventRow>
     private var syscalls: MultiRowInsert<SyscallRow>
     private let insertString: SQLiteStatement
     private let insertPoller: SQLiteStatement
@@ -21,8 +21,10 @@ final class TraceFile {
     private let commit: SQLiteStatement
     /// Interned strings (handler labels, syscall names) already in `strings`.
     private var stringIDs: [String: Int64] = [:]
-    private var nextEventID: Int64 = 1
     private var batches = BatchMemory()
+    private var open = OpenBatches()
+    /// Dispatches packed into batch rows so far (`meta.packed_dispatches` at close).
+    private(set) var packedDispatches = 0
 
     static let rowsPerStatement = 32
 
@@ -73,8 +75,8 @@ final class TraceFile {
                 try meta.run(); meta.reset()
             }
             records = try MultiRowInsert(connection: connection, table: "records", columns: RecordRow.columns, rowsPerStatement: Self.rowsPerStatement)
+            batchRows = try MultiRowInsert(connection: connection, table: "records", columns: BatchRow.columns, rowsPerStatement: Self.rowsPerStatement)
             fdRecords = try MultiRowInsert(connection: connection, table: "fd_records", columns: RecordRow.columns, rowsPerStatement: Self.rowsPerStatement)
-            events = try MultiRowInsert(connection: connection, table: "batch_event_rows", columns: EventRow.columns, rowsPerStatement: Self.rowsPerStatement)
             syscalls = try MultiRowInsert(connection: connection, table: "syscall_rows", columns: SyscallRow.columns, rowsPerStatement: Self.rowsPerStatement)
             insertString = try connection.makeStatement(sql: "INSERT INTO strings(id, text) VALUES (?, ?)")
             insertPoller = try connection.makeStatement(sql: "INSERT OR REPLACE INTO pollers(poller, backend, policy, epoll_fd, label) VALUES (?, ?, ?, ?, ?)")
@@ -117,8 +119,8 @@ final class TraceFile {
         // about one pass.
         if !isSorted(chunk) { chunk.sort { $0.seq < $1.seq } }
         let savedStrings = stringIDs
-        let savedEventID = nextEventID
         let savedBatches = batches
+        let savedPacked = packedDispatches
         var rows = 0
         do {
             defer { begin.reset() }
@@ -135,17 +137,11 @@ final class TraceFile {
                                                 sourceLine: Int64(r.sourceLine)))
                     rows += 1
                 case .batch(let r):
-                    let first = nextEventID
-                    for event in r.events {
-                        try events.add(EventRow(id: nextEventID, fd: Int64(event.fd), mask: Int64(event.mask.rawValue),
-                                                dataHigh: Int64(event.data >> 32), dataLow: RowEncoding.dataLow(event.data, fd: event.fd)))
-                        nextEventID += 1
-                    }
-                    let row = RowEncoding.row(for: record, start: start, firstEventID: first, labelID: 0)
-                    batches.remember(r, t: row.t)
-                    try records.add(row)
-                    rows += 1 + r.events.count
+                    if let previous = open.open(r) { try add(previous) }
+                    batches.remember(r, t: stored(r.timeNs &- start))
+                    rows += 1
                 case .dispatch(let r):
+                    if open.pack(r) { continue }
                     try records.add(RowEncoding.row(for: record, start: start, firstEventID: 0, labelID: 0, batch: batches.base(for: r)))
                     rows += 1
                 case .registered(let r):
@@ -159,21 +155,40 @@ final class TraceFile {
                     rows += 1
                 }
             }
+            for entry in open.drain() { try add(entry) }
             try records.finish()
+            try batchRows.finish()
             try fdRecords.finish()
-            try events.finish()
             try syscalls.finish()
             defer { commit.reset() }
             try commit.run()
             return rows
         } catch {
-            records.discard(); fdRecords.discard(); events.discard(); syscalls.discard()
+            records.discard(); batchRows.discard(); fdRecords.discard(); syscalls.discard()
+            _ = open.drain()
             try? connection.execute(sql: "ROLLBACK")
             stringIDs = savedStrings
-            nextEventID = savedEventID
             batches = savedBatches
+            packedDispatches = savedPacked
             throw error
         }
+    }
+
+    /// Writes a held batch's row, with its events and the dispatches packed into it.
+    private func add(_ entry: OpenBatches.Entry) throws {
+        let batch = entry.batch
+        var events: [UInt8]?
+        if !batch.events.isEmpty {
+            var text: [UInt8] = []
+            text.reserveCapacity(batch.events.count * (entry.packed > 0 ? 40 : 16) + 2)
+            BatchPacking.encode(batch, dispatches: entry.dispatches, into: &text)
+            events = text
+        }
+        packedDispatches += entry.packed
+        try batchRows.add(BatchRow(seq: stored(batch.seq), tag: RowEncoding.tag(.batch, batch.poller), t: stored(batch.timeNs &- start),
+                                   batchNumber: stored(batch.batchNumber), timeout: Int64(batch.timeoutMs),
+                                   waited: stored(batch.waitedNs), eventCount: Int64(batch.events.count),
+                                   events: events, packedDispatches: entry.packed > 0 ? Int64(entry.packed) : nil))
     }
 
     private func isSorted(_ chunk: [TraceRecord]) -> Bool {
@@ -201,6 +216,7 @@ final class TraceFile {
             ("records_written", Int64(statistics.recordsWritten)),
             ("records_dropped", Int64(statistics.recordsDropped)),
             ("gaps_recorded", Int64(statistics.gapsRecorded)),
+            ("packed_dispatches", Int64(packedDispatches)),
         ]
         for (key, value) in values {
             meta.bind(.text(key), at: 1); meta.bind(value, at: 2)

@@ -37,7 +37,7 @@ public final class TraceReader {
     public func records() throws -> TraceRecordCursor {
         do {
             return TraceRecordCursor(state: try CursorState(connection: connection, path: path, start: metadata.startMonotonicNs,
-                                                            hasFDRecords: hasFDRecords))
+                                                            hasFDRecords: hasFDRecords, version: metadata.schemaVersion))
         } catch let error as SQLiteError {
             throw Self.map(error, path: path)
         }
@@ -46,23 +46,40 @@ public final class TraceReader {
     /// Records in the trace (a batch counts once), for progress bars.
     public func recordCount() throws -> Int {
         do {
-            let records = try connection.scalarInt(sql: hasFDRecords
-                ? "SELECT (SELECT count(*) FROM records) + (SELECT count(*) FROM fd_records)" : "SELECT count(*) FROM records") ?? 0
-            let syscalls = try connection.scalarInt(sql: "SELECT count(*) FROM syscall_rows") ?? 0
-            return Int(records + syscalls)
+            let rows = try tableRowCount()
+            let events = try connection.scalarInt(sql: "SELECT count(*) FROM batch_event_rows") ?? 0
+            return rows - Int(events) + (try packedDispatchCount())
         } catch let error as SQLiteError {
             throw Self.map(error, path: path)
         }
     }
 
-    /// Rows in the trace: records plus one per batch event (the unit the benchmark counts).
+    /// Rows in the trace's tables: records, fd records, syscalls and (v1/v2) batch
+    /// events. The unit the store's benchmark counts.
     public func rowCount() throws -> Int {
         do {
-            let events = try connection.scalarInt(sql: "SELECT count(*) FROM batch_event_rows") ?? 0
-            return try recordCount() + Int(events)
+            return try tableRowCount()
         } catch let error as SQLiteError {
             throw Self.map(error, path: path)
         }
+    }
+
+    private func tableRowCount() throws -> Int {
+        let records = try connection.scalarInt(sql: hasFDRecords
+            ? "SELECT (SELECT count(*) FROM records) + (SELECT count(*) FROM fd_records)" : "SELECT count(*) FROM records") ?? 0
+        let syscalls = try connection.scalarInt(sql: "SELECT count(*) FROM syscall_rows") ?? 0
+        let events = try connection.scalarInt(sql: "SELECT count(*) FROM batch_event_rows") ?? 0
+        return Int(records + syscalls + events)
+    }
+
+    /// Dispatches packed into batch rows (v3): from the meta table when the writer
+    /// closed cleanly, else counted.
+    private func packedDispatchCount() throws -> Int {
+        guard metadata.schemaVersion >= 3 else { return 0 }
+        if closedCleanly, let count = try connection.scalarInt(sql: "SELECT value FROM meta WHERE key = 'packed_dispatches'") {
+            return Int(count)
+        }
+        return Int(try connection.scalarInt(sql: "SELECT coalesce(sum(f), 0) FROM records WHERE tag & 15 = 6") ?? 0)
     }
 
     static func map(_ error: SQLiteError, path: String) -> TraceStoreError {

@@ -1,9 +1,11 @@
 import PollTraceCore
 
 /// Streams a trace's records in sequence order, holding one row of each table at a
-/// time: `records`, `fd_records` and `syscall_rows` are merged by `seq`, and a batch's events are
-/// read from `batch_event_rows` by a second cursor that normally just walks on
-/// (the writer stores each batch's events contiguously, in commit order).
+/// time: `records`, `fd_records` and `syscall_rows` are merged by `seq`, together
+/// with the dispatches unpacked from batch rows (`PendingDispatches`). A v3 batch
+/// row carries its events (`BatchPacking`); in v1/v2 files they are read from
+/// `batch_event_rows` by a second cursor that normally just walks on (the writer
+/// stored each batch's events contiguously, in commit order).
 public struct TraceRecordCursor {
     let state: CursorState
 
@@ -23,6 +25,8 @@ final class CursorState {
     private let stringByID: SQLiteStatement
     private let batchLookup: SQLiteStatement
     private var batches = BatchMemory()
+    private var packed = PendingDispatches()
+    private var unpacked: [Dispatch] = []
     /// Recently used strings; cleared when it grows past `stringCacheLimit`, so
     /// memory stays bounded however many distinct labels a trace has.
     private var strings: [Int64: String] = [:]
@@ -32,7 +36,7 @@ final class CursorState {
     private var eventsAt: Int64? = nil
     private var eventsDone = true
 
-    init(connection: SQLiteConnection, path: String, start: UInt64, hasFDRecords: Bool) throws {
+    init(connection: SQLiteConnection, path: String, start: UInt64, hasFDRecords: Bool, version: Int) throws {
         self.connection = connection
         self.path = path
         self.start = start
@@ -45,7 +49,10 @@ final class CursorState {
             """))
         events = try connection.makeStatement(sql: "SELECT id, fd, mask, data_hi, data_lo FROM batch_event_rows WHERE id >= ? ORDER BY id")
         stringByID = try connection.makeStatement(sql: "SELECT text FROM strings WHERE id = ?")
-        batchLookup = try connection.makeStatement(sql: """
+        batchLookup = try connection.makeStatement(sql: version >= 3 ? """
+            SELECT b.t, b.e ->> ('$[' || ?2 || '][2]') FROM records b
+            WHERE b.seq = ?1 AND b.tag & 15 = 6 AND ?2 < b.d AND b.e ->> ('$[' || ?2 || '][2]') IS NOT NULL
+            """ : """
             SELECT b.t, ev.data_hi FROM records b JOIN batch_event_rows ev ON ev.id = b.e + ?2
             WHERE b.seq = ?1 AND b.tag & 15 = 6 AND ?2 < b.d
             """)
@@ -53,8 +60,9 @@ final class CursorState {
 
     func next() throws -> TraceRecord? {
         do {
-            // Merge the three tables by seq (each already in seq order).
+            // Merge the three tables and the unpacked dispatches by seq (each already in seq order).
             let r = try records.head(), f = try fdRecords.head(), c = try syscalls.head()
+            if let p = packed.headSeq, p < (r ?? .max), p < (f ?? .max), p < (c ?? .max) { return .dispatch(packed.pop()!) }
             if let r, r < (f ?? .max), r < (c ?? .max) { return try takeRecord(records) }
             if let f, f < (c ?? .max) { return try takeRecord(fdRecords) }
             if c != nil { return try takeSyscall() }
@@ -80,6 +88,7 @@ final class CursorState {
         let s = stream.statement
         var row = RecordRow(seq: s.int64(0), tag: s.int64(1), t: s.int64(2))
         let kind = row.tag & Int64(Schema.kindMask)
+        if kind == Int64(RecordKind.batch.rawValue) && s.isText(7) { return try takePackedBatch(row, s) }
         // Fetch only the columns this kind uses: most rows use two or three of six.
         let used = kind >= 0 && kind < Self.columnsUsed.count ? Self.columnsUsed[Int(kind)] : 6
         if used > 0 { row.a = optional(s, 3) }
@@ -103,6 +112,31 @@ final class CursorState {
         let record = try RowEncoding.record(from: row, start: start, events: batchEvents, label: label, batch: base)
         if case .batch(let batch) = record { batches.remember(batch, t: row.t) }
         return record
+    }
+
+    /// A v3 batch row: its events, and the dispatches packed with them, which wait in
+    /// `packed` for their turn in seq order.
+    private func takePackedBatch(_ row: RecordRow, _ s: SQLiteStatement) throws -> TraceRecord {
+        var full = row
+        full.a = optional(s, 3); full.b = optional(s, 4); full.c = optional(s, 5); full.d = optional(s, 6)
+        let count = full.d ?? 0
+        guard count > 0, count <= 1 << 24 else { throw RowEncoding.DecodeError.bad("batch \(row.seq) has packed events but claims \(count)") }
+        guard case .batch(var batch) = try RowEncoding.record(from: full, start: start, events: [], label: "") else {
+            throw RowEncoding.DecodeError.bad("record \(row.seq) is not a batch")
+        }
+        unpacked.removeAll(keepingCapacity: true)
+        do {
+            try s.withTextBytes(7) { try BatchPacking.decode($0, count: Int(count), into: &batch, dispatches: &unpacked) }
+        } catch BatchPacking.DecodeError.bad(let detail) {
+            throw RowEncoding.DecodeError.bad(detail)
+        }
+        let packedCount = optional(s, 8) ?? 0
+        guard packedCount == Int64(unpacked.count) else {
+            throw RowEncoding.DecodeError.bad("batch \(row.seq) packs \(unpacked.count) dispatches but its f column says \(packedCount)")
+        }
+        for dispatch in unpacked { packed.push(dispatch) }
+        batches.remember(batch, t: row.t)
+        return .batch(batch)
     }
 
     /// The batch values a relative dispatch is stored against: from memory when it

@@ -137,15 +137,34 @@ final class BadInputTests: XCTestCase {
         }
     }
 
-    func testBatchWhoseEventRowsAreMissing_isCorrupted() throws {
+    func testBatchWhosePackedEventsAreDamaged_isCorrupted() throws {
         let dir = TemporaryDirectory()
-        let path = dir.file("noevents.trace")
         let batch = TraceRecord.batch(BatchHarvested(seq: 1, timeNs: Fixtures.start, poller: 1, batchNumber: 1, timeoutMs: 0,
                                                      waitedNs: 0, events: [HarvestedEvent(fd: 4, mask: .readable, data: 4)]))
-        try Fixtures.write([batch], to: path)
-        try sqlite(path, "DELETE FROM batch_event_rows;")
-        assertOpenFails(path) {
-            if case .corrupted(_, let detail) = $0 { detail.contains("batch 1") } else { false }
+        let dispatch = TraceRecord.dispatch(Dispatch(seq: 2, timeNs: Fixtures.start + 10, poller: 1, source: .event, batchSeq: 1,
+                                                     eventIndex: 0, ranRegistrationID: 0, deliveredMask: .readable,
+                                                     suppression: nil, handlerThrew: false, durationNs: 5))
+        // Each damage is something no writer produces; each must be named, never read as a different trace.
+        let damages: [(String, String)] = [
+            ("truncated JSON", "UPDATE records SET e = '[[4,1,0' WHERE tag & 15 = 6"),
+            ("not JSON", "UPDATE records SET e = 'hello' WHERE tag & 15 = 6"),
+            ("fewer events than event_count", "UPDATE records SET d = 2 WHERE tag & 15 = 6"),
+            ("an event with 5 numbers", "UPDATE records SET e = '[[4,1,0,1,2]]' WHERE tag & 15 = 6"),
+            ("fd out of range", "UPDATE records SET e = '[[4294967296,1,0,1,10,0,1,1,5]]' WHERE tag & 15 = 6"),
+            ("packed count disagrees", "UPDATE records SET f = 2 WHERE tag & 15 = 6"),
+            ("unknown suppression", "UPDATE records SET e = '[[4,1,0,1,10,0,1,29,5]]' WHERE tag & 15 = 6"),
+            ("a timer source packed", "UPDATE records SET e = '[[4,1,0,1,10,0,1,2,5]]' WHERE tag & 15 = 6"),
+            ("a seq offset of 0", "UPDATE records SET e = '[[4,1,0,0,10,0,1,1,5]]' WHERE tag & 15 = 6"),
+        ]
+        for (what, damage) in damages {
+            let path = dir.file("damaged-\(what.replacingOccurrences(of: " ", with: "-")).trace")
+            try Fixtures.write([batch, dispatch], to: path)
+            XCTAssertEqual(try SQLiteConnection(path: path, readOnly: true).scalarInt(sql: "SELECT f FROM records WHERE tag & 15 = 6"), 1,
+                           "the fixture's dispatch should be packed into its batch's row")
+            try sqlite(path, damage)
+            assertOpenFails(path) {
+                if case .corrupted(_, let detail) = $0 { detail.contains("batch 1") } else { false }
+            }
         }
     }
 

@@ -1,0 +1,216 @@
+import PollTraceCore
+
+/// How schema v3 stores a batch's events, and the dispatches of those events, inside
+/// the batch's own `records` row: column `e` holds a JSON array with one array per
+/// event, so SQL users unpack it with `json_each` (the `batch_events` and
+/// `dispatches` views do) and the writer inserts one row where it used to insert
+/// `1 + events + dispatches`. Row count is what SQLite's cost follows, on both the
+/// recording side and the analyzer's.
+///
+/// One event is, by its length:
+/// - 3: `[fd, mask, data_hi]`: no dispatch packed, the low half of `epoll_data` is the fd;
+/// - 4: `[fd, mask, data_hi, data_lo]`;
+/// - 9: `[fd, mask, data_hi, seq_offset, t_offset, ran_offset, delivered_mask, flags, duration_ns]`;
+/// - 10: the 9 and then `data_lo`.
+///
+/// A packed dispatch is stored relative to its batch, which keeps the numbers short:
+/// `seq = batch seq + seq_offset`, `t = batch t + t_offset`, and the registration
+/// that ran `= data_hi + ran_offset` (0 when the guarded policy ran the event's own
+/// registration). `flags` has the bits of a dispatch row's `f` (`source |
+/// suppression << 2 | threw << 5`). Only dispatches of source `event` whose batch
+/// is in the same commit are packed, and at most one per event; every other
+/// dispatch is its own row, as before.
+enum BatchPacking {
+    // MARK: Writing
+
+    /// Appends the JSON for `batch` to `out`. `dispatches[i]` is the dispatch packed
+    /// with event `i`, if any (same count as the events).
+    static func encode(_ batch: BatchHarvested, dispatches: [Dispatch?], into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "["))
+        for (index, event) in batch.events.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(UInt8(ascii: "["))
+            let dataHigh = Int64(event.data >> 32)
+            appendDecimal(Int64(event.fd), to: &out)
+            appendComma(Int64(event.mask.rawValue), to: &out)
+            appendComma(dataHigh, to: &out)
+            if index < dispatches.count, let d = dispatches[index] {
+                appendComma(stored(d.seq &- batch.seq), to: &out)
+                appendComma(stored(d.timeNs &- batch.timeNs), to: &out)
+                appendComma(Int64(d.ranRegistrationID) - dataHigh, to: &out)
+                appendComma(Int64(d.deliveredMask.rawValue), to: &out)
+                appendComma(flags(of: d), to: &out)
+                appendComma(stored(d.durationNs), to: &out)
+            }
+            if let low = RowEncoding.dataLow(event.data, fd: event.fd) { appendComma(low, to: &out) }
+            out.append(UInt8(ascii: "]"))
+        }
+        out.append(UInt8(ascii: "]"))
+    }
+
+    /// Whether `dispatch` can be packed with event `eventIndex` of `batch` and read
+    /// back exactly: only then does the writer pack it.
+    @inline(__always)
+    static func canPack(_ dispatch: Dispatch, into batch: BatchHarvested) -> Bool {
+        dispatch.source == .event && dispatch.poller == batch.poller && dispatch.batchSeq == batch.seq
+            && dispatch.seq > batch.seq && Int(dispatch.eventIndex) < batch.events.count
+    }
+
+    @inline(__always)
+    static func flags(of d: Dispatch) -> Int64 {
+        Int64(d.source.rawValue)
+            | Int64(d.suppression?.rawValue ?? 0) << Schema.dispatchSuppressionShift
+            | (d.handlerThrew ? 1 << Schema.dispatchThrewShift : 0)
+    }
+
+    @inline(__always)
+    private static func appendComma(_ value: Int64, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: ","))
+        appendDecimal(value, to: &out)
+    }
+
+    static func appendDecimal(_ value: Int64, to out: inout [UInt8]) {
+        if value >= 0 && value < 10 {
+            out.append(UInt8(truncatingIfNeeded: value) &+ 48)
+            return
+        }
+        var magnitude = value.magnitude
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for 20 digits
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            while magnitude > 0 {
+                buffer[23 - count] = UInt8(truncatingIfNeeded: magnitude % 10) &+ 48
+                magnitude /= 10
+                count += 1
+            }
+            if value < 0 { out.append(UInt8(ascii: "-")) }
+            out.append(contentsOf: buffer[(24 - count)...])
+        }
+    }
+
+    // MARK: Reading
+
+    enum DecodeError: Error { case bad(String) }
+
+    /// Reads the JSON of batch `batch` (whose `events` are empty on entry) into its
+    /// events, and appends the packed dispatches to `dispatches`. Throws on anything
+    /// the writer does not produce, including an event count other than `count`.
+    static func decode(_ bytes: UnsafeBufferPointer<UInt8>, count: Int, into batch: inout BatchHarvested,
+                       dispatches: inout [Dispatch]) throws {
+        var scanner = Scanner(bytes: bytes, batchSeq: batch.seq)
+        var events: [HarvestedEvent] = []
+        events.reserveCapacity(count)
+        var fields: (Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64) = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        try scanner.expect(UInt8(ascii: "["))
+        if try !scanner.take(UInt8(ascii: "]")) {
+            repeat {
+                try scanner.expect(UInt8(ascii: "["))
+                var n = 0
+                try withUnsafeMutableBytes(of: &fields) { raw in
+                    let slots = raw.bindMemory(to: Int64.self)
+                    repeat {
+                        guard n < 10 else { throw scanner.failure("an event has more than 10 numbers") }
+                        slots[n] = try scanner.integer()
+                        n += 1
+                    } while try scanner.take(UInt8(ascii: ","))
+                }
+                try scanner.expect(UInt8(ascii: "]"))
+                let index = events.count
+                guard n == 3 || n == 4 || n == 9 || n == 10 else { throw scanner.failure("event \(index) has \(n) numbers") }
+                guard let fd = Int32(exactly: fields.0), let mask = UInt32(exactly: fields.1),
+                      let high = UInt32(exactly: fields.2) else {
+                    throw scanner.failure("event \(index) has an out-of-range fd, mask or data_hi")
+                }
+                var low = UInt32(bitPattern: fd)
+                if n == 4 || n == 10 {
+                    guard let value = UInt32(exactly: n == 4 ? fields.3 : fields.9) else { throw scanner.failure("event \(index) has an out-of-range data_lo") }
+                    low = value
+                }
+                events.append(HarvestedEvent(fd: fd, mask: IOEvents(rawValue: mask), data: UInt64(high) << 32 | UInt64(low)))
+                if n >= 9 {
+                    dispatches.append(try dispatch(fields, event: index, dataHigh: Int64(high), batch: batch, scanner: scanner))
+                }
+            } while try scanner.take(UInt8(ascii: ","))
+            try scanner.expect(UInt8(ascii: "]"))
+        }
+        guard scanner.atEnd else { throw scanner.failure("text after the event list") }
+        guard events.count == count else { throw scanner.failure("\(events.count) events packed, event_count says \(count)") }
+        batch.events = events
+    }
+
+    private static func dispatch(_ f: (Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64), event: Int,
+                                 dataHigh: Int64, batch: BatchHarvested, scanner: Scanner) throws -> Dispatch {
+        let flags = f.7
+        guard f.3 > 0, flags >= 0, flags < 1 << 6, let source = DispatchSource(rawValue: UInt8(flags & 3)), source == .event else {
+            throw scanner.failure("event \(event) has a packed dispatch with a bad seq offset or flags")
+        }
+        let code = UInt8((flags >> Schema.dispatchSuppressionShift) & 7)
+        var suppression: SuppressionReason?
+        if code != 0 {
+            guard let reason = SuppressionReason(rawValue: code) else { throw scanner.failure("event \(event) has an unknown suppression \(code)") }
+            suppression = reason
+        }
+        let (ranSum, overflow) = dataHigh.addingReportingOverflow(f.5)
+        guard !overflow, let ran = UInt32(exactly: ranSum), let delivered = UInt32(exactly: f.6) else {
+            throw scanner.failure("event \(event) has a packed dispatch with an out-of-range registration or mask")
+        }
+        return Dispatch(seq: batch.seq &+ unstored(f.3), timeNs: batch.timeNs &+ unstored(f.4), poller: batch.poller,
+                        source: .event, batchSeq: batch.seq, eventIndex: UInt32(event), ranRegistrationID: ran,
+                        deliveredMask: IOEvents(rawValue: delivered), suppression: suppression,
+                        handlerThrew: (flags >> Schema.dispatchThrewShift) & 1 == 1, durationNs: unstored(f.8))
+    }
+
+    /// Just enough of a JSON reader for what `encode` writes: arrays and integers,
+    /// no spaces.
+    private struct Scanner {
+        let bytes: UnsafeBufferPointer<UInt8>
+        let batchSeq: UInt64
+        var at = 0
+
+        init(bytes: UnsafeBufferPointer<UInt8>, batchSeq: UInt64) {
+            self.bytes = bytes
+            self.batchSeq = batchSeq
+        }
+
+        var atEnd: Bool { at == bytes.count }
+
+        func failure(_ what: String) -> DecodeError {
+            .bad("batch \(batchSeq): its packed events (column e) are malformed: \(what) near byte \(at)")
+        }
+
+        @inline(__always)
+        mutating func take(_ byte: UInt8) throws -> Bool {
+            if at < bytes.count && bytes[at] == byte { at += 1; return true }
+            return false
+        }
+
+        @inline(__always)
+        mutating func expect(_ byte: UInt8) throws {
+            guard try take(byte) else { throw failure("expected '\(Character(Unicode.Scalar(byte)))'") }
+        }
+
+        @inline(__always)
+        mutating func integer() throws -> Int64 {
+            let negative = at < bytes.count && bytes[at] == UInt8(ascii: "-")
+            if negative { at += 1 }
+            var value: UInt64 = 0
+            let first = at
+            while at < bytes.count {
+                let digit = bytes[at] &- 48
+                guard digit < 10 else { break }
+                let (times10, o1) = value.multipliedReportingOverflow(by: 10)
+                let (sum, o2) = times10.addingReportingOverflow(UInt64(digit))
+                guard !o1 && !o2 else { throw failure("a number does not fit 64 bits") }
+                value = sum
+                at += 1
+            }
+            guard at > first, at - first <= 20 else { throw failure("expected a number") }
+            if negative {
+                guard value <= UInt64(Int64.max) + 1 else { throw failure("a number does not fit 64 bits") }
+                return value == UInt64(Int64.max) + 1 ? Int64.min : -Int64(value)
+            }
+            guard value <= UInt64(Int64.max) else { throw failure("a number does not fit 64 bits") }
+            return Int64(value)
+        }
+    }
+}

@@ -1,0 +1,70 @@
+import PollTraceCore
+
+/// While the writer goes through one chunk, the batch each poller harvested last,
+/// held back so that the dispatches of its events (which follow it in the chunk)
+/// can be packed into its row (`BatchPacking`). A poller dispatches a batch fully
+/// before it harvests the next one, so a batch is complete when its poller's next
+/// batch arrives; at the end of the chunk every held batch is written with the
+/// dispatches seen so far, and later ones become rows of their own. Nothing is held
+/// across commits, so every commit is still a complete prefix of what it covers.
+struct OpenBatches {
+    struct Entry {
+        var batch: BatchHarvested
+        /// The dispatch packed with each event, by event index.
+        var dispatches: [Dispatch?]
+        var packed = 0
+    }
+
+    private var slots: [Entry?] = Array(repeating: nil, count: 64)
+    private var overflow: [PollerID: Entry] = [:]
+    private var held = 0
+
+    /// Holds `batch`, returning the batch its poller held before (now complete).
+    mutating func open(_ batch: BatchHarvested) -> Entry? {
+        let entry = Entry(batch: batch, dispatches: Array(repeating: nil, count: batch.events.count))
+        if batch.poller < 64 {
+            let previous = slots[Int(batch.poller)]
+            slots[Int(batch.poller)] = entry
+            if previous == nil { held += 1 }
+            return previous
+        }
+        let previous = overflow.updateValue(entry, forKey: batch.poller)
+        if previous == nil { held += 1 }
+        return previous
+    }
+
+    /// Packs `dispatch` with its event if its batch is held and the event has no
+    /// dispatch yet. False: the caller writes it as its own row.
+    @inline(__always)
+    mutating func pack(_ dispatch: Dispatch) -> Bool {
+        guard dispatch.source == .event else { return false }
+        if dispatch.poller < 64 {
+            guard var entry = slots[Int(dispatch.poller)], BatchPacking.canPack(dispatch, into: entry.batch),
+                  entry.dispatches[Int(dispatch.eventIndex)] == nil else { return false }
+            slots[Int(dispatch.poller)] = nil  // keeps `entry` uniquely referenced while it changes
+            entry.dispatches[Int(dispatch.eventIndex)] = dispatch
+            entry.packed += 1
+            slots[Int(dispatch.poller)] = entry
+            return true
+        }
+        guard var entry = overflow[dispatch.poller], BatchPacking.canPack(dispatch, into: entry.batch),
+              entry.dispatches[Int(dispatch.eventIndex)] == nil else { return false }
+        entry.dispatches[Int(dispatch.eventIndex)] = dispatch
+        entry.packed += 1
+        overflow[dispatch.poller] = entry
+        return true
+    }
+
+    /// Every held batch, and holds none after.
+    mutating func drain() -> [Entry] {
+        guard held > 0 else { return [] }
+        var entries: [Entry] = []
+        for index in slots.indices {
+            if let entry = slots[index] { entries.append(entry); slots[index] = nil }
+        }
+        entries.append(contentsOf: overflow.values)
+        overflow.removeAll()
+        held = 0
+        return entries.sorted { $0.batch.seq < $1.batch.seq }
+    }
+}

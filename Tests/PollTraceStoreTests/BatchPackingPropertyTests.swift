@@ -1,0 +1,138 @@
+import XCTest
+import PollTraceCore
+@testable import PollTraceStore
+
+/// Schema v3 packs a batch's events and the dispatches of its commit into one row.
+/// Random schedules (several pollers, one past the 64 fast slots, dispatches that
+/// repeat, skip or follow their batch in a later commit, timers and tasks, odd
+/// `epoll_data`, times before the batch, extreme ids) must read back exactly, through
+/// the cursor and through the views, however the records are split into commits.
+final class BatchPackingPropertyTests: XCTestCase {
+    private static let pollers: [PollerID] = [1, 2, 3, 70]
+
+    private func schedule(_ random: inout SplitMix64) -> [TraceRecord] {
+        var records: [TraceRecord] = []
+        var seq: SequenceNumber = 0
+        var time = Fixtures.start
+        func nextSeq() -> SequenceNumber { seq += 1 + (random.chance(0.1) ? random.next() % 5 : 0); return seq }
+        func nextTime() -> UInt64 { time += random.next() % 5_000; return time }
+        let rounds = 20 + Int(random.next() % 60)
+        var batchNumber: [PollerID: UInt64] = [:]
+        for _ in 0..<rounds {
+            let poller = Self.pollers[Int(random.next() % UInt64(Self.pollers.count))]
+            let count = Int(random.next() % 7)  // 0 = a timeout
+            var events: [HarvestedEvent] = []
+            for _ in 0..<count {
+                let fd = Int32(random.next() % 40) + 3
+                let high = random.chance(0.1) ? UInt32.max : UInt32(random.next() % 1000)
+                let low = random.chance(0.2) ? UInt32(truncatingIfNeeded: random.next()) : UInt32(bitPattern: fd)
+                events.append(HarvestedEvent(fd: fd, mask: IOEvents(rawValue: UInt32(truncatingIfNeeded: random.next()) & 0x201F),
+                                             data: UInt64(high) << 32 | UInt64(low)))
+            }
+            batchNumber[poller, default: 0] += 1
+            let batch = BatchHarvested(seq: nextSeq(), timeNs: nextTime(), poller: poller, batchNumber: batchNumber[poller]!,
+                                       timeoutMs: random.chance(0.2) ? -1 : Int32(random.next() % 100), waitedNs: random.next() % 1_000_000,
+                                       events: events)
+            records.append(.batch(batch))
+            for (index, event) in events.enumerated() {
+                let times = random.chance(0.1) ? 0 : (random.chance(0.1) ? 2 : 1)  // skipped, repeated, or once
+                for _ in 0..<times {
+                    let ran = random.chance(0.7) ? UInt32(event.data >> 32) : UInt32(truncatingIfNeeded: random.next())
+                    let dispatchTime = random.chance(0.05) ? batch.timeNs - 7 : nextTime()
+                    records.append(.dispatch(Dispatch(seq: nextSeq(), timeNs: dispatchTime, poller: poller, source: .event,
+                                                      batchSeq: batch.seq, eventIndex: UInt32(index), ranRegistrationID: ran,
+                                                      deliveredMask: event.mask, suppression: random.chance(0.2) ? SuppressionReason.allCases[Int(random.next() % UInt64(SuppressionReason.allCases.count))] : nil,
+                                                      handlerThrew: random.chance(0.1), durationNs: random.chance(0.02) ? UInt64.max : random.next() % 100_000)))
+                    if random.chance(0.3) {
+                        records.append(.closed(Closed(seq: nextSeq(), timeNs: nextTime(), poller: poller, fd: event.fd)))
+                    }
+                }
+            }
+            if random.chance(0.2) {
+                records.append(.dispatch(Dispatch(seq: nextSeq(), timeNs: nextTime(), poller: poller, source: random.chance(0.5) ? .timer : .task,
+                                                  batchSeq: 0, eventIndex: 0, ranRegistrationID: UInt32(random.next() % 50),
+                                                  deliveredMask: [], suppression: nil, handlerThrew: false, durationNs: 10)))
+            }
+        }
+        return records
+    }
+
+    /// Splits `records` into commits at random points (a commit can end between a
+    /// batch and its dispatches).
+    private func commits(_ records: [TraceRecord], _ random: inout SplitMix64) -> [[TraceRecord]] {
+        var out: [[TraceRecord]] = [[]]
+        for record in records {
+            if random.chance(0.08) { out.append([]) }
+            out[out.count - 1].append(record)
+        }
+        return out
+    }
+
+    private func query(_ path: String, _ sql: String) throws -> [[SQLiteValue]] {
+        let reader = try TraceReader(path: path)
+        let statement = try reader.connection.makeStatement(sql: sql)
+        var out: [[SQLiteValue]] = []
+        while try statement.step() { out.append((0..<statement.columnCount).map { statement.value($0) }) }
+        return out
+    }
+
+    func testRandomSchedules_readBackExactly_throughCursorAndViews() throws {
+        let dir = TemporaryDirectory()
+        let metadata = Fixtures.metadata(pollers: Self.pollers.map {
+            PollerInfo(poller: $0, backend: "epoll", policy: .guarded, epollFD: 3, label: "p\($0)")
+        })
+        var packedSomewhere = 0, unpackedEventDispatches = 0
+        for seed: UInt64 in 1...40 {
+            var random = SplitMix64(seed: seed)
+            let records = schedule(&random)
+            let path = dir.file("packing-\(seed).trace")
+            let file = try TraceFile(path: path, metadata: metadata, options: TraceWriterOptions())
+            for var chunk in commits(records, &random) where !chunk.isEmpty { _ = try file.write(&chunk, pollers: []) }
+            try file.finish(statistics: TraceWriterStatistics())
+            packedSomewhere += Int(try query(path, "SELECT coalesce(sum(f), 0) FROM records WHERE tag & 15 = 6")[0][0].integerValue ?? 0)
+            unpackedEventDispatches += Int(try query(path, "SELECT count(*) FROM records WHERE tag & 15 = 7 AND f & 3 = 1")[0][0].integerValue ?? 0)
+
+            XCTAssertEqual(try Fixtures.readAll(path), records, "seed \(seed): the cursor must give back every record, in seq order")
+            XCTAssertEqual(try TraceReader(path: path).recordCount(), records.count, "seed \(seed): recordCount counts packed dispatches")
+
+            let expectedTimeline = records.map { [Int64($0.seq), Int64($0.kind.rawValue), Int64(bitPattern: $0.timeNs)].map(SQLiteValue.integer) }
+            XCTAssertEqual(try query(path, "SELECT seq, kind_code, time_ns FROM timeline ORDER BY seq"), expectedTimeline,
+                           "seed \(seed): timeline has one row per record, packed dispatches included")
+
+            var batches: [SequenceNumber: BatchHarvested] = [:]
+            var expectedEvents: [[SQLiteValue]] = []
+            var expectedDispatches: [[SQLiteValue]] = []
+            for record in records {
+                switch record {
+                case .batch(let b):
+                    batches[b.seq] = b
+                    for (i, e) in b.events.enumerated() {
+                        expectedEvents.append([Int64(b.seq), Int64(i), Int64(e.fd), Int64(e.mask.rawValue), Int64(bitPattern: e.data)].map(SQLiteValue.integer))
+                    }
+                case .dispatch(let d):
+                    let event = d.source == .event ? batches[d.batchSeq]?.events[Int(d.eventIndex)] : nil
+                    expectedDispatches.append([
+                        .integer(Int64(d.seq)), .integer(Int64(bitPattern: d.timeNs)), .text(["", "event", "timer", "task"][Int(d.source.rawValue)]),
+                        .integer(Int64(d.batchSeq)), .integer(Int64(d.eventIndex)), event.map { .integer(Int64($0.fd)) } ?? .null,
+                        event.map { .integer(Int64(bitPattern: $0.data)) } ?? .null, .integer(Int64(d.ranRegistrationID)),
+                        .integer(Int64(d.deliveredMask.rawValue)), d.suppression.map { .text($0.description) } ?? .null,
+                        .integer(d.handlerThrew ? 1 : 0), .integer(Int64(bitPattern: d.durationNs)),
+                    ])
+                default: break
+                }
+            }
+            XCTAssertEqual(try query(path, "SELECT batch_seq, event_index, fd, mask, data FROM batch_events ORDER BY batch_seq, event_index"),
+                           expectedEvents, "seed \(seed): batch_events unpacks every event")
+            XCTAssertEqual(try query(path, """
+                SELECT seq, time_ns, source, batch_seq, event_index, fd, harvested_data, ran_registration_id, delivered_mask,
+                       suppression, handler_threw, duration_ns FROM dispatches ORDER BY seq
+                """), expectedDispatches, "seed \(seed): dispatches gives packed and own-row dispatches alike")
+        }
+        XCTAssertGreaterThan(packedSomewhere, 0, "the schedules should pack dispatches into batch rows")
+        XCTAssertGreaterThan(unpackedEventDispatches, 0, "the schedules should also leave event dispatches in rows of their own")
+    }
+}
+
+private extension SQLiteValue {
+    var integerValue: Int64? { if case .integer(let v) = self { v } else { nil } }
+}
