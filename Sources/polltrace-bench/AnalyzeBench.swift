@@ -52,6 +52,7 @@ struct AnalyzeBench: ParsableCommand {
         var reads: [ChildRun] = []
         var analyses: [ChildRun] = []
         var serials: [ChildRun] = []
+        var replays: [ChildRun] = []
         for i in 1...runs {
             let scan = try ChildRun.measure(executable: executable, mode: "scan", path: path)
             print("run \(i): sqlite full scan  \(scan)")
@@ -65,11 +66,15 @@ struct AnalyzeBench: ParsableCommand {
             let serial = try ChildRun.measure(executable: executable, mode: "analyze-serial", path: path)
             print("run \(i): analyze, 1 thread \(serial)")
             serials.append(serial)
+            let replay = try ChildRun.measure(executable: executable, mode: "replay", path: path)
+            print("run \(i): replay alone     \(replay)")
+            replays.append(replay)
         }
         let scanMedian = median(scans.map(\.seconds))
         let analyzeMedian = median(analyses.map(\.seconds))
         let readMedian = median(reads.map(\.seconds))
         let serialMedian = median(serials.map(\.seconds))
+        let replayMedian = median(replays.map(\.seconds))
         let recordCount = analyses[0].records
         let rate = Double(recordCount) / analyzeMedian
         let rss = (analyses + serials).map(\.maxRSSKiB).max() ?? 0
@@ -80,6 +85,10 @@ struct AnalyzeBench: ParsableCommand {
         print(String(format: "median TraceReader only: %.3f s (%.0f records/s)", readMedian, Double(recordCount) / readMedian))
         print(String(format: "median analyze on one thread (reading and replay not overlapped): %.3f s = %.0f records/s",
                      serialMedian, Double(recordCount) / serialMedian))
+        print(String(format: "median replay alone (records decoded first, in chunks of %d, untimed): %.3f s = %.0f records/s",
+                     AnalyzeOnce.replayChunk, replayMedian, Double(recordCount) / replayMedian))
+        print(String(format: "pipeline overhead: analyze - max(reader alone, replay alone) = %.3f s",
+                     analyzeMedian - max(readMedian, replayMedian)))
         print(String(format: "analyze / full scan time ratio: %.2fx (analyze / reader alone: %.2fx)",
                      analyzeMedian / scanMedian, analyzeMedian / readMedian))
         print("peak RSS of analyze (max over runs): \(rss / 1024) MiB (goal < 64 MiB: \(rss < 64 * 1024 ? "met" : "NOT met"))")
@@ -153,13 +162,50 @@ enum AnalyzeOnce {
             rows = Int(report.recordCount)
             detail = FindingKind.allCases.map { "\($0)=\(report.count($0))" }.joined(separator: " ")
                 + " inconsistencies=\(report.inconsistencyCount)"
+        case "replay":
+            // Replay alone: decode a bounded chunk into memory (untimed), replay it
+            // (timed), and repeat over the whole trace with one replayer, so the time
+            // is exactly the replay of every record and memory stays bounded.
+            let reader = try TraceReader(path: path)
+            var cursor = try reader.records()
+            var replay = Duration.zero
+            var chunk: [TraceRecord] = []
+            chunk.reserveCapacity(replayChunk)
+            var session = ReplaySession(name: path, metadata: reader.metadata)
+            while true {
+                chunk.removeAll(keepingCapacity: true)
+                while chunk.count < replayChunk, let record = try cursor.next() { chunk.append(record) }
+                if chunk.isEmpty { break }
+                let replayStart = ContinuousClock.now
+                session.consume(chunk)
+                replay += replayStart.duration(to: .now)
+            }
+            let replayStart = ContinuousClock.now
+            let report = session.finish()
+            replay += replayStart.duration(to: .now)
+            if ProcessInfo.processInfo.environment["POLLTRACE_BENCH_CPU"] != nil {
+                var usage = rusage()
+                getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+                FileHandle.standardError.write("process user cpu \(usage.ru_utime.tv_sec).\(usage.ru_utime.tv_usec)\n".data(using: .utf8)!)
+            }
+            rows = Int(report.recordCount)
+            detail = FindingKind.allCases.map { "\($0)=\(report.count($0))" }.joined(separator: " ")
+            print("\(seconds(replay))\t\(peakRSSKiB())\t\(rows)\t\(detail)")
+            return
         default:
-            throw ValidationError("mode must be scan or analyze")
+            throw ValidationError("mode must be scan, read, analyze, analyze-serial or replay")
         }
-        let elapsed = start.duration(to: .now)
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        print("\(seconds)\t\(peakRSSKiB())\t\(rows)\t\(detail)")
+        print("\(seconds(start.duration(to: .now)))\t\(peakRSSKiB())\t\(rows)\t\(detail)")
     }
+
+    /// Records held in memory at once by the replay-alone measurement.
+    static let replayChunk = 500_000
+
+    static func seconds(_ elapsed: Duration) -> Double {
+        Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    }
+
+
 
     /// This process's own peak RSS. `getrusage`'s `ru_maxrss` is not used: Linux
     /// folds the parent's high-water mark into a spawned child's at exec, so the
