@@ -23,29 +23,75 @@ import PollTraceCore
 enum BatchPacking {
     // MARK: Writing
 
-    /// Appends the JSON for `batch` to `out`. `dispatches[i]` is the dispatch packed
-    /// with event `i`, if any (same count as the events).
-    static func encode(_ batch: BatchHarvested, dispatches: [Dispatch?], into out: inout [UInt8]) {
-        out.append(UInt8(ascii: "["))
-        for (index, event) in batch.events.enumerated() {
-            if index > 0 { out.append(UInt8(ascii: ",")) }
-            out.append(UInt8(ascii: "["))
-            let dataHigh = Int64(event.data >> 32)
-            appendDecimal(Int64(event.fd), to: &out)
-            appendComma(Int64(event.mask.rawValue), to: &out)
-            appendComma(dataHigh, to: &out)
-            if index < dispatches.count, let d = dispatches[index] {
-                appendComma(stored(d.seq &- batch.seq), to: &out)
-                appendComma(stored(d.timeNs &- batch.timeNs), to: &out)
-                appendComma(Int64(d.ranRegistrationID) - dataHigh, to: &out)
-                appendComma(Int64(d.deliveredMask.rawValue), to: &out)
-                appendComma(flags(of: d), to: &out)
-                appendComma(stored(d.durationNs), to: &out)
+    /// The JSON for `batch`. `dispatches[i]` is the dispatch packed with event `i`,
+    /// if any (same count as the events).
+    static func encode(_ batch: BatchHarvested, dispatches: [Dispatch?]) -> [UInt8] {
+        // At most 10 numbers of at most 20 characters and a separator each, plus brackets.
+        let capacity = batch.events.count * (10 * 21 + 3) + 2
+        return [UInt8](unsafeUninitializedCapacity: capacity) { buffer, count in
+            var out = JSONWriter(base: buffer.baseAddress!)
+            out.byte(UInt8(ascii: "["))
+            for (index, event) in batch.events.enumerated() {
+                if index > 0 { out.byte(UInt8(ascii: ",")) }
+                out.byte(UInt8(ascii: "["))
+                let dataHigh = Int64(event.data >> 32)
+                out.decimal(Int64(event.fd))
+                out.comma(Int64(event.mask.rawValue))
+                out.comma(dataHigh)
+                if index < dispatches.count, let d = dispatches[index] {
+                    out.comma(stored(d.seq &- batch.seq))
+                    out.comma(stored(d.timeNs &- batch.timeNs))
+                    out.comma(Int64(d.ranRegistrationID) - dataHigh)
+                    out.comma(Int64(d.deliveredMask.rawValue))
+                    out.comma(flags(of: d))
+                    out.comma(stored(d.durationNs))
+                }
+                if let low = RowEncoding.dataLow(event.data, fd: event.fd) { out.comma(low) }
+                out.byte(UInt8(ascii: "]"))
             }
-            if let low = RowEncoding.dataLow(event.data, fd: event.fd) { appendComma(low, to: &out) }
-            out.append(UInt8(ascii: "]"))
+            out.byte(UInt8(ascii: "]"))
+            count = out.count
+            precondition(count <= capacity)
         }
-        out.append(UInt8(ascii: "]"))
+    }
+
+    /// Writes into memory the caller sized for the worst case: no bounds checks or
+    /// array growth per byte (the writer's hot loop).
+    private struct JSONWriter {
+        let base: UnsafeMutablePointer<UInt8>
+        var count = 0
+
+        @inline(__always)
+        mutating func byte(_ value: UInt8) {
+            base[count] = value
+            count += 1
+        }
+
+        @inline(__always)
+        mutating func comma(_ value: Int64) {
+            byte(UInt8(ascii: ","))
+            decimal(value)
+        }
+
+        @inline(__always)
+        mutating func decimal(_ value: Int64) {
+            if value >= 0 && value < 10 {
+                byte(UInt8(truncatingIfNeeded: value) &+ 48)
+                return
+            }
+            if value < 0 { byte(UInt8(ascii: "-")) }
+            var magnitude = value.magnitude
+            var digits = 0
+            var probe = magnitude
+            while probe > 0 { digits += 1; probe /= 10 }
+            var at = count + digits - 1
+            while magnitude > 0 {
+                base[at] = UInt8(truncatingIfNeeded: magnitude % 10) &+ 48
+                magnitude /= 10
+                at -= 1
+            }
+            count += digits
+        }
     }
 
     /// Whether `dispatch` can be packed with event `eventIndex` of `batch` and read
@@ -61,31 +107,6 @@ enum BatchPacking {
         Int64(d.source.rawValue)
             | Int64(d.suppression?.rawValue ?? 0) << Schema.dispatchSuppressionShift
             | (d.handlerThrew ? 1 << Schema.dispatchThrewShift : 0)
-    }
-
-    @inline(__always)
-    private static func appendComma(_ value: Int64, to out: inout [UInt8]) {
-        out.append(UInt8(ascii: ","))
-        appendDecimal(value, to: &out)
-    }
-
-    static func appendDecimal(_ value: Int64, to out: inout [UInt8]) {
-        if value >= 0 && value < 10 {
-            out.append(UInt8(truncatingIfNeeded: value) &+ 48)
-            return
-        }
-        var magnitude = value.magnitude
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for 20 digits
-        var count = 0
-        withUnsafeMutableBytes(of: &digits) { buffer in
-            while magnitude > 0 {
-                buffer[23 - count] = UInt8(truncatingIfNeeded: magnitude % 10) &+ 48
-                magnitude /= 10
-                count += 1
-            }
-            if value < 0 { out.append(UInt8(ascii: "-")) }
-            out.append(contentsOf: buffer[(24 - count)...])
-        }
     }
 
     // MARK: Reading

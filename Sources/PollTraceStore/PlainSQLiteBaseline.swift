@@ -21,8 +21,7 @@ public struct PlainSQLiteBaseline {
         var batches = BatchMemory()
         var open = OpenBatches()
         func add(_ entry: OpenBatches.Entry) {
-            var text: [UInt8] = []
-            BatchPacking.encode(entry.batch, dispatches: entry.dispatches, into: &text)
+            let text = BatchPacking.encode(entry.batch, dispatches: entry.dispatches)
             let b = entry.batch
             batchRows.append(BatchRow(seq: stored(b.seq), tag: RowEncoding.tag(.batch, b.poller), t: stored(b.timeNs &- start),
                                       batchNumber: stored(b.batchNumber), timeout: Int64(b.timeoutMs), waited: stored(b.waitedNs),

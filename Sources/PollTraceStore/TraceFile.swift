@@ -177,13 +177,7 @@ final class TraceFile {
     /// Writes a held batch's row, with its events and the dispatches packed into it.
     private func add(_ entry: OpenBatches.Entry) throws {
         let batch = entry.batch
-        var events: [UInt8]?
-        if !batch.events.isEmpty {
-            var text: [UInt8] = []
-            text.reserveCapacity(batch.events.count * (entry.packed > 0 ? 40 : 16) + 2)
-            BatchPacking.encode(batch, dispatches: entry.dispatches, into: &text)
-            events = text
-        }
+        let events = batch.events.isEmpty ? nil : BatchPacking.encode(batch, dispatches: entry.dispatches)
         packedDispatches += entry.packed
         try batchRows.add(BatchRow(seq: stored(batch.seq), tag: RowEncoding.tag(.batch, batch.poller), t: stored(batch.timeNs &- start),
                                    batchNumber: stored(batch.batchNumber), timeout: Int64(batch.timeoutMs),

@@ -7,7 +7,11 @@ extension ImportEngine {
     /// mid-run) is started on first use.
     mutating func poller(for epfd: Int32, table: FDTable, tid: Int32) -> Int {
         let key = PollerKey(table: table.id, epollFD: epfd)
-        if let slot = pollerSlots[key] { return slot }
+        if let last = lastPollerLookup, last.key == key { return last.slot }
+        if let slot = pollerSlots[key] {
+            lastPollerLookup = (key, slot)
+            return slot
+        }
         return addPoller(PollerState(id: pollerCount + 1, epollFD: epfd, table: table.id, createdInLog: false), tid: tid)
     }
 
@@ -15,6 +19,7 @@ extension ImportEngine {
         pollerCount = state.id
         pollerStates.append(state)
         pollerSlots[PollerKey(table: state.table, epollFD: state.epollFD)] = pollerStates.count - 1
+        lastPollerLookup = nil
         startPoller(state, tid: tid)
         return pollerStates.count - 1
     }
@@ -100,7 +105,7 @@ extension ImportEngine {
         }
         let key = poller(for: epfd, table: table, tid: tid)
         let state = pollerStates[key]
-        lastPoller[tid] = state.id
+        lastPoller.set(state.id, for: tid)
         guard result.errno == 0, let count = result.value, count >= 0 else {
             // A failed wait (EINTR) still ends the batch before it: record it as a call.
             let record = SyscallRecord(seq: sequence.next(), timeNs: currentTimeNs, poller: state.id, tid: tid,

@@ -163,19 +163,21 @@ struct HazardEngine {
         let list = interest[batch.poller] ?? InterestList()
         var open = OpenBatch(waitLine: origin.line, tid: origin.tid, epollFD: epfd, events: [])
         for event in batch.events {
-            var finding = ForeignFinding(kind: .ghostEvent, tid: origin.tid, fdTable: origin.fdTable, epollFD: epfd,
-                                         fd: event.fd, mask: event.mask.description, data: event.data,
-                                         waitLine: origin.line)
+            // Built only for an event that is a finding: rendering the mask is a
+            // string per event, and almost every event is not one.
+            func finding(_ kind: ForeignFinding.Kind, fd: Int32) -> ForeignFinding {
+                ForeignFinding(kind: kind, tid: origin.tid, fdTable: origin.fdTable, epollFD: epfd,
+                               fd: fd, mask: event.mask.description, data: event.data, waitLine: origin.line)
+            }
             var fd = event.fd
             switch list.resolve(event.data) {
             case .live(let registration):
                 fd = registration.fd
             case .orphan(let registration):
-                finding.kind = .orphanEvent
-                finding.fd = registration.fd
-                finding.closeLine = registration.fdClosedAtLine
-                finding.registeredLine = registration.registeredAtLine
-                findings.append(finding)
+                var orphan = finding(.orphanEvent, fd: registration.fd)
+                orphan.closeLine = registration.fdClosedAtLine
+                orphan.registeredLine = registration.registeredAtLine
+                findings.append(orphan)
                 continue
             case .unregistered:
                 // Another thread may have removed it between the kernel's harvest and
@@ -184,8 +186,7 @@ struct HazardEngine {
                 continue
             case .never:
                 if pollersCreatedInLog.contains(batch.poller) {
-                    finding.fd = -1
-                    findings.append(finding)
+                    findings.append(finding(.ghostEvent, fd: -1))
                     continue
                 }
                 stats.eventsWithUnknownRegistration += 1
@@ -240,8 +241,8 @@ struct HazardEngine {
         }
         // Watch on while the event can still become (or grow into) a finding.
         if anyDone {
-            let keep = events.filter { !Self.isDone($0) }
-            watched[key] = keep.isEmpty ? nil : keep
+            watched[key]!.removeAll { Self.isDone($0) }
+            if watched[key]!.isEmpty { watched[key] = nil }
         }
     }
 
@@ -257,9 +258,10 @@ struct HazardEngine {
         guard let batch = openBatches.removeValue(forKey: key) else { return }
         for event in batch.events {
             let fdKey = FDKey(table: event.table, fd: event.fd)
-            if var list = watched[fdKey] {
-                list.removeAll { $0 === event }
-                watched[fdKey] = list.isEmpty ? nil : list
+            // In place: copying the list out of the dictionary first would copy its storage.
+            if watched[fdKey] != nil {
+                watched[fdKey]!.removeAll { $0 === event }
+                if watched[fdKey]!.isEmpty { watched[fdKey] = nil }
             }
             guard let reuse = event.reuseLine, reuse < nextWaitLine, let close = event.closeLine else {
                 if event.state == .handled { stats.eventsHandled += 1 }

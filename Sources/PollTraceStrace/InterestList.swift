@@ -95,8 +95,9 @@ struct InterestList {
     }
 
     private func remove<Key: Hashable>(_ id: RegistrationID, from index: inout [Key: [RegistrationID]], key: Key) {
-        guard var ids = index[key] else { return }
-        ids.removeAll { $0 == id }
-        index[key] = ids.isEmpty ? nil : ids
+        // In place: copying the array out of the dictionary first would copy its storage.
+        guard index[key] != nil else { return }
+        index[key]!.removeAll { $0 == id }
+        if index[key]!.isEmpty { index[key] = nil }
     }
 }

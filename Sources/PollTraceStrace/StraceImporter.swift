@@ -40,6 +40,9 @@ struct ImportEngine {
     /// Every poller so far, by slot; `pollerSlots` finds the live one of an epoll fd.
     var pollerStates: [PollerState] = []
     var pollerSlots: [PollerKey: Int] = [:]
+    /// The last `pollerSlots` hit: a loop's calls are mostly on one epoll fd.
+    /// Cleared whenever `pollerSlots` changes.
+    var lastPollerLookup: (key: PollerKey, slot: Int)?
     var closeScratch: [Int] = []
     /// The last thread's table: consecutive lines are usually the same thread's.
     /// Cleared whenever the model changes which table a tid uses.
@@ -49,8 +52,11 @@ struct ImportEngine {
     /// The open file each registration was made on (for implicit unregistration).
     var registrationFile: [RegistrationID: UInt64] = [:]
     /// The poller each thread last waited on: the `poller` of its other records.
-    var lastPoller: [Int32: PollerID] = [:]
+    var lastPoller = PollerByThread()
     private var seenTIDs: Set<Int32> = []
+    /// The tid of the previous line, which is in `seenTIDs`: consecutive lines are
+    /// usually one thread's, and this spares a hash per line.
+    private var previousTID: Int32?
     /// Whether the unprefixed thread's tid has been learned.
     private var unprefixedThreadNamed = false
     private var stitchBuffer: [UInt8] = []
@@ -86,11 +92,12 @@ struct ImportEngine {
         var tid = FDTableModel.unprefixedTID
         if let pid = framed.pid {
             tid = pid
-            if !seenTIDs.contains(pid) { identifyNewThread(pid, line: line, body: body) }
-        } else if !seenTIDs.contains(tid) {
+            if pid != previousTID && !seenTIDs.contains(pid) { identifyNewThread(pid, line: line, body: body) }
+        } else if tid != previousTID && !seenTIDs.contains(tid) {
             seenTIDs.insert(tid)
             unprefixedThreadNamed = false
         }
+        previousTID = tid
 
         switch body {
         case .call(let name, let args, let rest):
@@ -146,9 +153,9 @@ struct ImportEngine {
         cachedTable = nil
         model.rename(unprefixed, to: pid)
         stitcher.rename(unprefixed, to: pid)
-        if let poller = lastPoller.removeValue(forKey: unprefixed) { lastPoller[pid] = poller }
+        lastPoller.rename(unprefixed, to: pid)
         if let table = model.tables[pid] {
-            let record = SyscallRecord(seq: sequence.next(), timeNs: currentTimeNs, poller: lastPoller[pid] ?? 0,
+            let record = SyscallRecord(seq: sequence.next(), timeNs: currentTimeNs, poller: lastPoller.of(pid),
                                        tid: pid, fd: -1, name: threadRenamedCallName, result: Int64(unprefixed),
                                        errno: 0, isDataCall: false, sourceLine: linesRead)
             emit(.syscall(record), tid: pid, line: linesRead, table: table)
@@ -188,13 +195,13 @@ struct ImportEngine {
     private mutating func threadExited(_ tid: Int32, line: UInt32) {
         if let pending = stitcher.drop(tid: tid) { diagnostics.note(.neverResumed, line: pending.line) }
         guard let table = model.tables[tid] else { return }
-        let record = SyscallRecord(seq: sequence.next(), timeNs: currentTimeNs, poller: lastPoller[tid] ?? 0, tid: tid,
+        let record = SyscallRecord(seq: sequence.next(), timeNs: currentTimeNs, poller: lastPoller.of(tid), tid: tid,
                                    fd: -1, name: threadExitCallName, result: 0, errno: 0, isDataCall: false,
                                    sourceLine: line)
         emit(.syscall(record), tid: tid, line: line, table: table)
         cachedTable = nil
         model.threadExited(tid)
-        lastPoller[tid] = nil
+        lastPoller.set(nil, for: tid)
     }
 
     /// The fd table `tid` uses (through the one-entry cache).
@@ -213,6 +220,31 @@ struct ImportEngine {
             i += 1
         }
         return false
+    }
+}
+
+/// The poller each thread last waited on, with the last answer cached: nearly
+/// every record asks, and consecutive records are mostly one thread's.
+struct PollerByThread {
+    private var pollers: [Int32: PollerID] = [:]
+    private var cached: (tid: Int32, poller: PollerID)?
+
+    /// The thread's poller; 0 before its first wait.
+    mutating func of(_ tid: Int32) -> PollerID {
+        if let cached, cached.tid == tid { return cached.poller }
+        let poller = pollers[tid] ?? 0
+        cached = (tid, poller)
+        return poller
+    }
+
+    mutating func set(_ poller: PollerID?, for tid: Int32) {
+        pollers[tid] = poller
+        cached = (tid, poller ?? 0)
+    }
+
+    mutating func rename(_ old: Int32, to new: Int32) {
+        if let poller = pollers.removeValue(forKey: old) { pollers[new] = poller }
+        cached = nil
     }
 }
 

@@ -38,7 +38,7 @@ extension ImportEngine {
         }
         func actOn(_ fd: Int32, isData: Bool) {
             guard fd >= 0 else { return }
-            let record = SyscallRecord(seq: sequence.next(), timeNs: currentTimeNs, poller: lastPoller[tid] ?? 0,
+            let record = SyscallRecord(seq: sequence.next(), timeNs: currentTimeNs, poller: lastPoller.of(tid),
                                        tid: tid, fd: fd, name: name, result: value, errno: result.errno,
                                        isDataCall: isData, sourceLine: number)
             emit(.syscall(record), tid: tid, line: number, table: table)
@@ -60,7 +60,7 @@ extension ImportEngine {
         case .close:
             guard let (fd, _) = fdArg(0) else { return unreadable() }
             if result.errno != 0 {
-                let failed = CallFailed(seq: sequence.next(), timeNs: currentTimeNs, poller: lastPoller[tid] ?? 0,
+                let failed = CallFailed(seq: sequence.next(), timeNs: currentTimeNs, poller: lastPoller.of(tid),
                                         call: .close, fd: fd, errno: result.errno)
                 emit(.callFailed(failed), tid: tid, line: number, table: table)
             } else {
@@ -141,7 +141,7 @@ extension ImportEngine {
             closeFD(fd, tid: tid, line: line, table: table)
         }
         _ = model.open(fd, in: table)
-        let record = FDOpened(seq: sequence.next(), timeNs: currentTimeNs, poller: lastPoller[tid] ?? 0, fd: fd,
+        let record = FDOpened(seq: sequence.next(), timeNs: currentTimeNs, poller: lastPoller.of(tid), fd: fd,
                               origin: origin)
         emit(.fdOpened(record), tid: tid, line: line, table: table)
     }
@@ -152,7 +152,7 @@ extension ImportEngine {
             closeFD(fd, tid: tid, line: line, table: table)
         }
         model.duplicate(source, to: fd, in: table)
-        let record = FDOpened(seq: sequence.next(), timeNs: currentTimeNs, poller: lastPoller[tid] ?? 0, fd: fd,
+        let record = FDOpened(seq: sequence.next(), timeNs: currentTimeNs, poller: lastPoller.of(tid), fd: fd,
                               origin: .dup)
         emit(.fdOpened(record), tid: tid, line: line, table: table)
     }
@@ -161,11 +161,15 @@ extension ImportEngine {
     /// left end (the kernel removes them), others become orphans; an epoll fd's
     /// poller ends with its last reference.
     mutating func closeFD(_ fd: Int32, tid: Int32, line: UInt32, table: FDTable) {
-        let poller = lastPoller[tid] ?? 0
+        let poller = lastPoller.of(tid)
         let closed = Closed(seq: sequence.next(), timeNs: currentTimeNs, poller: poller, fd: fd)
         emit(.closed(closed), tid: tid, line: line, table: table)
         let released = model.close(fd, in: table)
-        for (key, slot) in pollerSlots where key.table == table.id { closeScratch.append(slot) }
+        var closedPollerSlot: Int?
+        for (key, slot) in pollerSlots where key.table == table.id {
+            closeScratch.append(slot)
+            if key.epollFD == fd { closedPollerSlot = slot }
+        }
         for slot in closeScratch {
             pollerStates[slot].interest.fdClosed(fd, atLine: line)
             guard let released, released.lastReference else { continue }
@@ -179,7 +183,10 @@ extension ImportEngine {
             }
         }
         closeScratch.removeAll(keepingCapacity: true)
-        if released?.lastReference ?? true, let slot = pollerSlots.removeValue(forKey: PollerKey(table: table.id, epollFD: fd)) {
+        // Found in the scan above: most closes are not of an epoll fd, and need no lookup.
+        if closedPollerSlot != nil, released?.lastReference ?? true,
+           let slot = pollerSlots.removeValue(forKey: PollerKey(table: table.id, epollFD: fd)) {
+            lastPollerLookup = nil
             // The epoll instance is gone: free its interest list.
             pollerStates[slot].interest = InterestList()
         }
