@@ -6,19 +6,26 @@ import PollTraceStore
 /// the previous chunks: decoding SQLite rows and replaying them then overlap instead
 /// of adding up. The order of records is unchanged, so results stay deterministic.
 /// At most `capacity` chunks wait at once, so memory stays bounded.
+///
+/// The hand-over is a chunk at a time, both ways: the replay thread takes a full
+/// chunk, replays it where it lies, empties it (releasing the records' payloads on
+/// its own thread, which has time to spare: decoding is the slower side) and gives
+/// the empty buffer back for the reader to fill again. One lock round trip moves
+/// thousands of records, and no chunk buffer is allocated after the first few.
 final class RecordPipeline: @unchecked Sendable {
     // Every field below is guarded by `condition`'s lock.
     private let condition = NSCondition()
-    private var chunks: [[TraceRecord]] = []
+    /// Full chunks in order; `head` is the next to hand out.
+    private var full: [[TraceRecord]] = []
     private var head = 0
+    /// Emptied chunk buffers, for the reader to refill.
+    private var spare: [[TraceRecord]] = []
     private var finished = false
     private var failure: (any Error)?
     private var cancelled = false
 
     private let capacity: Int
     private let chunkSize: Int
-    private var current: [TraceRecord] = []
-    private var position = 0
 
     /// Starts reading `path` on a new thread. The reader is opened on that thread
     /// and used only there (an SQLite connection belongs to one thread at a time).
@@ -36,32 +43,42 @@ final class RecordPipeline: @unchecked Sendable {
         do {
             let reader = try TraceReader(path: path)
             var cursor = try reader.records()
-            var chunk: [TraceRecord] = []
-            chunk.reserveCapacity(chunkSize)
+            var chunk = newChunk()
             while let record = try cursor.next() {
                 chunk.append(record)
                 if chunk.count == chunkSize {
-                    guard put(chunk) else { return }
-                    chunk = []
-                    chunk.reserveCapacity(chunkSize)
+                    guard let empty = exchange(chunk) else { return }
+                    chunk = empty
                 }
             }
-            if !chunk.isEmpty { _ = put(chunk) }
+            if !chunk.isEmpty { _ = exchange(chunk) }
             finish(nil)
         } catch {
             finish(error)
         }
     }
 
-    /// Waits while the queue is full. Returns false when the consumer went away.
-    private func put(_ chunk: [TraceRecord]) -> Bool {
+    private func newChunk() -> [TraceRecord] {
+        var chunk: [TraceRecord] = []
+        chunk.reserveCapacity(chunkSize)
+        return chunk
+    }
+
+    /// Queues a full chunk (waiting while the queue is full) and returns an empty
+    /// buffer to fill next, in one lock round trip. nil when the consumer went away.
+    private func exchange(_ chunk: [TraceRecord]) -> [TraceRecord]? {
         condition.lock()
-        defer { condition.unlock() }
-        while chunks.count - head >= capacity && !cancelled { condition.wait() }
-        if cancelled { return false }
-        chunks.append(chunk)
-        condition.broadcast()
-        return true
+        while full.count - head >= capacity && !cancelled { condition.wait() }
+        if cancelled {
+            condition.unlock()
+            return nil
+        }
+        full.append(chunk)
+        // Wakes the replay thread only when it may be waiting for this chunk.
+        if full.count - head == 1 { condition.broadcast() }
+        let empty = spare.popLast()
+        condition.unlock()
+        return empty ?? newChunk()
     }
 
     private func finish(_ error: (any Error)?) {
@@ -80,27 +97,42 @@ final class RecordPipeline: @unchecked Sendable {
         condition.unlock()
     }
 
-    /// The next record in sequence order; nil at the end. Rethrows the reader's error.
-    func next() throws -> TraceRecord? {
-        if position < current.count {
-            defer { position += 1 }
-            return current[position]
-        }
+    /// The next chunk of records in sequence order; nil at the end. Rethrows the
+    /// reader's error. Hand the chunk back with `recycle` once it is replayed.
+    func nextChunk() throws -> [TraceRecord]? {
         condition.lock()
-        while head == chunks.count && !finished { condition.wait() }
-        if head == chunks.count {
+        while head == full.count && !finished { condition.wait() }
+        if head == full.count {
             let error = failure
             condition.unlock()
             if let error { throw error }
             return nil
         }
-        current = chunks[head]
-        chunks[head] = []
+        let chunk = full[head]
+        full[head] = []
         head += 1
-        if head > 64 { chunks.removeFirst(head); head = 0 }
-        condition.broadcast()
+        if head == full.count { full.removeAll(keepingCapacity: true); head = 0 }
+        // Wakes the reader only when it may be waiting for room.
+        if full.count - head == capacity - 1 { condition.broadcast() }
         condition.unlock()
-        position = 1
-        return current[0]
+        return chunk
+    }
+
+    /// Takes back a replayed chunk: its records are released here, on the replay
+    /// thread, and its buffer goes back to the reader.
+    func recycle(_ chunk: inout [TraceRecord]) {
+        chunk.removeAll(keepingCapacity: true)
+        condition.lock()
+        if spare.count < capacity { spare.append(chunk) }
+        condition.unlock()
+        chunk = []
+    }
+
+    /// Every chunk, in order, handed to `body` and then recycled.
+    func forEachChunk(_ body: ([TraceRecord]) throws -> Void) throws {
+        while var chunk = try nextChunk() {
+            try body(chunk)
+            recycle(&chunk)
+        }
     }
 }

@@ -21,8 +21,21 @@ extension TraceAnalysis {
         }
         let pipeline = RecordPipeline(path: path)
         defer { pipeline.cancel() }
-        return try analyze(name: path, metadata: reader.metadata, options: options,
-                           progress: progress.map { callback in { callback($0, total) } }) { try pipeline.next() }
+        var session = ReplaySession(name: path, metadata: reader.metadata, options: options)
+        var done: UInt64 = 0
+        try pipeline.forEachChunk { chunk in
+            session.consume(chunk)
+            done = Self.reportProgress(progress, done: done, adding: chunk.count, total: total)
+        }
+        return session.finish()
+    }
+
+    /// Calls `progress` when the count crosses a multiple of 65,536 records (as the
+    /// record-at-a-time loop does), and returns the new count.
+    static func reportProgress(_ progress: ProgressCallback?, done: UInt64, adding count: Int, total: UInt64?) -> UInt64 {
+        let now = done + UInt64(count)
+        if let progress, now >> 16 != done >> 16 { progress(now, total) }
+        return now
     }
 }
 
@@ -34,8 +47,15 @@ extension FixVerification {
         let total = try progress.map { _ in UInt64(try reader.recordCount()) }
         let pipeline = RecordPipeline(path: path)
         defer { pipeline.cancel() }
-        return try verify(name: path, metadata: reader.metadata, options: options,
-                          progress: progress.map { callback in { callback($0, total) } }) { try pipeline.next() }
+        let policies = Dictionary((reader.metadata.pollers).map { ($0.poller, $0.policy) }, uniquingKeysWith: { a, _ in a })
+        var verifier = FixVerifier(recordedPolicies: policies, options: options)
+        var done: UInt64 = 0
+        try pipeline.forEachChunk { chunk in
+            for i in chunk.indices { verifier.consume(chunk[i]) }
+            done = TraceAnalysis.reportProgress(progress, done: done, adding: chunk.count, total: total)
+        }
+        verifier.finish()
+        return VerificationReport(trace: path, metadata: reader.metadata, verifier: verifier)
     }
 }
 

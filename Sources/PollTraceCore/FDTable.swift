@@ -34,10 +34,10 @@ public struct OpenFD: Hashable, Sendable {
 /// are. Closed fds are removed at once: memory follows the number of open fds, not
 /// the length of the trace.
 public struct FDTable: Sendable {
-    private var open: [Int32: OpenFD] = [:]
+    private var open = FDMap<OpenFD>()
     /// How many times each number was handed out again after a close (for stats).
     public private(set) var reuseCount: UInt64 = 0
-    private var everClosed: Set<Int32> = []
+    private var everClosed = FDSet()
 
     public init() {}
 

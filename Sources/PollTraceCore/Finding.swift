@@ -38,6 +38,33 @@ public enum FindingKind: String, CaseIterable, Hashable, Sendable, Codable, Cust
     public var isStaleDispatch: Bool { self == .misrouted || self == .deadRegistration }
 
     public var description: String { rawValue }
+
+    /// Its place in `allCases`, for counting in an array instead of a dictionary.
+    var ordinal: Int {
+        switch self {
+        case .correct: 0
+        case .misrouted: 1
+        case .deadRegistration: 2
+        case .justifiedSuppression: 3
+        case .lostEvent: 4
+        case .orphanEvent: 5
+        case .spin: 6
+        }
+    }
+
+    /// Exact counts per kind, kept in a fixed array (replay adds one per dispatch).
+    struct Counts: Sendable {
+        private var byOrdinal = [UInt64](repeating: 0, count: FindingKind.allCases.count)
+
+        mutating func add(_ kind: FindingKind) { byOrdinal[kind.ordinal] += 1 }
+
+        /// The kinds with a count above zero.
+        var dictionary: [FindingKind: UInt64] {
+            var all: [FindingKind: UInt64] = [:]
+            for kind in FindingKind.allCases where byOrdinal[kind.ordinal] > 0 { all[kind] = byOrdinal[kind.ordinal] }
+            return all
+        }
+    }
 }
 
 /// Where a finding's batch sits in the trace.

@@ -38,7 +38,12 @@ public struct RegistrationRecord: Hashable, Sendable {
     /// still held this registration.
     public var fdClose: RegistrationEnd?
 
-    public var isLive: Bool { end == nil }
+    /// A tag check: `end == nil` went through the generic `Optional` comparison,
+    /// which copied the end record on every dispatch.
+    public var isLive: Bool {
+        if case .none = end { return true }
+        return false
+    }
 
     public var state: RegistrationState {
         RegistrationState(registrationID: registrationID, fd: fd, interest: interest)
@@ -50,7 +55,7 @@ public struct RegistrationRecord: Hashable, Sendable {
 /// It answers `RegistrationLookup` exactly as the live poller's table does, so
 /// `polltrace verify` can run the real `Dispatcher` against it unchanged.
 public struct InterestList: RegistrationLookup, Sendable {
-    private var byFD: [Int32: RegistrationState] = [:]
+    private var byFD = FDMap<RegistrationState>()
 
     public init() {}
 
@@ -65,7 +70,7 @@ public struct InterestList: RegistrationLookup, Sendable {
     }
 
     public mutating func modify(fd: Int32, interest: IOEvents) {
-        byFD[fd]?.interest = interest
+        byFD.modify(fd) { $0.interest = interest }
     }
 
     @discardableResult

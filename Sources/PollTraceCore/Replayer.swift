@@ -11,20 +11,15 @@ public struct Replayer: Sendable {
     // The simulated process.
     public private(set) var fdTable = FDTable()
     private var pollers = PollerStates()
-    private var registrations: [RegistrationID: RegistrationRecord] = [:]
-    /// The few fields every dispatch reads, kept beside the full records so that the
-    /// hot path does not copy a whole record (with its strings) per lookup.
-    private var hot: [RegistrationID: HotRegistration] = [:]
-    private var correctCount: UInt64 = 0
+    /// Live and recently ended registrations. Read in place through `slot(of:)`,
+    /// so the hot path never copies a record (with its strings) to look at it.
+    private var registrations = RegistrationMap()
 
     // What replay found.
-    private var findingCounts: [FindingKind: UInt64] = [:]
-    /// Exact counts of every kind, `correct` included.
-    public var counts: [FindingKind: UInt64] {
-        var all = findingCounts
-        if correctCount > 0 { all[.correct] = correctCount }
-        return all
-    }
+    /// Per `FindingKind.ordinal`, `correct` included.
+    private var kindCounts = FindingKind.Counts()
+    /// Exact counts of every kind found (kinds never found are absent).
+    public var counts: [FindingKind: UInt64] { kindCounts.dictionary }
     public private(set) var findings: [Finding] = []
     public private(set) var inconsistencies: [Inconsistency] = []
     public private(set) var inconsistencyCount: UInt64 = 0
@@ -49,14 +44,14 @@ public struct Replayer: Sendable {
     /// The interest list replay holds for `poller` now.
     public func interestList(_ poller: PollerID) -> InterestList { pollers.index(poller).map { pollers[$0].interest } ?? InterestList() }
 
-    public func registration(_ id: RegistrationID) -> RegistrationRecord? { registrations[id] }
+    public func registration(_ id: RegistrationID) -> RegistrationRecord? { registrations[id]?.record }
 
     /// The registration event `eventIndex` of `poller`'s open batch was harvested
     /// for; nil for an orphan or when there is no such event.
     public func harvestedFor(poller: PollerID, eventIndex: Int) -> RegistrationID? {
-        guard let i = pollers.index(poller), let count = pollers[i].openBatch?.harvestedFor.count, eventIndex < count
-        else { return nil }
-        let id = pollers[i].openBatch!.harvestedFor[eventIndex]
+        guard let i = pollers.index(poller), pollers[i].batch.isOpen, eventIndex >= 0,
+              eventIndex < pollers[i].batch.slots.count else { return nil }
+        let id = pollers[i].batch.slots[eventIndex].harvestedFor
         return id == 0 ? nil : id
     }
 
@@ -74,7 +69,8 @@ public struct Replayer: Sendable {
                 return
             }
             if seq < lastSeq {
-                report(.sequenceOutOfOrder, seq, "record \(seq) (\(record.kind)) comes after \(lastSeq); it was skipped")
+                let last = lastSeq
+                report(.sequenceOutOfOrder, seq, "record \(seq) (\(record.kind)) comes after \(last); it was skipped")
                 return
             }
         }
@@ -95,11 +91,18 @@ public struct Replayer: Sendable {
         }
     }
 
+    /// Consumes `records` in order. Each is lent to `consume(_:)` where it lies in
+    /// the buffer: indexing the array instead copied every record (retaining its
+    /// payload) on its way in.
+    public mutating func consume(contentsOf records: UnsafeBufferPointer<TraceRecord>) {
+        for i in records.indices { consume(records[i]) }
+    }
+
     /// Call once after the last record: closes open batches and settles gaps.
     public mutating func finish() {
         for i in pollers.indicesByPoller {
-            if let batch = pollers[i].openBatch { undispatchedEvents += UInt64(batch.undispatched) }
-            pollers[i].openBatch = nil
+            if pollers[i].batch.isOpen { undispatchedEvents += UInt64(pollers[i].batch.undispatched) }
+            pollers[i].batch.close()
         }
         for hole in pendingHoles { appendGap(hole) }
         let unlisted = pendingHoleCount - UInt64(pendingHoles.count)
@@ -120,8 +123,9 @@ public struct Replayer: Sendable {
 
     private mutating func registered(_ r: Registered) {
         let by = cause(r.poller)
-        if let existing = registrations[r.registrationID], existing.isLive {
-            report(.duplicateRegistrationID, r.seq, "registration #\(r.registrationID) registered again (fd \(r.fd)) while still live for fd \(existing.fd); the old one was ended here")
+        if let slot = registrations.slot(of: r.registrationID), registrations[slot: slot].record.isLive {
+            let existingFD = registrations[slot: slot].record.fd
+            report(.duplicateRegistrationID, r.seq, "registration #\(r.registrationID) registered again (fd \(r.fd)) while still live for fd \(existingFD); the old one was ended here")
             end(r.registrationID, seq: r.seq, timeNs: r.timeNs, reason: .unregistered, by: by)
         }
         var openFD = fdTable.lookup(r.fd)
@@ -139,42 +143,44 @@ public struct Replayer: Sendable {
             registrationID: r.registrationID, poller: r.poller, fd: r.fd, interest: r.interest, data: r.data,
             handlerLabel: r.handlerLabel, registeredSeq: r.seq, registeredTimeNs: r.timeNs, registeredBy: by,
             fdOpenedSeq: openFD!.openedSeq, fdOrigin: openFD!.origin, fdOpenedBy: openFD!.openedBy, end: nil, fdClose: nil)
-        registrations[r.registrationID] = record
-        hot[r.registrationID] = HotRegistration(poller: r.poller, fd: r.fd, data: r.data, label: r.handlerLabel, live: true)
+        let state = record.state
+        registrations.updateValue(ReplayRegistration(record: record), forKey: r.registrationID)
         let i = pollers.index(creating: r.poller)
-        pollers[i].interest.add(record.state)
+        pollers[i].interest.add(state)
         // The previous registration of this number on this poller is now superseded:
         // a loop that kept it in its table has replaced it, so it can be forgotten
         // once no open batch can name it.
         if let previous = pollers[i].lastByFD.updateValue(r.registrationID, forKey: r.fd), previous != r.registrationID,
-           hot[previous]?.live == false {
+           let slot = registrations.slot(of: previous), !registrations[slot: slot].record.isLive {
             let batchCount = pollers[i].batchCount
-            pollers[i].ended.append((previous, batchCount))
+            pollers[i].ended.append(EndedRegistration(id: previous, batchCount: batchCount))
         }
     }
 
     private mutating func modified(_ r: Modified) {
-        guard let existing = registrations[r.registrationID], existing.isLive else {
+        guard let slot = registrations.slot(of: r.registrationID), registrations[slot: slot].record.isLive else {
             report(.unknownRegistration, r.seq, "modify of registration #\(r.registrationID) (fd \(r.fd)), which is not live", gapRelated: true)
             return
         }
-        if existing.fd != r.fd {
-            report(.registrationFDMismatch, r.seq, "modify names fd \(r.fd) but registration #\(r.registrationID) is for fd \(existing.fd); applied to fd \(existing.fd)")
+        let fd = registrations[slot: slot].record.fd, poller = registrations[slot: slot].record.poller
+        if fd != r.fd {
+            report(.registrationFDMismatch, r.seq, "modify names fd \(r.fd) but registration #\(r.registrationID) is for fd \(fd); applied to fd \(fd)")
         }
-        registrations[r.registrationID]?.interest = r.interest
-        if let i = pollers.index(existing.poller) { pollers[i].interest.modify(fd: existing.fd, interest: r.interest) }
+        registrations[slot: slot].record.interest = r.interest
+        if let i = pollers.index(poller) { pollers[i].interest.modify(fd: fd, interest: r.interest) }
     }
 
     private mutating func unregistered(_ r: Unregistered) {
-        guard let existing = registrations[r.registrationID] else {
+        guard let slot = registrations.slot(of: r.registrationID) else {
             report(.unknownRegistration, r.seq, "unregister of registration #\(r.registrationID) (fd \(r.fd)), never seen registered", gapRelated: true)
             return
         }
         // Already ended by the close of its fd: the poller records the end of a
         // registration whose fd it closed, which may come after the close.
-        guard existing.isLive else { return }
-        if existing.fd != r.fd {
-            report(.registrationFDMismatch, r.seq, "unregister names fd \(r.fd) but registration #\(r.registrationID) is for fd \(existing.fd)")
+        guard registrations[slot: slot].record.isLive else { return }
+        let fd = registrations[slot: slot].record.fd
+        if fd != r.fd {
+            report(.registrationFDMismatch, r.seq, "unregister names fd \(r.fd) but registration #\(r.registrationID) is for fd \(fd)")
         }
         end(r.registrationID, seq: r.seq, timeNs: r.timeNs, reason: .unregistered, by: cause(r.poller))
     }
@@ -192,9 +198,10 @@ public struct Replayer: Sendable {
         let close = RegistrationEnd(seq: r.seq, timeNs: r.timeNs, reason: .closed, by: by)
         for i in pollers.indicesByPoller {
             for entry in pollers[i].ended {
-                if let record = registrations[entry.id], record.fd == r.fd, record.fdOpenedSeq == closing.openedSeq,
-                   record.fdClose == nil {
-                    registrations[entry.id]!.fdClose = close
+                if let slot = registrations.slot(of: entry.id), registrations[slot: slot].record.fd == r.fd,
+                   registrations[slot: slot].record.fdOpenedSeq == closing.openedSeq,
+                   registrations[slot: slot].record.fdClose == nil {
+                    registrations[slot: slot].record.fdClose = close
                 }
             }
         }
@@ -213,19 +220,18 @@ public struct Replayer: Sendable {
 
     private mutating func end(_ id: RegistrationID, seq: SequenceNumber, timeNs: UInt64,
                               reason: RegistrationEndReason, by: DispatchRef?) {
-        guard var record = registrations[id], record.isLive else { return }
-        record.end = RegistrationEnd(seq: seq, timeNs: timeNs, reason: reason, by: by)
-        registrations[id] = record
-        hot[id]?.live = false
+        guard let slot = registrations.slot(of: id), registrations[slot: slot].record.isLive else { return }
+        registrations[slot: slot].record.end = RegistrationEnd(seq: seq, timeNs: timeNs, reason: reason, by: by)
+        registrations[slot: slot].spin = nil
+        let fd = registrations[slot: slot].record.fd, poller = registrations[slot: slot].record.poller
         // Mutated in place (never copied out and back), so the poller's tables are
         // not copied on every record.
-        if let i = pollers.index(record.poller) {
-            if pollers[i].interest.currentRegistration(forFD: record.fd)?.registrationID == id {
-                pollers[i].interest.remove(fd: record.fd)
+        if let i = pollers.index(poller) {
+            if pollers[i].interest.currentRegistration(forFD: fd)?.registrationID == id {
+                pollers[i].interest.remove(fd: fd)
             }
-            pollers[i].spinRuns.removeValue(forKey: id)
             let batchCount = pollers[i].batchCount
-            pollers[i].ended.append((id, batchCount))
+            pollers[i].ended.append(EndedRegistration(id: id, batchCount: batchCount))
         }
     }
 
@@ -233,55 +239,65 @@ public struct Replayer: Sendable {
 
     private mutating func harvested(_ b: BatchHarvested) {
         let i = pollers.index(creating: b.poller)
-        if let previous = pollers[i].openBatch?.undispatched { undispatchedEvents += UInt64(previous) }
-        pollers[i].openBatch = nil
+        if pollers[i].batch.isOpen { undispatchedEvents += UInt64(pollers[i].batch.undispatched) }
         pollers[i].activeDispatch = nil
         pollers[i].batchCount += 1
         // A registration that ended before the previous batch was harvested can no
         // longer be named by an open batch: forget it (memory follows live state).
         let keepAfter = pollers[i].batchCount - 1
         if let oldest = pollers[i].ended.first, oldest.batchCount < keepAfter {
-            let ended = pollers[i].ended
+            // Taken out so that it is filtered in place, with no copy.
+            var ended = pollers[i].ended
             pollers[i].ended = []
-            var kept: [(id: RegistrationID, batchCount: UInt64)] = []
+            var kept = 0
             for entry in ended {
                 if entry.batchCount < keepAfter {
                     // The fd number's last registration on this poller is kept even
                     // when ended: a loop whose table still maps the number to it (the
                     // fd closed behind its back) may run it much later. It is
                     // forgotten when the number is registered again.
-                    if let record = hot[entry.id], !record.live, pollers[i].lastByFD[record.fd] != entry.id {
+                    if let slot = registrations.slot(of: entry.id), !registrations[slot: slot].record.isLive,
+                       pollers[i].lastByFD[registrations[slot: slot].record.fd] != entry.id {
                         registrations.removeValue(forKey: entry.id)
-                        hot.removeValue(forKey: entry.id)
                     }
                 } else {
-                    kept.append(entry)
+                    ended[kept] = entry
+                    kept += 1
                 }
             }
-            pollers[i].ended = kept
+            ended.removeLast(ended.count - kept)
+            pollers[i].ended = ended
         }
         let ref = BatchRef(seq: b.seq, timeNs: b.timeNs, poller: b.poller, batchNumber: b.batchNumber)
-        var harvestedFor: [RegistrationID] = []
-        harvestedFor.reserveCapacity(b.events.count)
-        for (index, event) in b.events.enumerated() {
+        // The batch's per-event slots reuse the previous batch's storage.
+        pollers[i].batch.open(ref: ref, events: b.events)
+        for index in b.events.indices {
+            let event = b.events[index]
             if let current = pollers[i].interest.currentRegistration(forFD: event.fd),
-               hot[current.registrationID]?.data == event.data {
-                harvestedFor.append(current.registrationID)
+               let slot = registrations.slot(of: current.registrationID),
+               registrations[slot: slot].record.data == event.data {
+                pollers[i].batch.slots[index].harvestedFor = current.registrationID
             } else {
-                harvestedFor.append(0)
                 emit(Finding(kind: .orphanEvent, seq: b.seq, poller: b.poller, batch: ref, eventIndex: UInt32(index),
                              event: event, harvestedFor: nil, ran: nil, dispatch: nil))
             }
         }
-        pollers[i].openBatch = OpenBatch(ref: ref, events: b.events, harvestedFor: harvestedFor)
     }
 
     private mutating func dispatched(_ d: Dispatch) {
+        // The registration that ran, looked up once; its slot stays valid below, as
+        // nothing here inserts or removes a registration.
+        let ranSlot = d.source == .event && d.suppression == nil ? registrations.slot(of: d.ranRegistrationID) : nil
         let ranLabel: String
         switch d.source {
         case .event:
-            ranLabel = d.suppression != nil ? "suppressed" :
-                (hot[d.ranRegistrationID]?.label ?? "registration #\(d.ranRegistrationID)")
+            if d.suppression != nil {
+                ranLabel = "suppressed"
+            } else if let ranSlot {
+                ranLabel = registrations[slot: ranSlot].record.handlerLabel
+            } else {
+                ranLabel = "registration #\(d.ranRegistrationID)"
+            }
         case .timer: ranLabel = "timer #\(d.ranRegistrationID)"
         case .task: ranLabel = "task #\(d.ranRegistrationID)"
         }
@@ -291,28 +307,30 @@ public struct Replayer: Sendable {
             registrationID: d.ranRegistrationID, handlerLabel: ranLabel)
         guard d.source == .event else { return }
 
-        guard let openRef = pollers[i].openBatch?.ref, openRef.seq == d.batchSeq else {
-            let open = pollers[i].openBatch.map { "its open batch is seq \($0.ref.seq)" } ?? "it has no open batch"
+        guard pollers[i].batch.isOpen, pollers[i].batch.ref.seq == d.batchSeq else {
+            let open = pollers[i].batch.isOpen ? "its open batch is seq \(pollers[i].batch.ref.seq)" : "it has no open batch"
             report(.unknownBatch, d.seq, "dispatch names batch seq \(d.batchSeq) on poller \(d.poller), but \(open)", gapRelated: true)
             return
         }
+        let openRef = pollers[i].batch.ref
         let index = Int(d.eventIndex)
-        let eventCount = pollers[i].openBatch!.events.count
+        let eventCount = pollers[i].batch.slots.count
         guard index < eventCount else {
             report(.eventIndexOutOfRange, d.seq, "dispatch names event \(d.eventIndex) of batch seq \(d.batchSeq), which has \(eventCount) events")
             return
         }
-        if pollers[i].openBatch!.dispatched[index] {
+        if pollers[i].batch.slots[index].dispatched {
             report(.eventDispatchedTwice, d.seq, "event \(d.eventIndex) of batch seq \(d.batchSeq) dispatched a second time")
         } else {
-            pollers[i].openBatch!.dispatched[index] = true
-            pollers[i].openBatch!.undispatched -= 1
+            pollers[i].batch.slots[index].dispatched = true
+            pollers[i].batch.undispatched -= 1
         }
-        let event = pollers[i].openBatch!.events[index]
-        let harvestedID = pollers[i].openBatch!.harvestedFor[index]
-        // The hot path reads the compact entries; full records are copied only for findings.
-        let harvestedLive = harvestedID == 0 ? nil : hot[harvestedID]?.live
-        var ranHot: HotRegistration?
+        let event = pollers[i].batch.events[index]
+        let harvestedID = pollers[i].batch.slots[index].harvestedFor
+        // The hot path reads records in place; full records are copied only for findings.
+        var harvestedLive: Bool?
+        if harvestedID != 0, let slot = registrations.slot(of: harvestedID) { harvestedLive = registrations[slot: slot].record.isLive }
+        var ranLive = false
         let verdict: FindingKind
         if let suppression = d.suppression {
             let current = pollers[i].interest.currentRegistration(forFD: event.fd)
@@ -326,14 +344,14 @@ public struct Replayer: Sendable {
                 verdict = .lostEvent
             }
         } else {
-            guard let entry = hot[d.ranRegistrationID] else {
+            guard let ranSlot else {
                 report(.unknownRegistration, d.seq, "dispatch ran registration #\(d.ranRegistrationID), which was never registered", gapRelated: true)
                 return
             }
-            ranHot = entry
+            ranLive = registrations[slot: ranSlot].record.isLive
             if d.ranRegistrationID == harvestedID {
-                verdict = entry.live ? .correct : .deadRegistration
-            } else if harvestedID == 0 && !entry.live {
+                verdict = ranLive ? .correct : .deadRegistration
+            } else if harvestedID == 0 && !ranLive {
                 // An orphan event run by an ended registration (a loop that still
                 // maps a closed fd to its old handler): a dead handler ran.
                 verdict = .deadRegistration
@@ -343,39 +361,51 @@ public struct Replayer: Sendable {
         }
         lastDispatchVerdict = verdict
         if verdict == .correct {
-            correctCount += 1
+            kindCounts.add(.correct)
         } else {
             emit(Finding(kind: verdict, seq: d.seq, poller: d.poller, batch: openRef, eventIndex: d.eventIndex,
-                         event: event, harvestedFor: harvestedID == 0 ? nil : registrations[harvestedID],
-                         ran: ranHot == nil ? nil : registrations[d.ranRegistrationID], dispatch: d))
+                         event: event, harvestedFor: harvestedID == 0 ? nil : registrations[harvestedID]?.record,
+                         ran: ranSlot.map { registrations[slot: $0].record }, dispatch: d))
         }
-        if let ranHot, ranHot.live {
-            trackSpin(d.ranRegistrationID, poller: ranHot.poller, dispatch: d, batch: openRef, event: event, harvestedID: harvestedID)
+        if let ranSlot, ranLive {
+            trackSpin(ranSlot, dispatch: d, batch: openRef, event: event, harvestedID: harvestedID)
         }
     }
 
     /// A registration dispatched in `spinThreshold` consecutive batches of its poller
     /// with the same mask. Only its first dispatch in a batch counts; the finding is
-    /// made once per run, at the dispatch that reaches the threshold.
-    private mutating func trackSpin(_ ranID: RegistrationID, poller: PollerID, dispatch d: Dispatch, batch: BatchRef,
+    /// made once per run, at the dispatch that reaches the threshold. The run is kept
+    /// on the (live) registration itself and dropped when it ends.
+    private mutating func trackSpin(_ ranSlot: Int, dispatch d: Dispatch, batch: BatchRef,
                                     event: HarvestedEvent, harvestedID: RegistrationID) {
-        guard let i = pollers.index(poller) else { return }
-        var run = pollers[i].spinRuns[ranID]
-            ?? SpinRun(first: batch, lastBatchNumber: batch.batchNumber, mask: d.deliveredMask, length: 0, reported: false)
-        if run.length > 0 && run.lastBatchNumber == batch.batchNumber { return }
-        if run.length > 0 && run.lastBatchNumber + 1 == batch.batchNumber && run.mask == d.deliveredMask {
-            run.length += 1
-        } else {
-            run = SpinRun(first: batch, lastBatchNumber: batch.batchNumber, mask: d.deliveredMask, length: 1, reported: false)
+        let batchNumber = batch.batchNumber
+        if let run = registrations[slot: ranSlot].spin, run.length > 0 {
+            if run.lastBatchNumber == batchNumber { return }
+            if run.lastBatchNumber + 1 == batchNumber && run.mask == d.deliveredMask {
+                // Extends the run in place: the common case costs no copy.
+                registrations[slot: ranSlot].spin!.length += 1
+                registrations[slot: ranSlot].spin!.lastBatchNumber = batchNumber
+                let length = run.length + 1
+                if length >= options.spinThreshold && !run.reported {
+                    registrations[slot: ranSlot].spin!.reported = true
+                    reportSpin(ranSlot, dispatch: d, batch: batch, event: event, harvestedID: harvestedID,
+                               first: run.first, length: length)
+                }
+                return
+            }
         }
-        run.lastBatchNumber = batch.batchNumber
-        if run.length >= options.spinThreshold && !run.reported {
-            run.reported = true
-            emit(Finding(kind: .spin, seq: d.seq, poller: d.poller, batch: batch, eventIndex: d.eventIndex, event: event,
-                         harvestedFor: harvestedID == 0 ? nil : registrations[harvestedID], ran: registrations[ranID],
-                         dispatch: d, spinFirstBatch: run.first, spinLength: run.length))
-        }
-        pollers[i].spinRuns[ranID] = run
+        // A new run starts here.
+        let reached = 1 >= options.spinThreshold
+        registrations[slot: ranSlot].spin = SpinRun(first: batch, lastBatchNumber: batchNumber, mask: d.deliveredMask,
+                                                    length: 1, reported: reached)
+        if reached { reportSpin(ranSlot, dispatch: d, batch: batch, event: event, harvestedID: harvestedID, first: batch, length: 1) }
+    }
+
+    private mutating func reportSpin(_ ranSlot: Int, dispatch d: Dispatch, batch: BatchRef, event: HarvestedEvent,
+                                     harvestedID: RegistrationID, first: BatchRef, length: Int) {
+        emit(Finding(kind: .spin, seq: d.seq, poller: d.poller, batch: batch, eventIndex: d.eventIndex, event: event,
+                     harvestedFor: harvestedID == 0 ? nil : registrations[harvestedID]?.record,
+                     ran: registrations[slot: ranSlot].record, dispatch: d, spinFirstBatch: first, spinLength: length))
     }
 
     // MARK: - Gaps
@@ -414,18 +444,21 @@ public struct Replayer: Sendable {
     }
 
     private mutating func emit(_ finding: Finding) {
-        findingCounts[finding.kind, default: 0] += 1
+        kindCounts.add(finding.kind)
         if options.maxDetailed.map({ findings.count < $0 }) ?? true { findings.append(finding) }
     }
 
-    private mutating func report(_ kind: Inconsistency.Kind, _ seq: SequenceNumber, _ message: String, gapRelated: Bool = false) {
+    /// The message is built only when it is kept: after a gap, a trace can have
+    /// millions of records that would each build one to throw away.
+    private mutating func report(_ kind: Inconsistency.Kind, _ seq: SequenceNumber, _ message: @autoclosure () -> String,
+                                 gapRelated: Bool = false) {
         if gapRelated && afterGap {
             gapAffectedRecords += 1
             return
         }
         inconsistencyCount += 1
         if options.maxDetailed.map({ inconsistencies.count < $0 }) ?? true {
-            inconsistencies.append(Inconsistency(seq: seq, kind: kind, message: message))
+            inconsistencies.append(Inconsistency(seq: seq, kind: kind, message: message()))
         }
     }
 }

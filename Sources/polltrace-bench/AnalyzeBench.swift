@@ -52,6 +52,7 @@ struct AnalyzeBench: ParsableCommand {
         var reads: [ChildRun] = []
         var analyses: [ChildRun] = []
         var serials: [ChildRun] = []
+        var replays: [ChildRun] = []
         for i in 1...runs {
             let scan = try ChildRun.measure(executable: executable, mode: "scan", path: path)
             print("run \(i): sqlite full scan  \(scan)")
@@ -65,11 +66,15 @@ struct AnalyzeBench: ParsableCommand {
             let serial = try ChildRun.measure(executable: executable, mode: "analyze-serial", path: path)
             print("run \(i): analyze, 1 thread \(serial)")
             serials.append(serial)
+            let replay = try ChildRun.measure(executable: executable, mode: "replay", path: path)
+            print("run \(i): replay alone     \(replay)")
+            replays.append(replay)
         }
         let scanMedian = median(scans.map(\.seconds))
         let analyzeMedian = median(analyses.map(\.seconds))
         let readMedian = median(reads.map(\.seconds))
         let serialMedian = median(serials.map(\.seconds))
+        let replayMedian = median(replays.map(\.seconds))
         let recordCount = analyses[0].records
         let rate = Double(recordCount) / analyzeMedian
         let rss = (analyses + serials).map(\.maxRSSKiB).max() ?? 0
@@ -80,6 +85,10 @@ struct AnalyzeBench: ParsableCommand {
         print(String(format: "median TraceReader only: %.3f s (%.0f records/s)", readMedian, Double(recordCount) / readMedian))
         print(String(format: "median analyze on one thread (reading and replay not overlapped): %.3f s = %.0f records/s",
                      serialMedian, Double(recordCount) / serialMedian))
+        print(String(format: "median replay alone (records decoded first, in chunks of %d, untimed): %.3f s = %.0f records/s",
+                     AnalyzeOnce.replayChunk, replayMedian, Double(recordCount) / replayMedian))
+        print(String(format: "pipeline overhead: analyze - max(reader alone, replay alone) = %.3f s",
+                     analyzeMedian - max(readMedian, replayMedian)))
         print(String(format: "analyze / full scan time ratio: %.2fx (analyze / reader alone: %.2fx)",
                      analyzeMedian / scanMedian, analyzeMedian / readMedian))
         print("peak RSS of analyze (max over runs): \(rss / 1024) MiB (goal < 64 MiB: \(rss < 64 * 1024 ? "met" : "NOT met"))")
@@ -89,6 +98,46 @@ struct AnalyzeBench: ParsableCommand {
     func median(_ values: [Double]) -> Double {
         let sorted = values.sorted()
         return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+    }
+}
+
+/// The analyze benchmark's baseline: a full scan with the SQLite C API alone.
+enum PlainScan {
+    static let tables = ["records", "fd_records", "batch_event_rows", "syscall_rows"]
+
+    static func run(path: String) throws -> (rows: Int, detail: String) {
+        var db: OpaquePointer?
+        guard sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, nil) == SQLITE_OK, let db else {
+            throw ValidationError("cannot open \(path) read-only with SQLite")
+        }
+        defer { sqlite3_close_v2(db) }
+        var rows = 0
+        var sink: Int64 = 0
+        for table in tables {
+            var statement: OpaquePointer?
+            // A table missing from an older schema is skipped.
+            guard sqlite3_prepare_v2(db, "SELECT * FROM \(table)", -1, &statement, nil) == SQLITE_OK, let statement else { continue }
+            defer { sqlite3_finalize(statement) }
+            let columns = sqlite3_column_count(statement)
+            while true {
+                let code = sqlite3_step(statement)
+                if code == SQLITE_DONE { break }
+                guard code == SQLITE_ROW else { throw ValidationError("scan of \(table) failed: \(String(cString: sqlite3_errmsg(db)))") }
+                for i in 0..<columns {
+                    switch sqlite3_column_type(statement, i) {
+                    case SQLITE_INTEGER: sink &+= sqlite3_column_int64(statement, i)
+                    case SQLITE_TEXT, SQLITE_BLOB:
+                        let count = Int(sqlite3_column_bytes(statement, i))
+                        if count > 0, let bytes = sqlite3_column_blob(statement, i)?.assumingMemoryBound(to: UInt8.self) {
+                            sink &+= Int64(count) &+ Int64(bytes[count - 1])
+                        }
+                    default: break
+                    }
+                }
+                rows += 1
+            }
+        }
+        return (rows, "checksum \(sink)")
     }
 }
 
@@ -130,19 +179,11 @@ enum AnalyzeOnce {
         var detail = ""
         switch mode {
         case "scan":
-            // The baseline: read every column of every row of the trace's tables, in
-            // the order the reader uses, and do nothing with them.
-            let connection = try SQLiteConnection(path: path, readOnly: true)
-            var sink: Int64 = 0
-            for sql in ["SELECT seq, tag, t, a, b, c, d, e, f FROM records ORDER BY seq",
-                        "SELECT id, fd, mask, data_hi, data_lo FROM batch_event_rows ORDER BY id"] {
-                let statement = try connection.makeStatement(sql: sql)
-                while try statement.step() {
-                    for i in 0..<statement.columnCount { sink &+= statement.int64(i) }
-                    rows += 1
-                }
-            }
-            detail = "checksum \(sink)"
+            // The baseline: plain SQLite, through its C API, stepping through every
+            // row of every record table of the file (whatever the schema version:
+            // v3 batch rows carry their events as text) and fetching every column
+            // by its stored type, text bytes included. Nothing is decoded.
+            (rows, detail) = try PlainScan.run(path: path)
         case "read":
             // The store's reader alone: decode every record, replay nothing.
             let reader = try TraceReader(path: path)
@@ -153,13 +194,50 @@ enum AnalyzeOnce {
             rows = Int(report.recordCount)
             detail = FindingKind.allCases.map { "\($0)=\(report.count($0))" }.joined(separator: " ")
                 + " inconsistencies=\(report.inconsistencyCount)"
+        case "replay":
+            // Replay alone: decode a bounded chunk into memory (untimed), replay it
+            // (timed), and repeat over the whole trace with one replayer, so the time
+            // is exactly the replay of every record and memory stays bounded.
+            let reader = try TraceReader(path: path)
+            var cursor = try reader.records()
+            var replay = Duration.zero
+            var chunk: [TraceRecord] = []
+            chunk.reserveCapacity(replayChunk)
+            var session = ReplaySession(name: path, metadata: reader.metadata)
+            while true {
+                chunk.removeAll(keepingCapacity: true)
+                while chunk.count < replayChunk, let record = try cursor.next() { chunk.append(record) }
+                if chunk.isEmpty { break }
+                let replayStart = ContinuousClock.now
+                session.consume(chunk)
+                replay += replayStart.duration(to: .now)
+            }
+            let replayStart = ContinuousClock.now
+            let report = session.finish()
+            replay += replayStart.duration(to: .now)
+            if ProcessInfo.processInfo.environment["POLLTRACE_BENCH_CPU"] != nil {
+                var usage = rusage()
+                getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+                FileHandle.standardError.write("process user cpu \(usage.ru_utime.tv_sec).\(usage.ru_utime.tv_usec)\n".data(using: .utf8)!)
+            }
+            rows = Int(report.recordCount)
+            detail = FindingKind.allCases.map { "\($0)=\(report.count($0))" }.joined(separator: " ")
+            print("\(seconds(replay))\t\(peakRSSKiB())\t\(rows)\t\(detail)")
+            return
         default:
-            throw ValidationError("mode must be scan or analyze")
+            throw ValidationError("mode must be scan, read, analyze, analyze-serial or replay")
         }
-        let elapsed = start.duration(to: .now)
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        print("\(seconds)\t\(peakRSSKiB())\t\(rows)\t\(detail)")
+        print("\(seconds(start.duration(to: .now)))\t\(peakRSSKiB())\t\(rows)\t\(detail)")
     }
+
+    /// Records held in memory at once by the replay-alone measurement.
+    static let replayChunk = 250_000
+
+    static func seconds(_ elapsed: Duration) -> Double {
+        Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    }
+
+
 
     /// This process's own peak RSS. `getrusage`'s `ru_maxrss` is not used: Linux
     /// folds the parent's high-water mark into a spawned child's at exec, so the
