@@ -101,4 +101,29 @@ final class LineRunTests: XCTestCase {
             XCTAssertLessThanOrEqual(result.runs, Int64(result.expected.count), "seed \(seed): never more runs than records")
         }
     }
+
+    /// Traces imported before the runs existed have `strace_lines` as a table with a
+    /// row per record; `polltrace analyze` must still read them.
+    func testTraceWithTheOlderLinesTable_analysesTheSame() throws {
+        let log = try String(contentsOf: StraceFixtures.directory.appendingPathComponent("logs/seed-6.13-o-f-ttt-T.strace"),
+                             encoding: .utf8)
+        let logPath = dir.appendingPathComponent("old.strace").path
+        try log.write(toFile: logPath, atomically: true, encoding: .utf8)
+        let trace = dir.appendingPathComponent("old.trace").path
+        let summary = try StraceTraceImport.importLog(logPath: logPath, tracePath: trace)
+        XCTAssertGreaterThan(summary.report.findings.count, 0, "the seed's log has a finding to compare")
+        let db = try SQLiteConnection(path: trace, readOnly: false)
+        try db.execute(sql: """
+            CREATE TABLE old_lines AS SELECT seq, line, tid, fd_table FROM strace_lines;
+            DROP VIEW strace_lines;
+            DROP TABLE strace_line_runs;
+            CREATE TABLE strace_lines(seq INTEGER PRIMARY KEY, line INTEGER NOT NULL, tid INTEGER NOT NULL,
+                                      fd_table INTEGER NOT NULL);
+            INSERT INTO strace_lines SELECT * FROM old_lines;
+            DROP TABLE old_lines;
+            """)
+        let reader = try TraceReader(path: trace)
+        XCTAssertEqual(try ForeignTraceAnalysis.analyze(reader: reader).renderJSON(), summary.report.renderJSON(),
+                       "a trace with one strace_lines row per record reads as before")
+    }
 }
