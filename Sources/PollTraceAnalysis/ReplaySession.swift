@@ -19,10 +19,9 @@ public struct ReplaySession: Sendable {
 
     public mutating func consume(_ record: TraceRecord) { replayer.consume(record) }
 
-    /// Consumes a chunk in order. The loop borrows the chunk's elements, so a record
-    /// is not copied (nor its payload retained) on its way into the replayer.
+    /// Consumes a chunk, in order.
     public mutating func consume(_ records: [TraceRecord]) {
-        records.withUnsafeBufferPointer { replayer.consume(contentsOf: $0) }
+        for record in records { replayer.consume(record) }
     }
 
     /// Closes open batches and settles gaps; the session is done.

@@ -31,8 +31,10 @@ public struct OpenFD: Hashable, Sendable {
 /// The simulated process-wide fd table.
 ///
 /// fd numbers are process-wide, so there is one table however many pollers there
-/// are. Closed fds are removed at once: memory follows the number of open fds, not
-/// the length of the trace.
+/// are. Closed fds are removed at once. The table is indexed by fd number (`FDMap`),
+/// so memory follows the highest number open at once, which the kernel's
+/// lowest-free-number rule keeps close to the peak count of open fds, never the
+/// length of the trace.
 public struct FDTable: Sendable {
     private var open = FDMap<OpenFD>()
     /// How many times each number was handed out again after a close (for stats).

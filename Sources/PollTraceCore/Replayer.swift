@@ -91,13 +91,6 @@ public struct Replayer: Sendable {
         }
     }
 
-    /// Consumes `records` in order. Each is lent to `consume(_:)` where it lies in
-    /// the buffer: indexing the array instead copied every record (retaining its
-    /// payload) on its way in.
-    public mutating func consume(contentsOf records: UnsafeBufferPointer<TraceRecord>) {
-        for i in records.indices { consume(records[i]) }
-    }
-
     /// Call once after the last record: closes open batches and settles gaps.
     public mutating func finish() {
         for i in pollers.indicesByPoller {
