@@ -9,7 +9,7 @@ import PollTraceCore
 public struct PlainSQLiteBaseline {
     private var recordRows: [RecordRow] = []
     private var batchRows: [BatchRow] = []
-    private var fdRows: [RecordRow] = []
+    private var fdRows: [FDRow] = []
     private var syscallRows: [SyscallRow] = []
 
     /// Rows prepared (records, batch rows with their packed events and dispatches, syscalls).
@@ -28,7 +28,8 @@ public struct PlainSQLiteBaseline {
                                       eventCount: Int64(b.events.count), events: b.events.isEmpty ? nil : text,
                                       packedDispatches: entry.packed > 0 ? Int64(entry.packed) : nil))
         }
-        for record in records {
+        var heldFD: TraceRecord? = nil
+        for (index, record) in records.enumerated() {
             switch record {
             case .syscall(let r):
                 syscallRows.append(SyscallRow(seq: stored(r.seq), poller: Int64(r.poller), t: stored(r.timeNs &- start),
@@ -41,7 +42,12 @@ public struct PlainSQLiteBaseline {
                 if open.pack(d) { continue }
                 recordRows.append(RowEncoding.row(for: record, start: start, firstEventID: 0, labelID: 0, batch: batches.base(for: d)))
             case .fdOpened, .registered, .modified, .unregistered, .closed:
-                fdRows.append(RowEncoding.row(for: record, start: start, firstEventID: 0, labelID: 1))
+                if index + 1 < records.count && FDRecordPairing.packs(record, into: records[index + 1]) {
+                    heldFD = record
+                    continue
+                }
+                fdRows.append(FDRecordPairing.row(for: record, packed: heldFD, start: start, labelID: 1))
+                heldFD = nil
             default:
                 recordRows.append(RowEncoding.row(for: record, start: start, firstEventID: 0, labelID: 1))
             }
@@ -58,7 +64,7 @@ public struct PlainSQLiteBaseline {
         try db.execute(sql: "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
         try db.execute(sql: Schema.createTables)
         let insertRecord = try db.makeStatement(sql: "INSERT INTO records(seq, tag, t, a, b, c, d, e, f) VALUES (?,?,?,?,?,?,?,?,?)")
-        let insertFD = try db.makeStatement(sql: "INSERT INTO fd_records(seq, tag, t, a, b, c, d, e, f) VALUES (?,?,?,?,?,?,?,?,?)")
+        let insertFD = try db.makeStatement(sql: "INSERT INTO fd_records(seq, tag, t, a, b, c, d, e, f, g) VALUES (?,?,?,?,?,?,?,?,?,?)")
         let insertSyscall = try db.makeStatement(sql: """
             INSERT INTO syscall_rows(seq, poller, t, tid, fd, name_id, result, errno, is_data, source_line) VALUES (?,?,?,?,?,?,?,?,?,?)
             """)

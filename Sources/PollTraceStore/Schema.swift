@@ -56,7 +56,7 @@ enum Schema {
             seq INTEGER PRIMARY KEY,
             tag INTEGER NOT NULL,
             t INTEGER NOT NULL,
-            a, b, c, d, e, f
+            a, b, c, d, e, f, g
         );
         CREATE TABLE batch_event_rows(
             id INTEGER PRIMARY KEY,
@@ -87,11 +87,11 @@ enum Schema {
     /// an import's time (0.25 s for 550k syscalls, after parsing has finished).
     static let createIndexes = """
         CREATE INDEX IF NOT EXISTS closes_by_fd ON fd_records(a, seq) WHERE tag & 15 = 5;
-        CREATE INDEX IF NOT EXISTS registrations_by_id ON fd_records(b, seq) WHERE tag & 15 IN (2, 4);
+        CREATE INDEX IF NOT EXISTS registrations_by_id ON fd_records(b, seq) WHERE tag & 15 IN (2, 4, 5);
         """
 
     /// The `WHERE` term of `registrations_by_id`, for views that look registrations up by id.
-    static let registrationIndexTerm = "tag & 15 IN (2, 4)"
+    static let registrationIndexTerm = "tag & 15 IN (2, 4, 5)"
 
     // MARK: Views
 
@@ -117,7 +117,7 @@ enum Schema {
     private static let kindNames = caseOf("tag & 15", RecordKind.allCases.map { (Int($0.rawValue), $0.description) })
     private static let suppressionNames = caseOf("(flags >> 2) & 7", SuppressionReason.allCases.map { (Int($0.rawValue), $0.description) })
     private static let sourceNames = caseOf("flags & 3", [(1, "event"), (2, "timer"), (3, "task")])
-    private static let originNames = caseOf("b", FDOrigin.allCases.map { (Int($0.rawValue), $0.description) })
+    private static func originNames(_ code: String) -> String { caseOf(code, FDOrigin.allCases.map { (Int($0.rawValue), $0.description) }) }
     private static let callNames = caseOf("b", FDCall.allCases.map { (Int($0.rawValue), $0.description) })
     private static let policyNames = caseOf("policy", DispatchPolicy.allCases.map { ($0.code, $0.rawValue) })
     /// The 64-bit `epoll_data` word from its stored halves (low half NULL = the fd).
@@ -147,11 +147,21 @@ enum Schema {
             SELECT seq, tag >> 4, tag & 15, \(kindNames), t, t + \(start), a, CASE WHEN tag & 15 IN (2, 3, 4) THEN b END
             FROM fd_records
             UNION ALL
+            SELECT seq - 1, tag >> 4, 1, 'fd_opened', t - (g >> 8), t - (g >> 8) + \(start), a, NULL
+            FROM fd_records WHERE tag & 15 = 2 AND g IS NOT NULL
+            UNION ALL
+            SELECT seq - 1, tag >> 4, 4, 'unregistered', t - c, t - c + \(start), a, b
+            FROM fd_records WHERE tag & 15 = 5 AND b IS NOT NULL
+            UNION ALL
             SELECT seq, poller, 10, 'syscall', t, t + \(start), fd, NULL FROM syscall_rows;
         CREATE VIEW fd_opens AS
             SELECT seq, tag >> 4 AS poller, t AS rel_ns, t + \(start) AS time_ns, a AS fd,
-                   b AS origin_code, \(originNames) AS origin
-            FROM fd_records WHERE tag & 15 = 1;
+                   b AS origin_code, \(originNames("b")) AS origin
+            FROM fd_records WHERE tag & 15 = 1
+            UNION ALL
+            -- An fd opened right before its registration, packed into the registration's row.
+            SELECT seq - 1, tag >> 4, t - (g >> 8), t - (g >> 8) + \(start), a, g & 255, \(originNames("g & 255"))
+            FROM fd_records WHERE tag & 15 = 2 AND g IS NOT NULL;
         CREATE VIEW fd_closes AS
             SELECT seq, tag >> 4 AS poller, t AS rel_ns, t + \(start) AS time_ns, a AS fd
             FROM fd_records WHERE tag & 15 = 5;
@@ -161,7 +171,11 @@ enum Schema {
             FROM fd_records WHERE tag & 15 = 3;
         CREATE VIEW unregistrations AS
             SELECT seq, tag >> 4 AS poller, t AS rel_ns, t + \(start) AS time_ns, a AS fd, b AS registration_id
-            FROM fd_records WHERE tag & 15 = 4;
+            FROM fd_records WHERE tag & 15 = 4
+            UNION ALL
+            -- An unregistration right before its fd's close, packed into the close's row.
+            SELECT seq - 1, tag >> 4, t - c, t - c + \(start), a, b
+            FROM fd_records WHERE tag & 15 = 5 AND b IS NOT NULL;
         CREATE VIEW registrations AS
             SELECT *, CASE WHEN unregistered_seq IS NULL THEN closed_seq
                            WHEN closed_seq IS NULL THEN unregistered_seq
@@ -171,7 +185,8 @@ enum Schema {
                        \(maskText("r.c")) AS interest_text, \(data("r.d", "r.e", "r.a")) AS data,
                        s.text AS handler_label, r.seq AS registered_seq, r.t AS registered_rel_ns,
                        r.t + \(start) AS registered_time_ns,
-                       (SELECT min(u.seq) FROM fd_records u WHERE u.tag & 15 IN (2, 4) AND u.tag & 15 = 4 AND u.b = r.b) AS unregistered_seq,
+                       (SELECT min(CASE WHEN u.tag & 15 = 4 THEN u.seq ELSE u.seq - 1 END) FROM fd_records u
+                        WHERE u.tag & 15 IN (2, 4, 5) AND u.tag & 15 <> 2 AND u.b = r.b) AS unregistered_seq,
                        (SELECT min(c.seq) FROM fd_records c WHERE c.tag & 15 = 5 AND c.a = r.a AND c.seq > r.seq) AS closed_seq
                 FROM fd_records r LEFT JOIN strings s ON s.id = r.f
                 WHERE r.tag & 15 = 2
@@ -198,7 +213,7 @@ enum Schema {
                    CASE WHEN (flags >> 2) & 7 = 0 THEN NULL ELSE \(suppressionNames) END AS suppression,
                    (flags >> 5) & 1 AS handler_threw, duration_ns,
                    CASE WHEN flags & 3 = 1 AND (flags >> 2) & 7 = 0 THEN
-                        (SELECT s.text FROM fd_records r JOIN strings s ON s.id = r.f WHERE r.tag & 15 IN (2, 4) AND r.tag & 15 = 2
+                        (SELECT s.text FROM fd_records r JOIN strings s ON s.id = r.f WHERE r.tag & 15 IN (2, 4, 5) AND r.tag & 15 = 2
                               AND r.b = ran_registration_id)
                    END AS handler_label
             FROM (

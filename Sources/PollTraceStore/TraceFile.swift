@@ -13,7 +13,7 @@ final class TraceFile {
     private let start: UInt64
     private var records: MultiRowInsert<RecordRow>
     private var batchRows: MultiRowInsert<BatchRow>
-    private var fdRecords: MultiRowInsert<RecordRow>
+    private var fdRecords: MultiRowInsert<FDRow>
     private var syscalls: MultiRowInsert<SyscallRow>
     private let insertString: SQLiteStatement
     private let insertPoller: SQLiteStatement
@@ -25,6 +25,8 @@ final class TraceFile {
     private var open = OpenBatches()
     /// Dispatches packed into batch rows so far (`meta.packed_dispatches` at close).
     private(set) var packedDispatches = 0
+    /// fd records packed into the row of the record after them (`FDRecordPairing`).
+    private(set) var packedFDRecords = 0
 
     static let rowsPerStatement = 32
 
@@ -76,7 +78,7 @@ final class TraceFile {
             }
             records = try MultiRowInsert(connection: connection, table: "records", columns: RecordRow.columns, rowsPerStatement: Self.rowsPerStatement)
             batchRows = try MultiRowInsert(connection: connection, table: "records", columns: BatchRow.columns, rowsPerStatement: Self.rowsPerStatement)
-            fdRecords = try MultiRowInsert(connection: connection, table: "fd_records", columns: RecordRow.columns, rowsPerStatement: Self.rowsPerStatement)
+            fdRecords = try MultiRowInsert(connection: connection, table: "fd_records", columns: FDRow.columns, rowsPerStatement: Self.rowsPerStatement)
             syscalls = try MultiRowInsert(connection: connection, table: "syscall_rows", columns: SyscallRow.columns, rowsPerStatement: Self.rowsPerStatement)
             insertString = try connection.makeStatement(sql: "INSERT INTO strings(id, text) VALUES (?, ?)")
             insertPoller = try connection.makeStatement(sql: "INSERT OR REPLACE INTO pollers(poller, backend, policy, epoll_fd, label) VALUES (?, ?, ?, ?, ?)")
@@ -121,6 +123,7 @@ final class TraceFile {
         let savedStrings = stringIDs
         let savedBatches = batches
         let savedPacked = packedDispatches
+        let savedPackedFD = packedFDRecords
         var rows = 0
         do {
             defer { begin.reset() }
@@ -128,7 +131,9 @@ final class TraceFile {
         }
         do {
             for poller in pollers { try write(poller) }
-            for record in chunk {
+            var heldFD: TraceRecord? = nil  // packed into the next record's row
+            for index in chunk.indices {
+                let record = chunk[index]
                 switch record {
                 case .syscall(let r):
                     try syscalls.add(SyscallRow(seq: stored(r.seq), poller: Int64(r.poller), t: stored(r.timeNs &- start),
@@ -144,11 +149,16 @@ final class TraceFile {
                     if open.pack(r) { continue }
                     try records.add(RowEncoding.row(for: record, start: start, firstEventID: 0, labelID: 0, batch: batches.base(for: r)))
                     rows += 1
-                case .registered(let r):
-                    try fdRecords.add(RowEncoding.row(for: record, start: start, firstEventID: 0, labelID: try intern(r.handlerLabel)))
-                    rows += 1
-                case .fdOpened, .modified, .unregistered, .closed:
-                    try fdRecords.add(RowEncoding.row(for: record, start: start, firstEventID: 0, labelID: 0))
+                case .fdOpened, .registered, .modified, .unregistered, .closed:
+                    if index + 1 < chunk.count && FDRecordPairing.packs(record, into: chunk[index + 1]) {
+                        heldFD = record
+                        packedFDRecords += 1
+                        continue
+                    }
+                    var labelID: Int64 = 0
+                    if case .registered(let r) = record { labelID = try intern(r.handlerLabel) }
+                    try fdRecords.add(FDRecordPairing.row(for: record, packed: heldFD, start: start, labelID: labelID))
+                    heldFD = nil
                     rows += 1
                 case .gap, .callFailed:
                     try records.add(RowEncoding.row(for: record, start: start, firstEventID: 0, labelID: 0))
@@ -170,6 +180,7 @@ final class TraceFile {
             stringIDs = savedStrings
             batches = savedBatches
             packedDispatches = savedPacked
+            packedFDRecords = savedPackedFD
             throw error
         }
     }
@@ -211,6 +222,7 @@ final class TraceFile {
             ("records_dropped", Int64(statistics.recordsDropped)),
             ("gaps_recorded", Int64(statistics.gapsRecorded)),
             ("packed_dispatches", Int64(packedDispatches)),
+            ("packed_fd_records", Int64(packedFDRecords)),
         ]
         for (key, value) in values {
             meta.bind(.text(key), at: 1); meta.bind(value, at: 2)

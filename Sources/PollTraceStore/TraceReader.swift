@@ -72,14 +72,20 @@ public final class TraceReader {
         return Int(records + syscalls + events)
     }
 
-    /// Dispatches packed into batch rows (v3): from the meta table when the writer
-    /// closed cleanly, else counted.
+    /// Records packed into another record's row (v3): dispatches in batch rows and
+    /// the first of an fd pair. From the meta table when the writer closed cleanly,
+    /// else counted.
     private func packedDispatchCount() throws -> Int {
         guard metadata.schemaVersion >= 3 else { return 0 }
-        if closedCleanly, let count = try connection.scalarInt(sql: "SELECT value FROM meta WHERE key = 'packed_dispatches'") {
-            return Int(count)
+        if closedCleanly, let dispatches = try connection.scalarInt(sql: "SELECT value FROM meta WHERE key = 'packed_dispatches'"),
+           let pairs = try connection.scalarInt(sql: "SELECT value FROM meta WHERE key = 'packed_fd_records'") {
+            return Int(dispatches + pairs)
         }
-        return Int(try connection.scalarInt(sql: "SELECT coalesce(sum(f), 0) FROM records WHERE tag & 15 = 6") ?? 0)
+        let dispatches = try connection.scalarInt(sql: "SELECT coalesce(sum(f), 0) FROM records WHERE tag & 15 = 6") ?? 0
+        let pairs = try connection.scalarInt(sql: """
+            SELECT count(*) FROM fd_records WHERE (tag & 15 = 2 AND g IS NOT NULL) OR (tag & 15 = 5 AND b IS NOT NULL)
+            """) ?? 0
+        return Int(dispatches + pairs)
     }
 
     static func map(_ error: SQLiteError, path: String) -> TraceStoreError {

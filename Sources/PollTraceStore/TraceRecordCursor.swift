@@ -2,7 +2,7 @@ import PollTraceCore
 
 /// Streams a trace's records in sequence order, holding one row of each table at a
 /// time: `records`, `fd_records` and `syscall_rows` are merged by `seq`, together
-/// with the dispatches unpacked from batch rows (`PendingDispatches`). A v3 batch
+/// with the records unpacked from rows (`PendingRecords`). A v3 batch
 /// row carries its events (`BatchPacking`); in v1/v2 files they are read from
 /// `batch_event_rows` by a second cursor that normally just walks on (the writer
 /// stored each batch's events contiguously, in commit order).
@@ -25,7 +25,7 @@ final class CursorState {
     private let stringByID: SQLiteStatement
     private let batchLookup: SQLiteStatement
     private var batches = BatchMemory()
-    private var packed = PendingDispatches()
+    private var packed = PendingRecords()
     private var unpacked: [Dispatch] = []
     /// Recently used strings; cleared when it grows past `stringCacheLimit`, so
     /// memory stays bounded however many distinct labels a trace has.
@@ -43,7 +43,10 @@ final class CursorState {
         records = RowStream(try connection.makeStatement(sql: "SELECT seq, tag, t, a, b, c, d, e, f FROM records ORDER BY seq"))
         // Traces written before the fd kinds had their own table keep them in `records`.
         fdRecords = RowStream(hasFDRecords
-            ? try connection.makeStatement(sql: "SELECT seq, tag, t, a, b, c, d, e, f FROM fd_records ORDER BY seq") : nil)
+            ? try connection.makeStatement(sql: version >= 3
+                ? "SELECT seq, tag, t, a, b, c, d, e, f, g FROM fd_records ORDER BY seq"
+                : "SELECT seq, tag, t, a, b, c, d, e, f FROM fd_records ORDER BY seq") : nil,
+                              hasPackedPairs: version >= 3)
         syscalls = RowStream(try connection.makeStatement(sql: """
             SELECT seq, poller, t, tid, fd, name_id, result, errno, is_data, source_line FROM syscall_rows ORDER BY seq
             """))
@@ -62,7 +65,7 @@ final class CursorState {
         do {
             // Merge the three tables and the unpacked dispatches by seq (each already in seq order).
             let r = try records.head(), f = try fdRecords.head(), c = try syscalls.head()
-            if let p = packed.headSeq, p < (r ?? .max), p < (f ?? .max), p < (c ?? .max) { return .dispatch(packed.pop()!) }
+            if let p = packed.headSeq, p < (r ?? .max), p < (f ?? .max), p < (c ?? .max) { return packed.pop()! }
             if let r, r < (f ?? .max), r < (c ?? .max) { return try takeRecord(records) }
             if let f, f < (c ?? .max) { return try takeRecord(fdRecords) }
             if c != nil { return try takeSyscall() }
@@ -111,6 +114,11 @@ final class CursorState {
         }
         let record = try RowEncoding.record(from: row, start: start, events: batchEvents, label: label, batch: base)
         if case .batch(let batch) = record { batches.remember(batch, t: row.t) }
+        if stream.hasPackedPairs, kind == Int64(RecordKind.registered.rawValue) || kind == Int64(RecordKind.closed.rawValue),
+           let first = try FDRecordPairing.packedRecord(row, g: optional(s, 9), record: record) {
+            packed.push(record)
+            return first
+        }
         return record
     }
 
@@ -134,7 +142,7 @@ final class CursorState {
         guard packedCount == Int64(unpacked.count) else {
             throw RowEncoding.DecodeError.bad("batch \(row.seq) packs \(unpacked.count) dispatches but its f column says \(packedCount)")
         }
-        for dispatch in unpacked { packed.push(dispatch) }
+        for dispatch in unpacked { packed.push(.dispatch(dispatch)) }
         batches.remember(batch, t: row.t)
         return .batch(batch)
     }
@@ -159,7 +167,8 @@ final class CursorState {
     }
 
     /// How many of the columns a…f each kind uses (RowEncoding's table), by kind code.
-    private static let columnsUsed: [Int] = [6, 2, 6, 3, 2, 1, 5, 6, 5, 3, 6]
+    /// (A closed row uses b and c for a packed unregistration, `FDRecordPairing`.)
+    private static let columnsUsed: [Int] = [6, 2, 6, 3, 2, 3, 5, 6, 5, 3, 6]
 
     private func takeSyscall() throws -> TraceRecord {
         syscalls.pending = false
@@ -243,10 +252,15 @@ final class RowStream {
     var pending = false
     private var done: Bool
 
+    /// Whether `registered` and `closed` rows may carry the fd record before them
+    /// (`FDRecordPairing`; `fd_records` of v3 files, whose column 9 is `g`).
+    let hasPackedPairs: Bool
+
     /// A nil statement is an empty stream (a table the trace does not have).
-    init(_ statement: SQLiteStatement?) {
+    init(_ statement: SQLiteStatement?, hasPackedPairs: Bool = false) {
         maybeStatement = statement
         done = statement == nil
+        self.hasPackedPairs = hasPackedPairs
     }
 
     var statement: SQLiteStatement { maybeStatement! }

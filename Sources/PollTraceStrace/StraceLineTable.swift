@@ -24,7 +24,9 @@ public enum StraceLineTable {
     static let createView = """
         CREATE VIEW \(linesTable) AS
             SELECT s.seq AS seq, r.line + (s.seq - r.seq) AS line, r.tid AS tid, r.fd_table AS fd_table
-            FROM (SELECT seq FROM records UNION ALL SELECT seq FROM fd_records UNION ALL SELECT seq FROM syscall_rows) s
+            FROM (SELECT seq FROM records UNION ALL SELECT seq FROM fd_records UNION ALL SELECT seq FROM syscall_rows
+                  -- an fd record packed into the next one's row (schema v3, FDRecordPairing)
+                  UNION ALL SELECT seq - 1 FROM fd_records WHERE (tag & 15 = 2 AND g IS NOT NULL) OR (tag & 15 = 5 AND b IS NOT NULL)) s
             JOIN \(runsTable) r ON r.seq = (SELECT max(x.seq) FROM \(runsTable) x WHERE x.seq <= s.seq)
             WHERE s.seq < r.seq + r.count;
         """

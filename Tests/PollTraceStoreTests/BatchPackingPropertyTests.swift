@@ -18,6 +18,8 @@ final class BatchPackingPropertyTests: XCTestCase {
         func nextTime() -> UInt64 { time += random.next() % 5_000; return time }
         let rounds = 20 + Int(random.next() % 60)
         var batchNumber: [PollerID: UInt64] = [:]
+        var registrationID: UInt32 = 0
+        var live: [(UInt32, Int32)] = []
         for _ in 0..<rounds {
             let poller = Self.pollers[Int(random.next() % UInt64(Self.pollers.count))]
             let count = Int(random.next() % 7)  // 0 = a timeout
@@ -47,6 +49,25 @@ final class BatchPackingPropertyTests: XCTestCase {
                         records.append(.closed(Closed(seq: nextSeq(), timeNs: nextTime(), poller: poller, fd: event.fd)))
                     }
                 }
+            }
+            // fd lifecycles: an open right before its registration and an unregistration
+            // right before its close pack into one row when adjacent (same poller and fd).
+            if random.chance(0.4) {
+                let fd = Int32(random.next() % 40) + 3
+                registrationID += 1
+                records.append(.fdOpened(FDOpened(seq: nextSeq(), timeNs: nextTime(), poller: poller, fd: fd,
+                                                  origin: FDOrigin.allCases[Int(random.next() % UInt64(FDOrigin.allCases.count))])))
+                let registeredFD = random.chance(0.1) ? fd + 1 : fd
+                records.append(.registered(Registered(seq: nextSeq(), timeNs: random.chance(0.05) ? time - 3 : nextTime(), poller: poller,
+                                                      registrationID: registrationID, fd: registeredFD, interest: .readable,
+                                                      data: EpollData.pack(registrationID: registrationID, fd: registeredFD),
+                                                      handlerLabel: "h\(registrationID % 3)")))
+                live.append((registrationID, registeredFD))
+            }
+            if !live.isEmpty && random.chance(0.35) {
+                let (id, fd) = live.remove(at: Int(random.next() % UInt64(live.count)))
+                records.append(.unregistered(Unregistered(seq: nextSeq(), timeNs: nextTime(), poller: poller, registrationID: id, fd: fd)))
+                records.append(.closed(Closed(seq: nextSeq(), timeNs: nextTime(), poller: random.chance(0.1) ? poller &+ 1 : poller, fd: fd)))
             }
             if random.chance(0.2) {
                 records.append(.dispatch(Dispatch(seq: nextSeq(), timeNs: nextTime(), poller: poller, source: random.chance(0.5) ? .timer : .task,
@@ -81,7 +102,7 @@ final class BatchPackingPropertyTests: XCTestCase {
         let metadata = Fixtures.metadata(pollers: Self.pollers.map {
             PollerInfo(poller: $0, backend: "epoll", policy: .guarded, epollFD: 3, label: "p\($0)")
         })
-        var packedSomewhere = 0, unpackedEventDispatches = 0
+        var packedSomewhere = 0, unpackedEventDispatches = 0, packedPairs = 0, unpackedFDRows = 0
         for seed: UInt64 in 1...40 {
             var random = SplitMix64(seed: seed)
             let records = schedule(&random)
@@ -92,7 +113,30 @@ final class BatchPackingPropertyTests: XCTestCase {
             packedSomewhere += Int(try query(path, "SELECT coalesce(sum(f), 0) FROM records WHERE tag & 15 = 6")[0][0].integerValue ?? 0)
             unpackedEventDispatches += Int(try query(path, "SELECT count(*) FROM records WHERE tag & 15 = 7 AND f & 3 = 1")[0][0].integerValue ?? 0)
 
+            packedPairs += Int(try query(path, "SELECT count(*) FROM fd_records WHERE (tag & 15 = 2 AND g IS NOT NULL) OR (tag & 15 = 5 AND b IS NOT NULL)")[0][0].integerValue ?? 0)
+            unpackedFDRows += Int(try query(path, "SELECT count(*) FROM fd_records WHERE tag & 15 IN (1, 4)")[0][0].integerValue ?? 0)
             XCTAssertEqual(try Fixtures.readAll(path), records, "seed \(seed): the cursor must give back every record, in seq order")
+            var opens: [[SQLiteValue]] = [], unregistrations: [[SQLiteValue]] = []
+            var firstUnregistration: [UInt32: UInt64] = [:], registrationIDs: [UInt32] = []
+            for record in records {
+                switch record {
+                case .fdOpened(let o):
+                    opens.append([Int64(o.seq), Int64(o.poller), Int64(o.fd), Int64(o.origin.rawValue), Int64(bitPattern: o.timeNs)].map(SQLiteValue.integer))
+                case .unregistered(let u):
+                    unregistrations.append([Int64(u.seq), Int64(u.poller), Int64(u.fd), Int64(u.registrationID), Int64(bitPattern: u.timeNs)].map(SQLiteValue.integer))
+                    if firstUnregistration[u.registrationID] == nil { firstUnregistration[u.registrationID] = u.seq }
+                case .registered(let r):
+                    registrationIDs.append(r.registrationID)
+                default: break
+                }
+            }
+            XCTAssertEqual(try query(path, "SELECT seq, poller, fd, origin_code, time_ns FROM fd_opens ORDER BY seq"), opens,
+                           "seed \(seed): fd_opens gives packed and own-row opens alike")
+            XCTAssertEqual(try query(path, "SELECT seq, poller, fd, registration_id, time_ns FROM unregistrations ORDER BY seq"), unregistrations,
+                           "seed \(seed): unregistrations gives packed and own-row ones alike")
+            XCTAssertEqual(try query(path, "SELECT registration_id, unregistered_seq FROM registrations ORDER BY registration_id"),
+                           registrationIDs.sorted().map { [.integer(Int64($0)), firstUnregistration[$0].map { .integer(Int64($0)) } ?? .null] },
+                           "seed \(seed): registrations.unregistered_seq finds packed unregistrations")
             XCTAssertEqual(try TraceReader(path: path).recordCount(), records.count, "seed \(seed): recordCount counts packed dispatches")
 
             let expectedTimeline = records.map { [Int64($0.seq), Int64($0.kind.rawValue), Int64(bitPattern: $0.timeNs)].map(SQLiteValue.integer) }
@@ -129,6 +173,8 @@ final class BatchPackingPropertyTests: XCTestCase {
                 """), expectedDispatches, "seed \(seed): dispatches gives packed and own-row dispatches alike")
         }
         XCTAssertGreaterThan(packedSomewhere, 0, "the schedules should pack dispatches into batch rows")
+        XCTAssertGreaterThan(packedPairs, 0, "the schedules should pack fd records in pairs")
+        XCTAssertGreaterThan(unpackedFDRows, 0, "the schedules should also leave fd records that cannot pair in rows of their own")
         XCTAssertGreaterThan(unpackedEventDispatches, 0, "the schedules should also leave event dispatches in rows of their own")
     }
 }

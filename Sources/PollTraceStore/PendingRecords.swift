@@ -1,13 +1,14 @@
 import PollTraceCore
 
-/// The dispatches unpacked from batch rows (`BatchPacking`) that the reader has not
-/// yet returned, smallest seq first. A batch row is read at the batch's seq, and its
-/// dispatches come later in seq order, interleaved with other rows (the records a
-/// handler wrote, other pollers' batches): the cursor merges this queue with its
-/// table streams. It holds at most the events of the batches still being dispatched.
-struct PendingDispatches {
+/// Records unpacked from a row that the reader has not yet returned, smallest seq
+/// first: the dispatches packed into batch rows (`BatchPacking`), which come later
+/// in seq order interleaved with other rows (the records a handler wrote, other
+/// pollers' batches), and the second record of an fd pair (`FDRecordPairing`). The
+/// cursor merges this queue with its table streams. It holds at most the events of
+/// the batches still being dispatched.
+struct PendingRecords {
     /// A binary min-heap on `seq`.
-    private var heap: [Dispatch] = []
+    private var heap: [TraceRecord] = []
 
     var isEmpty: Bool { heap.isEmpty }
 
@@ -15,8 +16,8 @@ struct PendingDispatches {
     @inline(__always)
     var headSeq: UInt64? { heap.first?.seq }
 
-    mutating func push(_ dispatch: Dispatch) {
-        heap.append(dispatch)
+    mutating func push(_ record: TraceRecord) {
+        heap.append(record)
         var child = heap.count - 1
         while child > 0 {
             let parent = (child - 1) / 2
@@ -26,7 +27,7 @@ struct PendingDispatches {
         }
     }
 
-    mutating func pop() -> Dispatch? {
+    mutating func pop() -> TraceRecord? {
         guard !heap.isEmpty else { return nil }
         let top = heap[0]
         let last = heap.removeLast()
