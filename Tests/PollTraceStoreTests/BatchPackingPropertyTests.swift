@@ -89,14 +89,6 @@ final class BatchPackingPropertyTests: XCTestCase {
         return out
     }
 
-    private func query(_ path: String, _ sql: String) throws -> [[SQLiteValue]] {
-        let reader = try TraceReader(path: path)
-        let statement = try reader.connection.makeStatement(sql: sql)
-        var out: [[SQLiteValue]] = []
-        while try statement.step() { out.append((0..<statement.columnCount).map { statement.value($0) }) }
-        return out
-    }
-
     func testRandomSchedules_readBackExactly_throughCursorAndViews() throws {
         let dir = TemporaryDirectory()
         let metadata = Fixtures.metadata(pollers: Self.pollers.map {
@@ -110,11 +102,11 @@ final class BatchPackingPropertyTests: XCTestCase {
             let file = try TraceFile(path: path, metadata: metadata, options: TraceWriterOptions())
             for var chunk in commits(records, &random) where !chunk.isEmpty { _ = try file.write(&chunk, pollers: []) }
             try file.finish(statistics: TraceWriterStatistics())
-            packedSomewhere += Int(try query(path, "SELECT coalesce(sum(f), 0) FROM records WHERE tag & 15 = 6")[0][0].integerValue ?? 0)
-            unpackedEventDispatches += Int(try query(path, "SELECT count(*) FROM records WHERE tag & 15 = 7 AND f & 3 = 1")[0][0].integerValue ?? 0)
+            packedSomewhere += Int(try Fixtures.query(path, "SELECT coalesce(sum(f), 0) FROM records WHERE tag & 15 = 6")[0][0].integerValue ?? 0)
+            unpackedEventDispatches += Int(try Fixtures.query(path, "SELECT count(*) FROM records WHERE tag & 15 = 7 AND f & 3 = 1")[0][0].integerValue ?? 0)
 
-            packedPairs += Int(try query(path, "SELECT count(*) FROM fd_records WHERE (tag & 15 = 2 AND g IS NOT NULL) OR (tag & 15 = 5 AND b IS NOT NULL)")[0][0].integerValue ?? 0)
-            unpackedFDRows += Int(try query(path, "SELECT count(*) FROM fd_records WHERE tag & 15 IN (1, 4)")[0][0].integerValue ?? 0)
+            packedPairs += Int(try Fixtures.query(path, "SELECT count(*) FROM fd_records WHERE (tag & 15 = 2 AND g IS NOT NULL) OR (tag & 15 = 5 AND b IS NOT NULL)")[0][0].integerValue ?? 0)
+            unpackedFDRows += Int(try Fixtures.query(path, "SELECT count(*) FROM fd_records WHERE tag & 15 IN (1, 4)")[0][0].integerValue ?? 0)
             XCTAssertEqual(try Fixtures.readAll(path), records, "seed \(seed): the cursor must give back every record, in seq order")
             var opens: [[SQLiteValue]] = [], unregistrations: [[SQLiteValue]] = []
             var firstUnregistration: [UInt32: UInt64] = [:], registrationIDs: [UInt32] = []
@@ -130,17 +122,17 @@ final class BatchPackingPropertyTests: XCTestCase {
                 default: break
                 }
             }
-            XCTAssertEqual(try query(path, "SELECT seq, poller, fd, origin_code, time_ns FROM fd_opens ORDER BY seq"), opens,
+            XCTAssertEqual(try Fixtures.query(path, "SELECT seq, poller, fd, origin_code, time_ns FROM fd_opens ORDER BY seq"), opens,
                            "seed \(seed): fd_opens gives packed and own-row opens alike")
-            XCTAssertEqual(try query(path, "SELECT seq, poller, fd, registration_id, time_ns FROM unregistrations ORDER BY seq"), unregistrations,
+            XCTAssertEqual(try Fixtures.query(path, "SELECT seq, poller, fd, registration_id, time_ns FROM unregistrations ORDER BY seq"), unregistrations,
                            "seed \(seed): unregistrations gives packed and own-row ones alike")
-            XCTAssertEqual(try query(path, "SELECT registration_id, unregistered_seq FROM registrations ORDER BY registration_id"),
+            XCTAssertEqual(try Fixtures.query(path, "SELECT registration_id, unregistered_seq FROM registrations ORDER BY registration_id"),
                            registrationIDs.sorted().map { [.integer(Int64($0)), firstUnregistration[$0].map { .integer(Int64($0)) } ?? .null] },
                            "seed \(seed): registrations.unregistered_seq finds packed unregistrations")
             XCTAssertEqual(try TraceReader(path: path).recordCount(), records.count, "seed \(seed): recordCount counts packed dispatches")
 
             let expectedTimeline = records.map { [Int64($0.seq), Int64($0.kind.rawValue), Int64(bitPattern: $0.timeNs)].map(SQLiteValue.integer) }
-            XCTAssertEqual(try query(path, "SELECT seq, kind_code, time_ns FROM timeline ORDER BY seq"), expectedTimeline,
+            XCTAssertEqual(try Fixtures.query(path, "SELECT seq, kind_code, time_ns FROM timeline ORDER BY seq"), expectedTimeline,
                            "seed \(seed): timeline has one row per record, packed dispatches included")
 
             var batches: [SequenceNumber: BatchHarvested] = [:]
@@ -165,9 +157,9 @@ final class BatchPackingPropertyTests: XCTestCase {
                 default: break
                 }
             }
-            XCTAssertEqual(try query(path, "SELECT batch_seq, event_index, fd, mask, data FROM batch_events ORDER BY batch_seq, event_index"),
+            XCTAssertEqual(try Fixtures.query(path, "SELECT batch_seq, event_index, fd, mask, data FROM batch_events ORDER BY batch_seq, event_index"),
                            expectedEvents, "seed \(seed): batch_events unpacks every event")
-            XCTAssertEqual(try query(path, """
+            XCTAssertEqual(try Fixtures.query(path, """
                 SELECT seq, time_ns, source, batch_seq, event_index, fd, harvested_data, ran_registration_id, delivered_mask,
                        suppression, handler_threw, duration_ns FROM dispatches ORDER BY seq
                 """), expectedDispatches, "seed \(seed): dispatches gives packed and own-row dispatches alike")

@@ -86,6 +86,15 @@ enum Fixtures {
         return writer.statistics
     }
 
+    /// Every row `sql` returns from the trace at `path`, opened read-only.
+    static func query(_ path: String, _ sql: String) throws -> [[SQLiteValue]] {
+        let reader = try TraceReader(path: path)
+        let statement = try reader.connection.makeStatement(sql: sql)
+        var out: [[SQLiteValue]] = []
+        while try statement.step() { out.append((0..<statement.columnCount).map { statement.value($0) }) }
+        return out
+    }
+
     static func readAll(_ path: String) throws -> [TraceRecord] {
         let reader = try TraceReader(path: path)
         var cursor = try reader.records()

@@ -4,14 +4,6 @@ import PollTraceCore
 
 /// The views give back exactly what the records say, however the rows are packed.
 final class ViewTests: XCTestCase {
-    private func query(_ path: String, _ sql: String) throws -> [[SQLiteValue]] {
-        let reader = try TraceReader(path: path)
-        let statement = try reader.connection.makeStatement(sql: sql)
-        var out: [[SQLiteValue]] = []
-        while try statement.step() { out.append((0..<statement.columnCount).map { statement.value($0) }) }
-        return out
-    }
-
     func testTimelineAndDispatches_matchEveryRecord() throws {
         let dir = TemporaryDirectory()
         let path = dir.file("views.trace")
@@ -19,7 +11,7 @@ final class ViewTests: XCTestCase {
         let records = Fixtures.everyKind(sequence: sequence)
         try Fixtures.write(records, to: path, sequence: sequence)
 
-        let timeline = try query(path, "SELECT seq, kind, poller, time_ns FROM timeline ORDER BY seq")
+        let timeline = try Fixtures.query(path, "SELECT seq, kind, poller, time_ns FROM timeline ORDER BY seq")
         XCTAssertEqual(timeline, records.map {
             [.integer(Int64($0.seq)), .text($0.kind.description), .integer(Int64($0.poller)), .integer(Int64(bitPattern: $0.timeNs))]
         }, "timeline: one row per record with its kind, poller and time")
@@ -31,7 +23,7 @@ final class ViewTests: XCTestCase {
                              d.suppression.map { .text($0.description) } ?? .null, .integer(d.handlerThrew ? 1 : 0),
                              .integer(Int64(bitPattern: d.durationNs))])
         }
-        let got = try query(path, """
+        let got = try Fixtures.query(path, """
             SELECT seq, time_ns, ran_registration_id, batch_seq, event_index, suppression, handler_threw, duration_ns
             FROM dispatches ORDER BY seq
             """)
@@ -58,7 +50,7 @@ final class ViewTests: XCTestCase {
         _ = try file.write(&second, pollers: [])
         try file.finish(statistics: TraceWriterStatistics())
         XCTAssertEqual(try Fixtures.readAll(path), [batch(3, reg: 30), batch(5, reg: 50), dispatch])
-        XCTAssertEqual(try query(path, "SELECT ran_registration_id, time_ns FROM dispatches"),
+        XCTAssertEqual(try Fixtures.query(path, "SELECT ran_registration_id, time_ns FROM dispatches"),
                        [[.integer(30), .integer(Int64(Fixtures.start + 3_500))]])
     }
 }
