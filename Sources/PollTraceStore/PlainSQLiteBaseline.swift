@@ -18,41 +18,16 @@ public struct PlainSQLiteBaseline {
     /// Encodes the rows the writer would write for `records` (as one commit, so every
     /// dispatch that can be packed into its batch's row is).
     public init(records: [TraceRecord], startMonotonicNs start: UInt64) {
-        var batches = BatchMemory()
-        var open = OpenBatches()
-        func add(_ entry: OpenBatches.Entry) {
-            let text = BatchPacking.encode(entry.batch, dispatches: entry.dispatches)
-            let b = entry.batch
-            batchRows.append(BatchRow(seq: stored(b.seq), tag: RowEncoding.tag(.batch, b.poller), t: stored(b.timeNs &- start),
-                                      batchNumber: stored(b.batchNumber), timeout: Int64(b.timeoutMs), waited: stored(b.waitedNs),
-                                      eventCount: Int64(b.events.count), events: b.events.isEmpty ? nil : text,
-                                      packedDispatches: entry.packed > 0 ? Int64(entry.packed) : nil))
-        }
-        var heldFD: TraceRecord? = nil
-        for (index, record) in records.enumerated() {
-            switch record {
-            case .syscall(let r):
-                syscallRows.append(SyscallRow(seq: stored(r.seq), poller: Int64(r.poller), t: stored(r.timeNs &- start),
-                                              tid: Int64(r.tid), fd: Int64(r.fd), nameID: 1, result: r.result,
-                                              errno: Int64(r.errno), isData: r.isDataCall ? 1 : 0, sourceLine: Int64(r.sourceLine)))
-            case .batch(let b):
-                if let previous = open.open(b) { add(previous) }
-                batches.remember(b, t: stored(b.timeNs &- start))
-            case .dispatch(let d):
-                if open.pack(d) { continue }
-                recordRows.append(RowEncoding.row(for: record, start: start, firstEventID: 0, labelID: 0, batch: batches.base(for: d)))
-            case .fdOpened, .registered, .modified, .unregistered, .closed:
-                if index + 1 < records.count && FDRecordPairing.packs(record, into: records[index + 1]) {
-                    heldFD = record
-                    continue
-                }
-                fdRows.append(FDRecordPairing.row(for: record, packed: heldFD, start: start, labelID: 1))
-                heldFD = nil
-            default:
-                recordRows.append(RowEncoding.row(for: record, start: start, firstEventID: 0, labelID: 1))
+        var packing = RowPacking(start: start)
+        // The baseline has no `strings` rows: every label and name is id 1.
+        packing.rows(for: records, stringID: { _ in 1 }) { row in
+            switch row {
+            case .record(let r): recordRows.append(r)
+            case .batch(let r): batchRows.append(r)
+            case .fd(let r): fdRows.append(r)
+            case .syscall(let r): syscallRows.append(r)
             }
         }
-        for entry in open.drain() { add(entry) }
     }
 
     /// Inserts every row into a new file at `path`; returns the seconds it took

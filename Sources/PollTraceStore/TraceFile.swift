@@ -10,7 +10,6 @@ import Glibc
 final class TraceFile {
     let path: String
     let connection: SQLiteConnection
-    private let start: UInt64
     private var records: MultiRowInsert<RecordRow>
     private var batchRows: MultiRowInsert<BatchRow>
     private var fdRecords: MultiRowInsert<FDRow>
@@ -21,19 +20,16 @@ final class TraceFile {
     private let commit: SQLiteStatement
     /// Interned strings (handler labels, syscall names) already in `strings`.
     private var stringIDs: [String: Int64] = [:]
-    private var batches = BatchMemory()
-    private var open = OpenBatches()
-    /// Dispatches packed into batch rows so far (`meta.packed_dispatches` at close).
-    private(set) var packedDispatches = 0
-    /// fd records packed into the row of the record after them (`FDRecordPairing`).
-    private(set) var packedFDRecords = 0
+    /// How records become rows; kept across commits (a dispatch may be stored
+    /// relative to a batch of an earlier commit).
+    private var packing: RowPacking
 
     static let rowsPerStatement = 32
 
     /// Creates the file and its schema and writes the metadata, durably.
     init(path: String, metadata: TraceMetadata, options: TraceWriterOptions) throws {
         self.path = path
-        start = metadata.startMonotonicNs
+        packing = RowPacking(start: metadata.startMonotonicNs)
         var info = stat()
         if stat(path, &info) == 0 && info.st_size > 0 {
             guard options.overwrite else {
@@ -121,9 +117,7 @@ final class TraceFile {
         // about one pass.
         if !isSorted(chunk) { chunk.sort { $0.seq < $1.seq } }
         let savedStrings = stringIDs
-        let savedBatches = batches
-        let savedPacked = packedDispatches
-        let savedPackedFD = packedFDRecords
+        let savedPacking = packing
         var rows = 0
         do {
             defer { begin.reset() }
@@ -131,41 +125,15 @@ final class TraceFile {
         }
         do {
             for poller in pollers { try write(poller) }
-            var heldFD: TraceRecord? = nil  // packed into the next record's row
-            for index in chunk.indices {
-                let record = chunk[index]
-                switch record {
-                case .syscall(let r):
-                    try syscalls.add(SyscallRow(seq: stored(r.seq), poller: Int64(r.poller), t: stored(r.timeNs &- start),
-                                                tid: Int64(r.tid), fd: Int64(r.fd), nameID: try intern(r.name),
-                                                result: r.result, errno: Int64(r.errno), isData: r.isDataCall ? 1 : 0,
-                                                sourceLine: Int64(r.sourceLine)))
-                    rows += 1
-                case .batch(let r):
-                    if let previous = open.open(r) { try add(previous) }
-                    batches.remember(r, t: stored(r.timeNs &- start))
-                    rows += 1
-                case .dispatch(let r):
-                    if open.pack(r) { continue }
-                    try records.add(RowEncoding.row(for: record, start: start, firstEventID: 0, labelID: 0, batch: batches.base(for: r)))
-                    rows += 1
-                case .fdOpened, .registered, .modified, .unregistered, .closed:
-                    if index + 1 < chunk.count && FDRecordPairing.packs(record, into: chunk[index + 1]) {
-                        heldFD = record
-                        packedFDRecords += 1
-                        continue
-                    }
-                    var labelID: Int64 = 0
-                    if case .registered(let r) = record { labelID = try intern(r.handlerLabel) }
-                    try fdRecords.add(FDRecordPairing.row(for: record, packed: heldFD, start: start, labelID: labelID))
-                    heldFD = nil
-                    rows += 1
-                case .gap, .callFailed:
-                    try records.add(RowEncoding.row(for: record, start: start, firstEventID: 0, labelID: 0))
-                    rows += 1
+            try packing.rows(for: chunk, stringID: intern) { row in
+                switch row {
+                case .record(let r): try records.add(r)
+                case .batch(let r): try batchRows.add(r)
+                case .fd(let r): try fdRecords.add(r)
+                case .syscall(let r): try syscalls.add(r)
                 }
+                rows += 1
             }
-            for entry in open.drain() { try add(entry) }
             try records.finish()
             try batchRows.finish()
             try fdRecords.finish()
@@ -175,25 +143,11 @@ final class TraceFile {
             return rows
         } catch {
             records.discard(); batchRows.discard(); fdRecords.discard(); syscalls.discard()
-            _ = open.drain()
             try? connection.execute(sql: "ROLLBACK")
             stringIDs = savedStrings
-            batches = savedBatches
-            packedDispatches = savedPacked
-            packedFDRecords = savedPackedFD
+            packing = savedPacking
             throw error
         }
-    }
-
-    /// Writes a held batch's row, with its events and the dispatches packed into it.
-    private func add(_ entry: OpenBatches.Entry) throws {
-        let batch = entry.batch
-        let events = batch.events.isEmpty ? nil : BatchPacking.encode(batch, dispatches: entry.dispatches)
-        packedDispatches += entry.packed
-        try batchRows.add(BatchRow(seq: stored(batch.seq), tag: RowEncoding.tag(.batch, batch.poller), t: stored(batch.timeNs &- start),
-                                   batchNumber: stored(batch.batchNumber), timeout: Int64(batch.timeoutMs),
-                                   waited: stored(batch.waitedNs), eventCount: Int64(batch.events.count),
-                                   events: events, packedDispatches: entry.packed > 0 ? Int64(entry.packed) : nil))
     }
 
     private func isSorted(_ chunk: [TraceRecord]) -> Bool {
@@ -221,8 +175,8 @@ final class TraceFile {
             ("records_written", Int64(statistics.recordsWritten)),
             ("records_dropped", Int64(statistics.recordsDropped)),
             ("gaps_recorded", Int64(statistics.gapsRecorded)),
-            ("packed_dispatches", Int64(packedDispatches)),
-            ("packed_fd_records", Int64(packedFDRecords)),
+            ("packed_dispatches", Int64(packing.packedDispatches)),
+            ("packed_fd_records", Int64(packing.packedFDRecords)),
         ]
         for (key, value) in values {
             meta.bind(.text(key), at: 1); meta.bind(value, at: 2)

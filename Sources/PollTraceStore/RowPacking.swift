@@ -1,0 +1,78 @@
+import PollTraceCore
+
+/// One table row of a trace, as `RowPacking` produces it.
+enum PackedRow {
+    case record(RecordRow)
+    case batch(BatchRow)
+    case fd(FDRow)
+    case syscall(SyscallRow)
+}
+
+/// The one place that turns a commit's records into table rows: a batch with its
+/// events and the dispatches packed into it (`BatchPacking`, `OpenBatches`), fd
+/// pairs in one row (`FDRecordPairing`), every other record a row of its own. The
+/// writer inserts what it produces, and the store benchmark's plain-SQLite baseline
+/// inserts the same rows, so the two are compared on exactly the same rows.
+///
+/// A value: the writer copies it before a commit and restores the copy if the
+/// commit fails.
+struct RowPacking {
+    let start: UInt64
+    /// Each poller's latest batch, which a dispatch in its own row is stored relative to.
+    private var batches = BatchMemory()
+    private var open = OpenBatches()
+    /// Dispatches packed into batch rows so far (`meta.packed_dispatches` at close).
+    private(set) var packedDispatches = 0
+    /// fd records packed into the row of the record after them (`meta.packed_fd_records`).
+    private(set) var packedFDRecords = 0
+
+    init(start: UInt64) { self.start = start }
+
+    /// Calls `emit` with the rows of `chunk`, which must be in seq order. `stringID`
+    /// gives the `strings` id of a handler label or syscall name.
+    mutating func rows(for chunk: [TraceRecord], stringID: (String) throws -> Int64,
+                       emit: (PackedRow) throws -> Void) rethrows {
+        var heldFD: TraceRecord? = nil  // packed into the next record's row
+        for index in chunk.indices {
+            let record = chunk[index]
+            switch record {
+            case .syscall(let r):
+                try emit(.syscall(SyscallRow(seq: stored(r.seq), poller: Int64(r.poller), t: stored(r.timeNs &- start),
+                                             tid: Int64(r.tid), fd: Int64(r.fd), nameID: try stringID(r.name),
+                                             result: r.result, errno: Int64(r.errno), isData: r.isDataCall ? 1 : 0,
+                                             sourceLine: Int64(r.sourceLine))))
+            case .batch(let r):
+                if let previous = open.open(r) { try emit(.batch(row(for: previous))) }
+                batches.remember(r, t: stored(r.timeNs &- start))
+            case .dispatch(let r):
+                if open.pack(r) { continue }
+                try emit(.record(RowEncoding.row(for: record, start: start, firstEventID: 0, labelID: 0, batch: batches.base(for: r))))
+            case .fdOpened, .registered, .modified, .unregistered, .closed:
+                if index + 1 < chunk.count && FDRecordPairing.packs(record, into: chunk[index + 1]) {
+                    heldFD = record
+                    packedFDRecords += 1
+                    continue
+                }
+                var labelID: Int64 = 0
+                if case .registered(let r) = record { labelID = try stringID(r.handlerLabel) }
+                try emit(.fd(FDRecordPairing.row(for: record, packed: heldFD, start: start, labelID: labelID)))
+                heldFD = nil
+            case .gap, .callFailed:
+                try emit(.record(RowEncoding.row(for: record, start: start, firstEventID: 0, labelID: 0)))
+            }
+        }
+        // Nothing is held past the commit, so every commit is complete on its own.
+        for entry in open.drain() { try emit(.batch(row(for: entry))) }
+    }
+
+    /// A held batch's row, with its events and the dispatches packed into it.
+    private mutating func row(for entry: OpenBatches.Entry) -> BatchRow {
+        let batch = entry.batch
+        packedDispatches += entry.packed
+        return BatchRow(seq: stored(batch.seq), tag: RowEncoding.tag(.batch, batch.poller), t: stored(batch.timeNs &- start),
+                        batchNumber: stored(batch.batchNumber), timeout: Int64(batch.timeoutMs),
+                        waited: stored(batch.waitedNs), eventCount: Int64(batch.events.count),
+                        events: batch.events.isEmpty ? nil : BatchPacking.encode(batch, dispatches: entry.dispatches),
+                        packedDispatches: entry.packed > 0 ? Int64(entry.packed) : nil)
+    }
+}
