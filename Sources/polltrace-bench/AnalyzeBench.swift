@@ -48,28 +48,21 @@ struct AnalyzeBench: ParsableCommand {
             print("generated \(written) records (\(size / 1_048_576) MiB) in \(start.duration(to: .now)) at \(path)")
         }
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
-        var scans: [ChildRun] = []
-        var reads: [ChildRun] = []
-        var analyses: [ChildRun] = []
-        var serials: [ChildRun] = []
-        var replays: [ChildRun] = []
+        // Each mode runs in a fresh child (its own peak RSS), in this order every run.
+        let modes: [(mode: String, label: String)] = [
+            ("scan", "sqlite full scan  "), ("read", "TraceReader only  "), ("analyze", "analyze (2 threads) "),
+            ("analyze-serial", "analyze, 1 thread "), ("replay", "replay alone     "),
+        ]
+        var results: [String: [ChildRun]] = [:]
         for i in 1...runs {
-            let scan = try ChildRun.measure(executable: executable, mode: "scan", path: path)
-            print("run \(i): sqlite full scan  \(scan)")
-            scans.append(scan)
-            let read = try ChildRun.measure(executable: executable, mode: "read", path: path)
-            print("run \(i): TraceReader only  \(read)")
-            reads.append(read)
-            let analysis = try ChildRun.measure(executable: executable, mode: "analyze", path: path)
-            print("run \(i): analyze (2 threads) \(analysis)")
-            analyses.append(analysis)
-            let serial = try ChildRun.measure(executable: executable, mode: "analyze-serial", path: path)
-            print("run \(i): analyze, 1 thread \(serial)")
-            serials.append(serial)
-            let replay = try ChildRun.measure(executable: executable, mode: "replay", path: path)
-            print("run \(i): replay alone     \(replay)")
-            replays.append(replay)
+            for (mode, label) in modes {
+                let run = try ChildRun.measure(executable: executable, mode: mode, path: path)
+                print("run \(i): \(label)\(run)")
+                results[mode, default: []].append(run)
+            }
         }
+        let scans = results["scan"]!, reads = results["read"]!, analyses = results["analyze"]!
+        let serials = results["analyze-serial"]!, replays = results["replay"]!
         let scanMedian = median(scans.map(\.seconds))
         let analyzeMedian = median(analyses.map(\.seconds))
         let readMedian = median(reads.map(\.seconds))

@@ -28,14 +28,7 @@ struct Import: ParsableCommand {
     var json = false
 
     func run() throws {
-        let summary: StraceTraceImport.Summary
-        do {
-            summary = try StraceTraceImport.importLog(logPath: log, tracePath: output, overwrite: force)
-        } catch {
-            throw ImportOutput.fail("\(error)")
-        }
-        try ImportOutput.print(summary.report, linesRead: summary.linesRead, records: summary.recordsWritten,
-                               log: log, trace: output, json: json)
+        try ImportOutput.importAndReport(log: log, trace: output, force: force, json: json)
     }
 }
 
@@ -47,7 +40,19 @@ enum ImportOutput {
         return ExitCode(2)
     }
 
-    static func print(_ report: ForeignReport, linesRead: UInt32, records: Int, log: String, trace: String,
+    /// Imports `log` into `trace` and prints the findings; the exit code says what
+    /// was found (0 none, 1 findings, 2 bad input). Shared by `import` and `record`.
+    static func importAndReport(log: String, trace: String, force: Bool, json: Bool) throws {
+        let summary: StraceTraceImport.Summary
+        do {
+            summary = try StraceTraceImport.importLog(logPath: log, tracePath: trace, overwrite: force)
+        } catch {
+            throw fail("\(error)")
+        }
+        try print(summary.report, linesRead: summary.linesRead, records: summary.recordsWritten, log: log, trace: trace, json: json)
+    }
+
+    private static func print(_ report: ForeignReport, linesRead: UInt32, records: Int, log: String, trace: String,
                       json: Bool) throws {
         if linesRead == 0 {
             try? FileManager.default.removeItem(atPath: trace)  // nothing in it worth keeping

@@ -91,13 +91,6 @@ struct Record: ParsableCommand {
         if pid == nil && process.terminationStatus != 0 {
             FileHandle.standardError.write(Data("note: the traced command exited with status \(process.terminationStatus)\n".utf8))
         }
-        let summary: StraceTraceImport.Summary
-        do {
-            summary = try StraceTraceImport.importLog(logPath: logPath, tracePath: output, overwrite: force)
-        } catch {
-            throw ImportOutput.fail("\(error)")
-        }
-        try ImportOutput.print(summary.report, linesRead: summary.linesRead, records: summary.recordsWritten,
-                               log: logPath, trace: output, json: json)
+        try ImportOutput.importAndReport(log: logPath, trace: output, force: force, json: json)
     }
 }
