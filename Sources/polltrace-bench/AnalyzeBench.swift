@@ -88,10 +88,6 @@ struct AnalyzeBench: ParsableCommand {
         print("findings in the generated trace: \(analyses[0].detail)")
     }
 
-    func median(_ values: [Double]) -> Double {
-        let sorted = values.sorted()
-        return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
-    }
 }
 
 /// The analyze benchmark's baseline: a full scan with the SQLite C API alone.
@@ -247,14 +243,3 @@ enum AnalyzeOnce {
     }
 }
 
-enum BenchMachine {
-    static func describe() -> String {
-        let cpu = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
-            .split(separator: "\n").first { $0.hasPrefix("model name") }?
-            .split(separator: ":", maxSplits: 1).last?.trimmingCharacters(in: .whitespaces) ?? "unknown CPU"
-        var uts = utsname()
-        uname(&uts)
-        let kernel = withUnsafeBytes(of: &uts.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-        return "\(cpu), \(ProcessInfo.processInfo.activeProcessorCount) cores, \(ProcessInfo.processInfo.physicalMemory / 1_073_741_824) GiB, Linux \(kernel), SQLite \(String(cString: sqlite3_libversion()))"
-    }
-}

@@ -40,7 +40,7 @@ struct ImportBench: ParsableCommand {
             let bytes = try SyntheticLog.write(lines: lines, to: generate)
             return say("wrote \(lines) lines, \(bytes) bytes to \(generate)")
         }
-        say("machine: \(Machine.describe())")
+        say("machine: \(BenchMachine.describe())")
         say("command: swift run -c release polltrace-bench import --lines \(lines) --runs \(runs)")
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("polltrace-import-bench-\(getpid())")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -62,8 +62,8 @@ struct ImportBench: ParsableCommand {
                                  result.cpuSeconds, Double(size) / result.cpuSeconds / 1e6,
                                  Double(bytes) / result.cpuSeconds / 1e6, result.peakRSSKB / 1024))
                 }
-                let wall = results.map(\.seconds).sorted()[results.count / 2]
-                let cpu = results.map(\.cpuSeconds).sorted()[results.count / 2]
+                let wall = median(results.map(\.seconds))
+                let cpu = median(results.map(\.cpuSeconds))
                 let rss = results.map(\.peakRSSKB).sorted()[results.count / 2]
                 medians[mode] = cpu
                 say(String(format: "  %-8@ median: wall %.3f s = %.2f M lines/s; cpu %.3f s = %.2f M lines/s (%.0f MB/s); peak RSS %d MB",
@@ -110,7 +110,7 @@ struct ImportBench: ParsableCommand {
     private func runChild(mode: String, log: String) throws {
         // `store` parses first, untimed: what is measured is the trace writer alone.
         let parsed = mode == "store" ? try StoreOnly.collect(log) : nil
-        let cpuBefore = Self.cpuSeconds()
+        let cpuBefore = ProcessCPU.ownSeconds()
         let start = DispatchTime.now().uptimeNanoseconds
         switch mode {
         case "scan":
@@ -132,32 +132,14 @@ struct ImportBench: ParsableCommand {
             throw ValidationError("unknown child mode \(mode)")
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        let cpu = Self.cpuSeconds() - cpuBefore
+        let cpu = ProcessCPU.ownSeconds() - cpuBefore
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
         say("seconds=\(seconds) cpu_seconds=\(cpu) peak_rss_kb=\(usage.ru_maxrss)")
     }
 
-    /// User + system time of this process so far, all threads.
-    private static func cpuSeconds() -> Double {
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
-            + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
-    }
 }
 
-enum Machine {
-    static func describe() -> String {
-        var name = utsname()
-        uname(&name)
-        let release = withUnsafeBytes(of: name.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-        let cpu = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
-            .split(separator: "\n").first { $0.hasPrefix("model name") }?
-            .split(separator: ":").last.map { $0.trimmingCharacters(in: .whitespaces) } ?? "unknown CPU"
-        return "Linux \(release), \(ProcessInfo.processInfo.activeProcessorCount) cores, \(cpu)"
-    }
-}
 
 /// Prints a line at once (unbuffered), so a long benchmark shows each measurement
 /// as it is made, even into a pipe.

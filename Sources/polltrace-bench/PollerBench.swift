@@ -72,7 +72,7 @@ struct PollerBench: ParsableCommand {
         if ways.contains(.strace) && Self.findStrace() == nil {
             throw ValidationError("strace is not installed; install it or pass --no-strace")
         }
-        printMachine()
+        print("machine: \(BenchMachine.describe())")
         print("command: polltrace-bench poller --connections \(connections) --messages \(messages) "
               + "--message-bytes \(messageBytes) --runs \(runs)\(noStrace ? " --no-strace" : "")")
         print("load: \(connections) connections x \(messages) round trips of \(messageBytes) bytes over 127.0.0.1\n")
@@ -169,7 +169,7 @@ struct PollerBench: ParsableCommand {
         let toServer = Pipe(), fromServer = Pipe()
         server.standardInput = toServer
         server.standardOutput = fromServer
-        let cpuBefore = Self.childrenCPUSeconds()
+        let cpuBefore = ProcessCPU.childrenSeconds()
         try server.run()
         var output = LineReader(handle: fromServer.fileHandleForReading)
         guard let portLine = output.nextLine(), portLine.hasPrefix("PORT "), let port = UInt16(portLine.dropFirst(5)) else {
@@ -209,29 +209,10 @@ struct PollerBench: ParsableCommand {
             note = "  strace logged \(lines) lines"
         }
         let total = Double(connections * messages)
-        let serverCPU = Self.childrenCPUSeconds() - cpuBefore
+        let serverCPU = ProcessCPU.childrenSeconds() - cpuBefore
         return Measurement(roundTripsPerSecond: total / elapsed, seconds: elapsed,
                            serverCPUMicrosPerRoundTrip: serverCPU * 1e6 / total,
                            loadCPUMicrosPerRoundTrip: way == .strace ? nil : loadCPU.map { $0 * 1e6 / total }, note: note)
-    }
-
-    func printMachine() {
-        let cpu = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
-            .split(separator: "\n").first { $0.hasPrefix("model name") }?
-            .split(separator: ":").last?.trimmingCharacters(in: .whitespaces) ?? "unknown CPU"
-        var name = utsname()
-        uname(&name)
-        let kernel = withUnsafeBytes(of: name.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-        print("machine: \(cpu), \(ProcessInfo.processInfo.activeProcessorCount) cores, Linux \(kernel)")
-    }
-
-    /// User + system CPU of every child waited for so far (with their own children:
-    /// strace waits for the server it traces, so that way counts both).
-    static func childrenCPUSeconds() -> Double {
-        var usage = rusage()
-        getrusage(RUSAGE_CHILDREN.rawValue, &usage)
-        func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
-        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
     }
 
     static func findStrace() -> String? {
@@ -241,19 +222,6 @@ struct PollerBench: ParsableCommand {
     func pad(_ text: String) -> String {
         text + String(repeating: " ", count: max(0, 28 - text.count))
     }
-
-    func median(_ values: [Double]) -> Double {
-        guard !values.isEmpty else { return .nan }
-        let sorted = values.sorted()
-        return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
-    }
-}
-
-/// User + system CPU of this process, every thread (the trace writer's included).
-fileprivate func processCPUSeconds() -> Double {
-    var usage = rusage()
-    getrusage(RUSAGE_SELF.rawValue, &usage)
-    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
 }
 
 /// The echo server: one guarded EventPoller on the main thread. It prints its port,
@@ -286,7 +254,7 @@ fileprivate enum EchoServer {
         try poller.register(fd: 0, interest: .readable, label: "stdin") { _, context in context.poller.stop() }
         // Written straight to fd 1: stdout is a pipe, where print() would buffer it.
         let portLine = Array("PORT \(try Linux.Socket.localPort(listener))\n".utf8)
-        let cpuAtStart = processCPUSeconds()  // after the trace file and its schema exist
+        let cpuAtStart = ProcessCPU.ownSeconds()  // after the trace file and its schema exist
         _ = try portLine.withUnsafeBytes { try Linux.FileDescriptor.write(fd: 1, from: $0) }
         try poller.run()
         if let writer {
@@ -296,11 +264,11 @@ fileprivate enum EchoServer {
             let recorded = writer.sequence.current
             while writer.statistics.highestSeqWritten < recorded && writer.statistics.lastError == nil { usleep(1_000) }
         }
-        let cpuAtEnd = processCPUSeconds()
+        let cpuAtEnd = ProcessCPU.ownSeconds()
         try poller.close()
         if let writer {
             try writer.close()
-            print("LOADCPU \(cpuAtEnd - cpuAtStart) CLOSECPU \(processCPUSeconds() - cpuAtEnd)")
+            print("LOADCPU \(cpuAtEnd - cpuAtStart) CLOSECPU \(ProcessCPU.ownSeconds() - cpuAtEnd)")
             print("\(writer.statistics.recordsWritten) records")
         } else {
             print("LOADCPU \(cpuAtEnd - cpuAtStart) CLOSECPU 0")

@@ -53,7 +53,7 @@ struct StoreBench: ParsableCommand {
             }
             return
         }
-        printMachine()
+        print("machine: \(BenchMachine.describe())")
         print("load average before: \(loadAverage())")
         print("command: polltrace-bench store --records \(self.records) --runs \(runs) --buffer-capacity \(bufferCapacity)")
         let start: UInt64 = 1_000_000_000
@@ -250,11 +250,3 @@ private func loadAverage() -> String {
     ((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? "?").split(separator: " ").prefix(3).joined(separator: " ")
 }
 
-private func printMachine() {
-    print("machine: \(ProcessInfo.processInfo.activeProcessorCount) CPUs (nproc), \(ProcessInfo.processInfo.physicalMemory >> 20) MiB RAM")
-    if let cpuinfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-       let model = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("model name") }) {
-        print("cpu: " + model.split(separator: ":", maxSplits: 1).last!.trimmingCharacters(in: .whitespaces))
-    }
-    print("sqlite: \(PlainSQLiteBaseline.sqliteVersion)")
-}
