@@ -90,6 +90,16 @@ enum Schema {
         CREATE INDEX IF NOT EXISTS registrations_by_id ON fd_records(b, seq) WHERE tag & 15 IN (2, 4, 5);
         """
 
+    /// Every record's seq, packed records included (`BatchPacking`, `FDRecordPairing`):
+    /// for SQL outside the store that must cover every record, such as an import's
+    /// `strace_lines` view, so that how rows are packed stays known in one place.
+    static let everyRecordSeq = """
+        SELECT seq FROM records UNION ALL SELECT seq FROM fd_records UNION ALL SELECT seq FROM syscall_rows
+        UNION ALL SELECT seq - 1 FROM fd_records WHERE (tag & 15 = 2 AND g IS NOT NULL) OR (tag & 15 = 5 AND b IS NOT NULL)
+        UNION ALL SELECT b.seq + (j.value ->> 3) FROM records b, json_each(b.e) j
+                  WHERE b.tag & 15 = 6 AND b.f > 0 AND json_array_length(j.value) >= 9
+        """
+
     /// The `WHERE` term of `registrations_by_id`, for views that look registrations up by id.
     static let registrationIndexTerm = "tag & 15 IN (2, 4, 5)"
 

@@ -54,6 +54,10 @@ public final class TraceReader {
         }
     }
 
+    /// SQL giving every record's seq in a v3 trace (packed records included), for
+    /// views that must cover every record.
+    public static let everyRecordSeqSQL = Schema.everyRecordSeq
+
     /// Rows in the trace's tables: records, fd records, syscalls and (v1/v2) batch
     /// events. The unit the store's benchmark counts.
     public func rowCount() throws -> Int {

@@ -18,15 +18,13 @@ public enum StraceLineTable {
     public static let importTable = "strace_import"
 
     /// Record `s` lies in the run with the greatest first `seq` not above it (runs
-    /// never overlap), and `count` says whether the run reaches it. The record tables
-    /// give the set of sequence numbers; SQLite flattens this compound into a join
+    /// never overlap), and `count` says whether the run reaches it. The store gives
+    /// the set of sequence numbers (`TraceReader.everyRecordSeqSQL`); SQLite flattens this compound into a join
     /// against it, so `JOIN strace_lines USING (seq)` costs one lookup per row.
     static let createView = """
         CREATE VIEW \(linesTable) AS
             SELECT s.seq AS seq, r.line + (s.seq - r.seq) AS line, r.tid AS tid, r.fd_table AS fd_table
-            FROM (SELECT seq FROM records UNION ALL SELECT seq FROM fd_records UNION ALL SELECT seq FROM syscall_rows
-                  -- an fd record packed into the next one's row (schema v3, FDRecordPairing)
-                  UNION ALL SELECT seq - 1 FROM fd_records WHERE (tag & 15 = 2 AND g IS NOT NULL) OR (tag & 15 = 5 AND b IS NOT NULL)) s
+            FROM (\(TraceReader.everyRecordSeqSQL)) s
             JOIN \(runsTable) r ON r.seq = (SELECT max(x.seq) FROM \(runsTable) x WHERE x.seq <= s.seq)
             WHERE s.seq < r.seq + r.count;
         """
