@@ -29,7 +29,7 @@ enum BatchPacking {
         // At most 10 numbers of at most 20 characters and a separator each, plus brackets.
         let capacity = batch.events.count * (10 * 21 + 3) + 2
         return [UInt8](unsafeUninitializedCapacity: capacity) { buffer, count in
-            var out = JSONWriter(base: buffer.baseAddress!)
+            var out = PackedTextWriter(base: buffer.baseAddress!)
             out.byte(UInt8(ascii: "["))
             for (index, event) in batch.events.enumerated() {
                 if index > 0 { out.byte(UInt8(ascii: ",")) }
@@ -55,45 +55,6 @@ enum BatchPacking {
         }
     }
 
-    /// Writes into memory the caller sized for the worst case: no bounds checks or
-    /// array growth per byte (the writer's hot loop).
-    private struct JSONWriter {
-        let base: UnsafeMutablePointer<UInt8>
-        var count = 0
-
-        @inline(__always)
-        mutating func byte(_ value: UInt8) {
-            base[count] = value
-            count += 1
-        }
-
-        @inline(__always)
-        mutating func comma(_ value: Int64) {
-            byte(UInt8(ascii: ","))
-            decimal(value)
-        }
-
-        @inline(__always)
-        mutating func decimal(_ value: Int64) {
-            if value >= 0 && value < 10 {
-                byte(UInt8(truncatingIfNeeded: value) &+ 48)
-                return
-            }
-            if value < 0 { byte(UInt8(ascii: "-")) }
-            var magnitude = value.magnitude
-            var digits = 0
-            var probe = magnitude
-            while probe > 0 { digits += 1; probe /= 10 }
-            var at = count + digits - 1
-            while magnitude > 0 {
-                base[at] = UInt8(truncatingIfNeeded: magnitude % 10) &+ 48
-                magnitude /= 10
-                at -= 1
-            }
-            count += digits
-        }
-    }
-
     /// Whether `dispatch` can be packed with event `eventIndex` of `batch` and read
     /// back exactly: only then does the writer pack it.
     @inline(__always)
@@ -111,14 +72,14 @@ enum BatchPacking {
 
     // MARK: Reading
 
-    enum DecodeError: Error { case bad(String) }
+    typealias DecodeError = PackedTextError
 
     /// Reads the JSON of batch `batch` (whose `events` are empty on entry) into its
     /// events, and appends the packed dispatches to `dispatches`. Throws on anything
     /// the writer does not produce, including an event count other than `count`.
     static func decode(_ bytes: UnsafeBufferPointer<UInt8>, count: Int, into batch: inout BatchHarvested,
                        dispatches: inout [Dispatch]) throws {
-        var scanner = Scanner(bytes: bytes, batchSeq: batch.seq)
+        var scanner = PackedTextScanner(bytes: bytes, row: .batch(batch.seq))
         var events: [HarvestedEvent] = []
         events.reserveCapacity(count)
         var fields: (Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64) = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
@@ -160,7 +121,7 @@ enum BatchPacking {
     }
 
     private static func dispatch(_ f: (Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64), event: Int,
-                                 dataHigh: Int64, batch: BatchHarvested, scanner: Scanner) throws -> Dispatch {
+                                 dataHigh: Int64, batch: BatchHarvested, scanner: PackedTextScanner) throws -> Dispatch {
         let flags = f.7
         guard f.3 > 0, flags >= 0, flags < 1 << 6, let source = DispatchSource(rawValue: UInt8(flags & 3)), source == .event else {
             throw scanner.failure("event \(event) has a packed dispatch with a bad seq offset or flags")
@@ -179,59 +140,5 @@ enum BatchPacking {
                         source: .event, batchSeq: batch.seq, eventIndex: UInt32(event), ranRegistrationID: ran,
                         deliveredMask: IOEvents(rawValue: delivered), suppression: suppression,
                         handlerThrew: (flags >> Schema.dispatchThrewShift) & 1 == 1, durationNs: unstored(f.8))
-    }
-
-    /// Just enough of a JSON reader for what `encode` writes: arrays and integers,
-    /// no spaces.
-    private struct Scanner {
-        let bytes: UnsafeBufferPointer<UInt8>
-        let batchSeq: UInt64
-        var at = 0
-
-        init(bytes: UnsafeBufferPointer<UInt8>, batchSeq: UInt64) {
-            self.bytes = bytes
-            self.batchSeq = batchSeq
-        }
-
-        var atEnd: Bool { at == bytes.count }
-
-        func failure(_ what: String) -> DecodeError {
-            .bad("batch \(batchSeq): its packed events (column e) are malformed: \(what) near byte \(at)")
-        }
-
-        @inline(__always)
-        mutating func take(_ byte: UInt8) throws -> Bool {
-            if at < bytes.count && bytes[at] == byte { at += 1; return true }
-            return false
-        }
-
-        @inline(__always)
-        mutating func expect(_ byte: UInt8) throws {
-            guard try take(byte) else { throw failure("expected '\(Character(Unicode.Scalar(byte)))'") }
-        }
-
-        @inline(__always)
-        mutating func integer() throws -> Int64 {
-            let negative = at < bytes.count && bytes[at] == UInt8(ascii: "-")
-            if negative { at += 1 }
-            var value: UInt64 = 0
-            let first = at
-            while at < bytes.count {
-                let digit = bytes[at] &- 48
-                guard digit < 10 else { break }
-                let (times10, o1) = value.multipliedReportingOverflow(by: 10)
-                let (sum, o2) = times10.addingReportingOverflow(UInt64(digit))
-                guard !o1 && !o2 else { throw failure("a number does not fit 64 bits") }
-                value = sum
-                at += 1
-            }
-            guard at > first, at - first <= 20 else { throw failure("expected a number") }
-            if negative {
-                guard value <= UInt64(Int64.max) + 1 else { throw failure("a number does not fit 64 bits") }
-                return value == UInt64(Int64.max) + 1 ? Int64.min : -Int64(value)
-            }
-            guard value <= UInt64(Int64.max) else { throw failure("a number does not fit 64 bits") }
-            return Int64(value)
-        }
     }
 }

@@ -93,18 +93,20 @@ struct EventRow: BindableRow {
     }
 }
 
-/// One row of `syscall_rows`.
+/// One row of `syscall_rows`: a call, and (v4) the later calls packed after it
+/// (`SyscallPacking`).
 struct SyscallRow: BindableRow {
     var seq: Int64, poller: Int64, t: Int64, tid: Int64, fd: Int64, nameID: Int64
     var result: Int64, errno: Int64, isData: Int64, sourceLine: Int64
-    static let columnCount: Int32 = 10
-    static let columns = ["seq", "poller", "t", "tid", "fd", "name_id", "result", "errno", "is_data", "source_line"]
+    var more: [UInt8]? = nil
+    static let columnCount: Int32 = 11
+    static let columns = ["seq", "poller", "t", "tid", "fd", "name_id", "result", "errno", "is_data", "source_line", "more"]
 
     func bind(to statement: SQLiteStatement, at p: Int32) {
         statement.bind(seq, at: p); statement.bind(poller, at: p + 1); statement.bind(t, at: p + 2)
         statement.bind(tid, at: p + 3); statement.bind(fd, at: p + 4); statement.bind(nameID, at: p + 5)
         statement.bind(result, at: p + 6); statement.bind(errno, at: p + 7); statement.bind(isData, at: p + 8)
-        statement.bind(sourceLine, at: p + 9)
+        statement.bind(sourceLine, at: p + 9); statement.bindText(more, at: p + 10)
     }
 }
 

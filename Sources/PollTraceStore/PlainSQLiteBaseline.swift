@@ -41,7 +41,7 @@ public struct PlainSQLiteBaseline {
         let insertRecord = try db.makeStatement(sql: "INSERT INTO records(seq, tag, t, a, b, c, d, e, f) VALUES (?,?,?,?,?,?,?,?,?)")
         let insertFD = try db.makeStatement(sql: "INSERT INTO fd_records(seq, tag, t, a, b, c, d, e, f, g) VALUES (?,?,?,?,?,?,?,?,?,?)")
         let insertSyscall = try db.makeStatement(sql: """
-            INSERT INTO syscall_rows(seq, poller, t, tid, fd, name_id, result, errno, is_data, source_line) VALUES (?,?,?,?,?,?,?,?,?,?)
+            INSERT INTO syscall_rows(seq, poller, t, tid, fd, name_id, result, errno, is_data, source_line, more) VALUES (?,?,?,?,?,?,?,?,?,?,?)
             """)
         var inTransaction = 0
         func insert<Row: BindableRow>(_ row: Row, with statement: SQLiteStatement) throws {

@@ -10,7 +10,8 @@ enum PackedRow {
 
 /// The one place that turns a commit's records into table rows: a batch with its
 /// events and the dispatches packed into it (`BatchPacking`, `OpenBatches`), fd
-/// pairs in one row (`FDRecordPairing`), every other record a row of its own. The
+/// pairs in one row (`FDRecordPairing`), a thread's syscalls several to a row
+/// (`SyscallPacking`, `OpenSyscallRuns`), every other record a row of its own. The
 /// writer inserts what it produces, and the store benchmark's plain-SQLite baseline
 /// inserts the same rows, so the two are compared on exactly the same rows.
 ///
@@ -21,10 +22,13 @@ struct RowPacking {
     /// Each poller's latest batch, which a dispatch in its own row is stored relative to.
     private var batches = BatchMemory()
     private var open = OpenBatches()
+    private var syscallRuns = OpenSyscallRuns()
     /// Dispatches packed into batch rows so far (`meta.packed_dispatches` at close).
     private(set) var packedDispatches = 0
     /// fd records packed into the row of the record after them (`meta.packed_fd_records`).
     private(set) var packedFDRecords = 0
+    /// Syscalls packed into the row of an earlier call of their thread (`meta.packed_syscalls`).
+    var packedSyscalls: Int { syscallRuns.packedCalls }
 
     init(start: UInt64) { self.start = start }
 
@@ -37,10 +41,11 @@ struct RowPacking {
             let record = chunk[index]
             switch record {
             case .syscall(let r):
-                try emit(.syscall(SyscallRow(seq: stored(r.seq), poller: Int64(r.poller), t: stored(r.timeNs &- start),
-                                             tid: Int64(r.tid), fd: Int64(r.fd), nameID: try stringID(r.name),
-                                             result: r.result, errno: Int64(r.errno), isData: r.isDataCall ? 1 : 0,
-                                             sourceLine: Int64(r.sourceLine))))
+                let row = SyscallRow(seq: stored(r.seq), poller: Int64(r.poller), t: stored(r.timeNs &- start),
+                                     tid: Int64(r.tid), fd: Int64(r.fd), nameID: try stringID(r.name),
+                                     result: r.result, errno: Int64(r.errno), isData: r.isDataCall ? 1 : 0,
+                                     sourceLine: Int64(r.sourceLine))
+                try syscallRuns.add(row) { try emit(.syscall($0)) }
             case .batch(let r):
                 if let previous = open.open(r) { try emit(.batch(row(for: previous))) }
                 batches.remember(r, t: stored(r.timeNs &- start))
@@ -63,6 +68,7 @@ struct RowPacking {
         }
         // Nothing is held past the commit, so every commit is complete on its own.
         for entry in open.drain() { try emit(.batch(row(for: entry))) }
+        try syscallRuns.drain { try emit(.syscall($0)) }
     }
 
     /// A held batch's row, with its events and the dispatches packed into it.

@@ -177,6 +177,7 @@ final class TraceFile {
             ("gaps_recorded", Int64(statistics.gapsRecorded)),
             ("packed_dispatches", Int64(packing.packedDispatches)),
             ("packed_fd_records", Int64(packing.packedFDRecords)),
+            ("packed_syscalls", Int64(packing.packedSyscalls)),
         ]
         for (key, value) in values {
             meta.bind(.text(key), at: 1); meta.bind(value, at: 2)

@@ -76,20 +76,29 @@ public final class TraceReader {
         return Int(records + syscalls + events)
     }
 
-    /// Records packed into another record's row (v3): dispatches in batch rows and
-    /// the first of an fd pair. From the meta table when the writer closed cleanly,
+    /// Records packed into another record's row: dispatches in batch rows and the
+    /// first of an fd pair (v3), syscalls after the first of their row (v4). From the meta table when the writer closed cleanly,
     /// else counted.
     private func packedDispatchCount() throws -> Int {
         guard metadata.schemaVersion >= 3 else { return 0 }
+        let calls = metadata.schemaVersion >= 4 ? try packedSyscallCount() : 0
         if closedCleanly, let dispatches = try connection.scalarInt(sql: "SELECT value FROM meta WHERE key = 'packed_dispatches'"),
            let pairs = try connection.scalarInt(sql: "SELECT value FROM meta WHERE key = 'packed_fd_records'") {
-            return Int(dispatches + pairs)
+            return Int(dispatches + pairs) + calls
         }
         let dispatches = try connection.scalarInt(sql: "SELECT coalesce(sum(f), 0) FROM records WHERE tag & 15 = 6") ?? 0
         let pairs = try connection.scalarInt(sql: """
             SELECT count(*) FROM fd_records WHERE (tag & 15 = 2 AND g IS NOT NULL) OR (tag & 15 = 5 AND b IS NOT NULL)
             """) ?? 0
-        return Int(dispatches + pairs)
+        return Int(dispatches + pairs) + calls
+    }
+
+    /// Syscalls packed after the first of their row (v4, `SyscallPacking`).
+    private func packedSyscallCount() throws -> Int {
+        if closedCleanly, let calls = try connection.scalarInt(sql: "SELECT value FROM meta WHERE key = 'packed_syscalls'") {
+            return Int(calls)
+        }
+        return Int(try connection.scalarInt(sql: "SELECT coalesce(sum(json_array_length(more)), 0) FROM syscall_rows WHERE more IS NOT NULL") ?? 0)
     }
 
     static func map(_ error: SQLiteError, path: String) -> TraceStoreError {

@@ -3,7 +3,8 @@ import PollTraceCore
 /// Streams a trace's records in sequence order, holding one row of each table at a
 /// time: `records`, `fd_records` and `syscall_rows` are merged by `seq`, together
 /// with the records unpacked from rows (`PendingRecords`). A v3 batch
-/// row carries its events (`BatchPacking`); in v1/v2 files they are read from
+/// row carries its events (`BatchPacking`), a v4 syscall row later calls of its
+/// thread (`SyscallPacking`); in v1/v2 files they are read from
 /// `batch_event_rows` by a second cursor that normally just walks on (the writer
 /// stored each batch's events contiguously, in commit order).
 public struct TraceRecordCursor {
@@ -27,6 +28,7 @@ final class CursorState {
     private var batches = BatchMemory()
     private var packed = PendingRecords()
     private var unpacked: [Dispatch] = []
+    private var unpackedCalls: [SyscallRecord] = []
     /// Recently used strings; cleared when it grows past `stringCacheLimit`, so
     /// memory stays bounded however many distinct labels a trace has.
     private var strings: [Int64: String] = [:]
@@ -48,7 +50,8 @@ final class CursorState {
                 : "SELECT seq, tag, t, a, b, c, d, e, f FROM fd_records ORDER BY seq") : nil,
                               hasPackedPairs: version >= 3)
         syscalls = RowStream(try connection.makeStatement(sql: """
-            SELECT seq, poller, t, tid, fd, name_id, result, errno, is_data, source_line FROM syscall_rows ORDER BY seq
+            SELECT seq, poller, t, tid, fd, name_id, result, errno, is_data, source_line, \(version >= 4 ? "more" : "NULL")
+            FROM syscall_rows ORDER BY seq
             """))
         events = try connection.makeStatement(sql: "SELECT id, fd, mask, data_hi, data_lo FROM batch_event_rows WHERE id >= ? ORDER BY id")
         stringByID = try connection.makeStatement(sql: "SELECT text FROM strings WHERE id = ?")
@@ -135,7 +138,7 @@ final class CursorState {
         unpacked.removeAll(keepingCapacity: true)
         do {
             try s.withTextBytes(7) { try BatchPacking.decode($0, count: Int(count), into: &batch, dispatches: &unpacked) }
-        } catch BatchPacking.DecodeError.bad(let detail) {
+        } catch PackedTextError.bad(let detail) {
             throw RowEncoding.DecodeError.bad(detail)
         }
         let packedCount = optional(s, 8) ?? 0
@@ -183,11 +186,27 @@ final class CursorState {
         guard let poller = PollerID(exactly: s.int64(1)), let line = UInt32(exactly: s.int64(9)) else {
             throw RowEncoding.DecodeError.bad("syscall \(seq): poller or source line out of range")
         }
-        return .syscall(SyscallRecord(seq: unstored(seq), timeNs: start &+ unstored(s.int64(2)), poller: poller,
-                                      tid: try int32(3, "tid"), fd: try int32(4, "fd"),
-                                      name: try string(s.int64(5), what: "name of syscall \(seq)"),
-                                      result: s.int64(6), errno: try int32(7, "errno"), isDataCall: s.int64(8) != 0,
-                                      sourceLine: line))
+        let call = SyscallRecord(seq: unstored(seq), timeNs: start &+ unstored(s.int64(2)), poller: poller,
+                                 tid: try int32(3, "tid"), fd: try int32(4, "fd"),
+                                 name: try string(s.int64(5), what: "name of syscall \(seq)"),
+                                 result: s.int64(6), errno: try int32(7, "errno"), isDataCall: s.int64(8) != 0,
+                                 sourceLine: line)
+        if s.isText(10) {
+            // Later calls of the thread, which wait in `packed` for their turn in seq order.
+            unpackedCalls.removeAll(keepingCapacity: true)
+            do {
+                try s.withTextBytes(10) { text in
+                    try SyscallPacking.decode(text, after: call, name: { try self.string($0, what: "name of a call packed in syscall \(seq)") },
+                                              into: &unpackedCalls)
+                }
+            } catch PackedTextError.bad(let detail) {
+                throw RowEncoding.DecodeError.bad(detail)
+            }
+            for packedCall in unpackedCalls { packed.push(.syscall(packedCall)) }
+        } else if !s.isNull(10) {
+            throw RowEncoding.DecodeError.bad("syscall \(seq): column more is neither NULL nor packed calls")
+        }
+        return .syscall(call)
     }
 
     private func readEvents(first: Int64, count: Int64, batchSeq: Int64) throws -> [HarvestedEvent] {

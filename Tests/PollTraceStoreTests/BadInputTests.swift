@@ -168,6 +168,36 @@ final class BadInputTests: XCTestCase {
         }
     }
 
+    func testSyscallRowWhosePackedCallsAreDamaged_isCorrupted() throws {
+        let dir = TemporaryDirectory()
+        let calls = (1...3).map { n in
+            TraceRecord.syscall(SyscallRecord(seq: UInt64(n), timeNs: Fixtures.start + UInt64(n), poller: 1, tid: 9, fd: 5,
+                                              name: "read", result: 10, errno: 0, isDataCall: true, sourceLine: UInt32(n)))
+        }
+        let damages: [(String, String)] = [
+            ("truncated JSON", "UPDATE syscall_rows SET more = '[[1,1,5,1' WHERE seq = 1"),
+            ("not JSON", "UPDATE syscall_rows SET more = 'hello' WHERE seq = 1"),
+            ("an integer instead of text", "UPDATE syscall_rows SET more = 7 WHERE seq = 1"),
+            ("a call with 7 numbers", "UPDATE syscall_rows SET more = '[[1,1,5,1,10,0,1]]' WHERE seq = 1"),
+            ("a seq offset of 0", "UPDATE syscall_rows SET more = '[[0,1,5,1,10,0,1,1]]' WHERE seq = 1"),
+            ("calls out of seq order", "UPDATE syscall_rows SET more = '[[2,1,5,1,10,0,1,1],[1,2,5,1,10,0,1,2]]' WHERE seq = 1"),
+            ("fd out of range", "UPDATE syscall_rows SET more = '[[1,1,4294967296,1,10,0,1,1]]' WHERE seq = 1"),
+            ("is_data neither 0 nor 1", "UPDATE syscall_rows SET more = '[[1,1,5,1,10,0,2,1]]' WHERE seq = 1"),
+            ("a line before line 0", "UPDATE syscall_rows SET more = '[[1,1,5,1,10,0,1,-5]]' WHERE seq = 1"),
+            ("an unknown name", "UPDATE syscall_rows SET more = '[[1,1,5,99,10,0,1,1]]' WHERE seq = 1"),
+        ]
+        for (what, damage) in damages {
+            let path = dir.file("damaged-calls-\(what.replacingOccurrences(of: " ", with: "-")).trace")
+            try Fixtures.write(calls, to: path)
+            XCTAssertEqual(try SQLiteConnection(path: path, readOnly: true).scalarInt(sql: "SELECT count(*) FROM syscall_rows"), 1,
+                           "the fixture's three calls should share one row")
+            try sqlite(path, damage)
+            assertOpenFails(path) {
+                if case .corrupted(_, let detail) = $0 { detail.contains("syscall 1") } else { false }
+            }
+        }
+    }
+
     func testReader_neverChangesTheFile() throws {
         let dir = TemporaryDirectory()
         let path = dir.file("ro.trace")

@@ -2,11 +2,13 @@ import XCTest
 import PollTraceCore
 @testable import PollTraceStore
 
-/// Schema v3 packs a batch's events and the dispatches of its commit into one row.
-/// Random schedules (several pollers, one past the 64 fast slots, dispatches that
-/// repeat, skip or follow their batch in a later commit, timers and tasks, odd
-/// `epoll_data`, times before the batch, extreme ids) must read back exactly, through
-/// the cursor and through the views, however the records are split into commits.
+/// Schema v3 packs a batch's events and the dispatches of its commit into one row,
+/// and v4 a thread's syscalls several to a row. Random schedules (several pollers,
+/// one past the 64 fast slots, dispatches that repeat, skip or follow their batch in
+/// a later commit, timers and tasks, odd `epoll_data`, times before the batch,
+/// extreme ids; syscalls of many threads that switch pollers, run past a row's
+/// capacity, go back in time or in log lines) must read back exactly, through the
+/// cursor and through the views, however the records are split into commits.
 final class BatchPackingPropertyTests: XCTestCase {
     private static let pollers: [PollerID] = [1, 2, 3, 70]
 
@@ -20,6 +22,7 @@ final class BatchPackingPropertyTests: XCTestCase {
         var batchNumber: [PollerID: UInt64] = [:]
         var registrationID: UInt32 = 0
         var live: [(UInt32, Int32)] = []
+        var sourceLine: UInt32 = 1
         for _ in 0..<rounds {
             let poller = Self.pollers[Int(random.next() % UInt64(Self.pollers.count))]
             let count = Int(random.next() % 7)  // 0 = a timeout
@@ -69,6 +72,23 @@ final class BatchPackingPropertyTests: XCTestCase {
                 records.append(.unregistered(Unregistered(seq: nextSeq(), timeNs: nextTime(), poller: poller, registrationID: id, fd: fd)))
                 records.append(.closed(Closed(seq: nextSeq(), timeNs: nextTime(), poller: random.chance(0.1) ? poller &+ 1 : poller, fd: fd)))
             }
+            if random.chance(0.5) {
+                // Imported syscalls: mostly a few threads, sometimes one of many (more
+                // than a commit keeps rows open for), sometimes a run longer than a row.
+                let longRun = random.chance(0.05)
+                let calls = longRun ? SyscallPacking.maxCallsPerRow + Int(random.next() % 80) : Int(random.next() % 8)
+                for _ in 0..<calls {
+                    let tid: Int32 = longRun ? 7 : (random.chance(0.1) ? 100 + Int32(random.next() % 50) : Int32(random.next() % 4))
+                    let callPoller = longRun || random.chance(0.8) ? poller : Self.pollers[Int(random.next() % UInt64(Self.pollers.count))]
+                    sourceLine = random.chance(0.05) ? sourceLine - min(sourceLine, 30) : sourceLine + 1 + UInt32(random.next() % 3)
+                    let result: Int64 = random.chance(0.2) ? -1 : (random.chance(0.02) ? .max : Int64(random.next() % 70_000))
+                    records.append(.syscall(SyscallRecord(seq: nextSeq(), timeNs: random.chance(0.05) ? time - 11 : nextTime(), poller: callPoller,
+                                                          tid: random.chance(0.01) ? .min : tid, fd: random.chance(0.05) ? -1 : Int32(random.next() % 40),
+                                                          name: ["read", "write", "accept4", "setsockopt", "+++exit"][Int(random.next() % 5)],
+                                                          result: result, errno: result < 0 ? 11 : 0, isDataCall: random.chance(0.6),
+                                                          sourceLine: sourceLine)))
+                }
+            }
             if random.chance(0.2) {
                 records.append(.dispatch(Dispatch(seq: nextSeq(), timeNs: nextTime(), poller: poller, source: random.chance(0.5) ? .timer : .task,
                                                   batchSeq: 0, eventIndex: 0, ranRegistrationID: UInt32(random.next() % 50),
@@ -79,11 +99,12 @@ final class BatchPackingPropertyTests: XCTestCase {
     }
 
     /// Splits `records` into commits at random points (a commit can end between a
-    /// batch and its dispatches).
+    /// batch and its dispatches), often or (so that syscall rows can fill up) rarely.
     private func commits(_ records: [TraceRecord], _ random: inout SplitMix64) -> [[TraceRecord]] {
         var out: [[TraceRecord]] = [[]]
+        let splitChance = random.chance(0.5) ? 0.08 : 0.005
         for record in records {
-            if random.chance(0.08) { out.append([]) }
+            if random.chance(splitChance) { out.append([]) }
             out[out.count - 1].append(record)
         }
         return out
@@ -95,6 +116,7 @@ final class BatchPackingPropertyTests: XCTestCase {
             PollerInfo(poller: $0, backend: "epoll", policy: .guarded, epollFD: 3, label: "p\($0)")
         })
         var packedSomewhere = 0, unpackedEventDispatches = 0, packedPairs = 0, unpackedFDRows = 0
+        var packedCalls = 0, lonelyCalls = 0, fullRows = 0
         for seed: UInt64 in 1...40 {
             var random = SplitMix64(seed: seed)
             let records = schedule(&random)
@@ -107,7 +129,21 @@ final class BatchPackingPropertyTests: XCTestCase {
 
             packedPairs += Int(try Fixtures.query(path, "SELECT count(*) FROM fd_records WHERE (tag & 15 = 2 AND g IS NOT NULL) OR (tag & 15 = 5 AND b IS NOT NULL)")[0][0].integerValue ?? 0)
             unpackedFDRows += Int(try Fixtures.query(path, "SELECT count(*) FROM fd_records WHERE tag & 15 IN (1, 4)")[0][0].integerValue ?? 0)
+            packedCalls += Int(try Fixtures.query(path, "SELECT coalesce(sum(json_array_length(more)), 0) FROM syscall_rows")[0][0].integerValue ?? 0)
+            lonelyCalls += Int(try Fixtures.query(path, "SELECT count(*) FROM syscall_rows WHERE more IS NULL")[0][0].integerValue ?? 0)
+            fullRows += Int(try Fixtures.query(path, "SELECT count(*) FROM syscall_rows WHERE json_array_length(more) = \(SyscallPacking.maxCallsPerRow - 1)")[0][0].integerValue ?? 0)
             XCTAssertEqual(try Fixtures.readAll(path), records, "seed \(seed): the cursor must give back every record, in seq order")
+            let expectedCalls: [[SQLiteValue]] = records.compactMap {
+                guard case .syscall(let c) = $0 else { return nil }
+                return [.integer(Int64(c.seq)), .integer(Int64(c.poller)), .integer(Int64(bitPattern: c.timeNs)), .integer(Int64(c.tid)),
+                        .integer(Int64(c.fd)), .text(c.name), .integer(c.result), .integer(Int64(c.errno)), .integer(c.isDataCall ? 1 : 0),
+                        .integer(Int64(c.sourceLine))]
+            }
+            XCTAssertEqual(try Fixtures.query(path, """
+                SELECT seq, poller, time_ns, tid, fd, name, result, errno, is_data_call, source_line FROM syscalls ORDER BY seq
+                """), expectedCalls, "seed \(seed): syscalls gives packed and first-of-row calls alike")
+            XCTAssertEqual(try Fixtures.query(path, "SELECT seq FROM (\(TraceReader.everyRecordSeqSQL)) ORDER BY seq"),
+                           records.map { [.integer(Int64($0.seq))] }, "seed \(seed): everyRecordSeqSQL names every record once")
             var opens: [[SQLiteValue]] = [], unregistrations: [[SQLiteValue]] = []
             var firstUnregistration: [UInt32: UInt64] = [:], registrationIDs: [UInt32] = []
             for record in records {
@@ -165,6 +201,9 @@ final class BatchPackingPropertyTests: XCTestCase {
                 """), expectedDispatches, "seed \(seed): dispatches gives packed and own-row dispatches alike")
         }
         XCTAssertGreaterThan(packedSomewhere, 0, "the schedules should pack dispatches into batch rows")
+        XCTAssertGreaterThan(packedCalls, 0, "the schedules should pack syscalls after the first of a row")
+        XCTAssertGreaterThan(lonelyCalls, 0, "the schedules should also leave syscalls alone in their row")
+        XCTAssertGreaterThan(fullRows, 0, "the schedules should fill some syscall rows to capacity")
         XCTAssertGreaterThan(packedPairs, 0, "the schedules should pack fd records in pairs")
         XCTAssertGreaterThan(unpackedFDRows, 0, "the schedules should also leave fd records that cannot pair in rows of their own")
         XCTAssertGreaterThan(unpackedEventDispatches, 0, "the schedules should also leave event dispatches in rows of their own")

@@ -1,0 +1,115 @@
+/// The JSON text that packed rows carry (`BatchPacking`, `SyscallPacking`): arrays
+/// of integers and nothing else, written without spaces. SQL users read it with
+/// `json_each`; the reader parses it with `PackedTextScanner`, which accepts only
+/// what `PackedTextWriter` writes, so damaged text is an error rather than a guess.
+
+/// Packed text that does not parse, or holds values no writer produces.
+enum PackedTextError: Error { case bad(String) }
+
+/// Writes into memory the caller sized for the worst case: no bounds checks or
+/// array growth per byte (the writer's hot loop). 21 bytes per number and its
+/// separator is always enough.
+struct PackedTextWriter {
+    let base: UnsafeMutablePointer<UInt8>
+    var count = 0
+
+    /// The most bytes one number and its separator take: "-9223372036854775808,".
+    static let bytesPerNumber = 21
+
+    @inline(__always)
+    mutating func byte(_ value: UInt8) {
+        base[count] = value
+        count += 1
+    }
+
+    @inline(__always)
+    mutating func comma(_ value: Int64) {
+        byte(UInt8(ascii: ","))
+        decimal(value)
+    }
+
+    @inline(__always)
+    mutating func decimal(_ value: Int64) {
+        if value >= 0 && value < 10 {
+            byte(UInt8(truncatingIfNeeded: value) &+ 48)
+            return
+        }
+        if value < 0 { byte(UInt8(ascii: "-")) }
+        var magnitude = value.magnitude
+        var digits = 0
+        var probe = magnitude
+        while probe > 0 { digits += 1; probe /= 10 }
+        var at = count + digits - 1
+        while magnitude > 0 {
+            base[at] = UInt8(truncatingIfNeeded: magnitude % 10) &+ 48
+            magnitude /= 10
+            at -= 1
+        }
+        count += digits
+    }
+}
+
+/// Just enough of a JSON reader for what `PackedTextWriter` writes: arrays and
+/// integers, no spaces.
+struct PackedTextScanner {
+    /// The row the text belongs to, so that an error names it.
+    enum Row {
+        case batch(UInt64)
+        case syscalls(UInt64)
+    }
+
+    let bytes: UnsafeBufferPointer<UInt8>
+    let row: Row
+    var at = 0
+
+    init(bytes: UnsafeBufferPointer<UInt8>, row: Row) {
+        self.bytes = bytes
+        self.row = row
+    }
+
+    var atEnd: Bool { at == bytes.count }
+
+    func failure(_ what: String) -> PackedTextError {
+        switch row {
+        case .batch(let seq):
+            .bad("batch \(seq): its packed events (column e) are malformed: \(what) near byte \(at)")
+        case .syscalls(let seq):
+            .bad("syscall \(seq): the calls packed after it (column more) are malformed: \(what) near byte \(at)")
+        }
+    }
+
+    @inline(__always)
+    mutating func take(_ byte: UInt8) throws -> Bool {
+        if at < bytes.count && bytes[at] == byte { at += 1; return true }
+        return false
+    }
+
+    @inline(__always)
+    mutating func expect(_ byte: UInt8) throws {
+        guard try take(byte) else { throw failure("expected '\(Character(Unicode.Scalar(byte)))'") }
+    }
+
+    @inline(__always)
+    mutating func integer() throws -> Int64 {
+        let negative = at < bytes.count && bytes[at] == UInt8(ascii: "-")
+        if negative { at += 1 }
+        var value: UInt64 = 0
+        let first = at
+        while at < bytes.count {
+            let digit = bytes[at] &- 48
+            guard digit < 10 else { break }
+            let (times10, o1) = value.multipliedReportingOverflow(by: 10)
+            let (sum, o2) = times10.addingReportingOverflow(UInt64(digit))
+            guard !o1 && !o2 else { throw failure("a number does not fit 64 bits") }
+            value = sum
+            at += 1
+        }
+        guard at > first, at - first <= 20 else { throw failure("expected a number") }
+        if negative {
+            guard value <= UInt64(Int64.max) + 1 else { throw failure("a number does not fit 64 bits") }
+            return value == UInt64(Int64.max) + 1 ? Int64.min : -Int64(value)
+        }
+        guard value <= UInt64(Int64.max) else { throw failure("a number does not fit 64 bits") }
+        return Int64(value)
+    }
+}
