@@ -65,6 +65,29 @@ final class RecordBuffer: @unchecked Sendable {
         appendWhenFull(record)
     }
 
+    /// Appends many records under one lock: for a producer that makes records faster
+    /// than one lock round trip each is worth (an import), where taking the lock per
+    /// record, with the writer thread taking it too, was a tenth of the parsing
+    /// thread's time. Full or closed: each remaining record goes the way `append`'s would.
+    func append(contentsOf records: [TraceRecord]) {
+        var index = 0
+        lock.lock()
+        while index < records.count {
+            if filling.count < capacity && !closing {
+                let before = filling.count
+                let taken = min(capacity - before, records.count - index)
+                filling.append(contentsOf: records[index..<(index + taken)])
+                index += taken
+                if before < wakeThreshold && filling.count >= wakeThreshold { lock.wakeWriter() }
+                continue
+            }
+            appendWhenFull(records[index])  // releases the lock
+            index += 1
+            lock.lock()
+        }
+        lock.unlock()
+    }
+
     /// The buffer is full (or closed). Called with the lock held; releases it.
     @inline(never)
     private func appendWhenFull(_ record: TraceRecord) {

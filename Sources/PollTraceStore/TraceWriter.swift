@@ -52,6 +52,10 @@ public final class TraceWriter: TraceRecorder, Sendable {
     @inline(__always)
     public func record(_ record: TraceRecord) { buffer.append(record) }
 
+    /// Records several records, in order, taking the buffer's lock once rather than
+    /// once per record. Same rules as `record` for a full buffer and after `close()`.
+    public func record(contentsOf records: [TraceRecord]) { buffer.append(contentsOf: records) }
+
     /// Writes everything buffered, builds the indexes, and returns when the trace is
     /// on disk. Idempotent: later calls return (or throw) the first call's result.
     public func close() throws {

@@ -61,7 +61,7 @@ struct HazardEngine {
     /// Pollers whose epoll fd was created in the log (their history is complete).
     private var pollersCreatedInLog: Set<PollerID> = []
     private var interest: [PollerID: InterestList] = [:]
-    private var watched: [FDKey: [PendingEvent]] = [:]
+    private var watched = TableFDMap<[PendingEvent]>()
     private var openBatches: [BatchKey: OpenBatch] = [:]
     /// The last epoll fd opened per table, to tell which pollers the log created.
     private var lastEpollOpen: [FDKey: Bool] = [:]
@@ -193,7 +193,7 @@ struct HazardEngine {
                 guard fd >= 0 else { continue }
             }
             let pending = PendingEvent(fd: fd, table: origin.fdTable, mask: event.mask, data: event.data)
-            watched[FDKey(table: origin.fdTable, fd: fd), default: []].append(pending)
+            watched.modify(origin.fdTable, fd, inserting: []) { $0.append(pending) }
             open.events.append(pending)
         }
         if !open.events.isEmpty { openBatches[key] = open }
@@ -232,17 +232,15 @@ struct HazardEngine {
     /// Runs `change` on the events watched at (table, fd); those for which it returns
     /// true and that can change no more stop being watched.
     private mutating func forEachWatched(_ table: UInt32, _ fd: Int32, _ change: (PendingEvent) -> Bool) {
-        let key = FDKey(table: table, fd: fd)
-        guard let events = watched[key] else { return }
-        var anyDone = false
-        for event in events {
-            _ = change(event)
-            anyDone = anyDone || Self.isDone(event)
-        }
         // Watch on while the event can still become (or grow into) a finding.
-        if anyDone {
-            watched[key]!.removeAll { Self.isDone($0) }
-            if watched[key]!.isEmpty { watched[key] = nil }
+        watched.modifyOrRemove(table, fd) { events in
+            var anyDone = false
+            for event in events {
+                _ = change(event)
+                anyDone = anyDone || Self.isDone(event)
+            }
+            if anyDone { events.removeAll { Self.isDone($0) } }
+            return events.isEmpty
         }
     }
 
@@ -257,11 +255,9 @@ struct HazardEngine {
     private mutating func closeBatch(_ key: BatchKey, nextWaitLine: UInt32) {
         guard let batch = openBatches.removeValue(forKey: key) else { return }
         for event in batch.events {
-            let fdKey = FDKey(table: event.table, fd: event.fd)
-            // In place: copying the list out of the dictionary first would copy its storage.
-            if watched[fdKey] != nil {
-                watched[fdKey]!.removeAll { $0 === event }
-                if watched[fdKey]!.isEmpty { watched[fdKey] = nil }
+            watched.modifyOrRemove(event.table, event.fd) { events in
+                events.removeAll { $0 === event }
+                return events.isEmpty
             }
             guard let reuse = event.reuseLine, reuse < nextWaitLine, let close = event.closeLine else {
                 if event.state == .handled { stats.eventsHandled += 1 }

@@ -35,6 +35,7 @@ public enum StraceTraceImport {
             throw error
         }
         analyzer.finish()
+        sink.flush()
         try writer.close()
         try StraceLineTable.write(tracePath: tracePath, spool: spool, logPath: logPath, linesRead: outcome.linesRead,
                                   diagnostics: outcome.diagnostics)
@@ -57,14 +58,36 @@ public enum StraceTraceImport {
     }
 }
 
-/// Sends imported records to the trace writer and their log lines to the spool.
+/// Sends imported records to the trace writer, `handOver` at a time (one lock round
+/// trip for many records), and their log lines to the spool. `flush()` before the
+/// writer closes.
 final class TraceFileSink: ImportConsumer {
     let writer: TraceWriter
     let spool: LineSpool
-    init(writer: TraceWriter, spool: LineSpool) { self.writer = writer; self.spool = spool }
-    func pollerStarted(_ info: PollerInfo) { writer.pollerStarted(info) }
+    static let handOver = 1024
+    private var pending: [TraceRecord] = []
+
+    init(writer: TraceWriter, spool: LineSpool) {
+        self.writer = writer
+        self.spool = spool
+        pending.reserveCapacity(Self.handOver)
+    }
+
+    func pollerStarted(_ info: PollerInfo) {
+        // A poller must reach the writer no later than its records.
+        flush()
+        writer.pollerStarted(info)
+    }
+
     func consume(_ record: TraceRecord, origin: LineOrigin) {
-        writer.record(record)
+        pending.append(record)
+        if pending.count == Self.handOver { flush() }
         spool.append(seq: record.seq, origin: origin)
+    }
+
+    func flush() {
+        guard !pending.isEmpty else { return }
+        writer.record(contentsOf: pending)
+        pending.removeAll(keepingCapacity: true)
     }
 }

@@ -50,6 +50,39 @@ final class DropModeTests: XCTestCase {
         XCTAssertEqual(buffer.refused, 0)
     }
 
+    /// Many records under one lock (an import's hand-over): those that fit are kept,
+    /// in order, and the rest are lost into one exact gap, as one by one.
+    func testBulkAppendToAFullDropBuffer_keepsWhatFitsAndGapsTheRest() {
+        let sequence = SequenceCounter()
+        let buffer = RecordBuffer(mode: .drop, capacity: 4, sequence: sequence)
+        buffer.append(closed(sequence.next()))
+        buffer.append(contentsOf: (1...6).map { _ in closed(sequence.next()) })
+        let chunk = buffer.take(spare: [], waitUntilMonotonicNs: 0)
+        XCTAssertEqual(chunk.records.prefix(4).map(\.seq), [1, 2, 3, 4], "the first four fit, in order")
+        guard chunk.records.count == 5, case .gap(let gap) = chunk.records[4] else {
+            return XCTFail("four kept records and one gap expected, got \(chunk.records.map(\.seq))")
+        }
+        XCTAssertEqual([gap.firstLost, gap.lastLost, gap.lostCount], [5, 7, 3], "records 5...7 did not fit")
+        XCTAssertEqual(buffer.refused, 3)
+    }
+
+    /// A bulk append larger than the whole buffer waits for swaps in lossless mode
+    /// and loses nothing.
+    func testBulkAppendLargerThanALosslessBuffer_waitsAndKeepsEverything() throws {
+        let sequence = SequenceCounter()
+        let buffer = RecordBuffer(mode: .lossless, capacity: 3, sequence: sequence)
+        let records = (1...10).map { _ in closed(sequence.next()) }
+        let producer = Thread { buffer.append(contentsOf: records) }
+        producer.start()
+        var seen: [SequenceNumber] = []
+        let deadline = Date().addingTimeInterval(2)
+        while seen.count < 10 && Date() < deadline {
+            seen += buffer.take(spare: [], waitUntilMonotonicNs: monotonicNowNs() + 1_000_000).records.map(\.seq)
+        }
+        XCTAssertEqual(seen, Array(1...10), "lossless: every record of the bulk append arrives, in order")
+        XCTAssertEqual(buffer.refused, 0)
+    }
+
     /// End to end with the writer thread and four recording threads: whatever the
     /// schedule, kept records plus the gaps' counts account for every record, and
     /// every lost number lies inside a gap written after it.
