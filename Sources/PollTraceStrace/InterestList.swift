@@ -32,6 +32,9 @@ struct InterestList {
     }
 
     private(set) var registrations: [RegistrationID: Registration] = [:]
+    /// A key's list stays when it empties (bounded, like `ended`, by the distinct
+    /// fds and data words): a short connection's fd number comes back at once, and
+    /// re-creating its one-element list on every ADD was an allocation each time.
     private var byData: [UInt64: [RegistrationID]] = [:]
     private var byFD: [Int32: [RegistrationID]] = [:]
     /// The last registration each data word had once it ended; bounded by the number
@@ -95,9 +98,8 @@ struct InterestList {
     }
 
     private func remove<Key: Hashable>(_ id: RegistrationID, from index: inout [Key: [RegistrationID]], key: Key) {
-        // In place: copying the array out of the dictionary first would copy its storage.
-        guard index[key] != nil else { return }
-        index[key]!.removeAll { $0 == id }
-        if index[key]!.isEmpty { index[key] = nil }
+        // One hash, and in place: copying the array out first would copy its storage.
+        guard let slot = index.index(forKey: key) else { return }
+        if let at = index.values[slot].lastIndex(of: id) { index.values[slot].remove(at: at) }
     }
 }
