@@ -83,7 +83,7 @@ enum Schema {
         );
         """
 
-    /// Built by `TraceWriter.close()`: the two lookups the views need, each a
+    /// Built by `TraceWriter.close()` (or from the start, `indexWhileWriting`): the two lookups the views need, each a
     /// partial index over rare kinds only, so they cost little space and little
     /// time to build (each is one scan of `records`). Views repeat an index's
     /// `WHERE` term verbatim, which is what lets SQLite use a partial index.

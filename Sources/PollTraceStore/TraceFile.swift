@@ -57,6 +57,8 @@ final class TraceFile {
             try connection.execute(sql: "BEGIN")
             try connection.execute(sql: Schema.createTables)
             try connection.execute(sql: Schema.createViews)
+            // Otherwise `finish()` builds them (`IF NOT EXISTS` makes that a no-op here).
+            if options.indexWhileWriting { try connection.execute(sql: Schema.createIndexes) }
             let meta = try connection.makeStatement(sql: "INSERT INTO meta(key, value) VALUES (?, ?)")
             let values: [(String, SQLiteValue)] = [
                 ("format", .text(Schema.formatName)),

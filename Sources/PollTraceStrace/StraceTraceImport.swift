@@ -21,7 +21,7 @@ public enum StraceTraceImport {
                                      startWallClockNs: head.epochNs ?? 0, startMonotonicNs: head.epochNs ?? 0)
         let sequence = SequenceCounter()
         let writer = try TraceWriter(path: tracePath, metadata: metadata,
-                                     options: TraceWriterOptions(mode: .lossless, overwrite: overwrite),
+                                     options: TraceWriterOptions(mode: .lossless, overwrite: overwrite, indexWhileWriting: true),
                                      sequence: sequence)
         let directory = URL(fileURLWithPath: tracePath).deletingLastPathComponent().path
         let spool = try LineSpool(directory: directory)
