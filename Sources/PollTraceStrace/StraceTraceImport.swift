@@ -21,7 +21,7 @@ public enum StraceTraceImport {
                                      startWallClockNs: head.epochNs ?? 0, startMonotonicNs: head.epochNs ?? 0)
         let sequence = SequenceCounter()
         let writer = try TraceWriter(path: tracePath, metadata: metadata,
-                                     options: TraceWriterOptions(mode: .lossless, overwrite: overwrite, indexWhileWriting: true),
+                                     options: writerOptions(overwrite: overwrite),
                                      sequence: sequence)
         let directory = URL(fileURLWithPath: tracePath).deletingLastPathComponent().path
         let spool = try LineSpool(directory: directory)
@@ -44,6 +44,15 @@ public enum StraceTraceImport {
                                              diagnostics: outcome.diagnostics))
     }
 
+    /// Records an import hands the writer at a time (one lock round trip each).
+    public static let handOver = 1024
+
+    /// How an import writes its trace: lossless, and indexed while writing (its
+    /// writer thread has time to spare; `TraceWriterOptions.indexWhileWriting`).
+    public static func writerOptions(overwrite: Bool) -> TraceWriterOptions {
+        TraceWriterOptions(mode: .lossless, overwrite: overwrite, indexWhileWriting: true)
+    }
+
     /// The pid and `-ttt` time of the log's first line, for the trace's metadata.
     static func peekFirstCall(_ path: String) -> (pid: Int32?, epochNs: UInt64?) {
         var found: (Int32?, UInt64?) = (nil, nil)
@@ -64,13 +73,12 @@ public enum StraceTraceImport {
 final class TraceFileSink: ImportConsumer {
     let writer: TraceWriter
     let spool: LineSpool
-    static let handOver = 1024
     private var pending: [TraceRecord] = []
 
     init(writer: TraceWriter, spool: LineSpool) {
         self.writer = writer
         self.spool = spool
-        pending.reserveCapacity(Self.handOver)
+        pending.reserveCapacity(StraceTraceImport.handOver)
     }
 
     func pollerStarted(_ info: PollerInfo) {
@@ -81,7 +89,7 @@ final class TraceFileSink: ImportConsumer {
 
     func consume(_ record: TraceRecord, origin: LineOrigin) {
         pending.append(record)
-        if pending.count == Self.handOver { flush() }
+        if pending.count == StraceTraceImport.handOver { flush() }
         spool.append(seq: record.seq, origin: origin)
     }
 
