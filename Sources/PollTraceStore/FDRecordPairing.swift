@@ -7,17 +7,26 @@ import PollTraceCore
 ///   `registered` row's `g = origin | (t_registered - t_opened) << 8`;
 /// - an unregistration right before the fd's close: the `closed` row's `b` is the
 ///   registration id and `c = t_closed - t_unregistered`.
-/// The first record's seq is the row's `seq - 1`. A short connection is then two
+/// The first record's seq is the row's `seq - 1`; since v4 an open may also be
+/// separated from its registration by syscalls (`accept4`, `setsockopt`, `ADD` in an
+/// imported log), at most `maxOpenGap` apart, and `h` says how far back it is
+/// (NULL: 1). A short connection is then two
 /// rows instead of four, and those rows were most of what tracing a short-connection
 /// server cost (the writer thread's SQLite inserts). The views and the reader undo it.
 enum FDRecordPairing {
+    /// How far (in seq) an fd open may lie before the registration it packs into.
+    /// Only syscall records, which have their own table, may lie in between
+    /// (`RowPacking` looks no further), so the reader still meets the pair's rows in
+    /// seq order.
+    static let maxOpenGap: UInt64 = 8
+
     /// Whether `first` is stored inside `second`'s row.
     @inline(__always)
     static func packs(_ first: TraceRecord, into second: TraceRecord) -> Bool {
         switch (first, second) {
         case (.fdOpened(let o), .registered(let r)):
-            return r.seq == o.seq &+ 1 && r.poller == o.poller && r.fd == o.fd && r.timeNs >= o.timeNs
-                && (r.timeNs - o.timeNs) < 1 << 50
+            return r.seq > o.seq && r.seq - o.seq <= maxOpenGap && r.poller == o.poller && r.fd == o.fd
+                && r.timeNs >= o.timeNs && (r.timeNs - o.timeNs) < 1 << 50
         case (.unregistered(let u), .closed(let c)):
             return c.seq == u.seq &+ 1 && c.poller == u.poller && c.fd == u.fd && c.timeNs >= u.timeNs
                 && (c.timeNs - u.timeNs) < 1 << 62
@@ -34,6 +43,7 @@ enum FDRecordPairing {
         switch (packed, record) {
         case (.fdOpened(let o)?, .registered(let r)):
             row.g = Int64(o.origin.rawValue) | Int64(r.timeNs - o.timeNs) << 8
+            if r.seq - o.seq != 1 { row.h = Int64(r.seq - o.seq) }
         case (.unregistered(let u)?, .closed(let c)):
             row.row.b = Int64(u.registrationID)
             row.row.c = Int64(c.timeNs - u.timeNs)
@@ -45,14 +55,18 @@ enum FDRecordPairing {
 
     /// The record packed into a `registered` or `closed` row read back, if any.
     /// `row` is the row as read, `record` what `RowEncoding` decoded from it.
-    static func packedRecord(_ row: RecordRow, g: Int64?, record: TraceRecord) throws -> TraceRecord? {
+    static func packedRecord(_ row: RecordRow, g: Int64?, h: Int64?, record: TraceRecord) throws -> TraceRecord? {
         switch record {
         case .registered(let r):
             guard let g else { return nil }
             guard g >= 0, let origin = FDOrigin(rawValue: UInt8(g & 255)) else {
                 throw RowEncoding.DecodeError.bad("record \(row.seq): a packed fd open with an unknown origin or time in g = \(g)")
             }
-            return .fdOpened(FDOpened(seq: r.seq &- 1, timeNs: r.timeNs &- UInt64(g >> 8), poller: r.poller, fd: r.fd, origin: origin))
+            let gap = h ?? 1
+            guard gap >= 1, UInt64(gap) <= maxOpenGap, UInt64(gap) < r.seq else {
+                throw RowEncoding.DecodeError.bad("record \(row.seq): a packed fd open \(gap) records back (h), not 1...\(maxOpenGap)")
+            }
+            return .fdOpened(FDOpened(seq: r.seq &- UInt64(gap), timeNs: r.timeNs &- UInt64(g >> 8), poller: r.poller, fd: r.fd, origin: origin))
         case .closed(let c):
             guard let id = row.b else { return nil }
             guard let registration = RegistrationID(exactly: id), let delta = row.c, delta >= 0 else {
@@ -66,16 +80,18 @@ enum FDRecordPairing {
     }
 }
 
-/// One row of `fd_records` (v3): the generic columns and `g`.
+/// One row of `fd_records` (v3): the generic columns, `g` and (v4) `h`.
 struct FDRow: BindableRow {
     var row: RecordRow
     var g: Int64? = nil
-    static let columnCount: Int32 = 10
-    static let columns = RecordRow.columns + ["g"]
+    var h: Int64? = nil
+    static let columnCount: Int32 = 11
+    static let columns = RecordRow.columns + ["g", "h"]
 
     @inline(__always)
     func bind(to statement: SQLiteStatement, at p: Int32) {
         row.bind(to: statement, at: p)
         statement.bind(g, at: p + 9)
+        statement.bind(h, at: p + 10)
     }
 }

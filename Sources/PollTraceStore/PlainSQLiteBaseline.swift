@@ -39,7 +39,7 @@ public struct PlainSQLiteBaseline {
         try db.execute(sql: "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
         try db.execute(sql: Schema.createTables)
         let insertRecord = try db.makeStatement(sql: "INSERT INTO records(seq, tag, t, a, b, c, d, e, f) VALUES (?,?,?,?,?,?,?,?,?)")
-        let insertFD = try db.makeStatement(sql: "INSERT INTO fd_records(seq, tag, t, a, b, c, d, e, f, g) VALUES (?,?,?,?,?,?,?,?,?,?)")
+        let insertFD = try db.makeStatement(sql: "INSERT INTO fd_records(seq, tag, t, a, b, c, d, e, f, g, h) VALUES (?,?,?,?,?,?,?,?,?,?,?)")
         let insertSyscall = try db.makeStatement(sql: """
             INSERT INTO syscall_rows(seq, poller, t, tid, fd, name_id, result, errno, is_data, source_line, more) VALUES (?,?,?,?,?,?,?,?,?,?,?)
             """)

@@ -36,7 +36,11 @@ struct RowPacking {
     /// gives the `strings` id of a handler label or syscall name.
     mutating func rows(for chunk: [TraceRecord], stringID: (String) throws -> Int64,
                        emit: (PackedRow) throws -> Void) rethrows {
-        var heldFD: TraceRecord? = nil  // packed into the next record's row
+        // An fd open packed into the row of the record at `heldFor`: the next record,
+        // or the first after a few syscalls (their own table, so they do not come
+        // between the pair's rows for a reader).
+        var heldFD: TraceRecord? = nil
+        var heldFor = -1
         for index in chunk.indices {
             let record = chunk[index]
             switch record {
@@ -53,15 +57,17 @@ struct RowPacking {
                 if open.pack(r) { continue }
                 try emit(.record(RowEncoding.row(for: record, start: start, firstEventID: 0, labelID: 0, batch: batches.base(for: r))))
             case .fdOpened, .registered, .modified, .unregistered, .closed:
-                if index + 1 < chunk.count && FDRecordPairing.packs(record, into: chunk[index + 1]) {
+                if let partner = Self.partner(of: record, at: index, in: chunk) {
                     heldFD = record
+                    heldFor = partner
                     packedFDRecords += 1
                     continue
                 }
                 var labelID: Int64 = 0
                 if case .registered(let r) = record { labelID = try stringID(r.handlerLabel) }
-                try emit(.fd(FDRecordPairing.row(for: record, packed: heldFD, start: start, labelID: labelID)))
+                try emit(.fd(FDRecordPairing.row(for: record, packed: heldFor == index ? heldFD : nil, start: start, labelID: labelID)))
                 heldFD = nil
+                heldFor = -1
             case .gap, .callFailed:
                 try emit(.record(RowEncoding.row(for: record, start: start, firstEventID: 0, labelID: 0)))
             }
@@ -69,6 +75,21 @@ struct RowPacking {
         // Nothing is held past the commit, so every commit is complete on its own.
         for entry in open.drain() { try emit(.batch(row(for: entry))) }
         try syscallRuns.drain { try emit(.syscall($0)) }
+    }
+
+    /// The index of the record whose row `record` (at `index`) packs into: the next
+    /// one, or for an fd open the first record after only syscalls, if it packs.
+    /// Every seq in between must be one of those syscalls (no number missing from
+    /// the chunk), so that no record written elsewhere can fall between the pair.
+    @inline(__always)
+    private static func partner(of record: TraceRecord, at index: Int, in chunk: [TraceRecord]) -> Int? {
+        var next = index + 1
+        if case .fdOpened = record {
+            while next < chunk.count, next - index < Int(FDRecordPairing.maxOpenGap), case .syscall = chunk[next] { next += 1 }
+        }
+        guard next < chunk.count, chunk[next].seq &- record.seq == UInt64(next - index),
+              FDRecordPairing.packs(record, into: chunk[next]) else { return nil }
+        return next
     }
 
     /// A held batch's row, with its events and the dispatches packed into it.

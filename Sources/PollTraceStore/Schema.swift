@@ -18,7 +18,8 @@ enum Schema {
     // cost. v1 and v2 files read as before (their `e` is an integer row id).
     // v4: a `syscall_rows` row carries up to 63 later calls of its thread in `more`
     // (`SyscallPacking`): an import writes a tenth of the syscall rows. v3 files
-    // read as before (no `more` column).
+    // read as before (no `more` column). Also v4: an fd open packs into its
+    // registration's row with syscalls between them (column `h`, `FDRecordPairing`).
     static let version = TraceMetadata.currentSchemaVersion
     /// `PRAGMA application_id`: "PlTr". Marks the file as a PollTrace trace.
     static let applicationID: Int32 = 0x506C_5472
@@ -59,7 +60,7 @@ enum Schema {
             seq INTEGER PRIMARY KEY,
             tag INTEGER NOT NULL,
             t INTEGER NOT NULL,
-            a, b, c, d, e, f, g
+            a, b, c, d, e, f, g, h
         );
         CREATE TABLE batch_event_rows(
             id INTEGER PRIMARY KEY,
@@ -101,7 +102,8 @@ enum Schema {
     /// `strace_lines` view, so that how rows are packed stays known in one place.
     static let everyRecordSeq = """
         SELECT seq FROM records UNION ALL SELECT seq FROM fd_records UNION ALL SELECT seq FROM syscall_rows
-        UNION ALL SELECT seq - 1 FROM fd_records WHERE (tag & 15 = 2 AND g IS NOT NULL) OR (tag & 15 = 5 AND b IS NOT NULL)
+        UNION ALL SELECT seq - coalesce(h, 1) FROM fd_records WHERE tag & 15 = 2 AND g IS NOT NULL
+        UNION ALL SELECT seq - 1 FROM fd_records WHERE tag & 15 = 5 AND b IS NOT NULL
         UNION ALL SELECT b.seq + (j.value ->> 3) FROM records b, json_each(b.e) j
                   WHERE b.tag & 15 = 6 AND b.f > 0 AND json_array_length(j.value) >= 9
         UNION ALL SELECT c.seq + (j.value ->> 0) FROM syscall_rows c, json_each(c.more) j WHERE c.more IS NOT NULL
@@ -172,7 +174,7 @@ enum Schema {
             SELECT seq, tag >> 4, tag & 15, \(kindNames), t, t + \(start), a, CASE WHEN tag & 15 IN (2, 3, 4) THEN b END
             FROM fd_records
             UNION ALL
-            SELECT seq - 1, tag >> 4, 1, 'fd_opened', t - (g >> 8), t - (g >> 8) + \(start), a, NULL
+            SELECT seq - coalesce(h, 1), tag >> 4, 1, 'fd_opened', t - (g >> 8), t - (g >> 8) + \(start), a, NULL
             FROM fd_records WHERE tag & 15 = 2 AND g IS NOT NULL
             UNION ALL
             SELECT seq - 1, tag >> 4, 4, 'unregistered', t - c, t - c + \(start), a, b
@@ -188,8 +190,8 @@ enum Schema {
                    b AS origin_code, \(originNames("b")) AS origin
             FROM fd_records WHERE tag & 15 = 1
             UNION ALL
-            -- An fd opened right before its registration, packed into the registration's row.
-            SELECT seq - 1, tag >> 4, t - (g >> 8), t - (g >> 8) + \(start), a, g & 255, \(originNames("g & 255"))
+            -- An fd opened shortly before its registration, packed into the registration's row.
+            SELECT seq - coalesce(h, 1), tag >> 4, t - (g >> 8), t - (g >> 8) + \(start), a, g & 255, \(originNames("g & 255"))
             FROM fd_records WHERE tag & 15 = 2 AND g IS NOT NULL;
         CREATE VIEW fd_closes AS
             SELECT seq, tag >> 4 AS poller, t AS rel_ns, t + \(start) AS time_ns, a AS fd

@@ -44,11 +44,15 @@ final class CursorState {
         self.start = start
         records = RowStream(try connection.makeStatement(sql: "SELECT seq, tag, t, a, b, c, d, e, f FROM records ORDER BY seq"))
         // Traces written before the fd kinds had their own table keep them in `records`.
+        // v4: a registration row that carries an fd open `h` records back sorts at
+        // the open (column 11), so that the syscalls between them come after it.
         fdRecords = RowStream(hasFDRecords
-            ? try connection.makeStatement(sql: version >= 3
+            ? try connection.makeStatement(sql: version >= 4
+                ? "SELECT seq, tag, t, a, b, c, d, e, f, g, h, seq - coalesce(h, 0) FROM fd_records ORDER BY seq"
+                : version >= 3
                 ? "SELECT seq, tag, t, a, b, c, d, e, f, g FROM fd_records ORDER BY seq"
                 : "SELECT seq, tag, t, a, b, c, d, e, f FROM fd_records ORDER BY seq") : nil,
-                              hasPackedPairs: version >= 3)
+                              hasPackedPairs: version >= 3, headColumn: version >= 4 ? 11 : 0)
         syscalls = RowStream(try connection.makeStatement(sql: """
             SELECT seq, poller, t, tid, fd, name_id, result, errno, is_data, source_line, \(version >= 4 ? "more" : "NULL")
             FROM syscall_rows ORDER BY seq
@@ -118,7 +122,8 @@ final class CursorState {
         let record = try RowEncoding.record(from: row, start: start, events: batchEvents, label: label, batch: base)
         if case .batch(let batch) = record { batches.remember(batch, t: row.t) }
         if stream.hasPackedPairs, kind == Int64(RecordKind.registered.rawValue) || kind == Int64(RecordKind.closed.rawValue),
-           let first = try FDRecordPairing.packedRecord(row, g: optional(s, 9), record: record) {
+           let first = try FDRecordPairing.packedRecord(row, g: optional(s, 9), h: stream.headColumn == 11 ? optional(s, 10) : nil,
+                                                        record: record) {
             packed.push(record)
             return first
         }
@@ -275,11 +280,16 @@ final class RowStream {
     /// (`FDRecordPairing`; `fd_records` of v3 files, whose column 9 is `g`).
     let hasPackedPairs: Bool
 
+    /// The column `head()` reads: the seq (0), or where the row sorts when it
+    /// carries an earlier record (`FDRecordPairing`).
+    let headColumn: Int32
+
     /// A nil statement is an empty stream (a table the trace does not have).
-    init(_ statement: SQLiteStatement?, hasPackedPairs: Bool = false) {
+    init(_ statement: SQLiteStatement?, hasPackedPairs: Bool = false, headColumn: Int32 = 0) {
         maybeStatement = statement
         done = statement == nil
         self.hasPackedPairs = hasPackedPairs
+        self.headColumn = headColumn
     }
 
     var statement: SQLiteStatement { maybeStatement! }
@@ -290,6 +300,6 @@ final class RowStream {
         if !pending && !done {
             if try statement.step() { pending = true } else { done = true }
         }
-        return pending ? UInt64(bitPattern: statement.int64(0)) : nil
+        return pending ? UInt64(bitPattern: statement.int64(headColumn)) : nil
     }
 }

@@ -198,6 +198,30 @@ final class BadInputTests: XCTestCase {
         }
     }
 
+    func testFDOpenPackedAcrossCallsWithABadDistance_isCorrupted() throws {
+        let dir = TemporaryDirectory()
+        let records: [TraceRecord] = [
+            .fdOpened(FDOpened(seq: 1, timeNs: Fixtures.start, poller: 1, fd: 7, origin: .accept)),
+            .syscall(SyscallRecord(seq: 2, timeNs: Fixtures.start + 1, poller: 1, tid: 9, fd: 7, name: "setsockopt",
+                                   result: 0, errno: 0, isDataCall: false, sourceLine: 2)),
+            .registered(Registered(seq: 3, timeNs: Fixtures.start + 2, poller: 1, registrationID: 1, fd: 7, interest: .readable,
+                                   data: 7, handlerLabel: "")),
+        ]
+        let good = dir.file("good.trace")
+        try Fixtures.write(records, to: good)
+        XCTAssertEqual(try Fixtures.readAll(good), records, "the open should come back before the call between")
+        XCTAssertEqual(try SQLiteConnection(path: good, readOnly: true).scalarInt(sql: "SELECT h FROM fd_records WHERE seq = 3"), 2,
+                       "the open should be packed into the registration's row, 2 back")
+        for (what, damage) in [("zero", "0"), ("past the limit", "50"), ("past the start", "3")] {
+            let path = dir.file("h-\(what.replacingOccurrences(of: " ", with: "-")).trace")
+            try Fixtures.write(records, to: path)
+            try sqlite(path, "UPDATE fd_records SET h = \(damage) WHERE seq = 3")
+            assertOpenFails(path) {
+                if case .corrupted(_, let detail) = $0 { detail.contains("record 3") } else { false }
+            }
+        }
+    }
+
     func testReader_neverChangesTheFile() throws {
         let dir = TemporaryDirectory()
         let path = dir.file("ro.trace")

@@ -60,6 +60,15 @@ final class BatchPackingPropertyTests: XCTestCase {
                 registrationID += 1
                 records.append(.fdOpened(FDOpened(seq: nextSeq(), timeNs: nextTime(), poller: poller, fd: fd,
                                                   origin: FDOrigin.allCases[Int(random.next() % UInt64(FDOrigin.allCases.count))])))
+                // As an import records accept4, setsockopt, ADD: syscalls between the
+                // open and its registration (v4 still packs the pair, `h`).
+                if random.chance(0.5) {
+                    for _ in 0..<Int(random.next() % 9) {
+                        records.append(.syscall(SyscallRecord(seq: nextSeq(), timeNs: nextTime(), poller: poller, tid: 5, fd: fd,
+                                                              name: "setsockopt", result: 0, errno: 0, isDataCall: false,
+                                                              sourceLine: 9)))
+                    }
+                }
                 let registeredFD = random.chance(0.1) ? fd + 1 : fd
                 records.append(.registered(Registered(seq: nextSeq(), timeNs: random.chance(0.05) ? time - 3 : nextTime(), poller: poller,
                                                       registrationID: registrationID, fd: registeredFD, interest: .readable,
@@ -116,7 +125,7 @@ final class BatchPackingPropertyTests: XCTestCase {
             PollerInfo(poller: $0, backend: "epoll", policy: .guarded, epollFD: 3, label: "p\($0)")
         })
         var packedSomewhere = 0, unpackedEventDispatches = 0, packedPairs = 0, unpackedFDRows = 0
-        var packedCalls = 0, lonelyCalls = 0, fullRows = 0
+        var packedCalls = 0, lonelyCalls = 0, fullRows = 0, pairsAcrossCalls = 0
         for seed: UInt64 in 1...40 {
             var random = SplitMix64(seed: seed)
             let records = schedule(&random)
@@ -129,6 +138,7 @@ final class BatchPackingPropertyTests: XCTestCase {
 
             packedPairs += Int(try Fixtures.query(path, "SELECT count(*) FROM fd_records WHERE (tag & 15 = 2 AND g IS NOT NULL) OR (tag & 15 = 5 AND b IS NOT NULL)")[0][0].integerValue ?? 0)
             unpackedFDRows += Int(try Fixtures.query(path, "SELECT count(*) FROM fd_records WHERE tag & 15 IN (1, 4)")[0][0].integerValue ?? 0)
+            pairsAcrossCalls += Int(try Fixtures.query(path, "SELECT count(*) FROM fd_records WHERE h IS NOT NULL")[0][0].integerValue ?? 0)
             packedCalls += Int(try Fixtures.query(path, "SELECT coalesce(sum(json_array_length(more)), 0) FROM syscall_rows")[0][0].integerValue ?? 0)
             lonelyCalls += Int(try Fixtures.query(path, "SELECT count(*) FROM syscall_rows WHERE more IS NULL")[0][0].integerValue ?? 0)
             fullRows += Int(try Fixtures.query(path, "SELECT count(*) FROM syscall_rows WHERE json_array_length(more) = \(SyscallPacking.maxCallsPerRow - 1)")[0][0].integerValue ?? 0)
@@ -202,6 +212,7 @@ final class BatchPackingPropertyTests: XCTestCase {
         }
         XCTAssertGreaterThan(packedSomewhere, 0, "the schedules should pack dispatches into batch rows")
         XCTAssertGreaterThan(packedCalls, 0, "the schedules should pack syscalls after the first of a row")
+        XCTAssertGreaterThan(pairsAcrossCalls, 0, "the schedules should pack fd opens into registrations across syscalls")
         XCTAssertGreaterThan(lonelyCalls, 0, "the schedules should also leave syscalls alone in their row")
         XCTAssertGreaterThan(fullRows, 0, "the schedules should fill some syscall rows to capacity")
         XCTAssertGreaterThan(packedPairs, 0, "the schedules should pack fd records in pairs")
