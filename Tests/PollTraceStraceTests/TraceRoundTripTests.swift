@@ -48,6 +48,30 @@ final class TraceRoundTripTests: XCTestCase {
         XCTAssertEqual(lineRows.map(Int.init), summary.recordsWritten)
     }
 
+    /// A trace imported by the schema v3 importer (committed: `traces/`, made from
+    /// `logs/seed-6.13-o-f-ttt-T.strace` before v4 packed syscalls and fd pairs
+    /// across calls) still reads: the same records as importing the log today, and
+    /// the same finding from the file.
+    func testV3ImportedTrace_readsAsTheSameRecordsAndFinding() throws {
+        let v3 = StraceFixtures.directory.appendingPathComponent("traces/seed-6.13-o-f-ttt-T.v3.trace").path
+        let log = StraceFixtures.directory.appendingPathComponent("logs/seed-6.13-o-f-ttt-T.strace").path
+        let before = try Data(contentsOf: URL(fileURLWithPath: v3))
+        let reader = try TraceReader(path: v3)
+        XCTAssertEqual(reader.metadata.schemaVersion, 3, "the fixture is a v3 file")
+        var cursor = try reader.records()
+        var fromFile: [TraceRecord] = []
+        while let record = try cursor.next() { fromFile.append(record) }
+        let collector = OriginCollector()
+        _ = try StraceImport.run(path: log, sequence: SequenceCounter(), consumers: [collector])
+        XCTAssertEqual(fromFile, collector.records.map(\.0), "a v3 file must read back as the records the log imports to")
+        XCTAssertTrue(fromFile.contains { if case .syscall = $0 { true } else { false } }, "the fixture has syscalls")
+        let report = try ForeignTraceAnalysis.analyze(reader: reader)
+        XCTAssertEqual(report.count(.likelyStaleDispatch), 1, "the seed's stale dispatch, found from the v3 file")
+        XCTAssertEqual(try reader.connection.scalarInt(sql: "SELECT count(*) FROM syscalls"),
+                       Int64(fromFile.filter { if case .syscall = $0 { true } else { false } }.count), "the v3 syscalls view")
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: v3)), before, "reading must not change the fixture")
+    }
+
     func testAnalyzeOnANonImportedTrace_isAClearError() throws {
         let trace = dir.appendingPathComponent("plain.trace").path
         let writer = try TraceWriter(path: trace, metadata: TraceMetadata(pid: 1, program: "t", host: "h",
