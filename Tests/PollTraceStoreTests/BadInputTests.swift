@@ -22,6 +22,26 @@ final class BadInputTests: XCTestCase {
         }
     }
 
+    /// Writes `records`, checks the layout the damage assumes (`precondition`, which
+    /// must return 1), applies each damage to a fresh copy, and expects `corrupted`
+    /// naming `subject`: something no writer produces must be named, never read as
+    /// a different trace.
+    private func assertEachDamageIsCorrupted(_ records: [TraceRecord], layout: (sql: String, why: String),
+                                             damages: [(what: String, sql: String)], naming subject: String,
+                                             file: StaticString = #filePath, line: UInt = #line) throws {
+        let dir = TemporaryDirectory()
+        for (what, damage) in damages {
+            let path = dir.file("damaged-\(what.replacingOccurrences(of: " ", with: "-")).trace")
+            try Fixtures.write(records, to: path)
+            XCTAssertEqual(try SQLiteConnection(path: path, readOnly: true).scalarInt(sql: layout.sql), 1, layout.why,
+                           file: file, line: line)
+            try sqlite(path, damage)
+            assertOpenFails(path, file: file, line: line) {
+                if case .corrupted(_, let detail) = $0 { detail.contains(subject) } else { false }
+            }
+        }
+    }
+
     private func makeTrace(_ path: String, records: Int = 3_000) throws {
         let sequence = SequenceCounter()
         var list: [TraceRecord] = []
@@ -138,14 +158,12 @@ final class BadInputTests: XCTestCase {
     }
 
     func testBatchWhosePackedEventsAreDamaged_isCorrupted() throws {
-        let dir = TemporaryDirectory()
         let batch = TraceRecord.batch(BatchHarvested(seq: 1, timeNs: Fixtures.start, poller: 1, batchNumber: 1, timeoutMs: 0,
                                                      waitedNs: 0, events: [HarvestedEvent(fd: 4, mask: .readable, data: 4)]))
         let dispatch = TraceRecord.dispatch(Dispatch(seq: 2, timeNs: Fixtures.start + 10, poller: 1, source: .event, batchSeq: 1,
                                                      eventIndex: 0, ranRegistrationID: 0, deliveredMask: .readable,
                                                      suppression: nil, handlerThrew: false, durationNs: 5))
-        // Each damage is something no writer produces; each must be named, never read as a different trace.
-        let damages: [(String, String)] = [
+        let damages: [(what: String, sql: String)] = [
             ("truncated JSON", "UPDATE records SET e = '[[4,1,0' WHERE tag & 15 = 6"),
             ("not JSON", "UPDATE records SET e = 'hello' WHERE tag & 15 = 6"),
             ("fewer events than event_count", "UPDATE records SET d = 2 WHERE tag & 15 = 6"),
@@ -156,25 +174,17 @@ final class BadInputTests: XCTestCase {
             ("a timer source packed", "UPDATE records SET e = '[[4,1,0,1,10,0,1,2,5]]' WHERE tag & 15 = 6"),
             ("a seq offset of 0", "UPDATE records SET e = '[[4,1,0,0,10,0,1,1,5]]' WHERE tag & 15 = 6"),
         ]
-        for (what, damage) in damages {
-            let path = dir.file("damaged-\(what.replacingOccurrences(of: " ", with: "-")).trace")
-            try Fixtures.write([batch, dispatch], to: path)
-            XCTAssertEqual(try SQLiteConnection(path: path, readOnly: true).scalarInt(sql: "SELECT f FROM records WHERE tag & 15 = 6"), 1,
-                           "the fixture's dispatch should be packed into its batch's row")
-            try sqlite(path, damage)
-            assertOpenFails(path) {
-                if case .corrupted(_, let detail) = $0 { detail.contains("batch 1") } else { false }
-            }
-        }
+        try assertEachDamageIsCorrupted([batch, dispatch],
+                                        layout: ("SELECT f FROM records WHERE tag & 15 = 6", "the fixture's dispatch should be packed into its batch's row"),
+                                        damages: damages, naming: "batch 1")
     }
 
     func testSyscallRowWhosePackedCallsAreDamaged_isCorrupted() throws {
-        let dir = TemporaryDirectory()
         let calls = (1...3).map { n in
             TraceRecord.syscall(SyscallRecord(seq: UInt64(n), timeNs: Fixtures.start + UInt64(n), poller: 1, tid: 9, fd: 5,
                                               name: "read", result: 10, errno: 0, isDataCall: true, sourceLine: UInt32(n)))
         }
-        let damages: [(String, String)] = [
+        let damages: [(what: String, sql: String)] = [
             ("truncated JSON", "UPDATE syscall_rows SET more = '[[1,1,5,1' WHERE seq = 1"),
             ("not JSON", "UPDATE syscall_rows SET more = 'hello' WHERE seq = 1"),
             ("an integer instead of text", "UPDATE syscall_rows SET more = 7 WHERE seq = 1"),
@@ -186,16 +196,8 @@ final class BadInputTests: XCTestCase {
             ("a line before line 0", "UPDATE syscall_rows SET more = '[[1,1,5,1,10,0,1,-5]]' WHERE seq = 1"),
             ("an unknown name", "UPDATE syscall_rows SET more = '[[1,1,5,99,10,0,1,1]]' WHERE seq = 1"),
         ]
-        for (what, damage) in damages {
-            let path = dir.file("damaged-calls-\(what.replacingOccurrences(of: " ", with: "-")).trace")
-            try Fixtures.write(calls, to: path)
-            XCTAssertEqual(try SQLiteConnection(path: path, readOnly: true).scalarInt(sql: "SELECT count(*) FROM syscall_rows"), 1,
-                           "the fixture's three calls should share one row")
-            try sqlite(path, damage)
-            assertOpenFails(path) {
-                if case .corrupted(_, let detail) = $0 { detail.contains("syscall 1") } else { false }
-            }
-        }
+        try assertEachDamageIsCorrupted(calls, layout: ("SELECT count(*) FROM syscall_rows", "the fixture's three calls should share one row"),
+                                        damages: damages, naming: "syscall 1")
     }
 
     func testFDOpenPackedAcrossCallsWithABadDistance_isCorrupted() throws {
@@ -212,14 +214,10 @@ final class BadInputTests: XCTestCase {
         XCTAssertEqual(try Fixtures.readAll(good), records, "the open should come back before the call between")
         XCTAssertEqual(try SQLiteConnection(path: good, readOnly: true).scalarInt(sql: "SELECT h FROM fd_records WHERE seq = 3"), 2,
                        "the open should be packed into the registration's row, 2 back")
-        for (what, damage) in [("zero", "0"), ("past the limit", "50"), ("past the start", "3")] {
-            let path = dir.file("h-\(what.replacingOccurrences(of: " ", with: "-")).trace")
-            try Fixtures.write(records, to: path)
-            try sqlite(path, "UPDATE fd_records SET h = \(damage) WHERE seq = 3")
-            assertOpenFails(path) {
-                if case .corrupted(_, let detail) = $0 { detail.contains("record 3") } else { false }
-            }
-        }
+        try assertEachDamageIsCorrupted(records, layout: ("SELECT count(*) FROM fd_records", "one fd row for the pair"),
+                                        damages: [("zero", "0"), ("past the limit", "50"), ("past the start", "3")].map {
+                                            ($0.0, "UPDATE fd_records SET h = \($0.1) WHERE seq = 3")
+                                        }, naming: "record 3")
     }
 
     func testReader_neverChangesTheFile() throws {
