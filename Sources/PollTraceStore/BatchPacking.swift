@@ -25,11 +25,10 @@ enum BatchPacking {
 
     /// The JSON for `batch`. `dispatches[i]` is the dispatch packed with event `i`,
     /// if any (same count as the events).
-    static func encode(_ batch: BatchHarvested, dispatches: [Dispatch?]) -> [UInt8] {
+    static func encode(_ batch: BatchHarvested, dispatches: [Dispatch?]) -> PackedTextBytes {
         // At most 10 numbers of at most 20 characters and a separator each, plus brackets.
-        let capacity = batch.events.count * (10 * 21 + 3) + 2
-        return [UInt8](unsafeUninitializedCapacity: capacity) { buffer, count in
-            var out = PackedTextWriter(base: buffer.baseAddress!)
+        let capacity = batch.events.count * (10 * PackedTextWriter.bytesPerNumber + 3) + 2
+        return PackedTextBytes(capacity: capacity) { out in
             out.byte(UInt8(ascii: "["))
             for (index, event) in batch.events.enumerated() {
                 if index > 0 { out.byte(UInt8(ascii: ",")) }
@@ -50,8 +49,6 @@ enum BatchPacking {
                 out.byte(UInt8(ascii: "]"))
             }
             out.byte(UInt8(ascii: "]"))
-            count = out.count
-            precondition(count <= capacity)
         }
     }
 

@@ -98,7 +98,7 @@ struct EventRow: BindableRow {
 struct SyscallRow: BindableRow {
     var seq: Int64, poller: Int64, t: Int64, tid: Int64, fd: Int64, nameID: Int64
     var result: Int64, errno: Int64, isData: Int64, sourceLine: Int64
-    var more: [UInt8]? = nil
+    var more: PackedTextBytes? = nil
     static let columnCount: Int32 = 11
     static let columns = ["seq", "poller", "t", "tid", "fd", "name_id", "result", "errno", "is_data", "source_line", "more"]
 
@@ -114,7 +114,7 @@ struct SyscallRow: BindableRow {
 /// `BatchPacking`), `f` how many dispatches are packed in it.
 struct BatchRow: BindableRow {
     var seq: Int64, tag: Int64, t: Int64, batchNumber: Int64, timeout: Int64, waited: Int64, eventCount: Int64
-    var events: [UInt8]?
+    var events: PackedTextBytes?
     var packedDispatches: Int64?
     static let columnCount: Int32 = 9
     static let columns = RecordRow.columns

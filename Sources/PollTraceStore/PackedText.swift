@@ -3,6 +3,32 @@
 /// `json_each`; the reader parses it with `PackedTextScanner`, which accepts only
 /// what `PackedTextWriter` writes, so damaged text is an error rather than a guess.
 
+/// One row's packed text, in memory the writer allocates with a size it knows.
+///
+/// Why not `[UInt8]`: making a new array per row (`unsafeUninitializedCapacity`)
+/// went through the Swift runtime's generic-metadata cache on every call, about
+/// 800 instructions, which callgrind put at 8% of the writer thread's work in the
+/// store benchmark. A final class with a raw allocation has its metadata at compile
+/// time. Immutable once written; freed with the last row that holds it.
+final class PackedTextBytes {
+    let base: UnsafeMutablePointer<UInt8>
+    let count: Int
+
+    /// Allocates `capacity` bytes and lets `write` fill them; `write` returns how
+    /// many it wrote, which must not exceed `capacity`.
+    init(capacity: Int, _ write: (inout PackedTextWriter) -> Void) {
+        base = .allocate(capacity: max(1, capacity))
+        var writer = PackedTextWriter(base: base)
+        write(&writer)
+        precondition(writer.count <= capacity, "packed text overran its buffer")
+        count = writer.count
+    }
+
+    deinit { base.deallocate() }
+
+    var buffer: UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(start: base, count: count) }
+}
+
 /// Packed text that does not parse, or holds values no writer produces.
 enum PackedTextError: Error { case bad(String) }
 

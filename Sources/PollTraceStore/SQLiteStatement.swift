@@ -65,12 +65,11 @@ public final class SQLiteStatement {
 
     /// Binds UTF-8 bytes as text (copied by SQLite), or NULL.
     @inline(__always)
-    func bindText(_ bytes: [UInt8]?, at index: Int32) {
-        guard let bytes else { sqlite3_bind_null(handle, index); return }
-        _ = bytes.withUnsafeBufferPointer { buffer in
-            buffer.withMemoryRebound(to: CChar.self) {
-                sqlite3_bind_text(handle, index, $0.baseAddress, Int32(buffer.count), sqliteTransient)
-            }
+    /// Binds packed text; SQLite copies it.
+    func bindText(_ text: PackedTextBytes?, at index: Int32) {
+        guard let text else { sqlite3_bind_null(handle, index); return }
+        text.base.withMemoryRebound(to: CChar.self, capacity: text.count) {
+            _ = sqlite3_bind_text(handle, index, $0, Int32(text.count), sqliteTransient)
         }
     }
 

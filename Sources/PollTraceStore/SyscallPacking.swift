@@ -36,10 +36,8 @@ enum SyscallPacking {
     // MARK: Writing
 
     /// The text of `more` for `calls`.
-    static func encode(_ calls: [Call]) -> [UInt8] {
-        let capacity = calls.count * (8 * PackedTextWriter.bytesPerNumber + 3) + 2
-        return [UInt8](unsafeUninitializedCapacity: capacity) { buffer, count in
-            var out = PackedTextWriter(base: buffer.baseAddress!)
+    static func encode(_ calls: [Call]) -> PackedTextBytes {
+        PackedTextBytes(capacity: calls.count * (8 * PackedTextWriter.bytesPerNumber + 3) + 2) { out in
             out.byte(UInt8(ascii: "["))
             for (index, call) in calls.enumerated() {
                 if index > 0 { out.byte(UInt8(ascii: ",")) }
@@ -55,8 +53,6 @@ enum SyscallPacking {
                 out.byte(UInt8(ascii: "]"))
             }
             out.byte(UInt8(ascii: "]"))
-            count = out.count
-            precondition(count <= capacity)
         }
     }
 
