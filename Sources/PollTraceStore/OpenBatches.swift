@@ -29,10 +29,16 @@ struct OpenBatches {
     private var slots: [Entry?] = Array(repeating: nil, count: 64)
     private var overflow: [PollerID: Entry] = [:]
     private var held = 0
+    /// Dispatch lists of batches already written, emptied, for the next batches:
+    /// a new array per batch went through the runtime's generic-metadata cache
+    /// (about 500 instructions each). At most one per poller slot is kept.
+    private var spareLists: [[Dispatch?]] = []
 
     /// Holds `batch`, returning the batch its poller held before (now complete).
     mutating func open(_ batch: BatchHarvested) -> Entry? {
-        var entry: Entry? = Entry(batch: batch, dispatches: Array(repeating: nil, count: batch.events.count))
+        var list = spareLists.popLast() ?? []
+        list.append(contentsOf: repeatElement(nil, count: batch.events.count))
+        var entry: Entry? = Entry(batch: batch, dispatches: list)
         if batch.poller < 64 {
             swap(&slots[Int(batch.poller)], &entry)  // in place: `entry` now holds the previous one
             if entry == nil { held += 1 }
@@ -50,6 +56,15 @@ struct OpenBatches {
         guard dispatch.source == .event else { return false }
         if dispatch.poller < 64 { return slots[Int(dispatch.poller)]?.pack(dispatch) ?? false }
         return overflow[dispatch.poller]?.pack(dispatch) ?? false
+    }
+
+    /// Takes back the dispatch list of a batch whose row is written, for reuse.
+    mutating func recycle(_ entry: inout Entry) {
+        guard spareLists.count < 64 else { return }
+        var list: [Dispatch?] = []
+        swap(&list, &entry.dispatches)
+        list.removeAll(keepingCapacity: true)
+        spareLists.append(list)
     }
 
     /// Every held batch, and holds none after.

@@ -51,7 +51,10 @@ struct RowPacking {
                                      sourceLine: Int64(r.sourceLine))
                 try syscallRuns.add(row) { try emit(.syscall($0)) }
             case .batch(let r):
-                if let previous = open.open(r) { try emit(.batch(row(for: previous))) }
+                if var previous = open.open(r) {
+                    try emit(.batch(row(for: previous)))
+                    open.recycle(&previous)
+                }
                 batches.remember(r, t: stored(r.timeNs &- start))
             case .dispatch(let r):
                 if open.pack(r) { continue }
