@@ -36,11 +36,10 @@ struct RowPacking {
     /// gives the `strings` id of a handler label or syscall name.
     mutating func rows(for chunk: [TraceRecord], stringID: (String) throws -> Int64,
                        emit: (PackedRow) throws -> Void) rethrows {
-        // An fd open packed into the row of the record at `heldFor`: the next record,
-        // or the first after a few syscalls (their own table, so they do not come
-        // between the pair's rows for a reader).
-        var heldFD: TraceRecord? = nil
-        var heldFor = -1
+        // An fd record packed into the row of the record at index `into`: the next
+        // record, or for an fd open the first after a few syscalls (their own table,
+        // so they do not come between the pair's rows for a reader).
+        var held: (record: TraceRecord, into: Int)? = nil
         for index in chunk.indices {
             let record = chunk[index]
             switch record {
@@ -61,16 +60,15 @@ struct RowPacking {
                 try emit(.record(RowEncoding.row(for: record, start: start, firstEventID: 0, labelID: 0, batch: batches.base(for: r))))
             case .fdOpened, .registered, .modified, .unregistered, .closed:
                 if let partner = Self.partner(of: record, at: index, in: chunk) {
-                    heldFD = record
-                    heldFor = partner
+                    held = (record, partner)
                     packedFDRecords += 1
                     continue
                 }
                 var labelID: Int64 = 0
                 if case .registered(let r) = record { labelID = try stringID(r.handlerLabel) }
-                try emit(.fd(FDRecordPairing.row(for: record, packed: heldFor == index ? heldFD : nil, start: start, labelID: labelID)))
-                heldFD = nil
-                heldFor = -1
+                let packed = held?.into == index ? held?.record : nil
+                try emit(.fd(FDRecordPairing.row(for: record, packed: packed, start: start, labelID: labelID)))
+                held = nil
             case .gap, .callFailed:
                 try emit(.record(RowEncoding.row(for: record, start: start, firstEventID: 0, labelID: 0)))
             }

@@ -48,7 +48,7 @@ public final class TraceReader {
         do {
             let rows = try tableRowCount()
             let events = try connection.scalarInt(sql: "SELECT count(*) FROM batch_event_rows") ?? 0
-            return rows - Int(events) + (try packedDispatchCount())
+            return rows - Int(events) + (try packedRecordCount())
         } catch let error as SQLiteError {
             throw Self.map(error, path: path)
         }
@@ -77,9 +77,9 @@ public final class TraceReader {
     }
 
     /// Records packed into another record's row: dispatches in batch rows and the
-    /// first of an fd pair (v3), syscalls after the first of their row (v4). From the meta table when the writer closed cleanly,
-    /// else counted.
-    private func packedDispatchCount() throws -> Int {
+    /// first of an fd pair (v3), syscalls after the first of their row (v4). From
+    /// the meta table when the writer closed cleanly, else counted.
+    private func packedRecordCount() throws -> Int {
         guard metadata.schemaVersion >= 3 else { return 0 }
         let calls = metadata.schemaVersion >= 4 ? try packedSyscallCount() : 0
         if closedCleanly, let dispatches = try connection.scalarInt(sql: "SELECT value FROM meta WHERE key = 'packed_dispatches'"),

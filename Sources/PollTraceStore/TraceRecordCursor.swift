@@ -44,15 +44,17 @@ final class CursorState {
         self.start = start
         records = RowStream(try connection.makeStatement(sql: "SELECT seq, tag, t, a, b, c, d, e, f FROM records ORDER BY seq"))
         // Traces written before the fd kinds had their own table keep them in `records`.
-        // v4: a registration row that carries an fd open `h` records back sorts at
-        // the open (column 11), so that the syscalls between them come after it.
+        // From v3 the columns are the same for every version: `g`, `h` (v4; NULL
+        // before) and where the row sorts (column 11): a registration row that
+        // carries an fd open `h` records back sorts at the open, so that the
+        // syscalls between them come after it.
         fdRecords = RowStream(hasFDRecords
             ? try connection.makeStatement(sql: version >= 4
                 ? "SELECT seq, tag, t, a, b, c, d, e, f, g, h, seq - coalesce(h, 0) FROM fd_records ORDER BY seq"
                 : version >= 3
-                ? "SELECT seq, tag, t, a, b, c, d, e, f, g FROM fd_records ORDER BY seq"
+                ? "SELECT seq, tag, t, a, b, c, d, e, f, g, NULL, seq FROM fd_records ORDER BY seq"
                 : "SELECT seq, tag, t, a, b, c, d, e, f FROM fd_records ORDER BY seq") : nil,
-                              hasPackedPairs: version >= 3, headColumn: version >= 4 ? 11 : 0)
+                              hasPackedPairs: version >= 3, headColumn: version >= 3 ? 11 : 0)
         syscalls = RowStream(try connection.makeStatement(sql: """
             SELECT seq, poller, t, tid, fd, name_id, result, errno, is_data, source_line, \(version >= 4 ? "more" : "NULL")
             FROM syscall_rows ORDER BY seq
@@ -122,7 +124,7 @@ final class CursorState {
         let record = try RowEncoding.record(from: row, start: start, events: batchEvents, label: label, batch: base)
         if case .batch(let batch) = record { batches.remember(batch, t: row.t) }
         if stream.hasPackedPairs, kind == Int64(RecordKind.registered.rawValue) || kind == Int64(RecordKind.closed.rawValue),
-           let first = try FDRecordPairing.packedRecord(row, g: optional(s, 9), h: stream.headColumn == 11 ? optional(s, 10) : nil,
+           let first = try FDRecordPairing.packedRecord(row, g: optional(s, 9), h: optional(s, 10),
                                                         record: record) {
             packed.push(record)
             return first
@@ -277,7 +279,8 @@ final class RowStream {
     private var done: Bool
 
     /// Whether `registered` and `closed` rows may carry the fd record before them
-    /// (`FDRecordPairing`; `fd_records` of v3 files, whose column 9 is `g`).
+    /// (`FDRecordPairing`; `fd_records` of v3 and later files, whose columns 9 and
+    /// 10 are `g` and `h`).
     let hasPackedPairs: Bool
 
     /// The column `head()` reads: the seq (0), or where the row sorts when it
