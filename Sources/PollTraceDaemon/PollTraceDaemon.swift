@@ -222,6 +222,7 @@ public final class PollTraceDaemon: @unchecked Sendable {
                 "path": recorder.currentPath ?? NSNull(), "mode": recorder.settings.mode.rawValue,
                 "records_seen": snapshot.recordsSeen, "records_written": trace.recordsWritten,
                 "records_dropped": trace.recordsDropped, "gaps": trace.gapsRecorded,
+                "writer_cpu_ms": Double(trace.writerCPUNs) / 1e6,
                 "last_error": trace.lastError ?? NSNull(),
             ] as [String: Any]
         } else {

@@ -81,15 +81,7 @@ public final class DaemonRecorder: TraceRecorder, Sendable {
     public var statistics: TraceWriterStatistics {
         state.withLock { state in
             var total = state.finished
-            if let current = state.writer?.statistics {
-                total.recordsWritten += current.recordsWritten
-                total.rowsWritten += current.rowsWritten
-                total.recordsDropped += current.recordsDropped
-                total.gapsRecorded += current.gapsRecorded
-                total.flushes += current.flushes
-                total.highestSeqWritten = max(total.highestSeqWritten, current.highestSeqWritten)
-                total.lastError = current.lastError ?? total.lastError
-            }
+            if let current = state.writer?.statistics { total.add(current) }
             return total
         }
     }
@@ -169,15 +161,7 @@ public final class DaemonRecorder: TraceRecorder, Sendable {
     }
 
     private func absorb(_ finished: TraceWriterStatistics) {
-        state.withLock { state in
-            state.finished.recordsWritten += finished.recordsWritten
-            state.finished.rowsWritten += finished.rowsWritten
-            state.finished.recordsDropped += finished.recordsDropped
-            state.finished.gapsRecorded += finished.gapsRecorded
-            state.finished.flushes += finished.flushes
-            state.finished.highestSeqWritten = max(state.finished.highestSeqWritten, finished.highestSeqWritten)
-            state.finished.lastError = finished.lastError ?? state.finished.lastError
-        }
+        state.withLock { state in state.finished.add(finished) }
     }
 
     /// Deletes this daemon's oldest finished files beyond `retain`. Only files this

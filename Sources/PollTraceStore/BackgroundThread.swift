@@ -11,6 +11,13 @@ func monotonicNowNs() -> UInt64 {
     return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
 }
 
+/// The calling thread's CPU time (user + system) in ns.
+func threadCPUNs() -> UInt64 {
+    var now = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now)
+    return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+}
+
 /// A plain thread running `body` (the writer's background loop), joinable.
 final class BackgroundThread: @unchecked Sendable {
     private var thread = pthread_t()

@@ -27,29 +27,30 @@ enum BatchPacking {
     /// if any (same count as the events).
     static func encode(_ batch: BatchHarvested, dispatches: [Dispatch?]) -> PackedTextBytes {
         // At most 10 numbers of at most 20 characters and a separator each, plus brackets.
-        let capacity = batch.events.count * (10 * PackedTextWriter.bytesPerNumber + 3) + 2
-        return PackedTextBytes(capacity: capacity) { out in
+        var out = PackedTextWriter(capacity: batch.events.count * (10 * PackedTextWriter.bytesPerNumber + 3) + 2)
+        out.byte(UInt8(ascii: "["))
+        let packed = min(dispatches.count, batch.events.count)
+        for index in batch.events.indices {
+            let event = batch.events[index]
+            if index > 0 { out.byte(UInt8(ascii: ",")) }
             out.byte(UInt8(ascii: "["))
-            for (index, event) in batch.events.enumerated() {
-                if index > 0 { out.byte(UInt8(ascii: ",")) }
-                out.byte(UInt8(ascii: "["))
-                let dataHigh = Int64(event.data >> 32)
-                out.decimal(Int64(event.fd))
-                out.comma(Int64(event.mask.rawValue))
-                out.comma(dataHigh)
-                if index < dispatches.count, let d = dispatches[index] {
-                    out.comma(stored(d.seq &- batch.seq))
-                    out.comma(stored(d.timeNs &- batch.timeNs))
-                    out.comma(Int64(d.ranRegistrationID) - dataHigh)
-                    out.comma(Int64(d.deliveredMask.rawValue))
-                    out.comma(flags(of: d))
-                    out.comma(stored(d.durationNs))
-                }
-                if let low = RowEncoding.dataLow(event.data, fd: event.fd) { out.comma(low) }
-                out.byte(UInt8(ascii: "]"))
+            let dataHigh = Int64(event.data >> 32)
+            out.decimal(Int64(event.fd))
+            out.comma(Int64(event.mask.rawValue))
+            out.comma(dataHigh)
+            if index < packed, let d = dispatches[index] {
+                out.comma(stored(d.seq &- batch.seq))
+                out.comma(stored(d.timeNs &- batch.timeNs))
+                out.comma(Int64(d.ranRegistrationID) - dataHigh)
+                out.comma(Int64(d.deliveredMask.rawValue))
+                out.comma(flags(of: d))
+                out.comma(stored(d.durationNs))
             }
+            if let low = RowEncoding.dataLow(event.data, fd: event.fd) { out.comma(low) }
             out.byte(UInt8(ascii: "]"))
         }
+        out.byte(UInt8(ascii: "]"))
+        return PackedTextBytes(out)
     }
 
     /// Whether `dispatch` can be packed with event `eventIndex` of `batch` and read

@@ -29,6 +29,9 @@ struct RowPacking {
     private(set) var packedFDRecords = 0
     /// Syscalls packed into the row of an earlier call of their thread (`meta.packed_syscalls`).
     var packedSyscalls: Int { syscallRuns.packedCalls }
+    /// Gap records written so far (the writer's statistics count them here, where
+    /// each record is looked at anyway, rather than in a pass of their own).
+    private(set) var gaps = 0
 
     init(start: UInt64) { self.start = start }
 
@@ -70,6 +73,7 @@ struct RowPacking {
                 try emit(.fd(FDRecordPairing.row(for: record, packed: packed, start: start, labelID: labelID)))
                 held = nil
             case .gap, .callFailed:
+                if case .gap = record { gaps += 1 }
                 try emit(.record(RowEncoding.row(for: record, start: start, firstEventID: 0, labelID: 0)))
             }
         }

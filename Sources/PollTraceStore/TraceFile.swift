@@ -110,9 +110,10 @@ final class TraceFile {
         return id
     }
 
-    /// Commits `chunk` and `pollers` in one transaction. Returns the rows written.
-    /// On failure the transaction is rolled back: the file keeps every earlier chunk.
-    func write(_ chunk: inout [TraceRecord], pollers: [PollerInfo]) throws -> Int {
+    /// Commits `chunk` and `pollers` in one transaction, and leaves `chunk` in seq
+    /// order. Returns the rows written and how many of the records were gaps. On
+    /// failure the transaction is rolled back: the file keeps every earlier chunk.
+    func write(_ chunk: inout [TraceRecord], pollers: [PollerInfo]) throws -> (rows: Int, gaps: Int) {
         // In seq order, rows append to the end of the B-tree and pages fill up. They
         // arrive nearly sorted (a dispatch is appended after its side effects but
         // numbered before them), which Swift's sort (a merge of runs) handles in
@@ -121,6 +122,7 @@ final class TraceFile {
         let savedStrings = stringIDs
         let savedPacking = packing
         var rows = 0
+        let gapsBefore = packing.gaps
         do {
             defer { begin.reset() }
             try begin.run()
@@ -142,7 +144,7 @@ final class TraceFile {
             try syscalls.finish()
             defer { commit.reset() }
             try commit.run()
-            return rows
+            return (rows, packing.gaps - gapsBefore)
         } catch {
             records.discard(); batchRows.discard(); fdRecords.discard(); syscalls.discard()
             try? connection.execute(sql: "ROLLBACK")

@@ -90,19 +90,16 @@ public final class TraceWriter: TraceRecorder, Sendable {
             var chunk = buffer.take(spare: spare, waitUntilMonotonicNs: monotonicNowNs() + max(intervalNs, 1_000_000))
             if !failed && (!chunk.records.isEmpty || !chunk.pollers.isEmpty) {
                 do {
-                    let rows = try file.write(&chunk.records, pollers: chunk.pollers)
-                    var gaps = 0
-                    var highest: UInt64 = 0
-                    for record in chunk.records {
-                        if case .gap = record { gaps += 1 }
-                        highest = max(highest, record.seq)
-                    }
+                    let (rows, gaps) = try file.write(&chunk.records, pollers: chunk.pollers)
+                    let highest = chunk.records.last?.seq ?? 0  // in seq order now
+                    let cpu = threadCPUNs()
                     stats.withLock {
                         $0.recordsWritten += chunk.records.count
                         $0.rowsWritten += rows
                         $0.gapsRecorded += gaps
                         $0.flushes += 1
                         $0.highestSeqWritten = max($0.highestSeqWritten, highest)
+                        $0.writerCPUNs = cpu
                     }
                 } catch {
                     failed = true

@@ -62,7 +62,24 @@ public struct TraceWriterStatistics: Sendable, Hashable {
     public var flushes: Int = 0
     /// The highest sequence number committed so far (0 before the first flush).
     public var highestSeqWritten: UInt64 = 0
+    /// CPU time (user + system) the writer thread has used so far, in ns, read after
+    /// each commit: what recording costs beyond the record calls on the traced
+    /// threads. It is CPU the traced program cannot use on a busy machine.
+    public var writerCPUNs: UInt64 = 0
     /// The first write error, if any; once set, nothing more is written.
     public var lastError: String?
     public init() {}
+
+    /// Adds another writer's figures to these (a daemon that rotates its trace
+    /// reports all its files as one). The newer error wins.
+    public mutating func add(_ other: TraceWriterStatistics) {
+        recordsWritten += other.recordsWritten
+        rowsWritten += other.rowsWritten
+        recordsDropped += other.recordsDropped
+        gapsRecorded += other.gapsRecorded
+        flushes += other.flushes
+        highestSeqWritten = max(highestSeqWritten, other.highestSeqWritten)
+        writerCPUNs += other.writerCPUNs
+        lastError = other.lastError ?? lastError
+    }
 }

@@ -80,6 +80,8 @@ struct PollerBench: ParsableCommand {
         var results: [Way: [Double]] = [:]
         var cpu: [Way: [Double]] = [:]
         var loadCPU: [Way: [Double]] = [:]
+        var loopThread: [Way: [Double]] = [:]
+        var writerThread: [Way: [Double]] = [:]
         /// Each run's throughput of a way over the same run's no-recorder throughput:
         /// measured seconds apart, so the machine's load drifts less between them.
         var pairedRatios: [Way: [Double]] = [:]
@@ -93,10 +95,15 @@ struct PollerBench: ParsableCommand {
                 results[way, default: []].append(result.roundTripsPerSecond)
                 cpu[way, default: []].append(result.serverCPUMicrosPerRoundTrip)
                 if let load = result.loadCPUMicrosPerRoundTrip { loadCPU[way, default: []].append(load) }
+                if let loop = result.loopThreadMicrosPerRoundTrip { loopThread[way, default: []].append(loop) }
+                if let writer = result.writerThreadMicrosPerRoundTrip { writerThread[way, default: []].append(writer) }
                 print("run \(run)  " + pad(way.rawValue)
                       + String(format: " %8.0f round trips/s  (%.2f s)  server CPU %.2f us/round trip",
                                result.roundTripsPerSecond, result.seconds, result.serverCPUMicrosPerRoundTrip)
-                      + (result.loadCPUMicrosPerRoundTrip.map { String(format: " (load phase %.2f)", $0) } ?? "")
+                      + (result.loadCPUMicrosPerRoundTrip.map { String(format: " (load phase %.2f", $0) } ?? "")
+                      + (result.loopThreadMicrosPerRoundTrip.map { String(format: ": loop thread %.3f", $0) } ?? "")
+                      + (result.writerThreadMicrosPerRoundTrip.map { way == .recording ? String(format: ", writer thread %.3f", $0) : "" } ?? "")
+                      + (result.loadCPUMicrosPerRoundTrip == nil ? "" : ")")
                       + result.note)
             }
             for way in ways { pairedRatios[way, default: []].append(thisRun[way]! / thisRun[.noRecorder]!) }
@@ -113,6 +120,15 @@ struct PollerBench: ParsableCommand {
                   + String(format: " %8.0f round trips/s  ratio %.3fx | %.3fx   server CPU %.2f us/round trip  ratio %.3fx",
                            value, value / baseline, median(pairedRatios[way] ?? []), cpuValue, cpuBaseline / cpuValue)
                   + (loadValue.map { String(format: "   load phase %.2f us  ratio %.3fx", $0, loadCPUBaseline / $0) } ?? ""))
+        }
+        if let loops = loopThread[.noRecorder], let recordingLoops = loopThread[.recording],
+           let writers = writerThread[.recording] {
+            // Thread CPU hardly moves with the machine's load, so it shows what
+            // recording costs when the throughput ratio is lost in the noise.
+            print(String(format: "\nrecording's cost per round trip, by thread CPU (medians): loop thread %.3f us -> %.3f us (+%.3f), "
+                         + "writer thread %.3f us; %.3fx of the no-recorder loop thread's CPU",
+                         median(loops), median(recordingLoops), median(recordingLoops) - median(loops), median(writers),
+                         median(loops) / (median(recordingLoops) + median(writers))))
         }
         let recordingRatio = median(pairedRatios[.recording] ?? [])
         let recordingCPURatio = cpuBaseline / median(cpu[.recording] ?? [])
@@ -138,6 +154,11 @@ struct PollerBench: ParsableCommand {
         /// load is committed: without starting the process, creating the trace and
         /// closing it (one-time costs, not throughput). Nil for strace.
         var loadCPUMicrosPerRoundTrip: Double?
+        /// The loop thread's CPU alone (process start and the listener included, a
+        /// few ms), and the trace writer thread's up to the last commit of the load:
+        /// the two halves of what recording costs, steadier than throughput.
+        var loopThreadMicrosPerRoundTrip: Double?
+        var writerThreadMicrosPerRoundTrip: Double?
         var note: String
     }
 
@@ -194,6 +215,12 @@ struct PollerBench: ParsableCommand {
         var note = ""
         var loadCPU: Double?
         var lines = report.split(separator: "\n").map(String.init)
+        var threadCPU: (loop: Double, writer: Double)?
+        if let index = lines.firstIndex(where: { $0.hasPrefix("THREADCPU ") }) {
+            let words = lines[index].split(separator: " ")
+            if words.count == 3, let loop = Double(words[1]), let writer = Double(words[2]) { threadCPU = (loop, writer) }
+            lines.remove(at: index)
+        }
         if let index = lines.firstIndex(where: { $0.hasPrefix("LOADCPU ") }) {
             let words = lines[index].split(separator: " ")
             loadCPU = Double(words[1])
@@ -212,7 +239,9 @@ struct PollerBench: ParsableCommand {
         let serverCPU = ProcessCPU.childrenSeconds() - cpuBefore
         return Measurement(roundTripsPerSecond: total / elapsed, seconds: elapsed,
                            serverCPUMicrosPerRoundTrip: serverCPU * 1e6 / total,
-                           loadCPUMicrosPerRoundTrip: way == .strace ? nil : loadCPU.map { $0 * 1e6 / total }, note: note)
+                           loadCPUMicrosPerRoundTrip: way == .strace ? nil : loadCPU.map { $0 * 1e6 / total },
+                           loopThreadMicrosPerRoundTrip: threadCPU.map { $0.loop * 1e6 / total },
+                           writerThreadMicrosPerRoundTrip: threadCPU.map { $0.writer * 1e6 / total }, note: note)
     }
 
     static func findStrace() -> String? {
@@ -265,6 +294,10 @@ fileprivate enum EchoServer {
             while writer.statistics.highestSeqWritten < recorded && writer.statistics.lastError == nil { usleep(1_000) }
         }
         let cpuAtEnd = ProcessCPU.ownSeconds()
+        // The loop ran on this thread; the writer's own thread reports its CPU.
+        let loopCPU = ProcessCPU.threadSeconds()
+        let writerCPU = Double(writer?.statistics.writerCPUNs ?? 0) / 1e9
+        print("THREADCPU \(loopCPU) \(writerCPU)")
         try poller.close()
         if let writer {
             try writer.close()
