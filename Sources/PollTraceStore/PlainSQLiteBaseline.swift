@@ -36,7 +36,7 @@ public struct PlainSQLiteBaseline {
         let clock = ContinuousClock()
         let began = clock.now
         let db = try SQLiteConnection(path: path, readOnly: false)
-        try db.execute(sql: "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
+        try db.execute(sql: "PRAGMA page_size = \(Schema.pageSize); PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
         try db.execute(sql: Schema.createTables)
         let insertRecord = try db.makeStatement(sql: "INSERT INTO records(seq, tag, t, a, b, c, d, e, f) VALUES (?,?,?,?,?,?,?,?,?)")
         let insertFD = try db.makeStatement(sql: "INSERT INTO fd_records(seq, tag, t, a, b, c, d, e, f, g, h) VALUES (?,?,?,?,?,?,?,?,?,?,?)")

@@ -44,6 +44,7 @@ final class TraceFile {
             // traced process crashing (the crash test checks this), not the machine
             // losing power mid-trace; close() checkpoints with a full sync.
             try connection.execute(sql: """
+                PRAGMA page_size = \(Schema.pageSize);
                 PRAGMA journal_mode = WAL;
                 PRAGMA synchronous = NORMAL;
                 PRAGMA cache_size = -16384;
@@ -52,7 +53,7 @@ final class TraceFile {
                 """)
             if let limit = options.maxFileBytes {
                 // A size cap behaves exactly like a full disk: SQLITE_FULL.
-                try connection.execute(sql: "PRAGMA max_page_count = \(max(1, limit / 4096))")
+                try connection.execute(sql: "PRAGMA max_page_count = \(max(1, limit / Schema.pageSize))")
             }
             try connection.execute(sql: "BEGIN")
             try connection.execute(sql: Schema.createTables)

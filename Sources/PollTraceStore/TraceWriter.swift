@@ -126,6 +126,8 @@ public final class TraceWriter: TraceRecorder, Sendable {
                 stats.withLock { $0.lastError = "finishing the trace: " + Self.describe(error) }
             }
         }
+        let cpu = threadCPUNs()
+        stats.withLock { $0.writerCPUNs = cpu }  // with close()'s index build and checkpoint
     }
 
     private static func describe(_ error: Error) -> String {

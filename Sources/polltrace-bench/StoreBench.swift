@@ -74,6 +74,8 @@ struct StoreBench: ParsableCommand {
         }
         let m = RunResult(ceilingRecordsPerSec: median(\.ceilingRecordsPerSec), ingestRecordsPerSec: median(\.ingestRecordsPerSec),
                           writerRows: median(\.writerRows), ingestToCommitRecordsPerSec: median(\.ingestToCommitRecordsPerSec),
+                          writerCPUNsPerRecord: median(\.writerCPUNsPerRecord),
+                          writerTotalCPUNsPerRecord: median(\.writerTotalCPUNsPerRecord),
                           recordNsMedian: median(\.recordNsMedian), recordNsP99: median(\.recordNsP99),
                           scanRecordsPerSec: median(\.scanRecordsPerSec),
                           bytesPerRecord: median(\.bytesPerRecord), ceilingBytesPerRecord: median(\.ceilingBytesPerRecord))
@@ -131,8 +133,10 @@ struct StoreBench: ParsableCommand {
         // Sustained to commit: poll until the writer has committed everything.
         while writer.statistics.recordsWritten < records.count { usleep(200) }
         let committed = clock.now
+        let writerCPUNs = writer.statistics.writerCPUNs
         try writer.close()
         let closed = clock.now
+        let writerTotalCPUNs = writer.statistics.writerCPUNs
         blockNs.sort()
         let ingestSeconds = nanoseconds(closed - began) / 1e9
         let toCommitSeconds = nanoseconds(committed - began) / 1e9
@@ -156,6 +160,8 @@ struct StoreBench: ParsableCommand {
                          ingestRecordsPerSec: Double(records.count) / ingestSeconds,
                          writerRows: Double(writer.statistics.rowsWritten),
                          ingestToCommitRecordsPerSec: Double(records.count) / toCommitSeconds,
+                         writerCPUNsPerRecord: Double(writerCPUNs) / Double(records.count),
+                         writerTotalCPUNsPerRecord: Double(writerTotalCPUNs) / Double(records.count),
                          recordNsMedian: blockNs[blockNs.count / 2],
                          recordNsP99: blockNs[min(blockNs.count - 1, blockNs.count * 99 / 100)],
                          scanRecordsPerSec: Double(records.count) / scanSeconds,
@@ -171,6 +177,11 @@ private struct RunResult {
     /// whose batch went out in the previous commit is a row of its own.
     var writerRows: Double
     var ingestToCommitRecordsPerSec: Double
+    /// The writer thread's CPU (user + system) per record up to the last commit:
+    /// steadier than the rates when the machine is busy.
+    var writerCPUNsPerRecord: Double
+    /// The same with close() (index build, last checkpoint).
+    var writerTotalCPUNsPerRecord: Double
     var recordNsMedian: Double
     var recordNsP99: Double
     var scanRecordsPerSec: Double
@@ -178,9 +189,9 @@ private struct RunResult {
     var ceilingBytesPerRecord: Double
 
     var line: String {
-        String(format: "ceiling %.0f records/s | writer %.0f records/s in %.0f rows (%.0f records/s to last commit, before close) | "
+        String(format: "ceiling %.0f records/s | writer %.0f records/s in %.0f rows (%.0f records/s to last commit, before close; writer thread %.0f ns CPU/record, %.0f with close) | "
                + "record() %.1f ns median, %.1f ns p99 | scan %.0f records/s | %.1f bytes/record (ceiling file %.1f)",
-               ceilingRecordsPerSec, ingestRecordsPerSec, writerRows, ingestToCommitRecordsPerSec, recordNsMedian, recordNsP99,
+               ceilingRecordsPerSec, ingestRecordsPerSec, writerRows, ingestToCommitRecordsPerSec, writerCPUNsPerRecord, writerTotalCPUNsPerRecord, recordNsMedian, recordNsP99,
                scanRecordsPerSec, bytesPerRecord, ceilingBytesPerRecord)
     }
 }

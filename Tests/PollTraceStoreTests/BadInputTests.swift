@@ -85,15 +85,16 @@ final class BadInputTests: XCTestCase {
         let path = dir.file("truncated.trace")
         try makeTrace(path)
         let size = try FileManager.default.attributesOfItem(atPath: path)[.size] as! Int
-        XCTAssertGreaterThan(size, 4 * 4096, "the fixture should span several pages")
+        let page = Schema.pageSize
+        XCTAssertGreaterThan(size, 4 * page, "the fixture should span several pages")
         // Cut on a page boundary (the header's page count catches it) ...
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
-        try handle.truncate(atOffset: UInt64(size / 2 / 4096 * 4096))
+        try handle.truncate(atOffset: UInt64(size / 2 / page * page))
         try handle.close()
         assertOpenFails(path) { if case .corrupted = $0 { true } else { false } }
         // ... and in the middle of a page.
         let handle2 = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
-        try handle2.truncate(atOffset: 4096 + 1000)
+        try handle2.truncate(atOffset: UInt64(page + 1000))
         try handle2.close()
         assertOpenFails(path) { if case .corrupted = $0 { true } else { false } }
         // Shorter than the 100-byte header.
@@ -111,9 +112,10 @@ final class BadInputTests: XCTestCase {
         // Overwrite every page after the first with a fixed junk pattern: the B-tree
         // page headers become invalid, which SQLite reports as SQLITE_CORRUPT.
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
-        for page in 1..<(size / 4096) {
-            try handle.seek(toOffset: UInt64(page * 4096))
-            try handle.write(contentsOf: Data((0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }))
+        let pageSize = Schema.pageSize
+        for page in 1..<(size / pageSize) {
+            try handle.seek(toOffset: UInt64(page * pageSize))
+            try handle.write(contentsOf: Data((0..<pageSize).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }))
         }
         try handle.close()
         assertOpenFails(path) { if case .corrupted = $0 { true } else { false } }
