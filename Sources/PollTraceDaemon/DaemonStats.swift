@@ -23,24 +23,11 @@ public final class DaemonStats: Sendable {
     /// (an accept or read that found nothing to do). Under `naive` this is where a
     /// misrouted event shows up in the daemon itself.
     let emptyWakeups = Atomic<Int>(0)
-    // Dispatch verdicts, counted as the records pass (only while tracing).
-    let dispatchesRan = Atomic<Int>(0)
-    // One counter per `SuppressionReason` (Atomic is not copyable, so no array).
-    let suppressedReplaced = Atomic<Int>(0)
-    let suppressedGone = Atomic<Int>(0)
-    let suppressedNotInterested = Atomic<Int>(0)
-    let suppressedNoHandler = Atomic<Int>(0)
-
-    private func suppressedCounter(_ reason: SuppressionReason) -> Int {
-        switch reason {
-        case .registrationReplaced: suppressedReplaced.load(ordering: .relaxed)
-        case .registrationGone: suppressedGone.load(ordering: .relaxed)
-        case .notInterested: suppressedNotInterested.load(ordering: .relaxed)
-        case .noHandler: suppressedNoHandler.load(ordering: .relaxed)
-        }
-    }
-    let batches = Atomic<Int>(0)
-    let recordsSeen = Atomic<Int>(0)
+    /// Dispatch verdicts, batches and records, counted as the records pass (only
+    /// while tracing), in one tally per poller: every record passes here, and
+    /// counters shared by all pollers bounced their cache line between the cores on
+    /// each one. A poller's id picks its tally (ids past 16 share).
+    private let tallies: [RecordTally] = (0..<16).map { _ in RecordTally() }
 
     public init() {}
 
@@ -71,26 +58,29 @@ public final class DaemonStats: Sendable {
     func connectionClosed() { connectionsCurrent.wrappingSubtract(1, ordering: .relaxed) }
 
     /// Looks at each record on its way to the trace and counts batches and verdicts.
-    func observe(_ record: TraceRecord) {
-        recordsSeen.wrappingAdd(1, ordering: .relaxed)
+    func observe(_ record: borrowing TraceRecord) {
+        let tally = tallies[Int(record.poller & 15)]
+        tally.records.wrappingAdd(1, ordering: .relaxed)
         switch record {
         case .batch:
-            batches.wrappingAdd(1, ordering: .relaxed)
+            tally.batches.wrappingAdd(1, ordering: .relaxed)
         case .dispatch(let dispatch) where dispatch.source == .event:
             if let reason = dispatch.suppression {
                 switch reason {
-                case .registrationReplaced: suppressedReplaced.wrappingAdd(1, ordering: .relaxed)
-                case .registrationGone: suppressedGone.wrappingAdd(1, ordering: .relaxed)
-                case .notInterested: suppressedNotInterested.wrappingAdd(1, ordering: .relaxed)
-                case .noHandler: suppressedNoHandler.wrappingAdd(1, ordering: .relaxed)
+                case .registrationReplaced: tally.suppressedReplaced.wrappingAdd(1, ordering: .relaxed)
+                case .registrationGone: tally.suppressedGone.wrappingAdd(1, ordering: .relaxed)
+                case .notInterested: tally.suppressedNotInterested.wrappingAdd(1, ordering: .relaxed)
+                case .noHandler: tally.suppressedNoHandler.wrappingAdd(1, ordering: .relaxed)
                 }
             } else {
-                dispatchesRan.wrappingAdd(1, ordering: .relaxed)
+                tally.dispatchesRan.wrappingAdd(1, ordering: .relaxed)
             }
         default:
             break
         }
     }
+
+    private func sum(_ counter: (RecordTally) -> Int) -> Int { tallies.reduce(0) { $0 + counter($1) } }
 
     /// A plain-value copy for the stats endpoint and tests.
     public struct Snapshot: Hashable, Sendable {
@@ -105,7 +95,14 @@ public final class DaemonStats: Sendable {
     public var snapshot: Snapshot {
         var byReason: [SuppressionReason: Int] = [:]
         for reason in SuppressionReason.allCases {
-            byReason[reason] = suppressedCounter(reason)
+            byReason[reason] = sum { tally in
+                switch reason {
+                case .registrationReplaced: tally.suppressedReplaced.load(ordering: .relaxed)
+                case .registrationGone: tally.suppressedGone.load(ordering: .relaxed)
+                case .notInterested: tally.suppressedNotInterested.load(ordering: .relaxed)
+                case .noHandler: tally.suppressedNoHandler.load(ordering: .relaxed)
+                }
+            }
         }
         return Snapshot(
             connectionsCurrent: connectionsCurrent.load(ordering: .relaxed),
@@ -122,9 +119,24 @@ public final class DaemonStats: Sendable {
             rtpConnections: rtpConnections.load(ordering: .relaxed),
             rtpBytes: rtpBytes.load(ordering: .relaxed),
             emptyWakeups: emptyWakeups.load(ordering: .relaxed),
-            batches: batches.load(ordering: .relaxed),
-            dispatchesRan: dispatchesRan.load(ordering: .relaxed),
-            recordsSeen: recordsSeen.load(ordering: .relaxed),
+            batches: sum { $0.batches.load(ordering: .relaxed) },
+            dispatchesRan: sum { $0.dispatchesRan.load(ordering: .relaxed) },
+            recordsSeen: sum { $0.records.load(ordering: .relaxed) },
             suppressed: byReason)
     }
+}
+
+/// One poller's share of the record counters (`DaemonStats.observe`). A class of
+/// its own, so each poller's counters sit in their own allocation.
+final class RecordTally: Sendable {
+    let records = Atomic<Int>(0)
+    let batches = Atomic<Int>(0)
+    let dispatchesRan = Atomic<Int>(0)
+    // One counter per `SuppressionReason` (Atomic is not copyable, so no array).
+    let suppressedReplaced = Atomic<Int>(0)
+    let suppressedGone = Atomic<Int>(0)
+    let suppressedNotInterested = Atomic<Int>(0)
+    let suppressedNoHandler = Atomic<Int>(0)
+    // Pads the object past a 64-byte cache line, so two tallies never share one.
+    private let padding: (Int, Int, Int, Int, Int, Int, Int, Int) = (0, 0, 0, 0, 0, 0, 0, 0)
 }

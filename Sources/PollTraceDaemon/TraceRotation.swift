@@ -62,9 +62,11 @@ public final class DaemonRecorder: TraceRecorder, Sendable {
         }
     }
 
-    public func record(_ record: TraceRecord) {
+    public func record(_ record: consuming TraceRecord) {
         stats.observe(record)
-        state.withLock { $0.writer?.record(record) }
+        // Moved, not copied, into the writer under the lock.
+        var handed: TraceRecord? = consume record
+        state.withLock { state in if let writer = state.writer { writer.record(handed.take()!) } }
     }
 
     /// The file being written now.

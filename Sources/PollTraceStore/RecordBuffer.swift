@@ -56,7 +56,7 @@ final class RecordBuffer: @unchecked Sendable {
 
     /// Called on recording threads: the hot path.
     @inline(__always)
-    func append(_ record: TraceRecord) {
+    func append(_ record: consuming TraceRecord) {
         lock.lock()
         if filling.count < capacity && !closing {
             filling.append(record)
@@ -92,7 +92,7 @@ final class RecordBuffer: @unchecked Sendable {
 
     /// The buffer is full (or closed). Called with the lock held; releases it.
     @inline(never)
-    private func appendWhenFull(_ record: TraceRecord) {
+    private func appendWhenFull(_ record: consuming TraceRecord) {
         defer { lock.unlock() }
         if closing || writerStopped {
             refusedCount += 1

@@ -50,7 +50,7 @@ public final class TraceWriter: TraceRecorder, Sendable {
     public func pollerStarted(_ info: PollerInfo) { buffer.addPoller(info) }
 
     @inline(__always)
-    public func record(_ record: TraceRecord) { buffer.append(record) }
+    public func record(_ record: consuming TraceRecord) { buffer.append(record) }
 
     /// Records several records, in order, taking the buffer's lock once rather than
     /// once per record. Same rules as `record` for a full buffer and after `close()`.

@@ -328,7 +328,7 @@ fileprivate final class DiscardingRecorder: TraceRecorder, Sendable {
     let sequence = SequenceCounter()
     private let counter = Atomic<Int>(0)
     func pollerStarted(_ info: PollerInfo) {}
-    func record(_ record: TraceRecord) { counter.wrappingAdd(1, ordering: .relaxed) }
+    func record(_ record: consuming TraceRecord) { counter.wrappingAdd(1, ordering: .relaxed) }
     var count: Int { counter.load(ordering: .relaxed) }
 }
 
