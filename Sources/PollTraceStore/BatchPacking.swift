@@ -10,6 +10,11 @@ import PollTraceCore
 /// One event is, by its length:
 /// - 3: `[fd, mask, data_hi]`: no dispatch packed, the low half of `epoll_data` is the fd;
 /// - 4: `[fd, mask, data_hi, data_lo]`;
+/// - 6 (schema v5): `[fd, mask, data_hi, seq_offset, t_offset, duration_ns]`: the
+///   common dispatch, written short: the handler of the event's own registration
+///   (`data_hi`) ran with the harvested mask, nothing suppressed or thrown, and the
+///   low half of `epoll_data` is the fd. Every guarded dispatch that runs is one;
+///   it is a third fewer numbers to format and a quarter fewer bytes to store;
 /// - 9: `[fd, mask, data_hi, seq_offset, t_offset, ran_offset, delivered_mask, flags, duration_ns]`;
 /// - 10: the 9 and then `data_lo`.
 ///
@@ -38,15 +43,20 @@ enum BatchPacking {
             out.decimal(Int64(event.fd))
             out.comma(Int64(event.mask.rawValue))
             out.comma(dataHigh)
+            let low = RowEncoding.dataLow(event.data, fd: event.fd)
             if index < packed, let d = dispatches[index] {
                 out.comma(stored(d.seq &- batch.seq))
                 out.comma(stored(d.timeNs &- batch.timeNs))
-                out.comma(Int64(d.ranRegistrationID) - dataHigh)
-                out.comma(Int64(d.deliveredMask.rawValue))
-                out.comma(flags(of: d))
+                let ranOffset = Int64(d.ranRegistrationID) - dataHigh
+                let flags = flags(of: d)
+                if ranOffset != 0 || d.deliveredMask != event.mask || flags != plainFlags || low != nil {
+                    out.comma(ranOffset)
+                    out.comma(Int64(d.deliveredMask.rawValue))
+                    out.comma(flags)
+                }
                 out.comma(stored(d.durationNs))
             }
-            if let low = RowEncoding.dataLow(event.data, fd: event.fd) { out.comma(low) }
+            if let low { out.comma(low) }
             out.byte(UInt8(ascii: "]"))
         }
         out.byte(UInt8(ascii: "]"))
@@ -61,6 +71,9 @@ enum BatchPacking {
             && dispatch.seq > batch.seq && Int(dispatch.eventIndex) < batch.events.count
     }
 
+    /// The flags of a dispatch of an event that ran, nothing suppressed or thrown.
+    static let plainFlags = Int64(DispatchSource.event.rawValue)
+
     @inline(__always)
     static func flags(of d: Dispatch) -> Int64 {
         Int64(d.source.rawValue)
@@ -74,9 +87,10 @@ enum BatchPacking {
 
     /// Reads the JSON of batch `batch` (whose `events` are empty on entry) into its
     /// events, and appends the packed dispatches to `dispatches`. Throws on anything
-    /// the writer does not produce, including an event count other than `count`.
+    /// the writer does not produce, including an event count other than `count`,
+    /// and the short 6-number dispatch in a file older than v5 (`allowsShortDispatch`).
     static func decode(_ bytes: UnsafeBufferPointer<UInt8>, count: Int, into batch: inout BatchHarvested,
-                       dispatches: inout [Dispatch]) throws {
+                       dispatches: inout [Dispatch], allowsShortDispatch: Bool = true) throws {
         var scanner = PackedTextScanner(bytes: bytes, row: .batch(batch.seq))
         var events: [HarvestedEvent] = []
         events.reserveCapacity(count)
@@ -96,7 +110,9 @@ enum BatchPacking {
                 }
                 try scanner.expect(UInt8(ascii: "]"))
                 let index = events.count
-                guard n == 3 || n == 4 || n == 9 || n == 10 else { throw scanner.failure("event \(index) has \(n) numbers") }
+                guard n == 3 || n == 4 || n == 9 || n == 10 || (n == 6 && allowsShortDispatch) else {
+                    throw scanner.failure("event \(index) has \(n) numbers")
+                }
                 guard let fd = Int32(exactly: fields.0), let mask = UInt32(exactly: fields.1),
                       let high = UInt32(exactly: fields.2) else {
                     throw scanner.failure("event \(index) has an out-of-range fd, mask or data_hi")
@@ -107,7 +123,12 @@ enum BatchPacking {
                     low = value
                 }
                 events.append(HarvestedEvent(fd: fd, mask: IOEvents(rawValue: mask), data: UInt64(high) << 32 | UInt64(low)))
-                if n >= 9 {
+                if n == 6 {
+                    // The short form: own registration, harvested mask, plain flags.
+                    let (f0, f1, f2, f3, f4, f5, _, _, _, _) = fields
+                    dispatches.append(try dispatch((f0, f1, f2, f3, f4, 0, f1, plainFlags, f5, 0), event: index,
+                                                   dataHigh: Int64(high), batch: batch, scanner: scanner))
+                } else if n >= 9 {
                     dispatches.append(try dispatch(fields, event: index, dataHigh: Int64(high), batch: batch, scanner: scanner))
                 }
             } while try scanner.take(UInt8(ascii: ","))

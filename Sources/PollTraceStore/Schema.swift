@@ -111,7 +111,7 @@ enum Schema {
         UNION ALL SELECT seq - coalesce(h, 1) FROM fd_records WHERE tag & 15 = 2 AND g IS NOT NULL
         UNION ALL SELECT seq - 1 FROM fd_records WHERE tag & 15 = 5 AND b IS NOT NULL
         UNION ALL SELECT b.seq + (j.value ->> 3) FROM records b, json_each(b.e) j
-                  WHERE b.tag & 15 = 6 AND b.f > 0 AND json_array_length(j.value) >= 9
+                  WHERE b.tag & 15 = 6 AND b.f > 0 AND json_array_length(j.value) >= 6
         UNION ALL SELECT c.seq + (j.value ->> 0) FROM syscall_rows c, json_each(c.more) j WHERE c.more IS NOT NULL
         """
 
@@ -175,7 +175,7 @@ enum Schema {
             FROM records
             UNION ALL
             SELECT b.seq + (j.value ->> 3), b.tag >> 4, 7, 'dispatch', b.t + (j.value ->> 4), b.t + (j.value ->> 4) + \(start), NULL, NULL
-            FROM records b, json_each(b.e) j WHERE b.tag & 15 = 6 AND b.f > 0 AND json_array_length(j.value) >= 9
+            FROM records b, json_each(b.e) j WHERE b.tag & 15 = 6 AND b.f > 0 AND json_array_length(j.value) >= 6
             UNION ALL
             SELECT seq, tag >> 4, tag & 15, \(kindNames), t, t + \(start), a, CASE WHEN tag & 15 IN (2, 3, 4) THEN b END
             FROM fd_records
@@ -268,12 +268,20 @@ enum Schema {
                     WHERE d.tag & 15 = 7
                 )
                 UNION ALL
-                -- A dispatch packed into its batch's row: element [3…8] of its event.
-                SELECT b.seq + (j.value ->> 3), b.tag >> 4, b.t + (j.value ->> 4), b.seq, j.key,
-                       j.value ->> 0, j.value ->> 1, j.value ->> 2, \(dataLow("j.value")),
-                       (j.value ->> 2) + (j.value ->> 5), j.value ->> 6, j.value ->> 7, j.value ->> 8
-                FROM records b, json_each(b.e) j
-                WHERE b.tag & 15 = 6 AND b.f > 0 AND json_array_length(j.value) >= 9
+                -- A dispatch packed into its batch's row: elements [3…8] of its event, or
+                -- in the short form (6 numbers, v5) [3], [4] and [5] = duration, with the
+                -- event's own registration, the harvested mask and plain flags.
+                SELECT bs + (v ->> 3), p, bt + (v ->> 4), bs, k, v ->> 0, v ->> 1, v ->> 2, \(dataLow("v")),
+                       CASE WHEN n = 6 THEN v ->> 2 ELSE (v ->> 2) + (v ->> 5) END,
+                       CASE WHEN n = 6 THEN v ->> 1 ELSE v ->> 6 END,
+                       CASE WHEN n = 6 THEN \(BatchPacking.plainFlags) ELSE v ->> 7 END,
+                       CASE WHEN n = 6 THEN v ->> 5 ELSE v ->> 8 END
+                FROM (
+                    SELECT b.seq AS bs, b.tag >> 4 AS p, b.t AS bt, j.key AS k, j.value AS v, json_array_length(j.value) AS n
+                    FROM records b, json_each(b.e) j
+                    WHERE b.tag & 15 = 6 AND b.f > 0
+                )
+                WHERE n >= 6
             );
         CREATE VIEW handler_time AS
             SELECT coalesce(handler_label, source || ' ' || ran_registration_id) AS handler,

@@ -33,6 +33,8 @@ final class CursorState {
     /// memory stays bounded however many distinct labels a trace has.
     private var strings: [Int64: String] = [:]
     private let stringCacheLimit = 4096
+    /// v5 packs the common dispatch in 6 numbers (`BatchPacking`); older files never do.
+    private let allowsShortDispatch: Bool
 
     /// The id of the event row `events` is positioned on, if any.
     private var eventsAt: Int64? = nil
@@ -42,6 +44,7 @@ final class CursorState {
         self.connection = connection
         self.path = path
         self.start = start
+        allowsShortDispatch = version >= 5
         records = RowStream(try connection.makeStatement(sql: "SELECT seq, tag, t, a, b, c, d, e, f FROM records ORDER BY seq"))
         // Traces written before the fd kinds had their own table keep them in `records`.
         // From v3 the columns are the same for every version: `g`, `h` (v4; NULL
@@ -144,7 +147,8 @@ final class CursorState {
         }
         unpacked.removeAll(keepingCapacity: true)
         do {
-            try s.withTextBytes(7) { try BatchPacking.decode($0, count: Int(count), into: &batch, dispatches: &unpacked) }
+            try s.withTextBytes(7) { try BatchPacking.decode($0, count: Int(count), into: &batch, dispatches: &unpacked,
+                                                                  allowsShortDispatch: allowsShortDispatch) }
         } catch PackedTextError.bad(let detail) {
             throw RowEncoding.DecodeError.bad(detail)
         }

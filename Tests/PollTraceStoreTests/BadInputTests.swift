@@ -175,6 +175,13 @@ final class BadInputTests: XCTestCase {
             ("unknown suppression", "UPDATE records SET e = '[[4,1,0,1,10,0,1,29,5]]' WHERE tag & 15 = 6"),
             ("a timer source packed", "UPDATE records SET e = '[[4,1,0,1,10,0,1,2,5]]' WHERE tag & 15 = 6"),
             ("a seq offset of 0", "UPDATE records SET e = '[[4,1,0,0,10,0,1,1,5]]' WHERE tag & 15 = 6"),
+            ("an event with 7 numbers", "UPDATE records SET e = '[[4,1,0,1,10,0,5]]' WHERE tag & 15 = 6"),
+            ("a short dispatch with a seq offset of 0", "UPDATE records SET e = '[[4,1,0,0,10,5]]' WHERE tag & 15 = 6"),
+            // The short form exists from v5 on; a v4 file never has one.
+            ("a short dispatch in a v4 file", """
+                UPDATE records SET e = '[[4,1,0,1,10,5]]' WHERE tag & 15 = 6;
+                UPDATE meta SET value = 4 WHERE key = 'schema_version'; PRAGMA user_version = 4;
+                """),
         ]
         try assertEachDamageIsCorrupted([batch, dispatch],
                                         layout: ("SELECT f FROM records WHERE tag & 15 = 6", "the fixture's dispatch should be packed into its batch's row"),

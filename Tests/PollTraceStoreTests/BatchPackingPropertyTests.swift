@@ -126,6 +126,7 @@ final class BatchPackingPropertyTests: XCTestCase {
         })
         var packedSomewhere = 0, unpackedEventDispatches = 0, packedPairs = 0, unpackedFDRows = 0
         var packedCalls = 0, lonelyCalls = 0, fullRows = 0, pairsAcrossCalls = 0
+        var shortDispatches = 0, fullDispatches = 0
         for seed: UInt64 in 1...40 {
             var random = SplitMix64(seed: seed)
             let records = schedule(&random)
@@ -135,6 +136,9 @@ final class BatchPackingPropertyTests: XCTestCase {
             try file.finish(statistics: TraceWriterStatistics())
             packedSomewhere += Int(try Fixtures.query(path, "SELECT coalesce(sum(f), 0) FROM records WHERE tag & 15 = 6")[0][0].integerValue ?? 0)
             unpackedEventDispatches += Int(try Fixtures.query(path, "SELECT count(*) FROM records WHERE tag & 15 = 7 AND f & 3 = 1")[0][0].integerValue ?? 0)
+            let lengths = "SELECT count(*) FROM records b, json_each(b.e) j WHERE b.tag & 15 = 6 AND json_array_length(j.value)"
+            shortDispatches += Int(try Fixtures.query(path, lengths + " = 6")[0][0].integerValue ?? 0)
+            fullDispatches += Int(try Fixtures.query(path, lengths + " >= 9")[0][0].integerValue ?? 0)
 
             packedPairs += Int(try Fixtures.query(path, "SELECT count(*) FROM fd_records WHERE (tag & 15 = 2 AND g IS NOT NULL) OR (tag & 15 = 5 AND b IS NOT NULL)")[0][0].integerValue ?? 0)
             unpackedFDRows += Int(try Fixtures.query(path, "SELECT count(*) FROM fd_records WHERE tag & 15 IN (1, 4)")[0][0].integerValue ?? 0)
@@ -211,6 +215,8 @@ final class BatchPackingPropertyTests: XCTestCase {
                 """), expectedDispatches, "seed \(seed): dispatches gives packed and own-row dispatches alike")
         }
         XCTAssertGreaterThan(packedSomewhere, 0, "the schedules should pack dispatches into batch rows")
+        XCTAssertGreaterThan(shortDispatches, 0, "the schedules should pack plain dispatches in the short form (v5)")
+        XCTAssertGreaterThan(fullDispatches, 0, "the schedules should also pack dispatches that need every field")
         XCTAssertGreaterThan(packedCalls, 0, "the schedules should pack syscalls after the first of a row")
         XCTAssertGreaterThan(pairsAcrossCalls, 0, "the schedules should pack fd opens into registrations across syscalls")
         XCTAssertGreaterThan(lonelyCalls, 0, "the schedules should also leave syscalls alone in their row")
