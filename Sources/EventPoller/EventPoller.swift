@@ -140,6 +140,11 @@ public final class EventPoller: @unchecked Sendable {
     }
 
     /// True once `close` ran.
+    /// How many times `epoll_wait` has returned (empty batches included). For
+    /// benchmarks: how many events each wait returned decides much of a loop's
+    /// syscall cost per event. Read it on the loop thread, or after the loop stopped.
+    public var harvestedBatchCount: UInt64 { batchNumber }
+
     public var isClosed: Bool { shared.withLock { $0.lifecycle == .closed } }
 
     /// True while the loop runs (`run`, `runOnce`, or the thread `start` made).

@@ -215,6 +215,11 @@ struct PollerBench: ParsableCommand {
         var note = ""
         var loadCPU: Double?
         var lines = report.split(separator: "\n").map(String.init)
+        var batches: Double?
+        if let index = lines.firstIndex(where: { $0.hasPrefix("BATCHES ") }) {
+            batches = Double(lines[index].dropFirst(8))
+            lines.remove(at: index)
+        }
         var threadCPU: (loop: Double, writer: Double)?
         if let index = lines.firstIndex(where: { $0.hasPrefix("THREADCPU ") }) {
             let words = lines[index].split(separator: " ")
@@ -236,6 +241,7 @@ struct PollerBench: ParsableCommand {
             note = "  strace logged \(lines) lines"
         }
         let total = Double(connections * messages)
+        if let batches, batches > 0 { note += String(format: "  %.1f events/wait", total / batches) }
         let serverCPU = ProcessCPU.childrenSeconds() - cpuBefore
         return Measurement(roundTripsPerSecond: total / elapsed, seconds: elapsed,
                            serverCPUMicrosPerRoundTrip: serverCPU * 1e6 / total,
@@ -298,6 +304,7 @@ fileprivate enum EchoServer {
         let loopCPU = ProcessCPU.threadSeconds()
         let writerCPU = Double(writer?.statistics.writerCPUNs ?? 0) / 1e9
         print("THREADCPU \(loopCPU) \(writerCPU)")
+        print("BATCHES \(poller.harvestedBatchCount)")
         try poller.close()
         if let writer {
             try writer.close()
