@@ -5,7 +5,14 @@ import PollTraceCore
 /// (double buffering), so neither side copies records or waits on the other for
 /// longer than an append.
 ///
-/// In `drop` mode a full buffer loses the record and remembers exactly which
+/// One shard per poller (by poller id, 8 shards): each poller runs on its own
+/// thread, and with a single shared buffer every record moved its lock and its
+/// array's memory from one core's cache to the other's, several cache misses per
+/// record on a multi-poller daemon. A shard is touched by its poller and, once per
+/// swap, by the writer. The writer sorts what it takes by seq, as it always did
+/// (the seq is taken before the append, so arrival order was never seq order).
+///
+/// In `drop` mode a full shard loses the record and remembers exactly which
 /// sequence numbers were lost; the next swap turns that into one gap record, whose
 /// own sequence number is taken then, after every lost one.
 final class RecordBuffer: @unchecked Sendable {
@@ -17,163 +24,241 @@ final class RecordBuffer: @unchecked Sendable {
         var isLast: Bool
     }
 
-    private struct LostRun {
-        var first: SequenceNumber
-        var last: SequenceNumber
-        var count: UInt64
-        var fromTimeNs: UInt64
-        var toTimeNs: UInt64
-    }
-
     let mode: TraceMode
+    /// Records one shard holds before its recording thread waits (`lossless`) or
+    /// drops (`drop`).
     let capacity: Int
-    private let wakeThreshold: Int
+    static let shardCount = 8
+    private let shards: [Shard]
     private let sequence: SequenceCounter
-    private let lock = ConditionLock()
-
-    // Everything below is guarded by `lock`, which is what rules out overlapping
-    // access: the runtime's exclusivity check on `filling` (two per append, about
-    // 150 instructions, a third of what recording cost the loop thread) is left out.
-    @exclusivity(unchecked) private var filling: [TraceRecord]
+    /// Guards `writerWoken`, `closeRequested`, `newPollers` and the writer's wait.
+    /// Never taken while a shard's lock is held.
+    private let wake = ConditionLock()
+    private var writerWoken = false
+    private var closeRequested = false
     private var newPollers: [PollerInfo] = []
-    private var lost: LostRun?
-    /// Records refused: dropped in drop mode, or offered after close.
-    private var refusedCount = 0
-    private var closing = false
-    /// Set by the writer after a write failed. From then on records are refused
-    /// (and counted) at once: a lossless recorder must never wait for a writer that
-    /// can no longer write.
-    private var writerStopped = false
+    /// Empty arrays (with their capacity) for the next swaps; writer thread only.
+    private var spares: [[TraceRecord]] = []
 
     init(mode: TraceMode, capacity: Int, sequence: SequenceCounter) {
         self.mode = mode
         self.capacity = capacity
-        self.wakeThreshold = max(1, capacity / 2)
         self.sequence = sequence
-        filling = []
-        filling.reserveCapacity(capacity)
+        shards = (0..<Self.shardCount).map { _ in Shard(capacity: capacity) }
     }
+
+    @inline(__always)
+    private func shard(for poller: PollerID) -> Shard { shards[Int(poller) & (Self.shardCount - 1)] }
 
     /// Called on recording threads: the hot path.
     @inline(__always)
     func append(_ record: consuming TraceRecord) {
-        lock.lock()
-        if filling.count < capacity && !closing {
-            filling.append(record)
-            if filling.count == wakeThreshold { lock.wakeWriter() }
-            lock.unlock()
+        let shard = shard(for: record.poller)
+        shard.lock.lock()
+        if shard.filling.count < capacity && !shard.closing {
+            shard.filling.append(record)
+            let wakeWriter = shard.filling.count == shard.wakeThreshold
+            shard.lock.unlock()
+            if wakeWriter { self.wakeWriter() }
             return
         }
-        appendWhenFull(record)
+        appendWhenFull(record, to: shard)
     }
 
     /// Appends many records under one lock: for a producer that makes records faster
     /// than one lock round trip each is worth (an import), where taking the lock per
     /// record, with the writer thread taking it too, was a tenth of the parsing
-    /// thread's time. Full or closed: each remaining record goes the way `append`'s would.
+    /// thread's time. Full or closed: each remaining record goes the way `append`'s
+    /// would. All go to the shard of the first record's poller.
     func append(contentsOf records: [TraceRecord]) {
+        guard let first = records.first else { return }
+        let shard = shard(for: first.poller)
         var index = 0
-        lock.lock()
+        shard.lock.lock()
         while index < records.count {
-            if filling.count < capacity && !closing {
-                let before = filling.count
+            if shard.filling.count < capacity && !shard.closing {
+                let before = shard.filling.count
                 let taken = min(capacity - before, records.count - index)
-                filling.append(contentsOf: records[index..<(index + taken)])
+                shard.filling.append(contentsOf: records[index..<(index + taken)])
                 index += taken
-                if before < wakeThreshold && filling.count >= wakeThreshold { lock.wakeWriter() }
+                if before < shard.wakeThreshold && shard.filling.count >= shard.wakeThreshold {
+                    shard.lock.unlock()
+                    wakeWriter()
+                    shard.lock.lock()
+                }
                 continue
             }
-            appendWhenFull(records[index])  // releases the lock
+            appendWhenFull(records[index], to: shard)  // releases the lock
             index += 1
-            lock.lock()
+            shard.lock.lock()
         }
-        lock.unlock()
+        shard.lock.unlock()
     }
 
-    /// The buffer is full (or closed). Called with the lock held; releases it.
+    /// The shard is full (or closed). Called with its lock held; releases it.
     @inline(never)
-    private func appendWhenFull(_ record: consuming TraceRecord) {
-        defer { lock.unlock() }
-        if closing || writerStopped {
-            refusedCount += 1
+    private func appendWhenFull(_ record: consuming TraceRecord, to shard: Shard) {
+        if shard.closing || shard.writerStopped {
+            shard.refusedCount += 1
+            shard.lock.unlock()
             return
         }
         switch mode {
         case .lossless:
-            while filling.count >= capacity && !closing && !writerStopped {
-                lock.wakeWriter()
-                lock.waitForRoom()
+            while shard.filling.count >= capacity && !shard.closing && !shard.writerStopped {
+                shard.lock.unlock()
+                wakeWriter()
+                shard.lock.lock()
+                // The writer may have swapped while the lock was free.
+                if shard.filling.count >= capacity && !shard.closing && !shard.writerStopped { shard.lock.waitForRoom() }
             }
-            if closing || writerStopped {
-                refusedCount += 1
+            if shard.closing || shard.writerStopped {
+                shard.refusedCount += 1
             } else {
-                filling.append(record)
+                shard.filling.append(record)
             }
+            shard.lock.unlock()
         case .drop:
-            lock.wakeWriter()
-            refusedCount += 1
+            shard.refusedCount += 1
             let seq = record.seq, time = record.timeNs
-            if var run = lost {
+            if var run = shard.lost {
                 run.first = min(run.first, seq); run.last = max(run.last, seq); run.count += 1
                 run.fromTimeNs = min(run.fromTimeNs, time); run.toTimeNs = max(run.toTimeNs, time)
-                lost = run
+                shard.lost = run
             } else {
-                lost = LostRun(first: seq, last: seq, count: 1, fromTimeNs: time, toTimeNs: time)
+                shard.lost = LostRun(first: seq, last: seq, count: 1, fromTimeNs: time, toTimeNs: time)
             }
+            shard.lock.unlock()
+            wakeWriter()
         }
+    }
+
+    private func wakeWriter() {
+        wake.lock()
+        writerWoken = true
+        wake.wakeWriter()
+        wake.unlock()
     }
 
     func addPoller(_ info: PollerInfo) {
-        lock.lock()
+        wake.lock()
         newPollers.append(info)
-        lock.unlock()
+        wake.unlock()
     }
 
-    /// Called on the writer thread: waits until the buffer is half full, the
-    /// interval is over or close was asked for, then swaps `spare` (empty) in and
-    /// returns what was buffered, with a gap record appended for any lost run.
+    /// Called on the writer thread: waits until a shard is half full, the interval
+    /// is over or close was asked for, then swaps every shard's records out (`spare`,
+    /// the array the writer is done with, empty, is kept for a later swap) and
+    /// returns them, each shard's followed by a gap record for any lost run.
     func take(spare: [TraceRecord], waitUntilMonotonicNs deadline: UInt64) -> Chunk {
-        lock.lock()
-        defer { lock.unlock() }
-        while filling.count < wakeThreshold && !closing && monotonicNowNs() < deadline {
-            lock.waitForWriterWake(untilMonotonicNs: deadline)
+        var spare = spare
+        if spare.capacity > 0 {
+            spare.removeAll(keepingCapacity: true)
+            spares.append(spare)
         }
-        var records = spare
-        swap(&records, &filling)
-        if let run = lost {
-            // Taken now, under the lock: after every lost number, before any later record.
-            let gap = Gap(seq: sequence.next(), timeNs: monotonicNowNs(), firstLost: run.first, lastLost: run.last,
-                          lostCount: run.count, fromTimeNs: run.fromTimeNs, toTimeNs: run.toTimeNs)
-            records.append(.gap(gap))
-            lost = nil
+        wake.lock()
+        while !writerWoken && !closeRequested && monotonicNowNs() < deadline {
+            wake.waitForWriterWake(untilMonotonicNs: deadline)
         }
+        writerWoken = false
         let pollers = newPollers
         newPollers.removeAll()
-        lock.announceRoom()
-        return Chunk(records: records, pollers: pollers, isLast: closing)
+        wake.unlock()
+
+        var records: [TraceRecord] = []
+        var isLast = true
+        for shard in shards {
+            shard.lock.lock()
+            if !shard.closing { isLast = false }
+            if shard.filling.isEmpty && shard.lost == nil {
+                shard.lock.unlock()
+                continue
+            }
+            var taken = spares.popLast() ?? []
+            swap(&taken, &shard.filling)
+            if let run = shard.lost {
+                // Taken now, under the lock: after every lost number, before any later record.
+                let gap = Gap(seq: sequence.next(), timeNs: monotonicNowNs(), firstLost: run.first, lastLost: run.last,
+                              lostCount: run.count, fromTimeNs: run.fromTimeNs, toTimeNs: run.toTimeNs)
+                taken.append(.gap(gap))
+                shard.lost = nil
+            }
+            shard.lock.announceRoom()
+            shard.lock.unlock()
+            if records.isEmpty {
+                swap(&records, &taken)
+            } else {
+                records.append(contentsOf: taken)
+            }
+            if taken.capacity > 0 {
+                taken.removeAll(keepingCapacity: true)
+                spares.append(taken)
+            }
+        }
+        return Chunk(records: records, pollers: pollers, isLast: isLast)
     }
 
     /// Asks the writer to finish; records offered from now on are refused (and counted).
     func close() {
-        lock.lock()
-        closing = true
-        lock.wakeWriter()
-        lock.announceRoom()
-        lock.unlock()
+        for shard in shards {
+            shard.lock.lock()
+            shard.closing = true
+            shard.lock.announceRoom()
+            shard.lock.unlock()
+        }
+        wake.lock()
+        closeRequested = true
+        wake.wakeWriter()
+        wake.unlock()
     }
 
     /// The writer can no longer write: recorders must never wait for it again.
     func writerFailed() {
-        lock.lock()
-        writerStopped = true
-        lock.announceRoom()
-        lock.unlock()
+        for shard in shards {
+            shard.lock.lock()
+            shard.writerStopped = true
+            shard.lock.announceRoom()
+            shard.lock.unlock()
+        }
     }
 
     /// Records refused so far (drop mode, or after close / a write failure).
     var refused: Int {
-        lock.lock()
-        defer { lock.unlock() }
-        return refusedCount
+        shards.reduce(0) { total, shard in
+            shard.lock.lock()
+            defer { shard.lock.unlock() }
+            return total + shard.refusedCount
+        }
+    }
+}
+
+/// A run of sequence numbers a `drop` shard lost since the last swap.
+private struct LostRun {
+    var first: SequenceNumber
+    var last: SequenceNumber
+    var count: UInt64
+    var fromTimeNs: UInt64
+    var toTimeNs: UInt64
+}
+
+/// One poller's part of the buffer. Everything in it is guarded by `lock`.
+private final class Shard: @unchecked Sendable {
+    let lock = ConditionLock()
+    let wakeThreshold: Int
+    // The lock is what rules out overlapping access, so the runtime's exclusivity
+    // check on `filling` (two per append, about 150 instructions, a third of what
+    // recording cost the loop thread) is left out.
+    @exclusivity(unchecked) var filling: [TraceRecord] = []
+    var lost: LostRun?
+    /// Records refused: dropped in drop mode, or offered after close.
+    var refusedCount = 0
+    var closing = false
+    /// Set by the writer after a write failed. From then on records are refused
+    /// (and counted) at once: a lossless recorder must never wait for a writer that
+    /// can no longer write.
+    var writerStopped = false
+
+    init(capacity: Int) {
+        wakeThreshold = max(1, capacity / 2)
     }
 }

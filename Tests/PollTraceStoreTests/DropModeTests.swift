@@ -3,8 +3,8 @@ import PollTraceCore
 @testable import PollTraceStore
 
 /// `drop` mode never makes the recording thread wait, and says exactly what it lost.
-private func closed(_ seq: SequenceNumber) -> TraceRecord {
-    .closed(Closed(seq: seq, timeNs: Fixtures.start + seq * 10, poller: 1, fd: 3))
+private func closed(_ seq: SequenceNumber, poller: PollerID = 1) -> TraceRecord {
+    .closed(Closed(seq: seq, timeNs: Fixtures.start + seq * 10, poller: poller, fd: 3))
 }
 
 final class DropModeTests: XCTestCase {
@@ -50,6 +50,23 @@ final class DropModeTests: XCTestCase {
         XCTAssertEqual(buffer.refused, 0)
     }
 
+    /// Each poller's records go to a shard of their own; one swap takes them all, and
+    /// a full shard drops (with its own gap) without touching the others.
+    func testShards_fillAndDropOnTheirOwn_oneSwapTakesThemAll() {
+        let sequence = SequenceCounter()
+        let buffer = RecordBuffer(mode: .drop, capacity: 2, sequence: sequence)
+        for _ in 1...3 { buffer.append(closed(sequence.next(), poller: 1)) }  // 1, 2 kept; 3 lost
+        buffer.append(closed(sequence.next(), poller: 2))                     // 4 kept
+        buffer.append(closed(sequence.next(), poller: 9))                     // 5: poller 9 shares poller 1's shard: lost
+        let chunk = buffer.take(spare: [], waitUntilMonotonicNs: 0)
+        let kept = chunk.records.filter { if case .gap = $0 { false } else { true } }.map(\.seq)
+        XCTAssertEqual(kept.sorted(), [1, 2, 4], "each shard keeps what fits")
+        let gaps = chunk.records.compactMap { if case .gap(let gap) = $0 { gap } else { nil } }
+        XCTAssertEqual(gaps.map { [$0.firstLost, $0.lastLost, $0.lostCount] }, [[3, 5, 2]], "one gap, for the full shard only")
+        XCTAssertEqual(buffer.refused, 2)
+        XCTAssertTrue(buffer.take(spare: [], waitUntilMonotonicNs: 0).records.isEmpty, "the swap took everything")
+    }
+
     /// Many records under one lock (an import's hand-over): those that fit are kept,
     /// in order, and the rest are lost into one exact gap, as one by one.
     func testBulkAppendToAFullDropBuffer_keepsWhatFitsAndGapsTheRest() {
@@ -83,9 +100,10 @@ final class DropModeTests: XCTestCase {
         XCTAssertEqual(buffer.refused, 0)
     }
 
-    /// End to end with the writer thread and four recording threads: whatever the
-    /// schedule, kept records plus the gaps' counts account for every record, and
-    /// every lost number lies inside a gap written after it.
+    /// End to end with the writer thread and four recording threads, two of them
+    /// sharing a poller id (so a shard) and two on shards of their own: whatever
+    /// the schedule, kept records plus the gaps' counts account for every record,
+    /// and every lost number lies inside a gap written after it.
     func testDropModeUnderLoad_keptPlusLostAccountsForEveryRecord() throws {
         let dir = TemporaryDirectory()
         let path = dir.file("drop.trace")
@@ -94,8 +112,9 @@ final class DropModeTests: XCTestCase {
                                      options: TraceWriterOptions(mode: .drop, bufferCapacity: 16, flushInterval: .milliseconds(1)),
                                      sequence: sequence)
         let threads = 4, perThread = 20_000
-        DispatchQueue.concurrentPerform(iterations: threads) { _ in
-            for _ in 0..<perThread { writer.record(closed(sequence.next())) }
+        DispatchQueue.concurrentPerform(iterations: threads) { thread in
+            let poller = PollerID([1, 1, 2, 11][thread])
+            for _ in 0..<perThread { writer.record(closed(sequence.next(), poller: poller)) }
         }
         try writer.close()
         let stats = writer.statistics
