@@ -33,9 +33,29 @@ public final class DaemonRecorder: TraceRecorder, Sendable {
         var pendingCloses = 0
     }
 
-    // Every field is read and written under this lock. `record` holds it while it
-    // hands the record over, so a rotation can never close a writer under a record.
+    // Every field is read and written under this lock.
     private let state = Mutex(State())
+
+    /// Where records go: the current writer, one copy per lane (a poller's id picks
+    /// its lane), each under a lock of its own. `record` holds its lane's lock while
+    /// it hands the record over, so a rotation can never close a writer under a
+    /// record; with one lock for every poller, that lock moved between the cores on
+    /// every record. Set only with `state`'s lock held (`route`).
+    private let lanes: [Lane] = (0..<8).map { _ in Lane() }
+
+    private final class Lane: Sendable {
+        let writer = Mutex<TraceWriter?>(nil)
+    }
+
+    /// Points every lane at `writer`, holding each lane's lock until all are set, so
+    /// that no record reaches the old writer once one has reached the new.
+    private func route(to writer: TraceWriter?, from index: Int = 0) {
+        guard index < lanes.count else { return }
+        lanes[index].writer.withLock { current in
+            current = writer
+            route(to: writer, from: index + 1)
+        }
+    }
 
     public init(settings: TraceSettings, stats: DaemonStats, logger: Logger) throws {
         self.settings = settings
@@ -49,7 +69,10 @@ public final class DaemonRecorder: TraceRecorder, Sendable {
                                              reason: underlying?.localizedDescription ?? error.localizedDescription)
         }
         do {
-            try state.withLock { state in state.writer = try makeWriter(&state) }
+            try state.withLock { state in
+                state.writer = try makeWriter(&state)
+                route(to: state.writer)
+            }
         } catch {
             throw DaemonError.traceFile(directory: settings.directory, reason: "\(error)")
         }
@@ -64,9 +87,10 @@ public final class DaemonRecorder: TraceRecorder, Sendable {
 
     public func record(_ record: consuming TraceRecord) {
         stats.observe(record)
-        // Moved, not copied, into the writer under the lock.
+        let lane = lanes[Int(record.poller) & 7]
+        // Moved, not copied, into the writer under the lane's lock.
         var handed: TraceRecord? = consume record
-        state.withLock { state in if let writer = state.writer { writer.record(handed.take()!) } }
+        lane.writer.withLock { writer in if let writer { writer.record(handed.take()!) } }
     }
 
     /// The file being written now.
@@ -95,6 +119,7 @@ public final class DaemonRecorder: TraceRecorder, Sendable {
         let (old, opened): (TraceWriter?, String) = try state.withLock { state in
             let old = state.writer
             state.writer = try makeWriter(&state)
+            route(to: state.writer)
             state.rotations += 1
             if old != nil { state.pendingCloses += 1 }
             return (old, state.writer!.path)
@@ -126,7 +151,10 @@ public final class DaemonRecorder: TraceRecorder, Sendable {
     /// After this, records are discarded (the daemon has stopped its pollers first).
     public func close() throws {
         let current = state.withLock { state -> TraceWriter? in
-            defer { state.writer = nil }
+            defer {
+                state.writer = nil
+                route(to: nil)
+            }
             return state.writer
         }
         var failure: (any Error)?
