@@ -9,15 +9,17 @@ import PollTraceCore
 ///   registration id and `c = t_closed - t_unregistered`.
 /// The first record's seq is the row's `seq - 1`; since v4 an open may also be
 /// separated from its registration by syscalls (`accept4`, `setsockopt`, `ADD` in an
-/// imported log), at most `maxOpenGap` apart, and `h` says how far back it is
+/// imported log), and since v5 by any records that are not fd records (another
+/// poller's batches and dispatches, which a multi-poller daemon interleaves with
+/// every accept), at most `maxOpenGap` apart; `h` says how far back it is
 /// (NULL: 1). A short connection is then two
 /// rows instead of four, and those rows were most of what tracing a short-connection
 /// server cost (the writer thread's SQLite inserts). The views and the reader undo it.
 enum FDRecordPairing {
     /// How far (in seq) an fd open may lie before the registration it packs into.
-    /// Only syscall records, which have their own table, may lie in between
-    /// (`RowPacking` looks no further), so the reader still meets the pair's rows in
-    /// seq order.
+    /// No fd record may lie in between (`RowPacking` stops at the first), so that
+    /// `fd_records`, read in seq order, stays in order of where its rows sort
+    /// (`seq - h`) too, which is what the reader's merge of the tables relies on.
     static let maxOpenGap: UInt64 = 8
 
     /// Whether `first` is stored inside `second`'s row.

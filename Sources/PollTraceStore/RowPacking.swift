@@ -83,18 +83,27 @@ struct RowPacking {
     }
 
     /// The index of the record whose row `record` (at `index`) packs into: the next
-    /// one, or for an fd open the first record after only syscalls, if it packs.
-    /// Every seq in between must be one of those syscalls (no number missing from
-    /// the chunk), so that no record written elsewhere can fall between the pair.
+    /// one, or for an fd open the first fd record after it, if it packs. Every seq
+    /// in between must be in this chunk (no number missing), so that no fd record
+    /// written in a later commit can fall between the pair.
     @inline(__always)
     private static func partner(of record: TraceRecord, at index: Int, in chunk: [TraceRecord]) -> Int? {
         var next = index + 1
         if case .fdOpened = record {
-            while next < chunk.count, next - index < Int(FDRecordPairing.maxOpenGap), case .syscall = chunk[next] { next += 1 }
+            while next < chunk.count, next - index < Int(FDRecordPairing.maxOpenGap), !isFDRecord(chunk[next]) { next += 1 }
         }
         guard next < chunk.count, chunk[next].seq &- record.seq == UInt64(next - index),
               FDRecordPairing.packs(record, into: chunk[next]) else { return nil }
         return next
+    }
+
+    /// Whether `record` is stored in `fd_records`.
+    @inline(__always)
+    private static func isFDRecord(_ record: TraceRecord) -> Bool {
+        switch record {
+        case .fdOpened, .registered, .modified, .unregistered, .closed: true
+        case .batch, .dispatch, .gap, .callFailed, .syscall: false
+        }
     }
 
     /// A held batch's row, with its events and the dispatches packed into it.

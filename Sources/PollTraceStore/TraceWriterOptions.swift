@@ -10,9 +10,10 @@ public enum TraceMode: String, Sendable, CaseIterable {
 
 public struct TraceWriterOptions: Sendable {
     public var mode: TraceMode
-    /// How many records the in-memory buffer holds before the recording thread
-    /// waits (`lossless`) or drops (`drop`). The writer thread also flushes as soon as
-    /// the buffer is half full, without waiting for `flushInterval`.
+    /// How many records the in-memory buffer holds for one poller (records are
+    /// buffered per poller id, in 8 shards) before the recording thread waits
+    /// (`lossless`) or drops (`drop`). The writer thread also flushes as soon as a
+    /// poller's buffer is half full, without waiting for `flushInterval`.
     public var bufferCapacity: Int
     /// The longest a record waits in memory before it is written (and survives a
     /// crash of the traced process).

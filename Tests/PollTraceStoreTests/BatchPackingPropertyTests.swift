@@ -69,6 +69,18 @@ final class BatchPackingPropertyTests: XCTestCase {
                                                               sourceLine: 9)))
                     }
                 }
+                // Another poller's records between them, as a multi-poller daemon
+                // interleaves them: a batch (another table: v5 still packs the pair)
+                // or an fd record (the pair must stay two rows).
+                let other = Self.pollers.first { $0 != poller }!
+                if random.chance(0.3) {
+                    batchNumber[other, default: 0] += 1
+                    records.append(.batch(BatchHarvested(seq: nextSeq(), timeNs: nextTime(), poller: other, batchNumber: batchNumber[other]!,
+                                                         timeoutMs: 5, waitedNs: 10, events: [])))
+                }
+                if random.chance(0.1) {
+                    records.append(.closed(Closed(seq: nextSeq(), timeNs: nextTime(), poller: other, fd: 77)))
+                }
                 let registeredFD = random.chance(0.1) ? fd + 1 : fd
                 records.append(.registered(Registered(seq: nextSeq(), timeNs: random.chance(0.05) ? time - 3 : nextTime(), poller: poller,
                                                       registrationID: registrationID, fd: registeredFD, interest: .readable,
@@ -126,7 +138,7 @@ final class BatchPackingPropertyTests: XCTestCase {
         })
         var packedSomewhere = 0, unpackedEventDispatches = 0, packedPairs = 0, unpackedFDRows = 0
         var packedCalls = 0, lonelyCalls = 0, fullRows = 0, pairsAcrossCalls = 0
-        var shortDispatches = 0, fullDispatches = 0
+        var shortDispatches = 0, fullDispatches = 0, pairsAcrossOtherTables = 0
         for seed: UInt64 in 1...40 {
             var random = SplitMix64(seed: seed)
             let records = schedule(&random)
@@ -143,6 +155,10 @@ final class BatchPackingPropertyTests: XCTestCase {
             packedPairs += Int(try Fixtures.query(path, "SELECT count(*) FROM fd_records WHERE (tag & 15 = 2 AND g IS NOT NULL) OR (tag & 15 = 5 AND b IS NOT NULL)")[0][0].integerValue ?? 0)
             unpackedFDRows += Int(try Fixtures.query(path, "SELECT count(*) FROM fd_records WHERE tag & 15 IN (1, 4)")[0][0].integerValue ?? 0)
             pairsAcrossCalls += Int(try Fixtures.query(path, "SELECT count(*) FROM fd_records WHERE h IS NOT NULL")[0][0].integerValue ?? 0)
+            pairsAcrossOtherTables += Int(try Fixtures.query(path, """
+                SELECT count(*) FROM fd_records r WHERE r.h IS NOT NULL
+                AND EXISTS (SELECT 1 FROM records b WHERE b.seq > r.seq - r.h AND b.seq < r.seq)
+                """)[0][0].integerValue ?? 0)
             packedCalls += Int(try Fixtures.query(path, "SELECT coalesce(sum(json_array_length(more)), 0) FROM syscall_rows")[0][0].integerValue ?? 0)
             lonelyCalls += Int(try Fixtures.query(path, "SELECT count(*) FROM syscall_rows WHERE more IS NULL")[0][0].integerValue ?? 0)
             fullRows += Int(try Fixtures.query(path, "SELECT count(*) FROM syscall_rows WHERE json_array_length(more) = \(SyscallPacking.maxCallsPerRow - 1)")[0][0].integerValue ?? 0)
@@ -219,6 +235,7 @@ final class BatchPackingPropertyTests: XCTestCase {
         XCTAssertGreaterThan(fullDispatches, 0, "the schedules should also pack dispatches that need every field")
         XCTAssertGreaterThan(packedCalls, 0, "the schedules should pack syscalls after the first of a row")
         XCTAssertGreaterThan(pairsAcrossCalls, 0, "the schedules should pack fd opens into registrations across syscalls")
+        XCTAssertGreaterThan(pairsAcrossOtherTables, 0, "the schedules should pack fd opens into registrations across another poller's batches (v5)")
         XCTAssertGreaterThan(lonelyCalls, 0, "the schedules should also leave syscalls alone in their row")
         XCTAssertGreaterThan(fullRows, 0, "the schedules should fill some syscall rows to capacity")
         XCTAssertGreaterThan(packedPairs, 0, "the schedules should pack fd records in pairs")
