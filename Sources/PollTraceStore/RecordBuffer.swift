@@ -45,24 +45,31 @@ final class RecordBuffer: @unchecked Sendable {
         self.capacity = capacity
         self.sequence = sequence
         shards = (0..<Self.shardCount).map { _ in Shard(capacity: capacity) }
+        unretainedShards = shards.map { Unmanaged.passUnretained($0) }
     }
 
     @inline(__always)
     private func shard(for poller: PollerID) -> Shard { shards[Int(poller) & (Self.shardCount - 1)] }
 
+    /// The shards again, for the hot path: a borrowed reference costs no retain and
+    /// release per record (the shards live as long as the buffer).
+    private let unretainedShards: [Unmanaged<Shard>]
+
     /// Called on recording threads: the hot path.
     @inline(__always)
     func append(_ record: consuming TraceRecord) {
-        let shard = shard(for: record.poller)
-        shard.lock.lock()
-        if shard.filling.count < capacity && !shard.closing {
-            shard.filling.append(record)
+        let index = Int(record.poller) & (Self.shardCount - 1)
+        var handed: TraceRecord? = consume record
+        let full = unretainedShards[index]._withUnsafeGuaranteedRef { shard -> Bool in
+            shard.lock.lock()
+            guard shard.filling.count < capacity && !shard.closing else { return true }  // still locked
+            shard.filling.append(handed.take()!)
             let wakeWriter = shard.filling.count == shard.wakeThreshold
             shard.lock.unlock()
             if wakeWriter { self.wakeWriter() }
-            return
+            return false
         }
-        appendWhenFull(record, to: shard)
+        if full { appendWhenFull(handed.take()!, to: shards[index]) }
     }
 
     /// Appends many records under one lock: for a producer that makes records faster
