@@ -128,6 +128,7 @@ final class RecordBuffer: @unchecked Sendable {
         case .drop:
             shard.refusedCount += 1
             let seq = record.seq, time = record.timeNs
+            let runStarts = shard.lost == nil
             if var run = shard.lost {
                 run.first = min(run.first, seq); run.last = max(run.last, seq); run.count += 1
                 run.fromTimeNs = min(run.fromTimeNs, time); run.toTimeNs = max(run.toTimeNs, time)
@@ -136,7 +137,9 @@ final class RecordBuffer: @unchecked Sendable {
                 shard.lost = LostRun(first: seq, last: seq, count: 1, fromTimeNs: time, toTimeNs: time)
             }
             shard.lock.unlock()
-            wakeWriter()
+            // Once per lost run: the writer stays woken until it swaps, and a poller
+            // dropping under overload should not take the writer's lock per record.
+            if runStarts { wakeWriter() }
         }
     }
 
