@@ -13,8 +13,9 @@ import PollTraceCore
 /// - 6 (schema v5): `[fd, mask, data_hi, seq_offset, t_offset, duration_ns]`: the
 ///   common dispatch, written short: the handler of the event's own registration
 ///   (`data_hi`) ran with the harvested mask, nothing suppressed or thrown, and the
-///   low half of `epoll_data` is the fd. Every guarded dispatch that runs is one;
-///   it is a third fewer numbers to format and a quarter fewer bytes to store;
+///   low half of `epoll_data` is the fd. A guarded dispatch that runs with the
+///   whole harvested mask is one; it is a third fewer numbers to format and a
+///   quarter fewer bytes to store;
 /// - 9: `[fd, mask, data_hi, seq_offset, t_offset, ran_offset, delivered_mask, flags, duration_ns]`;
 /// - 10: the 9 and then `data_lo`.
 ///
