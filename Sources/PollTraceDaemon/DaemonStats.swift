@@ -66,12 +66,7 @@ public final class DaemonStats: Sendable {
             tally.batches.wrappingAdd(1, ordering: .relaxed)
         case .dispatch(let dispatch) where dispatch.source == .event:
             if let reason = dispatch.suppression {
-                switch reason {
-                case .registrationReplaced: tally.suppressedReplaced.wrappingAdd(1, ordering: .relaxed)
-                case .registrationGone: tally.suppressedGone.wrappingAdd(1, ordering: .relaxed)
-                case .notInterested: tally.suppressedNotInterested.wrappingAdd(1, ordering: .relaxed)
-                case .noHandler: tally.suppressedNoHandler.wrappingAdd(1, ordering: .relaxed)
-                }
+                tally.withSuppressed(reason) { $0.wrappingAdd(1, ordering: .relaxed) }
             } else {
                 tally.dispatchesRan.wrappingAdd(1, ordering: .relaxed)
             }
@@ -95,14 +90,7 @@ public final class DaemonStats: Sendable {
     public var snapshot: Snapshot {
         var byReason: [SuppressionReason: Int] = [:]
         for reason in SuppressionReason.allCases {
-            byReason[reason] = sum { tally in
-                switch reason {
-                case .registrationReplaced: tally.suppressedReplaced.load(ordering: .relaxed)
-                case .registrationGone: tally.suppressedGone.load(ordering: .relaxed)
-                case .notInterested: tally.suppressedNotInterested.load(ordering: .relaxed)
-                case .noHandler: tally.suppressedNoHandler.load(ordering: .relaxed)
-                }
-            }
+            byReason[reason] = sum { $0.withSuppressed(reason) { $0.load(ordering: .relaxed) } }
         }
         return Snapshot(
             connectionsCurrent: connectionsCurrent.load(ordering: .relaxed),
@@ -137,6 +125,18 @@ final class RecordTally: Sendable {
     let suppressedGone = Atomic<Int>(0)
     let suppressedNotInterested = Atomic<Int>(0)
     let suppressedNoHandler = Atomic<Int>(0)
+
+    /// The counter of `reason`, the one place a reason maps to its counter.
+    @inline(__always)
+    func withSuppressed<R>(_ reason: SuppressionReason, _ body: (borrowing Atomic<Int>) -> R) -> R {
+        switch reason {
+        case .registrationReplaced: body(suppressedReplaced)
+        case .registrationGone: body(suppressedGone)
+        case .notInterested: body(suppressedNotInterested)
+        case .noHandler: body(suppressedNoHandler)
+        }
+    }
+
     // Pads the object past a 64-byte cache line, so two tallies never share one.
     private let padding: (Int, Int, Int, Int, Int, Int, Int, Int) = (0, 0, 0, 0, 0, 0, 0, 0)
 }

@@ -5,16 +5,14 @@ import Darwin
 #endif
 
 /// The monotonic clock in ns, the clock every record's `timeNs` uses.
-func monotonicNowNs() -> UInt64 {
-    var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
-}
+func monotonicNowNs() -> UInt64 { nanoseconds(CLOCK_MONOTONIC) }
 
 /// The calling thread's CPU time (user + system) in ns.
-func threadCPUNs() -> UInt64 {
+func threadCPUNs() -> UInt64 { nanoseconds(CLOCK_THREAD_CPUTIME_ID) }
+
+private func nanoseconds(_ clock: clockid_t) -> UInt64 {
     var now = timespec()
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now)
+    clock_gettime(clock, &now)
     return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
 }
 

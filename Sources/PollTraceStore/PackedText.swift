@@ -21,13 +21,6 @@ final class PackedTextBytes {
         count = writer.count
     }
 
-    /// Allocates `capacity` bytes and lets `write` fill them, at most `capacity`.
-    convenience init(capacity: Int, _ write: (inout PackedTextWriter) -> Void) {
-        var writer = PackedTextWriter(capacity: capacity)
-        write(&writer)
-        self.init(writer)
-    }
-
     deinit { base.deallocate() }
 
     var buffer: UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(start: base, count: count) }

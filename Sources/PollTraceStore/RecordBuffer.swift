@@ -49,7 +49,7 @@ final class RecordBuffer: @unchecked Sendable {
     }
 
     @inline(__always)
-    private func shard(for poller: PollerID) -> Shard { shards[Int(poller) & (Self.shardCount - 1)] }
+    private func shardIndex(for poller: PollerID) -> Int { Int(poller) & (Self.shardCount - 1) }
 
     /// The shards again, for the hot path: a borrowed reference costs no retain and
     /// release per record (the shards live as long as the buffer).
@@ -58,7 +58,7 @@ final class RecordBuffer: @unchecked Sendable {
     /// Called on recording threads: the hot path.
     @inline(__always)
     func append(_ record: consuming TraceRecord) {
-        let index = Int(record.poller) & (Self.shardCount - 1)
+        let index = shardIndex(for: record.poller)
         var handed: TraceRecord? = consume record
         let full = unretainedShards[index]._withUnsafeGuaranteedRef { shard -> Bool in
             shard.lock.lock()
@@ -79,7 +79,7 @@ final class RecordBuffer: @unchecked Sendable {
     /// would. All go to the shard of the first record's poller.
     func append(contentsOf records: [TraceRecord]) {
         guard let first = records.first else { return }
-        let shard = shard(for: first.poller)
+        let shard = shards[shardIndex(for: first.poller)]
         var index = 0
         shard.lock.lock()
         while index < records.count {
@@ -158,14 +158,10 @@ final class RecordBuffer: @unchecked Sendable {
 
     /// Called on the writer thread: waits until a shard is half full, the interval
     /// is over or close was asked for, then swaps every shard's records out (`spare`,
-    /// the array the writer is done with, empty, is kept for a later swap) and
+    /// the array the writer is done with, emptied, is kept for a later swap) and
     /// returns them, each shard's followed by a gap record for any lost run.
     func take(spare: [TraceRecord], waitUntilMonotonicNs deadline: UInt64) -> Chunk {
-        var spare = spare
-        if spare.capacity > 0 {
-            spare.removeAll(keepingCapacity: true)
-            spares.append(spare)
-        }
+        if spare.capacity > 0 { spares.append(spare) }  // the writer emptied it
         wake.lock()
         while !writerWoken && !closeRequested && monotonicNowNs() < deadline {
             wake.waitForWriterWake(untilMonotonicNs: deadline)

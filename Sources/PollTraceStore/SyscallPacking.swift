@@ -37,23 +37,23 @@ enum SyscallPacking {
 
     /// The text of `more` for `calls`.
     static func encode(_ calls: [Call]) -> PackedTextBytes {
-        PackedTextBytes(capacity: calls.count * (8 * PackedTextWriter.bytesPerNumber + 3) + 2) { out in
+        var out = PackedTextWriter(capacity: calls.count * (8 * PackedTextWriter.bytesPerNumber + 3) + 2)
+        out.byte(UInt8(ascii: "["))
+        for (index, call) in calls.enumerated() {
+            if index > 0 { out.byte(UInt8(ascii: ",")) }
             out.byte(UInt8(ascii: "["))
-            for (index, call) in calls.enumerated() {
-                if index > 0 { out.byte(UInt8(ascii: ",")) }
-                out.byte(UInt8(ascii: "["))
-                out.decimal(call.seqOffset)
-                out.comma(call.tOffset)
-                out.comma(call.fd)
-                out.comma(call.nameID)
-                out.comma(call.result)
-                out.comma(call.errno)
-                out.comma(call.isData)
-                out.comma(call.lineOffset)
-                out.byte(UInt8(ascii: "]"))
-            }
+            out.decimal(call.seqOffset)
+            out.comma(call.tOffset)
+            out.comma(call.fd)
+            out.comma(call.nameID)
+            out.comma(call.result)
+            out.comma(call.errno)
+            out.comma(call.isData)
+            out.comma(call.lineOffset)
             out.byte(UInt8(ascii: "]"))
         }
+        out.byte(UInt8(ascii: "]"))
+        return PackedTextBytes(out)
     }
 
     // MARK: Reading

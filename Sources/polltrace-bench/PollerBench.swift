@@ -215,22 +215,19 @@ struct PollerBench: ParsableCommand {
         var note = ""
         var loadCPU: Double?
         var lines = report.split(separator: "\n").map(String.init)
-        var batches: Double?
-        if let index = lines.firstIndex(where: { $0.hasPrefix("BATCHES ") }) {
-            batches = Double(lines[index].dropFirst(8))
-            lines.remove(at: index)
+        /// The words after `key` of the server's `KEY ...` line, removed from `lines`.
+        func take(_ key: String) -> [Substring]? {
+            guard let index = lines.firstIndex(where: { $0.hasPrefix(key + " ") }) else { return nil }
+            return lines.remove(at: index).split(separator: " ").dropFirst().map { $0 }
         }
+        let batches = take("BATCHES").flatMap { $0.first }.flatMap { Double($0) }
         var threadCPU: (loop: Double, writer: Double)?
-        if let index = lines.firstIndex(where: { $0.hasPrefix("THREADCPU ") }) {
-            let words = lines[index].split(separator: " ")
-            if words.count == 3, let loop = Double(words[1]), let writer = Double(words[2]) { threadCPU = (loop, writer) }
-            lines.remove(at: index)
+        if let words = take("THREADCPU"), words.count == 2, let loop = Double(words[0]), let writer = Double(words[1]) {
+            threadCPU = (loop, writer)
         }
-        if let index = lines.firstIndex(where: { $0.hasPrefix("LOADCPU ") }) {
-            let words = lines[index].split(separator: " ")
-            loadCPU = Double(words[1])
-            if way == .recording, words.count >= 4, let close = Double(words[3]) { note += String(format: "  close %.0f ms CPU", close * 1000) }
-            lines.remove(at: index)
+        if let words = take("LOADCPU") {
+            loadCPU = words.first.flatMap { Double($0) }
+            if way == .recording, words.count >= 3, let close = Double(words[2]) { note += String(format: "  close %.0f ms CPU", close * 1000) }
         }
         if way == .recording || way == .discarding {
             let size = (try? FileManager.default.attributesOfItem(atPath: tracePath)[.size] as? Int) ?? 0

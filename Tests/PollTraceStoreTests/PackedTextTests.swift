@@ -17,7 +17,9 @@ final class PackedTextTests: XCTestCase {
             values.append(random.chance(0.5) ? magnitude : 0 &- magnitude)
         }
         for value in values {
-            let text = PackedTextBytes(capacity: PackedTextWriter.bytesPerNumber) { $0.decimal(value) }
+            var writer = PackedTextWriter(capacity: PackedTextWriter.bytesPerNumber)
+            writer.decimal(value)
+            let text = PackedTextBytes(writer)
             XCTAssertEqual(String(decoding: text.buffer, as: UTF8.self), String(value), "formatting \(value)")
             var scanner = PackedTextScanner(bytes: text.buffer, row: .batch(1))
             XCTAssertEqual(try scanner.integer(), value, "reading \(value) back")
