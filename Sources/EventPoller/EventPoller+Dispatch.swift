@@ -24,9 +24,9 @@ extension EventPoller {
         // next one's start (what lies between is the pure dispatch decision).
         var clockNs: UInt64 = 0
         if let recording {
-            batchSeq = recording.sequence.next()
+            batchSeq = recording.nextSequence()
             clockNs = monotonicNow()
-            recording.recorder.record(.batch(BatchHarvested(
+            recording.record(.batch(BatchHarvested(
                 seq: batchSeq, timeNs: clockNs, poller: id, batchNumber: batchNumber, timeoutMs: timeoutMs,
                 waitedNs: clockNs &- waitStartNs, events: events)))
         }
@@ -63,7 +63,7 @@ extension EventPoller {
     /// Dispatches one event; returns the clock at its end (0 when not recording).
     private func dispatchEvent(_ pending: PendingEvent, batchSeq: SequenceNumber, startNs: UInt64) -> UInt64 {
         var seq: SequenceNumber = 0
-        if let recording { seq = recording.sequence.next() }
+        if let recording { seq = recording.nextSequence() }
         var ran: RegistrationID = 0
         var delivered: IOEvents = []
         var suppression: SuppressionReason?
@@ -83,7 +83,7 @@ extension EventPoller {
         }
         guard let recording else { return 0 }
         let endNs = monotonicNow()
-        recording.recorder.record(.dispatch(Dispatch(
+        recording.record(.dispatch(Dispatch(
             seq: seq, timeNs: startNs, poller: id, source: .event, batchSeq: batchSeq,
             eventIndex: pending.index, ranRegistrationID: ran, deliveredMask: delivered,
             suppression: suppression, handlerThrew: threw, durationNs: endNs &- startNs)))
@@ -106,7 +106,7 @@ extension EventPoller {
         var seq: SequenceNumber = 0
         var startNs: UInt64 = 0
         if let recording {
-            seq = recording.sequence.next()
+            seq = recording.nextSequence()
             startNs = monotonicNow()
         }
         var threw = false
@@ -117,7 +117,7 @@ extension EventPoller {
             logger.error("\(source == .timer ? "timer" : "task") \(dispatchID) threw: \(error)")
         }
         if let recording {
-            recording.recorder.record(.dispatch(Dispatch(
+            recording.record(.dispatch(Dispatch(
                 seq: seq, timeNs: startNs, poller: id, source: source, batchSeq: 0, eventIndex: 0,
                 ranRegistrationID: dispatchID, deliveredMask: [], suppression: nil, handlerThrew: threw,
                 durationNs: monotonicNow() &- startNs)))

@@ -7,7 +7,7 @@ extension EventPoller {
     @inline(__always)
     func record(_ make: (_ seq: SequenceNumber, _ timeNs: UInt64) -> TraceRecord) {
         if let recording {
-            recording.recorder.record(make(recording.sequence.next(), monotonicNow()))
+            recording.record(make(recording.nextSequence(), monotonicNow()))
         }
     }
 

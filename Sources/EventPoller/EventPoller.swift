@@ -27,13 +27,38 @@ public final class EventPoller: @unchecked Sendable {
     let dispatcher: Dispatcher
     /// nil when not recording: every record site is then one `if let` and nothing else.
     let recording: Recording?
+    /// Owns what `recording` borrows, for as long as the poller lives.
+    private let recordingOwner: RecordingTargets?
 
     /// The recorder and its counter, held together so a record site unwraps one optional.
+    ///
+    /// Borrowed, not owned (`recordingOwner` owns them): each `if let recording`
+    /// copies this value, and each call through a strong or `unowned(unsafe)`
+    /// reference costs a retain and a release. With strong references that was four
+    /// of each per dispatch, about 260 instructions a round trip in the echo
+    /// benchmark: half of what recording added to the loop thread.
     struct Recording {
+        let targets: Unmanaged<RecordingTargets>
+
+        @inline(__always)
+        func nextSequence() -> SequenceNumber { targets._withUnsafeGuaranteedRef { $0.sequence.next() } }
+
+        @inline(__always)
+        func record(_ record: consuming TraceRecord) {
+            var handed: TraceRecord? = consume record
+            targets._withUnsafeGuaranteedRef { $0.recorder.record(handed.take()!) }
+        }
+    }
+
+    final class RecordingTargets {
         let recorder: any TraceRecorder
         /// `recorder.sequence`, kept here: read once per record, it is not worth a
-        /// protocol witness call and a retain each time.
+        /// protocol witness call each time.
         let sequence: SequenceCounter
+        init(recorder: any TraceRecorder) {
+            self.recorder = recorder
+            self.sequence = recorder.sequence
+        }
     }
     let logger: Logger
 
@@ -103,7 +128,9 @@ public final class EventPoller: @unchecked Sendable {
         self.policy = policy
         self.label = label
         self.dispatcher = Dispatcher(policy: policy)
-        self.recording = recorder.map { Recording(recorder: $0, sequence: $0.sequence) }
+        let owner = recorder.map(RecordingTargets.init(recorder:))
+        self.recordingOwner = owner
+        self.recording = owner.map { Recording(targets: .passUnretained($0)) }
         var logger = Logger(label: "polltrace.poller")
         logger[metadataKey: "poller"] = "\(label)#\(id)"
         self.logger = logger
