@@ -60,8 +60,11 @@ extension EventPoller {
     /// Asks the loop to return after its current iteration. Safe from any thread,
     /// including the loop's own (a handler may stop its loop). Does not wait: `join`.
     public func stop() {
-        shared.withLock { $0.stopRequested = true }
-        wakeUp()
+        let mustWake = shared.withLock { state in
+            state.stopRequested = true
+            return claimWakeLocked(&state)
+        }
+        if mustWake { writeWake() }
     }
 
     /// Waits for the thread `start` made to finish. Returns at once if there is none.
@@ -111,6 +114,7 @@ extension EventPoller {
             for entry in table.all where entry.registration != wakeRegistration {
                 try? close(entry.registration)
             }
+            waitForWakeWrites()
             if let wakeRegistration { try? close(wakeRegistration) }
             try? closeDescriptor(epollFD)
         }

@@ -1,4 +1,5 @@
 import Dispatch
+import Glibc
 import PollTraceCore
 
 /// Tasks posted from any thread. The queue lives under `shared`'s lock; the loop
@@ -12,12 +13,12 @@ extension EventPoller {
     }
 
     private func post(_ task: PostedTask) throws {
-        let accepted = shared.withLock { state in
-            guard state.lifecycle != .closed, !state.lifecycle.isClosing else { return false }
+        let (accepted, mustWake) = shared.withLock { state in
+            guard state.lifecycle != .closed, !state.lifecycle.isClosing else { return (false, false) }
             state.tasks.append(task)
-            wakeLocked(&state)
-            return true
+            return (true, claimWakeLocked(&state))
         }
+        if mustWake { writeWake() }
         if !accepted { throw EventPollerError.closed(poller: label) }
     }
 
@@ -49,16 +50,38 @@ extension EventPoller {
 
     /// Wakes the loop from `epoll_wait`. Safe from any thread; a no-op once closed.
     public func wakeUp() {
-        shared.withLock { wakeLocked(&$0) }
+        if shared.withLock({ claimWakeLocked(&$0) }) { writeWake() }
     }
 
-    /// Writes the wake-up eventfd unless a wake-up is already outstanding. Runs
-    /// under the lock so that `close` cannot close (and the kernel reuse) the
-    /// eventfd's number between the check and the write.
-    private func wakeLocked(_ state: inout SharedState) {
-        guard !state.wakePending, state.lifecycle != .closed, !state.lifecycle.isClosing else { return }
+    /// Claims the one outstanding wake-up (none is needed while one is pending, or
+    /// once closing). The caller must then call `writeWake`.
+    ///
+    /// Why the write happens after the lock is released: written under it, the
+    /// lock was held across a syscall that wakes the loop, whose first move is to
+    /// take the same lock. In the daemon's accept handoff (one post per connection)
+    /// that contention doubled with tracing on. The claim is counted under the
+    /// lock, and `close` waits for counted writes to finish before it closes the
+    /// eventfd, so a late write can never reach a reused fd number.
+    func claimWakeLocked(_ state: inout SharedState) -> Bool {
+        guard !state.wakePending, state.lifecycle != .closed, !state.lifecycle.isClosing else { return false }
         state.wakePending = true
+        wakeWritesInFlight.wrappingAdd(1, ordering: .relaxed)
+        return true
+    }
+
+    /// The write a `claimWakeLocked` that returned true promised. If the loop
+    /// drained the queue in between, the wake-up is spurious: harmless, the wake
+    /// handler only resets the counter.
+    func writeWake() {
         _ = try? Linux.EventFd.write(fd: wakeFD)
+        wakeWritesInFlight.wrappingSubtract(1, ordering: .releasing)
+    }
+
+    /// Returns once no claimed wake-up write is still under way. Called by `close`
+    /// after it marked the poller closing (so no new claims), before it closes the
+    /// eventfd. A write is one short syscall, so yielding is enough.
+    func waitForWakeWrites() {
+        while wakeWritesInFlight.load(ordering: .acquiring) != 0 { sched_yield() }
     }
 
     /// Runs every task posted before this call, each as one dispatch.

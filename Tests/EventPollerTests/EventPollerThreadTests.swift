@@ -32,6 +32,51 @@ final class EventPollerThreadTests: XCTestCase {
         XCTAssertEqual(taskDispatches.count, threads * tasksPerThread + 2)
     }
 
+    /// Posters keep going while the poller shuts down. The wake-up write happens
+    /// after the queue's lock is released, so close must wait for writes already
+    /// claimed before it closes the eventfd: otherwise a late write could land in
+    /// whatever fd reuses the number next.
+    func testTasksPostedDuringShutdown_runExactlyOnceOrAreRefused_andNoWakeUpLandsInAReusedFD() throws {
+        for round in 0..<20 {
+            let poller = try EventPoller(id: 1)
+            try poller.start()
+            let ran = SharedBox(0), accepted = SharedBox(0), refused = SharedBox(0)
+            let posters = 3
+            let started = DispatchSemaphore(value: 0)
+            let group = DispatchGroup()
+            for _ in 0..<posters {
+                DispatchQueue.global().async(group: group) {
+                    started.signal()
+                    // Bounded: stops at the first refusal, or after 20k posts at most.
+                    for _ in 0..<20_000 {
+                        do {
+                            try poller.execute { ran.update { $0 += 1 } }
+                            accepted.update { $0 += 1 }
+                        } catch {
+                            XCTAssertEqual(error as? EventPollerError, .closed(poller: "poller"))
+                            refused.update { $0 += 1 }
+                            return
+                        }
+                    }
+                }
+            }
+            for _ in 0..<posters { started.wait() }
+            try poller.shutdown()
+            // Numbers the poller just freed (epoll fd, wake-up eventfd) go to new fds.
+            var ends: [Int32] = [0, 0]
+            XCTAssertEqual(pipe(&ends), 0)
+            let flags = fcntl(ends[0], F_GETFL)
+            _ = fcntl(ends[0], F_SETFL, flags | O_NONBLOCK)
+            XCTAssertEqual(group.wait(timeout: .now() + 30), .success, "round \(round): a poster hung")
+            var byte: UInt8 = 0
+            XCTAssertEqual(read(ends[0], &byte, 1), -1, "round \(round): a wake-up write reached a reused fd")
+            close(ends[0]); close(ends[1])
+            // close() runs the tasks still queued, so every accepted one ran once.
+            XCTAssertEqual(ran.value, accepted.value, "round \(round)")
+            XCTAssertLessThanOrEqual(refused.value, posters)
+        }
+    }
+
     func testStop_fromAnotherThread_endsTheLoop_andJoinWaitsForIt() throws {
         let poller = try EventPoller(id: 1)
         try poller.start()
