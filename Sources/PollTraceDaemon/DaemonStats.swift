@@ -27,7 +27,7 @@ public final class DaemonStats: Sendable {
     /// while tracing), in one tally per poller: every record passes here, and
     /// counters shared by all pollers bounced their cache line between the cores on
     /// each one. A poller's id picks its tally (ids past 16 share).
-    private let tallies: [RecordTally] = (0..<16).map { _ in RecordTally() }
+    private let tallies = UnretainedObjects((0..<16).map { _ in RecordTally() })
 
     public init() {}
 
@@ -59,23 +59,24 @@ public final class DaemonStats: Sendable {
 
     /// Looks at each record on its way to the trace and counts batches and verdicts.
     func observe(_ record: borrowing TraceRecord) {
-        let tally = tallies[Int(record.poller & 15)]
-        tally.records.wrappingAdd(1, ordering: .relaxed)
-        switch record {
-        case .batch:
-            tally.batches.wrappingAdd(1, ordering: .relaxed)
-        case .dispatch(let dispatch) where dispatch.source == .event:
-            if let reason = dispatch.suppression {
-                tally.withSuppressed(reason) { $0.wrappingAdd(1, ordering: .relaxed) }
-            } else {
-                tally.dispatchesRan.wrappingAdd(1, ordering: .relaxed)
+        tallies.with(Int(record.poller & 15)) { tally in
+            tally.records.wrappingAdd(1, ordering: .relaxed)
+            switch record {
+            case .batch:
+                tally.batches.wrappingAdd(1, ordering: .relaxed)
+            case .dispatch(let dispatch) where dispatch.source == .event:
+                if let reason = dispatch.suppression {
+                    _ = tally.withSuppressed(reason) { $0.wrappingAdd(1, ordering: .relaxed) }
+                } else {
+                    tally.dispatchesRan.wrappingAdd(1, ordering: .relaxed)
+                }
+            default:
+                break
             }
-        default:
-            break
         }
     }
 
-    private func sum(_ counter: (RecordTally) -> Int) -> Int { tallies.reduce(0) { $0 + counter($1) } }
+    private func sum(_ counter: (RecordTally) -> Int) -> Int { tallies.all.reduce(0) { $0 + counter($1) } }
 
     /// A plain-value copy for the stats endpoint and tests.
     public struct Snapshot: Hashable, Sendable {

@@ -41,7 +41,7 @@ public final class DaemonRecorder: TraceRecorder, Sendable {
     /// it hands the record over, so a rotation can never close a writer under a
     /// record; with one lock for every poller, that lock moved between the cores on
     /// every record. Set only with `state`'s lock held (`route`).
-    private let lanes: [Lane] = (0..<8).map { _ in Lane() }
+    private let lanes = UnretainedObjects((0..<8).map { _ in Lane() })
 
     private final class Lane: Sendable {
         let writer = Mutex<TraceWriter?>(nil)
@@ -51,7 +51,7 @@ public final class DaemonRecorder: TraceRecorder, Sendable {
     /// that no record reaches the old writer once one has reached the new.
     private func route(to writer: TraceWriter?, from index: Int = 0) {
         guard index < lanes.count else { return }
-        lanes[index].writer.withLock { current in
+        lanes.all[index].writer.withLock { current in
             current = writer
             route(to: writer, from: index + 1)
         }
@@ -87,10 +87,13 @@ public final class DaemonRecorder: TraceRecorder, Sendable {
 
     public func record(_ record: consuming TraceRecord) {
         stats.observe(record)
-        let lane = lanes[Int(record.poller) & 7]
-        // Moved, not copied, into the writer under the lane's lock.
+        // Moved, not copied, into the writer under the lane's lock; lane and writer
+        // are borrowed, not retained, on this path taken by every record.
+        let lane = Int(record.poller) & 7
         var handed: TraceRecord? = consume record
-        lane.writer.withLock { writer in if let writer { writer.record(handed.take()!) } }
+        lanes.with(lane) { lane in
+            lane.writer.withLock { writer in writer?.record(handed.take()!) }
+        }
     }
 
     /// The file being written now.

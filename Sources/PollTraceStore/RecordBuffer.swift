@@ -29,7 +29,8 @@ final class RecordBuffer: @unchecked Sendable {
     /// drops (`drop`).
     let capacity: Int
     static let shardCount = 8
-    private let shards: [Shard]
+    /// Borrowed on the hot path: no retain and release per record.
+    private let shards: UnretainedObjects<Shard>
     private let sequence: SequenceCounter
     /// Guards `writerWoken`, `closeRequested`, `newPollers` and the writer's wait.
     /// Never taken while a shard's lock is held.
@@ -44,23 +45,19 @@ final class RecordBuffer: @unchecked Sendable {
         self.mode = mode
         self.capacity = capacity
         self.sequence = sequence
-        shards = (0..<Self.shardCount).map { _ in Shard(capacity: capacity) }
-        unretainedShards = shards.map { Unmanaged.passUnretained($0) }
+        shards = UnretainedObjects((0..<Self.shardCount).map { _ in Shard(capacity: capacity) })
     }
 
     @inline(__always)
     private func shardIndex(for poller: PollerID) -> Int { Int(poller) & (Self.shardCount - 1) }
 
-    /// The shards again, for the hot path: a borrowed reference costs no retain and
-    /// release per record (the shards live as long as the buffer).
-    private let unretainedShards: [Unmanaged<Shard>]
 
     /// Called on recording threads: the hot path.
     @inline(__always)
     func append(_ record: consuming TraceRecord) {
         let index = shardIndex(for: record.poller)
         var handed: TraceRecord? = consume record
-        let full = unretainedShards[index]._withUnsafeGuaranteedRef { shard -> Bool in
+        let full = shards.with(index) { shard -> Bool in
             shard.lock.lock()
             guard shard.filling.count < capacity && !shard.closing else { return true }  // still locked
             shard.filling.append(handed.take()!)
@@ -69,7 +66,7 @@ final class RecordBuffer: @unchecked Sendable {
             if wakeWriter { self.wakeWriter() }
             return false
         }
-        if full { appendWhenFull(handed.take()!, to: shards[index]) }
+        if full { appendWhenFull(handed.take()!, to: shards.all[index]) }
     }
 
     /// Appends many records under one lock: for a producer that makes records faster
@@ -79,7 +76,7 @@ final class RecordBuffer: @unchecked Sendable {
     /// would. All go to the shard of the first record's poller.
     func append(contentsOf records: [TraceRecord]) {
         guard let first = records.first else { return }
-        let shard = shards[shardIndex(for: first.poller)]
+        let shard = shards.all[shardIndex(for: first.poller)]
         var index = 0
         shard.lock.lock()
         while index < records.count {
@@ -173,7 +170,7 @@ final class RecordBuffer: @unchecked Sendable {
 
         var records: [TraceRecord] = []
         var isLast = true
-        for shard in shards {
+        for shard in shards.all {
             shard.lock.lock()
             if !shard.closing { isLast = false }
             if shard.filling.isEmpty && shard.lost == nil {
@@ -206,7 +203,7 @@ final class RecordBuffer: @unchecked Sendable {
 
     /// Asks the writer to finish; records offered from now on are refused (and counted).
     func close() {
-        for shard in shards {
+        for shard in shards.all {
             shard.lock.lock()
             shard.closing = true
             shard.lock.announceRoom()
@@ -220,7 +217,7 @@ final class RecordBuffer: @unchecked Sendable {
 
     /// The writer can no longer write: recorders must never wait for it again.
     func writerFailed() {
-        for shard in shards {
+        for shard in shards.all {
             shard.lock.lock()
             shard.writerStopped = true
             shard.lock.announceRoom()
@@ -230,7 +227,7 @@ final class RecordBuffer: @unchecked Sendable {
 
     /// Records refused so far (drop mode, or after close / a write failure).
     var refused: Int {
-        shards.reduce(0) { total, shard in
+        shards.all.reduce(0) { total, shard in
             shard.lock.lock()
             defer { shard.lock.unlock() }
             return total + shard.refusedCount

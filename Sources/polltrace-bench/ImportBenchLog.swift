@@ -7,7 +7,7 @@ import Foundation
 /// so the analysis must find nothing.
 enum SyntheticLog {
     static func write(lines target: Int, to path: String) throws -> Int {
-        FileManager.default.createFile(atPath: path, contents: nil)
+        _ = FileManager.default.createFile(atPath: path, contents: nil)
         guard let handle = FileHandle(forWritingAtPath: path) else { throw CocoaError(.fileWriteUnknown) }
         defer { try? handle.close() }
         var out = ""
