@@ -3,19 +3,24 @@ import PollTraceCore
 @testable import PollTraceStore
 
 /// The sample traces committed in traces/ (made by `polltrace demo` with the
-/// EventPoller on real sockets) read back completely, and the reader agrees with
-/// each file's own views, whichever layout of schema 1 wrote it.
+/// EventPoller on real sockets, in the current schema) and the same demo's traces
+/// from schema v2 (Tests/TraceFixtures, before any row packing) read back
+/// completely, and the reader agrees with each file's own views.
 final class SampleTraceTests: XCTestCase {
     func testCommittedSampleTraces_readCompletely_andAgreeWithTheirViews() throws {
-        let traces = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("traces")
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
         // Only the committed samples: traces/ also collects whatever the demo and the
         // daemon leave there, including files cut short by a killed run.
-        let files = ["demo-guarded.sqlite", "demo-naive.sqlite"]
-        for name in files {
-            let path = traces.appendingPathComponent(name).path
-            XCTAssertTrue(FileManager.default.fileExists(atPath: path), "\(name) is committed in traces/ and must be there")
+        let files: [(path: String, schemaVersion: Int)] = [
+            ("traces/demo-guarded.sqlite", Schema.version), ("traces/demo-naive.sqlite", Schema.version),
+            ("Tests/TraceFixtures/demo-guarded.v2.sqlite", 2), ("Tests/TraceFixtures/demo-naive.v2.sqlite", 2),
+        ]
+        for (name, schemaVersion) in files {
+            let path = repository.appendingPathComponent(name).path
+            XCTAssertTrue(FileManager.default.fileExists(atPath: path), "\(name) is committed and must be there")
             let reader = try TraceReader(path: path)
+            XCTAssertEqual(reader.metadata.schemaVersion, schemaVersion, "\(name): written by another schema than expected")
             var cursor = try reader.records()
             var count = 0
             var previous: SequenceNumber = 0
