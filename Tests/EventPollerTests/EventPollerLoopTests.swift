@@ -112,6 +112,29 @@ final class EventPollerLoopTests: XCTestCase {
         XCTAssertEqual(dispatches.map(\.handlerThrew), [true, true])
     }
 
+    /// The record sites borrow the recorder without retaining it, so the poller
+    /// itself must own it: a recorder the caller dropped keeps receiving records,
+    /// and goes away with the poller.
+    func testThePollerOwnsItsRecorder_forAsLongAsThePollerLives() throws {
+        weak var weakCollector: RecordCollector?
+        var poller: EventPoller?
+        do {
+            let collector = RecordCollector()
+            weakCollector = collector
+            poller = try EventPoller(id: 1, recorder: collector)
+        }
+        XCTAssertNotNil(weakCollector, "the caller dropped the recorder; the poller must keep it")
+        let efd = try XCTUnwrap(poller).makeEventFD(initialValue: 1)
+        try poller?.register(fd: efd, interest: .readable, label: "ready") { _, _ in }
+        try poller?.runOnce(timeoutMs: 0)
+        try poller?.close()
+        let kinds = Set(weakCollector?.records.map(\.kind) ?? [])
+        XCTAssertTrue(kinds.isSuperset(of: [.batch, .dispatch, .closed]),
+                      "records made after the caller let go must reach the recorder: \(kinds)")
+        poller = nil
+        XCTAssertNil(weakCollector, "the recorder must go away with the poller")
+    }
+
     func testClosedPoller_throwsOnUse() throws {
         let poller = try EventPoller(id: 1)
         try poller.close()
