@@ -63,6 +63,16 @@ run_load() {
 # CPU seconds the daemon used so far (user + system, all threads).
 daemon_cpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$DAEMON_PID/stat"; }
 
+# The trace writer thread's CPU so far, in ms (`writer_cpu_ms` of /api/stats;
+# empty when tracing is off). Plain bash, so the script needs no HTTP client.
+writer_cpu_ms() {
+    local reply
+    reply=$(exec 3<>"/dev/tcp/127.0.0.1/$PORT" \
+        && printf 'GET /api/stats HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' >&3 \
+        && timeout 5 cat <&3) || return 0
+    echo "$reply" | grep -o '"writer_cpu_ms" *: *[0-9.]*' | sed 's/.*: *//' || true
+}
+
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 bench_flood() {
@@ -76,7 +86,11 @@ bench_flood() {
             cpu=$(daemon_cpu)
             # Daemon CPU per connection: steadier than the rate on a shared machine.
             local per; per=$(awk -v c="$cpu" -v r="$rate" -v d="$DURATION" 'BEGIN { printf "%.1f", c * 1e6 / (r * d) }')
-            echo "  daemon CPU ${cpu}s, ${per} us per connection"
+            local writer; writer=$(writer_cpu_ms)
+            if [ -n "$writer" ]; then
+                writer=$(awk -v w="$writer" -v r="$rate" -v d="$DURATION" 'BEGIN { printf ", of which the trace writer thread %.1f", w * 1e3 / (r * d) }')
+            fi
+            echo "  daemon CPU ${cpu}s, ${per} us per connection${writer}"
             stop_daemon
             if [ "$mode" = lossless ]; then on+=("$rate"); cpu_on+=("$per"); else off+=("$rate"); cpu_off+=("$per"); fi
         done
