@@ -150,7 +150,7 @@ public final class EventPoller: @unchecked Sendable {
         recordOpened(fd: epollFD, origin: .epoll)
         recordOpened(fd: wakeFD, origin: .eventfd)
         do {
-            wakeRegistration = try register(fd: wakeFD, interest: .readable, label: "poller-wakeup") { _, context in
+            wakeRegistration = try register(fd: wakeFD, interest: .readable, label: HandlerLabels.pollerWakeUp) { _, context in
                 // Only resets the counter: the loop drains the task queue every iteration.
                 _ = try Linux.EventFd.read(fd: context.registration.fd)
             }

@@ -16,7 +16,8 @@
 /// - `orphanEvent`: at harvest, the fd had no live registration on the poller, or
 ///   the event's `epoll_data` does not name the one it had.
 /// - `spin`: one registration ran in `spinThreshold` consecutive batches of its
-///   poller with the same delivered mask (the seed's "dead loop").
+///   poller with the same delivered mask, with no sign of work (an fd record made
+///   by its dispatch) in any but the last (the seed's "dead loop").
 public enum FindingKind: String, CaseIterable, Hashable, Sendable, Codable, CustomStringConvertible {
     case correct
     case misrouted

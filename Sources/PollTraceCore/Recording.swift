@@ -52,3 +52,11 @@ public final class RecordCollector: TraceRecorder, @unchecked Sendable {
     public var records: [TraceRecord] { state.withLock { $0.records }.sorted { $0.seq < $1.seq } }
     public var pollers: [PollerInfo] { state.withLock { $0.pollers } }
 }
+
+/// Handler labels with a meaning to the analyzer.
+public enum HandlerLabels {
+    /// EventPoller's own wake-up eventfd. It is readable because another thread
+    /// posted tasks, and it runs in every batch while tasks keep coming, so replay
+    /// counts the tasks that follow it as its work rather than calling it a spin.
+    public static let pollerWakeUp = "poller-wakeup"
+}

@@ -47,6 +47,13 @@ struct PollerReplayState: Sendable {
     var batchCount: UInt64 = 0
     /// The dispatch running on this poller's thread: records made there are its effects.
     var activeDispatch: DispatchRef?
+    /// The registration `activeDispatch` ran for an event (0: none, or it was
+    /// suppressed, or it was a timer or task): the one whose spin run work ends.
+    var activeRegistration: RegistrationID = 0
+    /// EventPoller's own wake-up eventfd on this poller (`HandlerLabels.pollerWakeUp`),
+    /// 0 if none; and whether it ran in the open batch.
+    var wakeRegistration: RegistrationID = 0
+    var wakeRanInBatch = false
     /// Registrations of this poller that ended, with the batch count at their end.
     var ended: [EndedRegistration] = []
     /// Each fd number's most recent registration on this poller, live or ended.

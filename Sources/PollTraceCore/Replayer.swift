@@ -107,6 +107,7 @@ public struct Replayer: Sendable {
     // MARK: - fds and registrations
 
     private mutating func fdOpened(_ r: FDOpened) {
+        noteWork(on: r.poller)
         let by = cause(r.poller)
         if let previous = fdTable.opened(OpenFD(fd: r.fd, openedSeq: r.seq, origin: r.origin, openedBy: by)) {
             report(.openOfOpenFD, r.seq, "fd \(r.fd) opened (\(r.origin)) while still open since seq \(previous.openedSeq); its close is missing, so its registrations were ended here", gapRelated: true)
@@ -115,6 +116,10 @@ public struct Replayer: Sendable {
     }
 
     private mutating func registered(_ r: Registered) {
+        noteWork(on: r.poller)
+        if r.handlerLabel == HandlerLabels.pollerWakeUp {
+            pollers[pollers.index(creating: r.poller)].wakeRegistration = r.registrationID
+        }
         let by = cause(r.poller)
         if let slot = registrations.slot(of: r.registrationID), registrations[slot: slot].record.isLive {
             let existingFD = registrations[slot: slot].record.fd
@@ -151,6 +156,7 @@ public struct Replayer: Sendable {
     }
 
     private mutating func modified(_ r: Modified) {
+        noteWork(on: r.poller)
         guard let slot = registrations.slot(of: r.registrationID), registrations[slot: slot].record.isLive else {
             report(.unknownRegistration, r.seq, "modify of registration #\(r.registrationID) (fd \(r.fd)), which is not live", gapRelated: true)
             return
@@ -164,6 +170,7 @@ public struct Replayer: Sendable {
     }
 
     private mutating func unregistered(_ r: Unregistered) {
+        noteWork(on: r.poller)
         guard let slot = registrations.slot(of: r.registrationID) else {
             report(.unknownRegistration, r.seq, "unregister of registration #\(r.registrationID) (fd \(r.fd)), never seen registered", gapRelated: true)
             return
@@ -179,6 +186,7 @@ public struct Replayer: Sendable {
     }
 
     private mutating func closed(_ r: Closed) {
+        noteWork(on: r.poller)
         let by = cause(r.poller)
         guard let closing = fdTable.closed(r.fd) else {
             report(.closeOfUnknownFD, r.seq, "close of fd \(r.fd), which was never seen open", gapRelated: true)
@@ -234,6 +242,8 @@ public struct Replayer: Sendable {
         let i = pollers.index(creating: b.poller)
         if pollers[i].batch.isOpen { undispatchedEvents += UInt64(pollers[i].batch.undispatched) }
         pollers[i].activeDispatch = nil
+        pollers[i].activeRegistration = 0
+        pollers[i].wakeRanInBatch = false
         pollers[i].batchCount += 1
         // A registration that ended before the previous batch was harvested can no
         // longer be named by an open batch: forget it (memory follows live state).
@@ -298,6 +308,12 @@ public struct Replayer: Sendable {
         pollers[i].activeDispatch = DispatchRef(
             seq: d.seq, timeNs: d.timeNs, poller: d.poller, source: d.source,
             registrationID: d.ranRegistrationID, handlerLabel: ranLabel)
+        pollers[i].activeRegistration = ranSlot == nil ? 0 : d.ranRegistrationID
+        if ranSlot != nil && d.ranRegistrationID == pollers[i].wakeRegistration { pollers[i].wakeRanInBatch = true }
+        if d.source == .task && pollers[i].wakeRanInBatch {
+            // The wake-up eventfd fired because tasks were posted, and here they run.
+            endSpinRun(of: pollers[i].wakeRegistration)
+        }
         guard d.source == .event else { return }
 
         guard pollers[i].batch.isOpen, pollers[i].batch.ref.seq == d.batchSeq else {
@@ -365,10 +381,25 @@ public struct Replayer: Sendable {
         }
     }
 
+    /// A handler did visible work: an fd record on its poller while its dispatch
+    /// was the poller's latest. A registration whose handler works each time it runs
+    /// is busy, not stuck (a listener under a connection flood accepts in every
+    /// batch), so its spin run ends here.
+    private mutating func noteWork(on poller: PollerID) {
+        guard poller != 0, let i = pollers.index(poller), pollers[i].activeRegistration != 0 else { return }
+        endSpinRun(of: pollers[i].activeRegistration)
+    }
+
+    private mutating func endSpinRun(of id: RegistrationID) {
+        if let slot = registrations.slot(of: id) { registrations[slot: slot].spin = nil }
+    }
+
     /// A registration dispatched in `spinThreshold` consecutive batches of its poller
-    /// with the same mask. Only its first dispatch in a batch counts; the finding is
-    /// made once per run, at the dispatch that reaches the threshold. The run is kept
-    /// on the (live) registration itself and dropped when it ends.
+    /// with the same mask, without visible work in any but the last of them
+    /// (`noteWork`; for EventPoller's wake-up eventfd, the posted tasks it was woken
+    /// for). Only its first dispatch in a batch counts; the finding is made once per
+    /// run, at the dispatch that reaches the threshold. The run is kept on the
+    /// (live) registration itself and dropped when it ends.
     private mutating func trackSpin(_ ranSlot: Int, dispatch d: Dispatch, batch: BatchRef,
                                     event: HarvestedEvent, harvestedID: RegistrationID) {
         let batchNumber = batch.batchNumber

@@ -5,7 +5,7 @@ import PollTraceCore
 
 /// Options that `analyze` and `verify` share.
 struct ReplayOptionGroup: ParsableArguments {
-    @Option(name: .long, help: "Report a spin when one registration runs in this many consecutive batches of its poller with the same mask.")
+    @Option(name: .long, help: "Report a spin when one registration runs in this many consecutive batches of its poller with the same mask without doing visible work (opening, registering or closing an fd; for a poller's wake-up eventfd, running posted tasks).")
     var spinThreshold: Int = ReplayOptions.defaultSpinThreshold
 
     @Option(name: .long, help: "List at most this many findings in detail (0 lists all); the summary always counts every one.")

@@ -113,6 +113,72 @@ final class ReplayEdgeCaseTests: XCTestCase {
         XCTAssertEqual(TraceAnalysis.analyze(records: records).findings.count, 12 >= ReplayOptions.defaultSpinThreshold ? 1 : 0)
     }
 
+    /// A listener under a connection flood accepts in every batch: busy, not stuck.
+    /// Each dispatch opens, registers and closes an fd (its work), which ends the
+    /// run; the same dispatches without that work are a spin.
+    func testSpin_isNotReported_whenTheHandlerDoesWorkEachTime_butIsWithoutIt() {
+        func flood(working: Bool) -> [TraceRecord] {
+            var records: [TraceRecord] = [open(1, 5), register(2, 1, 5)]
+            var seq: SequenceNumber = 2
+            var nextID: RegistrationID = 2
+            for n in 1...12 as ClosedRange<UInt64> {
+                seq += 1; let b = seq
+                records.append(batch(b, number: n, [(5, 5)]))
+                seq += 1
+                records.append(ran(seq, batch: b, index: 0, id: 1))
+                if working {
+                    // accept(): a connection fd, handed on and closed again in this sketch.
+                    seq += 1; records.append(.fdOpened(FDOpened(seq: seq, timeNs: seq, poller: 1, fd: 9, origin: .accept)))
+                    seq += 1; records.append(register(seq, nextID, 9))
+                    seq += 1; records.append(.unregistered(Unregistered(seq: seq, timeNs: seq, poller: 1, registrationID: nextID, fd: 9)))
+                    seq += 1; records.append(.closed(Closed(seq: seq, timeNs: seq, poller: 1, fd: 9)))
+                    nextID += 1
+                }
+            }
+            return records
+        }
+        let options = ReplayOptions(spinThreshold: 5)
+        XCTAssertEqual(TraceAnalysis.analyze(records: flood(working: true), options: options).findings.map(\.kind), [],
+                       "a handler that works every time it runs is busy, not spinning")
+        XCTAssertEqual(TraceAnalysis.analyze(records: flood(working: false), options: options).findings.map(\.kind), [.spin])
+    }
+
+    /// EventPoller's wake-up eventfd runs in every batch while other threads keep
+    /// posting tasks. The tasks that run after it in the same iteration are its
+    /// work; a wake-up with no task to run is a spin like any other.
+    func testSpin_ofThePollersWakeUpEventFD_countsTheTasksItWasWokenFor() {
+        func posting(tasks: Bool) -> [TraceRecord] {
+            var records: [TraceRecord] = [
+                open(1, 5, poller: 1),
+                .registered(Registered(seq: 2, timeNs: 2, poller: 1, registrationID: 1, fd: 5, interest: .readable,
+                                       data: 5, handlerLabel: HandlerLabels.pollerWakeUp)),
+                open(3, 6, poller: 1), register(4, 2, 6),
+            ]
+            var seq: SequenceNumber = 4
+            for n in 1...12 as ClosedRange<UInt64> {
+                seq += 1; let b = seq
+                // The wake-up first, then another event, then the posted task.
+                records.append(batch(b, number: n, [(5, 5), (6, 6)]))
+                seq += 1; records.append(ran(seq, batch: b, index: 0, id: 1))
+                seq += 1; records.append(ran(seq, batch: b, index: 1, id: 2))
+                // Registration 2 does work each time, so only the wake-up can spin.
+                seq += 1; records.append(.modified(Modified(seq: seq, timeNs: seq, poller: 1, registrationID: 2, fd: 6, interest: .readable)))
+                if tasks {
+                    seq += 1
+                    records.append(.dispatch(Dispatch(seq: seq, timeNs: seq, poller: 1, source: .task, batchSeq: 0, eventIndex: 0,
+                                                      ranRegistrationID: RegistrationID(n), deliveredMask: [], suppression: nil,
+                                                      handlerThrew: false, durationNs: 1)))
+                }
+            }
+            return records
+        }
+        let options = ReplayOptions(spinThreshold: 5)
+        XCTAssertEqual(TraceAnalysis.analyze(records: posting(tasks: true), options: options).findings.map(\.kind), [])
+        let idle = TraceAnalysis.analyze(records: posting(tasks: false), options: options).findings
+        XCTAssertEqual(idle.map(\.kind), [.spin], "a wake-up that finds no task, batch after batch, is a spin")
+        XCTAssertEqual(idle.first?.ran?.handlerLabel, HandlerLabels.pollerWakeUp)
+    }
+
     /// Memory follows live state: a long churn (every batch closes and reopens fds)
     /// leaves replay holding a bounded number of registrations.
     func testMemory_followsLiveRegistrations_notTraceLength() {

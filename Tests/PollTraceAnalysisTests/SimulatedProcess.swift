@@ -92,6 +92,9 @@ struct SimulatedProcess {
     var nextRegistrationID: RegistrationID = 1
     var truth = GroundTruth()
     var spins: [RegistrationID: SpinRun] = [:]
+    /// Per loop, the registration its latest dispatch ran (nil after a batch, a
+    /// suppressed dispatch or a timer): fd records on that loop are its work.
+    var activeRan: [PollerID: RegistrationID] = [:]
     var time: UInt64 = 1_000_000
     let maxFD: Int32 = 24
     /// Registrations whose fd was closed with a plain close(2): the loop's table still
@@ -179,6 +182,7 @@ struct SimulatedProcess {
         }
         loop.batchNumber += 1
         loop.batchSeq = seq()
+        activeRan[loop.id] = nil
         for _ in zombieIndices { truth.findings.append((.orphanEvent, loop.batchSeq)) }
         let t = tick()
         recorder.record(.batch(BatchHarvested(seq: loop.batchSeq, timeNs: t, poller: loop.id, batchNumber: loop.batchNumber,
@@ -216,9 +220,11 @@ struct SimulatedProcess {
             } else {
                 verdict = .misrouted
             }
+            activeRan[loop.id] = r
             if registrations[r]!.alive { noteSpin(r, batch: loop.batchNumber, mask: mask, seq: dseq) }
             runHandler(on: li, registration: r)
         case .suppress(let reason):
+            activeRan[loop.id] = nil
             recorder.record(.dispatch(Dispatch(seq: dseq, timeNs: t, poller: loop.id, source: .event, batchSeq: loop.batchSeq,
                                                eventIndex: UInt32(index), ranRegistrationID: 0, deliveredMask: [],
                                                suppression: reason, handlerThrew: false, durationNs: 5)))
@@ -234,6 +240,14 @@ struct SimulatedProcess {
         }
         if verdict == .correct { truth.correct += 1 } else { truth.findings.append((verdict, dseq)) }
         if loop.policy.dispatchPolicy == .guarded && verdict.isProblem { truth.guardedProblems += 1 }
+    }
+
+    /// Records an fd record. Mirrors replay's rule: an fd record on a loop is the
+    /// work of the registration the loop's latest dispatch ran, so that
+    /// registration is busy, not stuck, and its spin run ends.
+    private mutating func recordFD(_ record: TraceRecord) {
+        if let r = activeRan[record.poller] { spins[r] = nil }
+        recorder.record(record)
     }
 
     private mutating func noteSpin(_ r: RegistrationID, batch: UInt64, mask: IOEvents, seq: SequenceNumber) {
@@ -253,6 +267,7 @@ struct SimulatedProcess {
     }
 
     private mutating func fireTimer(_ li: Int) {
+        activeRan[loops[li].id] = nil
         let dseq = seq()
         recorder.record(.dispatch(Dispatch(seq: dseq, timeNs: tick(), poller: loops[li].id, source: .timer, batchSeq: 0,
                                            eventIndex: 0, ranRegistrationID: 9000, deliveredMask: [], suppression: nil,
@@ -311,7 +326,7 @@ struct SimulatedProcess {
         registrations[entry.registrationID]?.alive = false
         spins[entry.registrationID] = nil
         staleEntries.insert(entry.registrationID)
-        recorder.record(.closed(Closed(seq: seq(), timeNs: tick(), poller: loops[li].id, fd: fd)))
+        recordFD(.closed(Closed(seq: seq(), timeNs: tick(), poller: loops[li].id, fd: fd)))
         openFDs.remove(fd)
         ready[fd] = nil
     }
@@ -323,7 +338,7 @@ struct SimulatedProcess {
         guard let fd = (3...maxFD).first(where: { !openFDs.contains($0) }) else { return nil }
         openFDs.insert(fd)
         ready[fd] = rng.chance(0.5) ? .writable : .readable
-        recorder.record(.fdOpened(FDOpened(seq: seq(), timeNs: tick(), poller: poller, fd: fd,
+        recordFD(.fdOpened(FDOpened(seq: seq(), timeNs: tick(), poller: poller, fd: fd,
                                            origin: origin ?? [.socket, .accept, .eventfd, .pipe].randomElement(using: &rng)!)))
         return fd
     }
@@ -340,7 +355,7 @@ struct SimulatedProcess {
         registrations[id] = Registration(id: id, poller: poller, fd: fd, interest: interest)
         loops[li].table.byFD[fd] = RegistrationState(registrationID: id, fd: fd, interest: interest)
         loops[li].epitems[fd] = Epitem(registrationID: id, interest: interest, data: data)
-        recorder.record(.registered(Registered(seq: seq(), timeNs: tick(), poller: poller, registrationID: id, fd: fd,
+        recordFD(.registered(Registered(seq: seq(), timeNs: tick(), poller: poller, registrationID: id, fd: fd,
                                                interest: interest, data: data, handlerLabel: "handler-\(id)")))
     }
 
@@ -350,7 +365,7 @@ struct SimulatedProcess {
         loops[li].table.byFD[fd] = state
         loops[li].epitems[fd]?.interest = state.interest
         registrations[state.registrationID]?.interest = state.interest
-        recorder.record(.modified(Modified(seq: seq(), timeNs: tick(), poller: loops[li].id,
+        recordFD(.modified(Modified(seq: seq(), timeNs: tick(), poller: loops[li].id,
                                            registrationID: state.registrationID, fd: fd, interest: state.interest)))
     }
 
@@ -359,7 +374,7 @@ struct SimulatedProcess {
         loops[li].epitems[fd] = nil
         registrations[state.registrationID]?.alive = false
         spins[state.registrationID] = nil
-        recorder.record(.unregistered(Unregistered(seq: seq(), timeNs: tick(), poller: loops[li].id,
+        recordFD(.unregistered(Unregistered(seq: seq(), timeNs: tick(), poller: loops[li].id,
                                                    registrationID: state.registrationID, fd: fd)))
     }
 
@@ -377,7 +392,7 @@ struct SimulatedProcess {
             loops[li].zombies.removeAll { $0.dupFD == fd }
         }
         for li in loops.indices { loops[li].zombies.removeAll { $0.dupFD == fd } }
-        recorder.record(.closed(Closed(seq: seq(), timeNs: tick(), poller: poller, fd: fd)))
+        recordFD(.closed(Closed(seq: seq(), timeNs: tick(), poller: poller, fd: fd)))
         openFDs.remove(fd)
         ready[fd] = nil
     }
