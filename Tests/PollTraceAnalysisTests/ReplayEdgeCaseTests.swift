@@ -60,6 +60,31 @@ final class ReplayEdgeCaseTests: XCTestCase {
         XCTAssertTrue(ReportText.render(report).contains("treatment: after a gap"), "the text says how the gap was treated")
     }
 
+    /// A rotated trace file starts mid-stream: its listener was opened and
+    /// registered in an earlier file. Its events cannot be checked, and are not
+    /// orphans; an fd the file saw closed is still checked, and so is the same
+    /// event in a trace that starts at seq 1.
+    func testTraceStartingMidStream_leavesEventsOnNeverSeenFDsUnchecked_notOrphans() {
+        let midStream: [TraceRecord] = [
+            batch(100, number: 40, [(5, 5)]),             // fd 5: the listener, registered before this file
+            ran(101, batch: 100, index: 0, id: 3),
+            open(102, 9, poller: 1), register(103, 7, 9),  // a connection, seen whole
+            .unregistered(Unregistered(seq: 104, timeNs: 104, poller: 1, registrationID: 7, fd: 9)),
+            .closed(Closed(seq: 105, timeNs: 105, poller: 1, fd: 9)),
+            batch(106, number: 41, [(5, 5), (9, 9)]),      // fd 9 was closed: a real orphan
+        ]
+        let report = TraceAnalysis.analyze(records: midStream)
+        XCTAssertEqual(report.gaps.first.map { $0.firstLost...$0.lastLost }, 1...99, "the file starts after a hole")
+        XCTAssertEqual(report.findings.map(\.kind), [.orphanEvent], "only the event on the fd the file saw closed")
+        XCTAssertEqual(report.findings.first?.event.fd, 9)
+        XCTAssertEqual(report.inconsistencyCount, 0, "\(report.inconsistencies)")
+        XCTAssertGreaterThanOrEqual(report.gapAffectedRecords, 3, "both fd 5 events and the dispatch of #3 are unchecked")
+
+        let fromTheStart: [TraceRecord] = [batch(1, number: 1, [(5, 5)])]
+        XCTAssertEqual(TraceAnalysis.analyze(records: fromTheStart).findings.map(\.kind), [.orphanEvent],
+                       "with no records missing, an event on an fd never registered is an orphan")
+    }
+
     func testSequenceHoleWithoutGapRecord_isReportedAsUnannouncedGap() {
         let report = TraceAnalysis.analyze(records: [open(1, 5), open(5, 6)])
         XCTAssertEqual(report.gaps.map(\.unannounced), [true])
