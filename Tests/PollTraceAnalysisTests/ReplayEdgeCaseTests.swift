@@ -122,15 +122,24 @@ final class ReplayEdgeCaseTests: XCTestCase {
         XCTAssertEqual(report.count(.correct), 1)
     }
 
-    func testSpin_isReportedOnce_atTheThresholdBatch() {
+    /// fd 5 (registration #1) harvested and run in batches 1...`count`; `afterEach`
+    /// appends what each dispatch does, taking sequence numbers from `seq`.
+    func runsInEveryBatch(_ count: UInt64,
+                          afterEach: (_ records: inout [TraceRecord], _ seq: inout SequenceNumber) -> Void = { _, _ in }) -> [TraceRecord] {
         var records: [TraceRecord] = [open(1, 5), register(2, 1, 5)]
         var seq: SequenceNumber = 2
-        for n in 1...12 as ClosedRange<UInt64> {
+        for n in 1...count {
             seq += 1; let b = seq
             records.append(batch(b, number: n, [(5, 5)]))
             seq += 1
             records.append(ran(seq, batch: b, index: 0, id: 1))
+            afterEach(&records, &seq)
         }
+        return records
+    }
+
+    func testSpin_isReportedOnce_atTheThresholdBatch() {
+        let records = runsInEveryBatch(12)
         let report = TraceAnalysis.analyze(records: records, options: ReplayOptions(spinThreshold: 5))
         XCTAssertEqual(report.findings.map(\.kind), [.spin], "one spin per run, however long")
         XCTAssertEqual(report.findings.first?.spinLength, 5)
@@ -143,24 +152,16 @@ final class ReplayEdgeCaseTests: XCTestCase {
     /// run; the same dispatches without that work are a spin.
     func testSpin_isNotReported_whenTheHandlerDoesWorkEachTime_butIsWithoutIt() {
         func flood(working: Bool) -> [TraceRecord] {
-            var records: [TraceRecord] = [open(1, 5), register(2, 1, 5)]
-            var seq: SequenceNumber = 2
             var nextID: RegistrationID = 2
-            for n in 1...12 as ClosedRange<UInt64> {
-                seq += 1; let b = seq
-                records.append(batch(b, number: n, [(5, 5)]))
-                seq += 1
-                records.append(ran(seq, batch: b, index: 0, id: 1))
-                if working {
-                    // accept(): a connection fd, handed on and closed again in this sketch.
-                    seq += 1; records.append(.fdOpened(FDOpened(seq: seq, timeNs: seq, poller: 1, fd: 9, origin: .accept)))
-                    seq += 1; records.append(register(seq, nextID, 9))
-                    seq += 1; records.append(.unregistered(Unregistered(seq: seq, timeNs: seq, poller: 1, registrationID: nextID, fd: 9)))
-                    seq += 1; records.append(.closed(Closed(seq: seq, timeNs: seq, poller: 1, fd: 9)))
-                    nextID += 1
-                }
+            return runsInEveryBatch(12) { records, seq in
+                guard working else { return }
+                // accept(): a connection fd, handed on and closed again in this sketch.
+                seq += 1; records.append(.fdOpened(FDOpened(seq: seq, timeNs: seq, poller: 1, fd: 9, origin: .accept)))
+                seq += 1; records.append(register(seq, nextID, 9))
+                seq += 1; records.append(.unregistered(Unregistered(seq: seq, timeNs: seq, poller: 1, registrationID: nextID, fd: 9)))
+                seq += 1; records.append(.closed(Closed(seq: seq, timeNs: seq, poller: 1, fd: 9)))
+                nextID += 1
             }
-            return records
         }
         let options = ReplayOptions(spinThreshold: 5)
         XCTAssertEqual(TraceAnalysis.analyze(records: flood(working: true), options: options).findings.map(\.kind), [],
