@@ -128,6 +128,12 @@ public enum ReportText {
     static func gapsSection(_ report: AnalysisReport, clock: TraceClock) -> String {
         var out = "\ngaps: \(report.gapCount)\n"
         for g in report.gaps {
+            if g.unannounced && g.firstLost == 1 {
+                // Not lost: made before this file began (the writer's counter is the
+                // process's, so a rotated file or a late-attached recorder starts high).
+                out += "  seq 1...\(g.lastLost) (\(g.lostCount) records): before the trace's first record; it starts mid-stream (a rotated file, or a recorder attached to a running loop)\n"
+                continue
+            }
             let what = g.unannounced ? "sequence numbers missing with no gap record" : "gap record seq \(g.seq)"
             out += "  seq \(g.firstLost)...\(g.lastLost) (\(g.lostCount) lost, \(clock.format(g.fromTimeNs)) to \(clock.format(g.toTimeNs))): \(what)\n"
         }

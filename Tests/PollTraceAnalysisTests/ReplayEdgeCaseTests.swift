@@ -79,6 +79,9 @@ final class ReplayEdgeCaseTests: XCTestCase {
         XCTAssertEqual(report.findings.first?.event.fd, 9)
         XCTAssertEqual(report.inconsistencyCount, 0, "\(report.inconsistencies)")
         XCTAssertGreaterThanOrEqual(report.gapAffectedRecords, 3, "both fd 5 events and the dispatch of #3 are unchecked")
+        let text = ReportText.render(report)
+        XCTAssertTrue(text.contains("seq 1...99 (99 records): before the trace's first record; it starts mid-stream"), text)
+        XCTAssertFalse(text.contains("99 lost"), "records before a file's first one are not lost: \(text)")
 
         let fromTheStart: [TraceRecord] = [batch(1, number: 1, [(5, 5)])]
         XCTAssertEqual(TraceAnalysis.analyze(records: fromTheStart).findings.map(\.kind), [.orphanEvent],
