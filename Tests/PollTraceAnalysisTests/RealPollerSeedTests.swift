@@ -102,6 +102,47 @@ final class RealPollerSpinTests: XCTestCase {
         let strict = try TraceAnalysis.analyze(path: path, options: ReplayOptions(spinThreshold: 13))
         XCTAssertEqual(strict.count(.spin), 0, "12 batches are below a threshold of 13")
     }
+
+    /// A listener with a connection waiting at every `epoll_wait` runs in 12
+    /// consecutive batches. If its handler accepts (and closes) the connection each
+    /// time, it is busy, not spinning; if it leaves the connection in the backlog,
+    /// the listener stays readable for the same reason a spinning loop does.
+    func testListenerReadyInEveryBatch_isASpinOnlyWhenItsHandlerAcceptsNothing() throws {
+        for accepts in [true, false] {
+            let path = TraceFiles.temporaryPath("listener-\(accepts)")
+            defer { TraceFiles.remove(path) }
+            let writer = try TraceWriter(path: path, metadata: TraceFiles.metadata(pollers: [], program: "listener"),
+                                         options: TraceWriterOptions(overwrite: true))
+            let poller = try EventPoller(id: 1, policy: .guarded, recorder: writer, label: "listener")
+            let listener = try poller.makeTCPListener()
+            let port = try Linux.Socket.localPort(listener)
+            try poller.register(fd: listener, interest: .readable, label: "acceptor") { _, context in
+                guard accepts else { return }
+                if let connection = try context.poller.accept(listenerFD: listener) { try context.poller.close(fd: connection) }
+            }
+            var clients: [Int32] = []
+            defer { for client in clients { Glibc.close(client) } }
+            for _ in 0..<12 {
+                // The handshake completes in the kernel: the listener is readable
+                // before the loop waits. Bounded: 12 connections over loopback.
+                let client = try Linux.Socket.create(.tcp)
+                clients.append(client)
+                try Linux.Socket.connectBlocking(client, host: "127.0.0.1", port: port)
+                XCTAssertEqual(try poller.runOnce(timeoutMs: 1000), 1, "the listener is ready in this batch")
+            }
+            try poller.close()
+            try writer.close()
+
+            let report = try TraceAnalysis.analyze(path: path)
+            if accepts {
+                XCTAssertEqual(report.findings.map(\.kind), [], "a listener that accepts every time is busy: \(ReportText.render(report))")
+                XCTAssertEqual(report.count(.correct), 12)
+            } else {
+                XCTAssertEqual(report.findings.map(\.kind), [.spin], ReportText.render(report))
+                XCTAssertEqual(report.findings.first?.ran?.handlerLabel, "acceptor")
+            }
+        }
+    }
 }
 
 final class Box<Value> {
