@@ -139,7 +139,7 @@ public enum ReportText {
         }
         if UInt64(report.gaps.count) < report.gapCount { out += "  (only the first \(report.gaps.count) are listed)\n" }
         if report.gapCount > 0 {
-            out += "  treatment: after a gap, records naming fds, registrations or batches that lost records would have created are applied as if those records existed, and events on fds replay never saw are left unchecked (\(report.gapAffectedRecords) such records); findings near a gap may miss what the lost records did\n"
+            out += "  treatment: after a gap, records naming fds, registrations or batches that lost records would have created are applied as if those records existed, and an event on an fd replay never saw is left unchecked and its registration adopted (\(report.gapAffectedRecords) such records); findings near a gap may miss what the lost records did\n"
         }
         if report.undispatchedEvents > 0 {
             out += "  \(report.undispatchedEvents) harvested events were never dispatched (the trace ended, or their dispatches were lost)\n"

@@ -90,6 +90,11 @@ public struct FixVerifier: Sendable {
                 return
             }
         }
+        if let adopted = replayer.lastAdopted {
+            // Made before the trace's first record: the fixed loop's table held it too.
+            tables[record.poller, default: InterestList()].add(adopted)
+            livePollerOf[adopted.registrationID] = (record.poller, adopted.fd)
+        }
         switch record {
         case .registered(let r):
             if let old = tables[r.poller]?.currentRegistration(forFD: r.fd) { livePollerOf[old.registrationID] = nil }

@@ -50,10 +50,9 @@ struct PollerReplayState: Sendable {
     /// The registration `activeDispatch` ran for an event (0: none, or it was
     /// suppressed, or it was a timer or task): the one whose spin run work ends.
     var activeRegistration: RegistrationID = 0
-    /// EventPoller's own wake-up eventfd on this poller (`HandlerLabels.pollerWakeUp`),
-    /// 0 if none; and whether it ran in the open batch.
-    var wakeRegistration: RegistrationID = 0
-    var wakeRanInBatch = false
+    /// Registrations that ran in the open batch and whose work is the posted tasks
+    /// run after them (`ReplayRegistration.tasksAreItsWork`).
+    var ranForTasks: [RegistrationID] = []
     /// Registrations of this poller that ended, with the batch count at their end.
     var ended: [EndedRegistration] = []
     /// Each fd number's most recent registration on this poller, live or ended.
@@ -107,6 +106,11 @@ struct OpenBatch: Sendable {
 struct ReplayRegistration: Sendable {
     var record: RegistrationRecord
     var spin: SpinRun?
+    /// Posted tasks that run later in the same iteration count as this
+    /// registration's work (for spins): EventPoller's wake-up eventfd, which is
+    /// readable because tasks were posted, and a registration adopted after a gap,
+    /// which might be one.
+    var tasksAreItsWork = false
 
     /// What `RegistrationMap` keeps in its empty slots.
     static let placeholder = ReplayRegistration(record: RegistrationRecord(

@@ -35,6 +35,9 @@ public struct Replayer: Sendable {
     public private(set) var lastSeq: SequenceNumber = 0
     /// The verdict on the last record consumed, when it was an event dispatch.
     public private(set) var lastDispatchVerdict: FindingKind?
+    /// The registration the last consumed record made replay adopt (`adopt`), if any,
+    /// so that a verifier beside it can add it to its own table.
+    public private(set) var lastAdopted: RegistrationState?
     private var afterGap = false
     private var pendingHoles: [GapReport] = []
     private var pendingHoleCount: UInt64 = 0
@@ -62,6 +65,7 @@ public struct Replayer: Sendable {
 
     public mutating func consume(_ record: TraceRecord) {
         lastDispatchVerdict = nil
+        lastAdopted = nil
         let seq = record.seq
         if recordCount > 0 || lastSeq > 0 {
             if seq == lastSeq {
@@ -117,9 +121,6 @@ public struct Replayer: Sendable {
 
     private mutating func registered(_ r: Registered) {
         noteWork(on: r.poller)
-        if r.handlerLabel == HandlerLabels.pollerWakeUp {
-            pollers[pollers.index(creating: r.poller)].wakeRegistration = r.registrationID
-        }
         let by = cause(r.poller)
         if let slot = registrations.slot(of: r.registrationID), registrations[slot: slot].record.isLive {
             let existingFD = registrations[slot: slot].record.fd
@@ -142,7 +143,8 @@ public struct Replayer: Sendable {
             handlerLabel: r.handlerLabel, registeredSeq: r.seq, registeredTimeNs: r.timeNs, registeredBy: by,
             fdOpenedSeq: openFD!.openedSeq, fdOrigin: openFD!.origin, fdOpenedBy: openFD!.openedBy, end: nil, fdClose: nil)
         let state = record.state
-        registrations.updateValue(ReplayRegistration(record: record), forKey: r.registrationID)
+        registrations.updateValue(ReplayRegistration(record: record, tasksAreItsWork: r.handlerLabel == HandlerLabels.pollerWakeUp),
+                                  forKey: r.registrationID)
         let i = pollers.index(creating: r.poller)
         pollers[i].interest.add(state)
         // The previous registration of this number on this poller is now superseded:
@@ -243,7 +245,7 @@ public struct Replayer: Sendable {
         if pollers[i].batch.isOpen { undispatchedEvents += UInt64(pollers[i].batch.undispatched) }
         pollers[i].activeDispatch = nil
         pollers[i].activeRegistration = 0
-        pollers[i].wakeRanInBatch = false
+        pollers[i].ranForTasks.removeAll(keepingCapacity: true)
         pollers[i].batchCount += 1
         // A registration that ended before the previous batch was harvested can no
         // longer be named by an open batch: forget it (memory follows live state).
@@ -285,7 +287,8 @@ public struct Replayer: Sendable {
                 // here: its registration is in them. That is every long-lived fd of a
                 // trace file that starts mid-stream (the daemon's rotated files), and
                 // calling those orphans made a healthy rotated trace fail by the
-                // thousands. Unverifiable, so counted with what the gap affected.
+                // thousands. Unverifiable, so counted with what the gap affected; the
+                // dispatch that follows names the registration, which `adopt` takes.
                 gapAffectedRecords += 1
             } else {
                 emit(Finding(kind: .orphanEvent, seq: b.seq, poller: b.poller, batch: ref, eventIndex: UInt32(index),
@@ -316,10 +319,11 @@ public struct Replayer: Sendable {
             seq: d.seq, timeNs: d.timeNs, poller: d.poller, source: d.source,
             registrationID: d.ranRegistrationID, handlerLabel: ranLabel)
         pollers[i].activeRegistration = ranSlot == nil ? 0 : d.ranRegistrationID
-        if ranSlot != nil && d.ranRegistrationID == pollers[i].wakeRegistration { pollers[i].wakeRanInBatch = true }
-        if d.source == .task && pollers[i].wakeRanInBatch {
+        if let ranSlot, registrations[slot: ranSlot].tasksAreItsWork { pollers[i].ranForTasks.append(d.ranRegistrationID) }
+        if d.source == .task && !pollers[i].ranForTasks.isEmpty {
             // The wake-up eventfd fired because tasks were posted, and here they run.
-            endSpinRun(of: pollers[i].wakeRegistration)
+            for id in pollers[i].ranForTasks { endSpinRun(of: id) }
+            pollers[i].ranForTasks.removeAll(keepingCapacity: true)
         }
         guard d.source == .event else { return }
 
@@ -361,6 +365,9 @@ public struct Replayer: Sendable {
             }
         } else {
             guard let ranSlot else {
+                if afterGap && harvestedID == 0 && pollers[i].lastByFD[event.fd] == nil && fdTable.lookup(event.fd) == nil {
+                    adopt(d.ranRegistrationID, poller: d.poller, pollerIndex: i, event: event)
+                }
                 report(.unknownRegistration, d.seq, "dispatch ran registration #\(d.ranRegistrationID), which was never registered", gapRelated: true)
                 return
             }
@@ -386,6 +393,26 @@ public struct Replayer: Sendable {
         if let ranSlot, ranLive {
             trackSpin(ranSlot, dispatch: d, batch: openRef, event: event, harvestedID: harvestedID)
         }
+    }
+
+    /// After a gap, a dispatch ran a registration replay never saw, for an fd it
+    /// never saw: both were made in the missing records (a rotated file's listener,
+    /// say). Replay takes the registration as live from here, with the event's data
+    /// word and every event bit as its interest: the kernel reported the event, so
+    /// its bits were in the interest, and a later modify would be recorded. The
+    /// fd's later events are then checked instead of being left unchecked. Its
+    /// label is unknown, so it might be a poller's wake-up eventfd: tasks count as
+    /// its work.
+    private mutating func adopt(_ id: RegistrationID, poller: PollerID, pollerIndex i: Int, event: HarvestedEvent) {
+        fdTable.opened(OpenFD(fd: event.fd, openedSeq: 0, origin: nil, openedBy: nil))
+        let record = RegistrationRecord(
+            registrationID: id, poller: poller, fd: event.fd, interest: [.readable, .priority, .writable, .readHangup],
+            data: event.data, handlerLabel: "(registered before the trace)", registeredSeq: 0, registeredTimeNs: 0,
+            registeredBy: nil, fdOpenedSeq: 0, fdOrigin: nil, fdOpenedBy: nil, end: nil, fdClose: nil)
+        registrations.updateValue(ReplayRegistration(record: record, tasksAreItsWork: true), forKey: id)
+        pollers[i].interest.add(record.state)
+        pollers[i].lastByFD.updateValue(id, forKey: event.fd)
+        lastAdopted = record.state
     }
 
     /// A handler did visible work: an fd record on its poller while its dispatch

@@ -61,24 +61,42 @@ final class ReplayEdgeCaseTests: XCTestCase {
     }
 
     /// A rotated trace file starts mid-stream: its listener was opened and
-    /// registered in an earlier file. Its events cannot be checked, and are not
-    /// orphans; an fd the file saw closed is still checked, and so is the same
-    /// event in a trace that starts at seq 1.
-    func testTraceStartingMidStream_leavesEventsOnNeverSeenFDsUnchecked_notOrphans() {
+    /// registered in an earlier file. Its first event cannot be checked and is not
+    /// an orphan; the dispatch names the registration, which replay then adopts, so
+    /// the listener's later events are checked. An fd the file saw closed is still
+    /// checked, and so is the same event in a trace that starts at seq 1.
+    func testTraceStartingMidStream_adoptsTheRegistrationsMadeBeforeIt_andChecksTheirLaterEvents() {
         let midStream: [TraceRecord] = [
             batch(100, number: 40, [(5, 5)]),             // fd 5: the listener, registered before this file
-            ran(101, batch: 100, index: 0, id: 3),
+            ran(101, batch: 100, index: 0, id: 3),         // names #3: adopted for fd 5
             open(102, 9, poller: 1), register(103, 7, 9),  // a connection, seen whole
             .unregistered(Unregistered(seq: 104, timeNs: 104, poller: 1, registrationID: 7, fd: 9)),
             .closed(Closed(seq: 105, timeNs: 105, poller: 1, fd: 9)),
             batch(106, number: 41, [(5, 5), (9, 9)]),      // fd 9 was closed: a real orphan
+            ran(107, batch: 106, index: 0, id: 3),         // checked now: correct
         ]
         let report = TraceAnalysis.analyze(records: midStream)
         XCTAssertEqual(report.gaps.first.map { $0.firstLost...$0.lastLost }, 1...99, "the file starts after a hole")
         XCTAssertEqual(report.findings.map(\.kind), [.orphanEvent], "only the event on the fd the file saw closed")
         XCTAssertEqual(report.findings.first?.event.fd, 9)
+        XCTAssertEqual(report.count(.correct), 1, "the adopted listener's second event is checked")
         XCTAssertEqual(report.inconsistencyCount, 0, "\(report.inconsistencies)")
-        XCTAssertGreaterThanOrEqual(report.gapAffectedRecords, 3, "both fd 5 events and the dispatch of #3 are unchecked")
+        XCTAssertEqual(report.gapAffectedRecords, 2, "the listener's first event and its dispatch are unchecked")
+
+        // verify replays the adopted registration through the guarded dispatcher too.
+        var verifier = FixVerifier(recordedPolicies: [1: .guarded])
+        for record in midStream { verifier.consume(record) }
+        verifier.finish()
+        XCTAssertTrue(verifier.passed, "\(verifier.failures)")
+        XCTAssertEqual(verifier.correctKept, 1, "the adopted listener's second dispatch is judged, and kept")
+
+        // Adopted means checked: a later event of fd 5 run by another registration is misrouted.
+        let misrouted = midStream + [
+            open(108, 11, poller: 1), register(109, 8, 11),
+            batch(110, number: 42, [(5, 5)]),
+            ran(111, batch: 110, index: 0, id: 8),
+        ]
+        XCTAssertEqual(TraceAnalysis.analyze(records: misrouted).findings.map(\.kind), [.orphanEvent, .misrouted])
         let text = ReportText.render(report)
         XCTAssertTrue(text.contains("seq 1...99 (99 records): before the trace's first record; it starts mid-stream"), text)
         XCTAssertFalse(text.contains("99 lost"), "records before a file's first one are not lost: \(text)")
@@ -206,6 +224,31 @@ final class ReplayEdgeCaseTests: XCTestCase {
         let idle = TraceAnalysis.analyze(records: posting(tasks: false), options: options).findings
         XCTAssertEqual(idle.map(\.kind), [.spin], "a wake-up that finds no task, batch after batch, is a spin")
         XCTAssertEqual(idle.first?.ran?.handlerLabel, HandlerLabels.pollerWakeUp)
+    }
+
+    /// A registration adopted after a gap has no known label: it might be a
+    /// poller's wake-up eventfd, so the tasks that follow it are its work too.
+    func testAdoptedRegistration_countsTasksAsItsWork_likeAWakeUp() {
+        func midStream(tasks: Bool) -> [TraceRecord] {
+            var records: [TraceRecord] = []
+            var seq: SequenceNumber = 50
+            for n in 1...12 as ClosedRange<UInt64> {
+                seq += 1; let b = seq
+                records.append(batch(b, number: n, [(5, 5)]))
+                seq += 1; records.append(ran(seq, batch: b, index: 0, id: 1))
+                if tasks {
+                    seq += 1
+                    records.append(.dispatch(Dispatch(seq: seq, timeNs: seq, poller: 1, source: .task, batchSeq: 0, eventIndex: 0,
+                                                      ranRegistrationID: RegistrationID(n), deliveredMask: [], suppression: nil,
+                                                      handlerThrew: false, durationNs: 1)))
+                }
+            }
+            return records
+        }
+        let options = ReplayOptions(spinThreshold: 5)
+        XCTAssertEqual(TraceAnalysis.analyze(records: midStream(tasks: true), options: options).findings.map(\.kind), [])
+        XCTAssertEqual(TraceAnalysis.analyze(records: midStream(tasks: false), options: options).findings.map(\.kind), [.spin],
+                       "adopted, it is checked for spins like any registration")
     }
 
     /// Memory follows live state: a long churn (every batch closes and reopens fds)
