@@ -35,6 +35,8 @@ public final class DaemonRecorder: TraceRecorder, Sendable {
 
     // Every field is read and written under this lock.
     private let state = Mutex(State())
+    /// Held for a whole retention pass (`applyRetention`); taken before `state`, never while holding it.
+    private let retentionPass = Mutex(())
 
     /// Where records go: the current writer, one copy per lane (a poller's id picks
     /// its lane), each under a lock of its own. `record` holds its lane's lock while
@@ -199,15 +201,22 @@ public final class DaemonRecorder: TraceRecorder, Sendable {
 
     /// Deletes this daemon's oldest finished files beyond `retain`. Only files this
     /// recorder made are ever deleted.
+    ///
+    /// One pass at a time (`retentionPass`), deletions included: a background
+    /// close's pass could take files off `completed` and still be deleting them when
+    /// `close()`'s own pass found nothing left to do, so `close()` returned with
+    /// more files on disk than `retain` allows (seen once in CI).
     private func applyRetention() {
-        let doomed = state.withLock { state -> [String] in
-            let doomed = settings.rotation.filesToDelete(completedOldestFirst: state.completed)
-            state.completed.removeFirst(doomed.count)
-            return doomed
-        }
-        for path in doomed {
-            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
-            logger.info("trace deleted by retention", metadata: ["path": "\(path)"])
+        retentionPass.withLock { _ in
+            let doomed = state.withLock { state -> [String] in
+                let doomed = settings.rotation.filesToDelete(completedOldestFirst: state.completed)
+                state.completed.removeFirst(doomed.count)
+                return doomed
+            }
+            for path in doomed {
+                for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+                logger.info("trace deleted by retention", metadata: ["path": "\(path)"])
+            }
         }
     }
 

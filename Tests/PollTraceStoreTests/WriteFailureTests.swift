@@ -45,12 +45,18 @@ final class WriteFailureTests: XCTestCase {
 
 /// The child side of `testRealWriteErrorFromTheOS`: started as this test binary
 /// with `POLLTRACE_FSIZE_CHILD_TRACE` set. It limits its own file size with
-/// `RLIMIT_FSIZE` (so the kernel fails writes past 256 KiB with EFBIG, as a full
+/// `RLIMIT_FSIZE` (so the kernel fails writes past 2 MiB with EFBIG, as a full
 /// disk would fail them), records until the writer gives up, and prints what
 /// `close()` and the statistics said. Without the variable it does nothing.
+///
+/// Why 2 MiB: the limit must leave room for the schema and some commits (with
+/// 16 KiB pages, the schema and one commit's pages were already close to the
+/// 256 KiB this used to be, and under load the first commit sometimes crossed it,
+/// so nothing was written), and 100k records must still cross it: their WAL
+/// frames come to several MiB.
 final class FileSizeLimitChildEntryPoint: XCTestCase {
     static let environmentKey = "POLLTRACE_FSIZE_CHILD_TRACE"
-    static let limitBytes = 256 * 1024
+    static let limitBytes = 2 * 1024 * 1024
 
     func testRecordPastTheFileSizeLimit() throws {
         guard let path = ProcessInfo.processInfo.environment[Self.environmentKey] else { return }
