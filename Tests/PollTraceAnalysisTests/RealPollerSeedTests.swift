@@ -82,12 +82,17 @@ final class RealPollerSeedTests: XCTestCase {
 /// The seed's "dead loop", for real: a level-triggered eventfd whose handler never
 /// reads it is ready in every batch.
 final class RealPollerSpinTests: XCTestCase {
+    /// A guarded poller recording into a new trace file at `path`.
+    func recordingPoller(_ name: String, path: String) throws -> (EventPoller, TraceWriter) {
+        let writer = try TraceWriter(path: path, metadata: TraceFiles.metadata(pollers: [], program: name),
+                                     options: TraceWriterOptions(overwrite: true))
+        return (try EventPoller(id: 1, policy: .guarded, recorder: writer, label: name), writer)
+    }
+
     func testUndrainedLevelTriggeredFD_isReportedAsOneSpin() throws {
         let path = TraceFiles.temporaryPath("spin")
         defer { TraceFiles.remove(path) }
-        let writer = try TraceWriter(path: path, metadata: TraceFiles.metadata(pollers: [], program: "spin"),
-                                     options: TraceWriterOptions(overwrite: true))
-        let poller = try EventPoller(id: 1, policy: .guarded, recorder: writer, label: "spin")
+        let (poller, writer) = try recordingPoller("spin", path: path)
         let stuck = try poller.makeEventFD()
         try poller.register(fd: stuck, interest: .readable, label: "never-drains") { _, _ in }
         _ = try Linux.EventFd.write(fd: stuck)
@@ -111,9 +116,7 @@ final class RealPollerSpinTests: XCTestCase {
         for accepts in [true, false] {
             let path = TraceFiles.temporaryPath("listener-\(accepts)")
             defer { TraceFiles.remove(path) }
-            let writer = try TraceWriter(path: path, metadata: TraceFiles.metadata(pollers: [], program: "listener"),
-                                         options: TraceWriterOptions(overwrite: true))
-            let poller = try EventPoller(id: 1, policy: .guarded, recorder: writer, label: "listener")
+            let (poller, writer) = try recordingPoller("listener", path: path)
             let listener = try poller.makeTCPListener()
             let port = try Linux.Socket.localPort(listener)
             try poller.register(fd: listener, interest: .readable, label: "acceptor") { _, context in

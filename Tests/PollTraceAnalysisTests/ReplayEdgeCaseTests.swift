@@ -16,6 +16,11 @@ final class ReplayEdgeCaseTests: XCTestCase {
         .batch(BatchHarvested(seq: seq, timeNs: seq, poller: poller, batchNumber: number, timeoutMs: 0, waitedNs: 0,
                               events: events.map { HarvestedEvent(fd: $0.0, mask: .readable, data: $0.1) }))
     }
+    /// A posted task's dispatch (task `id`), as EventPoller records it after a batch's events.
+    func task(_ seq: SequenceNumber, id: RegistrationID, poller: PollerID = 1) -> TraceRecord {
+        .dispatch(Dispatch(seq: seq, timeNs: seq, poller: poller, source: .task, batchSeq: 0, eventIndex: 0,
+                           ranRegistrationID: id, deliveredMask: [], suppression: nil, handlerThrew: false, durationNs: 1))
+    }
     func ran(_ seq: SequenceNumber, batch: SequenceNumber, index: UInt32, id: RegistrationID, poller: PollerID = 1) -> TraceRecord {
         .dispatch(Dispatch(seq: seq, timeNs: seq, poller: poller, source: .event, batchSeq: batch, eventIndex: index,
                            ranRegistrationID: id, deliveredMask: .readable, suppression: nil, handlerThrew: false, durationNs: 1))
@@ -210,12 +215,7 @@ final class ReplayEdgeCaseTests: XCTestCase {
                 seq += 1; records.append(ran(seq, batch: b, index: 1, id: 2))
                 // Registration 2 does work each time, so only the wake-up can spin.
                 seq += 1; records.append(.modified(Modified(seq: seq, timeNs: seq, poller: 1, registrationID: 2, fd: 6, interest: .readable)))
-                if tasks {
-                    seq += 1
-                    records.append(.dispatch(Dispatch(seq: seq, timeNs: seq, poller: 1, source: .task, batchSeq: 0, eventIndex: 0,
-                                                      ranRegistrationID: RegistrationID(n), deliveredMask: [], suppression: nil,
-                                                      handlerThrew: false, durationNs: 1)))
-                }
+                if tasks { seq += 1; records.append(task(seq, id: RegistrationID(n))) }
             }
             return records
         }
@@ -236,12 +236,7 @@ final class ReplayEdgeCaseTests: XCTestCase {
                 seq += 1; let b = seq
                 records.append(batch(b, number: n, [(5, 5)]))
                 seq += 1; records.append(ran(seq, batch: b, index: 0, id: 1))
-                if tasks {
-                    seq += 1
-                    records.append(.dispatch(Dispatch(seq: seq, timeNs: seq, poller: 1, source: .task, batchSeq: 0, eventIndex: 0,
-                                                      ranRegistrationID: RegistrationID(n), deliveredMask: [], suppression: nil,
-                                                      handlerThrew: false, durationNs: 1)))
-                }
+                if tasks { seq += 1; records.append(task(seq, id: RegistrationID(n))) }
             }
             return records
         }
