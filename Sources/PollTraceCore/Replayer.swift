@@ -111,8 +111,7 @@ public struct Replayer: Sendable {
     // MARK: - fds and registrations
 
     private mutating func fdOpened(_ r: FDOpened) {
-        noteWork(on: r.poller)
-        let by = cause(r.poller)
+        let by = sideEffect(on: r.poller)
         if let previous = fdTable.opened(OpenFD(fd: r.fd, openedSeq: r.seq, origin: r.origin, openedBy: by)) {
             report(.openOfOpenFD, r.seq, "fd \(r.fd) opened (\(r.origin)) while still open since seq \(previous.openedSeq); its close is missing, so its registrations were ended here", gapRelated: true)
             endRegistrations(ofFD: r.fd, seq: r.seq, timeNs: r.timeNs, by: by)
@@ -120,8 +119,7 @@ public struct Replayer: Sendable {
     }
 
     private mutating func registered(_ r: Registered) {
-        noteWork(on: r.poller)
-        let by = cause(r.poller)
+        let by = sideEffect(on: r.poller)
         if let slot = registrations.slot(of: r.registrationID), registrations[slot: slot].record.isLive {
             let existingFD = registrations[slot: slot].record.fd
             report(.duplicateRegistrationID, r.seq, "registration #\(r.registrationID) registered again (fd \(r.fd)) while still live for fd \(existingFD); the old one was ended here")
@@ -158,7 +156,7 @@ public struct Replayer: Sendable {
     }
 
     private mutating func modified(_ r: Modified) {
-        noteWork(on: r.poller)
+        sideEffect(on: r.poller)
         guard let slot = registrations.slot(of: r.registrationID), registrations[slot: slot].record.isLive else {
             report(.unknownRegistration, r.seq, "modify of registration #\(r.registrationID) (fd \(r.fd)), which is not live", gapRelated: true)
             return
@@ -172,7 +170,7 @@ public struct Replayer: Sendable {
     }
 
     private mutating func unregistered(_ r: Unregistered) {
-        noteWork(on: r.poller)
+        let by = sideEffect(on: r.poller)
         guard let slot = registrations.slot(of: r.registrationID) else {
             report(.unknownRegistration, r.seq, "unregister of registration #\(r.registrationID) (fd \(r.fd)), never seen registered", gapRelated: true)
             return
@@ -184,12 +182,11 @@ public struct Replayer: Sendable {
         if fd != r.fd {
             report(.registrationFDMismatch, r.seq, "unregister names fd \(r.fd) but registration #\(r.registrationID) is for fd \(fd)")
         }
-        end(r.registrationID, seq: r.seq, timeNs: r.timeNs, reason: .unregistered, by: cause(r.poller))
+        end(r.registrationID, seq: r.seq, timeNs: r.timeNs, reason: .unregistered, by: by)
     }
 
     private mutating func closed(_ r: Closed) {
-        noteWork(on: r.poller)
-        let by = cause(r.poller)
+        let by = sideEffect(on: r.poller)
         guard let closing = fdTable.closed(r.fd) else {
             report(.closeOfUnknownFD, r.seq, "close of fd \(r.fd), which was never seen open", gapRelated: true)
             endRegistrations(ofFD: r.fd, seq: r.seq, timeNs: r.timeNs, by: by)
@@ -282,7 +279,7 @@ public struct Replayer: Sendable {
                let slot = registrations.slot(of: current.registrationID),
                registrations[slot: slot].record.data == event.data {
                 pollers[i].batch.slots[index].harvestedFor = current.registrationID
-            } else if afterGap && pollers[i].lastByFD[event.fd] == nil && fdTable.lookup(event.fd) == nil {
+            } else if afterGap && knowsNothing(of: event.fd, onPoller: i) {
                 // Replay has seen nothing of this fd, and records are missing before
                 // here: its registration is in them. That is every long-lived fd of a
                 // trace file that starts mid-stream (the daemon's rotated files), and
@@ -365,7 +362,7 @@ public struct Replayer: Sendable {
             }
         } else {
             guard let ranSlot else {
-                if afterGap && harvestedID == 0 && pollers[i].lastByFD[event.fd] == nil && fdTable.lookup(event.fd) == nil {
+                if afterGap && harvestedID == 0 && knowsNothing(of: event.fd, onPoller: i) {
                     adopt(d.ranRegistrationID, poller: d.poller, pollerIndex: i, event: event)
                 }
                 report(.unknownRegistration, d.seq, "dispatch ran registration #\(d.ranRegistrationID), which was never registered", gapRelated: true)
@@ -415,13 +412,22 @@ public struct Replayer: Sendable {
         lastAdopted = record.state
     }
 
-    /// A handler did visible work: an fd record on its poller while its dispatch
-    /// was the poller's latest. A registration whose handler works each time it runs
-    /// is busy, not stuck (a listener under a connection flood accepts in every
+    /// An fd record made on `poller`'s thread: an effect of the dispatch running
+    /// there, which is returned (the record's cause, for findings). It is also that
+    /// handler doing visible work: a registration whose handler works each time it
+    /// runs is busy, not stuck (a listener under a connection flood accepts in every
     /// batch), so its spin run ends here.
-    private mutating func noteWork(on poller: PollerID) {
-        guard poller != 0, let i = pollers.index(poller), pollers[i].activeRegistration != 0 else { return }
-        endSpinRun(of: pollers[i].activeRegistration)
+    @discardableResult
+    private mutating func sideEffect(on poller: PollerID) -> DispatchRef? {
+        guard poller != 0, let i = pollers.index(poller) else { return nil }
+        if pollers[i].activeRegistration != 0 { endSpinRun(of: pollers[i].activeRegistration) }
+        return pollers[i].activeDispatch
+    }
+
+    /// No open, registration or close of `fd` (on poller index `i`) has reached
+    /// replay: after a gap, the records that made it are among the missing.
+    private func knowsNothing(of fd: Int32, onPoller i: Int) -> Bool {
+        pollers[i].lastByFD[fd] == nil && fdTable.lookup(fd) == nil
     }
 
     private mutating func endSpinRun(of id: RegistrationID) {
@@ -430,7 +436,7 @@ public struct Replayer: Sendable {
 
     /// A registration dispatched in `spinThreshold` consecutive batches of its poller
     /// with the same mask, without visible work in any but the last of them
-    /// (`noteWork`; for EventPoller's wake-up eventfd, the posted tasks it was woken
+    /// (`sideEffect`; for EventPoller's wake-up eventfd, the posted tasks it was woken
     /// for). Only its first dispatch in a batch counts; the finding is made once per
     /// run, at the dispatch that reaches the threshold. The run is kept on the
     /// (live) registration itself and dropped when it ends.
@@ -495,11 +501,6 @@ public struct Replayer: Sendable {
     }
 
     // MARK: - Helpers
-
-    private func cause(_ poller: PollerID) -> DispatchRef? {
-        guard poller != 0, let i = pollers.index(poller) else { return nil }
-        return pollers[i].activeDispatch
-    }
 
     private mutating func emit(_ finding: Finding) {
         kindCounts.add(finding.kind)
