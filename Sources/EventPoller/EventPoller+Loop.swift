@@ -33,7 +33,7 @@ extension EventPoller {
             let entered = DispatchSemaphore(value: 0)
         }
         let outcome = Outcome()
-        let thread = try LoopThread { [self] in
+        let thread = try LoopThread(name: "poller-\(id)") { [self] in
             do {
                 try enterLoop(forgettingEarlierStop: true)
             } catch {

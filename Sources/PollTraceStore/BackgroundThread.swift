@@ -1,3 +1,4 @@
+import CLinux
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -21,7 +22,11 @@ final class BackgroundThread: @unchecked Sendable {
     private var thread = pthread_t()
 
     init(name: String, _ body: @escaping @Sendable () -> Void) throws {
-        let box = Unmanaged.passRetained(Box(body))
+        // Named for `top -H`, `ps -L` and perf; otherwise it inherits its creator's name.
+        let box = Unmanaged.passRetained(Box({
+            clinux_name_this_thread(name)
+            body()
+        }))
         let code = pthread_create(&thread, nil, { context in
             let box = Unmanaged<Box>.fromOpaque(context!).takeRetainedValue()
             box.body()

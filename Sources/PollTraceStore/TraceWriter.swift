@@ -36,7 +36,7 @@ public final class TraceWriter: TraceRecorder, Sendable {
         // by the writer thread, which the box hands it to.
         let file = try TraceFile(path: path, metadata: metadata, options: options)
         let handoff = UncheckedBox(file)
-        thread = try BackgroundThread(name: "polltrace-writer") { [buffer, stats, options] in
+        thread = try BackgroundThread(name: "trace-writer") { [buffer, stats, options] in
             Self.writerLoop(file: handoff.value, buffer: buffer, stats: stats, options: options)
         }
     }

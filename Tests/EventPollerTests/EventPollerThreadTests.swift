@@ -1,6 +1,8 @@
 import EventPoller
+import Foundation
 import Glibc
 import PollTraceCore
+import PollTraceStore
 import XCTest
 
 /// The loop on its own thread: tasks from other threads, stop, join.
@@ -30,6 +32,25 @@ final class EventPollerThreadTests: XCTestCase {
         let taskDispatches = collector.records(after: mark).compactMap(\.dispatch).filter { $0.source == .task }
         // + executeAndWait's task + close()'s shutdown task
         XCTAssertEqual(taskDispatches.count, threads * tasksPerThread + 2)
+    }
+
+    /// `top -H`, `ps -L` and perf show a thread's kernel name. Unnamed, a loop thread
+    /// inherited its creator's name (often a Dispatch queue's), so a profile of a
+    /// daemon could not tell the loops and the trace writer apart.
+    func testLoopThreadAndTraceWriterThread_carryTheirNamesInProc() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("thread-names-\(UUID()).trace").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let writer = try TraceWriter(path: path, metadata: TraceFileRecordingTests.metadata(),
+                                     options: TraceWriterOptions(mode: .lossless))
+        let poller = try EventPoller(id: 7, recorder: writer)
+        try poller.start()
+        let loopName = try poller.executeAndWait { readName("/proc/thread-self/comm") }
+        let names = threadNamesOfThisProcess()
+        try poller.shutdown()
+        try writer.close()
+
+        XCTAssertEqual(loopName, "poller-7")
+        XCTAssertTrue(names.contains("trace-writer"), "no trace-writer thread among \(names)")
     }
 
     /// Posters keep going while the poller shuts down. The wake-up write happens
@@ -128,4 +149,13 @@ final class EventPollerThreadTests: XCTestCase {
         let ran = collector.records.compactMap(\.dispatch).filter { $0.source == .event }.map(\.ranRegistrationID)
         XCTAssertTrue(ran.contains(registration.registrationID))
     }
+}
+
+private func readName(_ path: String) -> String? {
+    (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+}
+
+private func threadNamesOfThisProcess() -> [String] {
+    let tids = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+    return tids.compactMap { readName("/proc/self/task/\($0)/comm") }
 }
