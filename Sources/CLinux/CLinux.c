@@ -1,2 +1,16 @@
-// Header-only shim; this file exists so SwiftPM builds the target.
+// The calls glibc declares only under _GNU_SOURCE. Swift's Glibc module is built
+// without it, so a header cannot declare them for Swift; this file is compiled
+// with it and exports plain wrappers that CLinux.h declares.
+#define _GNU_SOURCE
+#include <sys/socket.h>
+#include <unistd.h>
+#include <fcntl.h>
 #include "CLinux.h"
+
+int clinux_accept_nonblocking_cloexec(int listener_fd) {
+    return accept4(listener_fd, 0, 0, SOCK_NONBLOCK | SOCK_CLOEXEC);
+}
+
+int clinux_pipe_nonblocking_cloexec(int fds[2]) {
+    return pipe2(fds, O_NONBLOCK | O_CLOEXEC);
+}

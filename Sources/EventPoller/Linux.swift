@@ -98,25 +98,14 @@ public enum Linux {
             try syscall(blocking: false, where: "write") { Glibc.write(fd, buffer.baseAddress, buffer.count) }
         }
 
-        /// A non-blocking, close-on-exec pipe. (`pipe2` would do it in one call, but
-        /// Swift's Glibc module hides it behind _GNU_SOURCE.)
+        /// A non-blocking, close-on-exec pipe, made so in the same call (`pipe2`).
         @inline(never)
         public static func pipe() throws -> (read: Int32, write: Int32) {
             var fds: (Int32, Int32) = (-1, -1)
             _ = try withUnsafeMutablePointer(to: &fds) { pointer in
                 try pointer.withMemoryRebound(to: Int32.self, capacity: 2) { fds in
-                    try syscallValue(where: "pipe") { Glibc.pipe(fds) }
+                    try syscallValue(where: "pipe2") { clinux_pipe_nonblocking_cloexec(fds) }
                 }
-            }
-            do {
-                for fd in [fds.0, fds.1] {
-                    try setNonBlocking(fd)
-                    try setCloseOnExec(fd)
-                }
-            } catch {
-                _ = Glibc.close(fds.0)
-                _ = Glibc.close(fds.1)
-                throw error
             }
             return (fds.0, fds.1)
         }

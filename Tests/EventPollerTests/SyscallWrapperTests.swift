@@ -42,4 +42,30 @@ final class SyscallWrapperTests: XCTestCase {
         }
         XCTAssertEqual(value, 3)
     }
+
+    /// An accepted socket and both pipe ends must be non-blocking (the loop never
+    /// blocks in a handler) and close-on-exec (a child the daemon spawns must not
+    /// hold its connections open), from the call that makes them.
+    func testAcceptedSocketAndPipe_areNonBlockingAndCloseOnExec() throws {
+        let listener = try Linux.Socket.create(.tcp)
+        defer { try? Linux.FileDescriptor.close(listener) }
+        try Linux.Socket.bind(listener, host: "127.0.0.1", port: 0)
+        try Linux.Socket.listen(listener, backlog: 4)
+        guard case .wouldBlock = try Linux.Socket.accept(listener) else {
+            return XCTFail("nothing is pending: accept must report wouldBlock")
+        }
+        let client = try Linux.Socket.create(.tcp)
+        defer { try? Linux.FileDescriptor.close(client) }
+        try Linux.Socket.connectBlocking(client, host: "127.0.0.1", port: try Linux.Socket.localPort(listener))
+        guard case .processed(let accepted) = try Linux.Socket.accept(listener) else {
+            return XCTFail("a connection is pending: accept must return it")
+        }
+        defer { try? Linux.FileDescriptor.close(accepted) }
+        let pipe = try Linux.FileDescriptor.pipe()
+        defer { try? Linux.FileDescriptor.close(pipe.read); try? Linux.FileDescriptor.close(pipe.write) }
+        for (name, fd) in [("accepted socket", accepted), ("pipe read end", pipe.read), ("pipe write end", pipe.write)] {
+            XCTAssertNotEqual(fcntl(fd, F_GETFL) & O_NONBLOCK, 0, "\(name) must be non-blocking")
+            XCTAssertNotEqual(fcntl(fd, F_GETFD) & FD_CLOEXEC, 0, "\(name) must be close-on-exec")
+        }
+    }
 }

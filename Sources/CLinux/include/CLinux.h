@@ -28,6 +28,13 @@ static inline unsigned long long clinux_monotonic_ns(void) {
     return (unsigned long long)ts.tv_sec * 1000000000ULL + (unsigned long long)ts.tv_nsec;
 }
 
+/// accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC): one syscall where
+/// accept + fcntl took four. Returns the fd, or -1 with errno set.
+int clinux_accept_nonblocking_cloexec(int listener_fd);
+
+/// pipe2(fds, O_NONBLOCK | O_CLOEXEC). Returns 0, or -1 with errno set.
+int clinux_pipe_nonblocking_cloexec(int fds[2]);
+
 /// Names the calling thread for `top -H`, `ps -L` and perf (the kernel keeps 15
 /// bytes). prctl is variadic, so Swift cannot call it directly.
 static inline void clinux_name_this_thread(const char *name) {
