@@ -67,6 +67,86 @@ final class RealServerTests: XCTestCase {
                                     "the trace shows at least one event per connection (its accept)")
         XCTAssertEqual(report.diagnostics?.total, 0, "redis's log reads cleanly: \(report.diagnostics?.summary ?? [])")
     }
+
+    /// nginx from Debian's packages: a master that forks a worker, which makes its
+    /// own epoll instance, accepts with accept4, registers edge-triggered, and puts a
+    /// pointer (not the fd) in epoll_data. So this covers what redis does not:
+    /// `strace -f` across a fork, and events mapped back to fds through the
+    /// ADD/MOD history. Ordinary short HTTP connections must give zero hazards.
+    func testNginxUnderShortConnectionChurn_givesZeroHazards() throws {
+        guard let nginx = ["/usr/sbin/nginx", "/usr/bin/nginx"].first(where: {
+            FileManager.default.isExecutableFile(atPath: $0)
+        }) else {
+            throw XCTSkip("nginx is not installed (Debian package nginx; .ci/run should install it)")
+        }
+        let strace = try StraceFixtures.strace()
+        let dir = try StraceFixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let port = try Loopback.freePort()
+        let log = dir.appendingPathComponent("nginx.strace").path
+        let config = dir.appendingPathComponent("nginx.conf")
+        let prefix = dir.path
+        try """
+            daemon off;
+            master_process on;
+            worker_processes 1;
+            pid \(prefix)/nginx.pid;
+            error_log \(prefix)/error.log warn;
+            events { worker_connections 256; }
+            http {
+                access_log off;
+                client_body_temp_path \(prefix)/body;
+                proxy_temp_path \(prefix)/proxy;
+                fastcgi_temp_path \(prefix)/fastcgi;
+                uwsgi_temp_path \(prefix)/uwsgi;
+                scgi_temp_path \(prefix)/scgi;
+                server {
+                    listen 127.0.0.1:\(port);
+                    location / { return 200 "pong\\n"; }
+                }
+            }
+            """.write(to: config, atomically: true, encoding: .utf8)
+
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: strace)
+        server.arguments = StraceCommand.arguments(output: log, seccompBPF: StraceCommand.seccompBPFWorks(strace: strace))
+            + [nginx, "-p", prefix, "-c", config.path, "-e", "\(prefix)/error.log"]
+        server.standardOutput = FileHandle.nullDevice
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        defer {
+            if server.isRunning {
+                for child in Tracee.children(of: server.processIdentifier) { kill(child, SIGKILL) }
+                server.waitUntilExit()
+            }
+        }
+
+        try Loopback.waitForListener(port: port, timeout: 10)
+        let failures = Mutex(0)
+        DispatchQueue.concurrentPerform(iterations: Self.workers) { worker in
+            for i in 0..<Self.connectionsPerWorker {
+                let silent = (i + worker) % 5 == 0  // connect and hang up without a request
+                let request = silent ? nil : "GET / HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n"
+                if (try? Loopback.roundTrip(port: port, request: request, expect: "pong")) == nil {
+                    failures.withLock { $0 += 1 }
+                }
+            }
+        }
+        // SIGQUIT: nginx's graceful shutdown; the master waits for its worker.
+        for master in Tracee.children(of: server.processIdentifier) { kill(master, SIGQUIT) }
+        let deadline = Date().addingTimeInterval(10)
+        while server.isRunning && Date() < deadline { usleep(20_000) }
+        XCTAssertFalse(server.isRunning, "nginx shut down")
+        XCTAssertEqual(failures.withLock { $0 }, 0, "every request got its reply")
+
+        let report = try StraceImport.analyze(path: log)
+        print("nginx under churn (\(Self.workers * Self.connectionsPerWorker) connections):\n" + report.renderText())
+        XCTAssertEqual(report.hazardCount, 0, "ordinary churn is not a hazard:\n\(report.renderText())")
+        XCTAssertEqual(report.count(.orphanEvent) + report.count(.ghostEvent), 0, report.renderText())
+        XCTAssertGreaterThanOrEqual(report.statistics.events, Self.workers * Self.connectionsPerWorker,
+                                    "the trace shows at least one event per connection (its accept)")
+        XCTAssertEqual(report.diagnostics?.total, 0, "nginx's log reads cleanly: \(report.diagnostics?.summary ?? [])")
+    }
 }
 
 /// Loopback TCP for the tests, with timeouts on every call.
