@@ -147,6 +147,61 @@ final class RealServerTests: XCTestCase {
                                     "the trace shows at least one event per connection (its accept)")
         XCTAssertEqual(report.diagnostics?.total, 0, "nginx's log reads cleanly: \(report.diagnostics?.summary ?? [])")
     }
+
+    /// A libuv server (`Tests/StraceFixtures/libuv_echo.c`, built against Debian's
+    /// libuv1-dev). libuv keeps the fd in `epoll_data`, and its `uv_close` defers
+    /// the close(2) to after the batch, so a closed number cannot be reused inside
+    /// one: ordinary churn must give zero hazards here too.
+    func testLibuvServerUnderShortConnectionChurn_givesZeroHazards() throws {
+        guard FileManager.default.fileExists(atPath: "/usr/include/uv.h") else {
+            throw XCTSkip("libuv is not installed (Debian package libuv1-dev; .ci/run should install it)")
+        }
+        let strace = try StraceFixtures.strace()
+        let dir = try StraceFixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let program = try StraceFixtures.compile("libuv_echo", libraries: ["uv"], into: dir)
+        let port = try Loopback.freePort()
+        let log = dir.appendingPathComponent("libuv.strace").path
+        let connections = Self.workers * Self.connectionsPerWorker
+
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: strace)
+        // + 1: waitForListener's probe is a connection too. The server exits after that many.
+        server.arguments = StraceCommand.arguments(output: log, seccompBPF: StraceCommand.seccompBPFWorks(strace: strace))
+            + [program.path, String(port), String(connections + 1)]
+        server.standardOutput = FileHandle.nullDevice
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        defer {
+            if server.isRunning {
+                for child in Tracee.children(of: server.processIdentifier) { kill(child, SIGKILL) }
+                server.waitUntilExit()
+            }
+        }
+
+        try Loopback.waitForListener(port: port, timeout: 10)
+        let failures = Mutex(0)
+        DispatchQueue.concurrentPerform(iterations: Self.workers) { worker in
+            for i in 0..<Self.connectionsPerWorker {
+                let silent = (i + worker) % 5 == 0  // connect and hang up without a word
+                if (try? Loopback.roundTrip(port: port, request: silent ? nil : "ping\n", expect: "pong")) == nil {
+                    failures.withLock { $0 += 1 }
+                }
+            }
+        }
+        let deadline = Date().addingTimeInterval(10)
+        while server.isRunning && Date() < deadline { usleep(20_000) }
+        XCTAssertFalse(server.isRunning, "the libuv server stopped by itself after \(connections + 1) connections")
+        XCTAssertEqual(failures.withLock { $0 }, 0, "every request got its reply")
+
+        let report = try StraceImport.analyze(path: log)
+        print("libuv server under churn (\(connections) connections):\n" + report.renderText())
+        XCTAssertEqual(report.hazardCount, 0, "ordinary churn is not a hazard:\n\(report.renderText())")
+        XCTAssertEqual(report.count(.orphanEvent) + report.count(.ghostEvent), 0, report.renderText())
+        XCTAssertGreaterThanOrEqual(report.statistics.events, connections,
+                                    "the trace shows at least one event per connection (its accept)")
+        XCTAssertEqual(report.diagnostics?.total, 0, "the log reads cleanly: \(report.diagnostics?.summary ?? [])")
+    }
 }
 
 /// Loopback TCP for the tests, with timeouts on every call.

@@ -22,11 +22,11 @@ enum StraceFixtures {
     }
 
     /// Compiles `Fixtures/<name>.c` into `dir`.
-    static func compile(_ name: String, defines: [String] = [], into dir: URL) throws -> URL {
+    static func compile(_ name: String, defines: [String] = [], libraries: [String] = [], into dir: URL) throws -> URL {
         let output = dir.appendingPathComponent(name + defines.joined())
         let source = directory.appendingPathComponent(name + ".c").path
         let status = try run("/usr/bin/env", ["cc", "-O0", "-pthread"] + defines.map { "-D\($0)" }
-                             + ["-o", output.path, source])
+                             + ["-o", output.path, source] + libraries.map { "-l\($0)" })
         guard status == 0 else { throw XCTSkip("cc could not build \(source) (exit \(status)); is gcc installed?") }
         return output
     }
