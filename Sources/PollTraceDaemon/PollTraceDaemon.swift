@@ -223,6 +223,7 @@ public final class PollTraceDaemon: @unchecked Sendable {
                 "records_seen": snapshot.recordsSeen, "records_written": trace.recordsWritten,
                 "records_dropped": trace.recordsDropped, "gaps": trace.gapsRecorded,
                 "writer_cpu_ms": Double(trace.writerCPUNs) / 1e6,
+                "writer_bytes_written": trace.writerBytesWritten,
                 "last_error": trace.lastError ?? NSNull(),
             ] as [String: Any]
         } else {

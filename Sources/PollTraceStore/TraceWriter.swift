@@ -93,6 +93,7 @@ public final class TraceWriter: TraceRecorder, Sendable {
                     let (rows, gaps) = try file.write(&chunk.records, pollers: chunk.pollers)
                     let highest = chunk.records.last?.seq ?? 0  // in seq order now
                     let cpu = threadCPUNs()
+                    let written = threadBytesWritten()
                     stats.withLock {
                         $0.recordsWritten += chunk.records.count
                         $0.rowsWritten += rows
@@ -100,6 +101,7 @@ public final class TraceWriter: TraceRecorder, Sendable {
                         $0.flushes += 1
                         $0.highestSeqWritten = max($0.highestSeqWritten, highest)
                         $0.writerCPUNs = cpu
+                        $0.writerBytesWritten = written
                     }
                 } catch {
                     failed = true
@@ -127,7 +129,11 @@ public final class TraceWriter: TraceRecorder, Sendable {
             }
         }
         let cpu = threadCPUNs()
-        stats.withLock { $0.writerCPUNs = cpu }  // with close()'s index build and checkpoint
+        let written = threadBytesWritten()
+        stats.withLock {  // with close()'s index build and checkpoint
+            $0.writerCPUNs = cpu
+            $0.writerBytesWritten = written
+        }
     }
 
     private static func describe(_ error: Error) -> String {

@@ -67,6 +67,13 @@ public struct TraceWriterStatistics: Sendable, Hashable {
     /// each commit: what recording costs beyond the record calls on the traced
     /// threads. It is CPU the traced program cannot use on a busy machine.
     public var writerCPUNs: UInt64 = 0
+    /// Bytes the writer thread has handed to the kernel so far (`wchar` of
+    /// `/proc/thread-self/io`: the WAL, the checkpoints into the database, any
+    /// temporary file SQLite makes), read after each commit. Against the file's
+    /// size it is the store's write amplification: about 2 (each page once in
+    /// the WAL, once in the checkpoint) plus the pages a commit rewrites. 0 where
+    /// the kernel does not report it.
+    public var writerBytesWritten: UInt64 = 0
     /// The first write error, if any; once set, nothing more is written.
     public var lastError: String?
     public init() {}
@@ -81,6 +88,7 @@ public struct TraceWriterStatistics: Sendable, Hashable {
         flushes += other.flushes
         highestSeqWritten = max(highestSeqWritten, other.highestSeqWritten)
         writerCPUNs += other.writerCPUNs
+        writerBytesWritten += other.writerBytesWritten
         lastError = other.lastError ?? lastError
     }
 }
