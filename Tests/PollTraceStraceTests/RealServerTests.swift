@@ -6,36 +6,108 @@ import XCTest
 import Glibc
 #endif
 
-/// redis-server from Debian's packages, recorded under strace while bounded
-/// short-connection churn runs against it on 127.0.0.1. Connections that open,
-/// send PING, read PONG and close (and some that close without a word) are the
-/// ordinary end of a connection: the analysis must report zero hazards.
+/// Real servers, recorded under strace while bounded short-connection churn runs
+/// against them on 127.0.0.1. Connections that open, send a request, read the
+/// reply and close (and some that close without a word) are the ordinary end of
+/// a connection: the analysis must report zero hazards, and the log must read
+/// cleanly.
 final class RealServerTests: XCTestCase {
     static let connectionsPerWorker = 150
     static let workers = 4
+    static let connections = workers * connectionsPerWorker
 
+    /// redis-server from Debian's packages: one thread, the fd in `epoll_data`.
     func testRedisUnderShortConnectionChurn_givesZeroHazards() throws {
-        guard let redis = ["/usr/bin/redis-server", "/usr/sbin/redis-server"].first(where: {
-            FileManager.default.isExecutableFile(atPath: $0)
-        }) else {
-            throw XCTSkip("redis-server is not installed (Debian package redis-server; .ci/run should install it)")
+        let redis = try Self.installed(["/usr/bin/redis-server", "/usr/sbin/redis-server"], package: "redis-server")
+        try churnUnderStrace(name: "redis-server", request: "PING\r\n", reply: "+PONG") { port, dir in
+            [redis, "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--daemonize", "no", "--dir", dir.path, "--loglevel", "warning"]
+        } stop: { port, _ in
+            _ = try? Loopback.roundTrip(port: port, request: "SHUTDOWN NOSAVE\r\n", expect: nil)
         }
+    }
+
+    /// nginx from Debian's packages: a master that forks a worker, which makes its
+    /// own epoll instance, accepts with accept4, registers edge-triggered, and puts a
+    /// pointer (not the fd) in epoll_data. So this covers what redis does not:
+    /// `strace -f` across a fork, and events mapped back to fds through the
+    /// ADD/MOD history.
+    func testNginxUnderShortConnectionChurn_givesZeroHazards() throws {
+        let nginx = try Self.installed(["/usr/sbin/nginx", "/usr/bin/nginx"], package: "nginx")
+        try churnUnderStrace(name: "nginx", request: "GET / HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", reply: "pong") { port, dir in
+            let prefix = dir.path
+            let config = dir.appendingPathComponent("nginx.conf")
+            try """
+                daemon off;
+                master_process on;
+                worker_processes 1;
+                pid \(prefix)/nginx.pid;
+                error_log \(prefix)/error.log warn;
+                events { worker_connections 256; }
+                http {
+                    access_log off;
+                    client_body_temp_path \(prefix)/body;
+                    proxy_temp_path \(prefix)/proxy;
+                    fastcgi_temp_path \(prefix)/fastcgi;
+                    uwsgi_temp_path \(prefix)/uwsgi;
+                    scgi_temp_path \(prefix)/scgi;
+                    server {
+                        listen 127.0.0.1:\(port);
+                        location / { return 200 "pong\\n"; }
+                    }
+                }
+                """.write(to: config, atomically: true, encoding: .utf8)
+            return [nginx, "-p", prefix, "-c", config.path, "-e", "\(prefix)/error.log"]
+        } stop: { _, server in
+            // SIGQUIT: nginx's graceful shutdown; the master waits for its worker.
+            for master in Tracee.children(of: server.processIdentifier) { kill(master, SIGQUIT) }
+        }
+    }
+
+    /// A libuv server (`Tests/StraceFixtures/libuv_echo.c`, built against Debian's
+    /// libuv1-dev). libuv keeps the fd in `epoll_data`, and its `uv_close` defers
+    /// the close(2) to after the batch, so a closed number cannot be reused inside
+    /// one.
+    func testLibuvServerUnderShortConnectionChurn_givesZeroHazards() throws {
+        guard FileManager.default.fileExists(atPath: "/usr/include/uv.h") else {
+            throw XCTSkip("libuv is not installed (Debian package libuv1-dev; .ci/run should install it)")
+        }
+        try churnUnderStrace(name: "libuv server", request: "ping\n", reply: "pong") { port, dir in
+            let program = try StraceFixtures.compile("libuv_echo", libraries: ["uv"], into: dir)
+            // + 1: waitForListener's probe is a connection too. The server exits after that many.
+            return [program.path, String(port), String(Self.connections + 1)]
+        } stop: { _, _ in }
+    }
+
+    static func installed(_ candidates: [String], package: String) throws -> String {
+        guard let path = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            throw XCTSkip("\(package) is not installed (Debian package \(package); .ci/run installs it)")
+        }
+        return path
+    }
+
+    /// Starts the server (`command` gets the port and a scratch directory) under
+    /// strace, runs the bounded churn, asks it to stop with `stop` (which may do
+    /// nothing for a server that stops by itself), waits at most 10 s for it to
+    /// exit, and checks the analysis of its log.
+    private func churnUnderStrace(name: String, request: String, reply: String,
+                                  command: (UInt16, URL) throws -> [String],
+                                  stop: (UInt16, Process) -> Void) throws {
         let strace = try StraceFixtures.strace()
         let dir = try StraceFixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let port = try Loopback.freePort()
-        let log = dir.appendingPathComponent("redis.strace").path
+        let log = dir.appendingPathComponent("server.strace").path
 
         let server = Process()
         server.executableURL = URL(fileURLWithPath: strace)
         server.arguments = StraceCommand.arguments(output: log, seccompBPF: StraceCommand.seccompBPFWorks(strace: strace))
-            + [redis, "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-               "--daemonize", "no", "--dir", dir.path, "--loglevel", "warning"]
+            + (try command(port, dir))
         server.standardOutput = FileHandle.nullDevice
         server.standardError = FileHandle.nullDevice
         try server.run()
         defer {
-            // strace ignores SIGTERM while running a command: stop redis itself.
+            // strace ignores SIGTERM while running a command: stop the server itself.
             if server.isRunning {
                 for child in Tracee.children(of: server.processIdentifier) { kill(child, SIGKILL) }
                 server.waitUntilExit()
@@ -47,160 +119,25 @@ final class RealServerTests: XCTestCase {
         let failures = Mutex(0)
         DispatchQueue.concurrentPerform(iterations: Self.workers) { worker in
             for i in 0..<Self.connectionsPerWorker {
-                let silent = (i + worker) % 5 == 0  // connect and hang up without a command
-                if (try? Loopback.roundTrip(port: port, request: silent ? nil : "PING\r\n", expect: "+PONG")) == nil {
-                    failures.withLock { $0 += 1 }
-                }
-            }
-        }
-        _ = try? Loopback.roundTrip(port: port, request: "SHUTDOWN NOSAVE\r\n", expect: nil)
-        let deadline = Date().addingTimeInterval(10)
-        while server.isRunning && Date() < deadline { usleep(20_000) }
-        XCTAssertFalse(server.isRunning, "redis-server shut down")
-        XCTAssertEqual(failures.withLock { $0 }, 0, "every connection got its PONG")
-
-        let report = try StraceImport.analyze(path: log)
-        print("redis-server under churn (\(Self.workers * Self.connectionsPerWorker) connections):\n" + report.renderText())
-        XCTAssertEqual(report.hazardCount, 0, "ordinary churn is not a hazard:\n\(report.renderText())")
-        XCTAssertEqual(report.count(.orphanEvent) + report.count(.ghostEvent), 0, report.renderText())
-        XCTAssertGreaterThanOrEqual(report.statistics.events, Self.workers * Self.connectionsPerWorker,
-                                    "the trace shows at least one event per connection (its accept)")
-        XCTAssertEqual(report.diagnostics?.total, 0, "redis's log reads cleanly: \(report.diagnostics?.summary ?? [])")
-    }
-
-    /// nginx from Debian's packages: a master that forks a worker, which makes its
-    /// own epoll instance, accepts with accept4, registers edge-triggered, and puts a
-    /// pointer (not the fd) in epoll_data. So this covers what redis does not:
-    /// `strace -f` across a fork, and events mapped back to fds through the
-    /// ADD/MOD history. Ordinary short HTTP connections must give zero hazards.
-    func testNginxUnderShortConnectionChurn_givesZeroHazards() throws {
-        guard let nginx = ["/usr/sbin/nginx", "/usr/bin/nginx"].first(where: {
-            FileManager.default.isExecutableFile(atPath: $0)
-        }) else {
-            throw XCTSkip("nginx is not installed (Debian package nginx; .ci/run should install it)")
-        }
-        let strace = try StraceFixtures.strace()
-        let dir = try StraceFixtures.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let port = try Loopback.freePort()
-        let log = dir.appendingPathComponent("nginx.strace").path
-        let config = dir.appendingPathComponent("nginx.conf")
-        let prefix = dir.path
-        try """
-            daemon off;
-            master_process on;
-            worker_processes 1;
-            pid \(prefix)/nginx.pid;
-            error_log \(prefix)/error.log warn;
-            events { worker_connections 256; }
-            http {
-                access_log off;
-                client_body_temp_path \(prefix)/body;
-                proxy_temp_path \(prefix)/proxy;
-                fastcgi_temp_path \(prefix)/fastcgi;
-                uwsgi_temp_path \(prefix)/uwsgi;
-                scgi_temp_path \(prefix)/scgi;
-                server {
-                    listen 127.0.0.1:\(port);
-                    location / { return 200 "pong\\n"; }
-                }
-            }
-            """.write(to: config, atomically: true, encoding: .utf8)
-
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: strace)
-        server.arguments = StraceCommand.arguments(output: log, seccompBPF: StraceCommand.seccompBPFWorks(strace: strace))
-            + [nginx, "-p", prefix, "-c", config.path, "-e", "\(prefix)/error.log"]
-        server.standardOutput = FileHandle.nullDevice
-        server.standardError = FileHandle.nullDevice
-        try server.run()
-        defer {
-            if server.isRunning {
-                for child in Tracee.children(of: server.processIdentifier) { kill(child, SIGKILL) }
-                server.waitUntilExit()
-            }
-        }
-
-        try Loopback.waitForListener(port: port, timeout: 10)
-        let failures = Mutex(0)
-        DispatchQueue.concurrentPerform(iterations: Self.workers) { worker in
-            for i in 0..<Self.connectionsPerWorker {
                 let silent = (i + worker) % 5 == 0  // connect and hang up without a request
-                let request = silent ? nil : "GET / HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n"
-                if (try? Loopback.roundTrip(port: port, request: request, expect: "pong")) == nil {
+                if (try? Loopback.roundTrip(port: port, request: silent ? nil : request, expect: reply)) == nil {
                     failures.withLock { $0 += 1 }
                 }
             }
         }
-        // SIGQUIT: nginx's graceful shutdown; the master waits for its worker.
-        for master in Tracee.children(of: server.processIdentifier) { kill(master, SIGQUIT) }
+        stop(port, server)
         let deadline = Date().addingTimeInterval(10)
         while server.isRunning && Date() < deadline { usleep(20_000) }
-        XCTAssertFalse(server.isRunning, "nginx shut down")
+        XCTAssertFalse(server.isRunning, "\(name) stopped")
         XCTAssertEqual(failures.withLock { $0 }, 0, "every request got its reply")
 
         let report = try StraceImport.analyze(path: log)
-        print("nginx under churn (\(Self.workers * Self.connectionsPerWorker) connections):\n" + report.renderText())
+        print("\(name) under churn (\(Self.connections) connections):\n" + report.renderText())
         XCTAssertEqual(report.hazardCount, 0, "ordinary churn is not a hazard:\n\(report.renderText())")
         XCTAssertEqual(report.count(.orphanEvent) + report.count(.ghostEvent), 0, report.renderText())
-        XCTAssertGreaterThanOrEqual(report.statistics.events, Self.workers * Self.connectionsPerWorker,
+        XCTAssertGreaterThanOrEqual(report.statistics.events, Self.connections,
                                     "the trace shows at least one event per connection (its accept)")
-        XCTAssertEqual(report.diagnostics?.total, 0, "nginx's log reads cleanly: \(report.diagnostics?.summary ?? [])")
-    }
-
-    /// A libuv server (`Tests/StraceFixtures/libuv_echo.c`, built against Debian's
-    /// libuv1-dev). libuv keeps the fd in `epoll_data`, and its `uv_close` defers
-    /// the close(2) to after the batch, so a closed number cannot be reused inside
-    /// one: ordinary churn must give zero hazards here too.
-    func testLibuvServerUnderShortConnectionChurn_givesZeroHazards() throws {
-        guard FileManager.default.fileExists(atPath: "/usr/include/uv.h") else {
-            throw XCTSkip("libuv is not installed (Debian package libuv1-dev; .ci/run should install it)")
-        }
-        let strace = try StraceFixtures.strace()
-        let dir = try StraceFixtures.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let program = try StraceFixtures.compile("libuv_echo", libraries: ["uv"], into: dir)
-        let port = try Loopback.freePort()
-        let log = dir.appendingPathComponent("libuv.strace").path
-        let connections = Self.workers * Self.connectionsPerWorker
-
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: strace)
-        // + 1: waitForListener's probe is a connection too. The server exits after that many.
-        server.arguments = StraceCommand.arguments(output: log, seccompBPF: StraceCommand.seccompBPFWorks(strace: strace))
-            + [program.path, String(port), String(connections + 1)]
-        server.standardOutput = FileHandle.nullDevice
-        server.standardError = FileHandle.nullDevice
-        try server.run()
-        defer {
-            if server.isRunning {
-                for child in Tracee.children(of: server.processIdentifier) { kill(child, SIGKILL) }
-                server.waitUntilExit()
-            }
-        }
-
-        try Loopback.waitForListener(port: port, timeout: 10)
-        let failures = Mutex(0)
-        DispatchQueue.concurrentPerform(iterations: Self.workers) { worker in
-            for i in 0..<Self.connectionsPerWorker {
-                let silent = (i + worker) % 5 == 0  // connect and hang up without a word
-                if (try? Loopback.roundTrip(port: port, request: silent ? nil : "ping\n", expect: "pong")) == nil {
-                    failures.withLock { $0 += 1 }
-                }
-            }
-        }
-        let deadline = Date().addingTimeInterval(10)
-        while server.isRunning && Date() < deadline { usleep(20_000) }
-        XCTAssertFalse(server.isRunning, "the libuv server stopped by itself after \(connections + 1) connections")
-        XCTAssertEqual(failures.withLock { $0 }, 0, "every request got its reply")
-
-        let report = try StraceImport.analyze(path: log)
-        print("libuv server under churn (\(connections) connections):\n" + report.renderText())
-        XCTAssertEqual(report.hazardCount, 0, "ordinary churn is not a hazard:\n\(report.renderText())")
-        XCTAssertEqual(report.count(.orphanEvent) + report.count(.ghostEvent), 0, report.renderText())
-        XCTAssertGreaterThanOrEqual(report.statistics.events, connections,
-                                    "the trace shows at least one event per connection (its accept)")
-        XCTAssertEqual(report.diagnostics?.total, 0, "the log reads cleanly: \(report.diagnostics?.summary ?? [])")
+        XCTAssertEqual(report.diagnostics?.total, 0, "\(name)'s log reads cleanly: \(report.diagnostics?.summary ?? [])")
     }
 }
 
