@@ -52,6 +52,12 @@ struct RegistrationMap: Sendable {
     }
 
     /// The value in a slot from `slot(of:)`, read or changed in place (no copy).
+    ///
+    /// Copy a projected struct into a local before it becomes an `Optional`
+    /// (`let r = map[slot: i].record`, then pass `r`). Swift 6.3.1's debug builds
+    /// wrap the lent value after the `_read` has ended: `let r: RegistrationRecord?
+    /// = map[slot: i].record` reads garbage into its first 16 bytes. Scalars and
+    /// non-optional copies are read correctly; release builds were not affected.
     subscript(slot i: Int) -> Value {
         _read { yield values[i] }
         _modify { yield &values[i] }

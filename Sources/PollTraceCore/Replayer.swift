@@ -467,9 +467,14 @@ public struct Replayer: Sendable {
 
     private mutating func reportSpin(_ ranSlot: Int, dispatch d: Dispatch, batch: BatchRef, event: HarvestedEvent,
                                      harvestedID: RegistrationID, first: BatchRef, length: Int) {
+        // Copied into a local first. Passed straight as the argument, the record
+        // lent by `subscript(slot:)`'s `_read` reached `Finding` with garbage in its
+        // id and fd (Swift 6.3, debug and release builds alike): spin findings
+        // named a registration that never existed.
+        let ran = registrations[slot: ranSlot].record
         emit(Finding(kind: .spin, seq: d.seq, poller: d.poller, batch: batch, eventIndex: d.eventIndex, event: event,
                      harvestedFor: harvestedID == 0 ? nil : registrations[harvestedID]?.record,
-                     ran: registrations[slot: ranSlot].record, dispatch: d, spinFirstBatch: first, spinLength: length))
+                     ran: ran, dispatch: d, spinFirstBatch: first, spinLength: length))
     }
 
     // MARK: - Gaps

@@ -32,6 +32,21 @@ final class SchedulePropertyTests: XCTestCase {
         let expected = truth.findings.map { "\($0.kind)@\($0.seq)" }
         XCTAssertEqual(found, expected, "\(context): findings differ from ground truth (false positives: \(Set(found).subtracting(expected).sorted()), misses: \(Set(expected).subtracting(found).sorted()))", file: file, line: line)
         XCTAssertEqual(report.count(.correct), truth.correct, "\(context): correct count", file: file, line: line)
+        // A finding's details must name the records that made it, not just its kind
+        // and seq: the text and JSON reports print them.
+        for f in report.findings {
+            if let ran = f.ran, let d = f.dispatch {
+                XCTAssertEqual(ran.registrationID, d.ranRegistrationID,
+                               "\(context): \(f.kind)@\(f.seq) names #\(ran.registrationID) as the handler that ran", file: file, line: line)
+            }
+            if let harvested = f.harvestedFor {
+                XCTAssertEqual(harvested.fd, f.event.fd,
+                               "\(context): \(f.kind)@\(f.seq) was harvested for a registration of fd \(harvested.fd)", file: file, line: line)
+            }
+            if f.kind == .spin {
+                XCTAssertEqual(f.ran, f.harvestedFor, "\(context): spin@\(f.seq) ran another registration than its event's", file: file, line: line)
+            }
+        }
 
         let verification = FixVerification.verify(records: records, metadata: metadata, options: options)
         XCTAssertEqual(verification.passed, truth.guardedProblems == 0,
