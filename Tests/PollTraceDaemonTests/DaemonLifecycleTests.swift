@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import PollTraceAnalysis
 import PollTraceCore
+import PollTraceStore
 import XCTest
 @testable import PollTraceDaemon
 
@@ -54,6 +55,43 @@ final class DaemonLifecycleTests: XCTestCase {
         try daemon.stop()
         let files = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".sqlite") }
         XCTAssertEqual(files.count, 2, "retain 2 must leave two files after stop: \(files)")
+    }
+
+    /// Rotation by age, while the control API is busy: every file must open as a
+    /// trace and analyze, and together they must hold every sequence number once.
+    /// A record numbered before a rotation may land in the next file, but none may
+    /// be lost or written twice.
+    func testRotationByAge_startsNewFiles_andNoRecordIsLostOrRepeatedAcrossThem() throws {
+        let directory = temporaryTraceDirectory("age-rotation")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var configuration = DaemonConfiguration()
+        configuration.controlPort = 0
+        configuration.pollers = 2
+        configuration.trace = TraceSettings(directory: directory, rotation: RotationPolicy(maxAgeSeconds: 0.2))
+        let daemon = try PollTraceDaemon(configuration: configuration)
+        try daemon.start()
+        let client = try TestClient(port: daemon.controlPort)
+        XCTAssertTrue(eventually(seconds: 10) {
+            client.request("POST", "/api/rtp/open")
+            _ = client.readResponse()
+            client.request("GET", "/api/rtp")
+            _ = client.readResponse()
+            return daemon.recorder!.rotationCount >= 3
+        }, "age rotation should have started new files")
+        try daemon.stop()
+
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".sqlite") }.sorted()
+        XCTAssertGreaterThanOrEqual(files.count, 4, "three rotations make four files: \(files)")
+        var seqs: [UInt64] = []
+        for file in files {
+            let path = directory + "/" + file
+            var cursor = try TraceReader(path: path).records()
+            while let record = try cursor.next() { seqs.append(record.seq) }
+            let analysis = try TraceAnalysis.analyze(path: path)
+            XCTAssertEqual(analysis.staleDispatchCount, 0, "\(file): guarded must not run a stale handler")
+        }
+        seqs.sort()
+        XCTAssertEqual(seqs, Array(1...UInt64(seqs.count)), "the files together must hold 1...\(seqs.count), each once")
     }
 
     private func builtBinary(_ name: String) throws -> String {
