@@ -4,7 +4,8 @@
 #   tools/bench-daemon.sh [all|flood|storm|hold]
 #
 # Environment: DURATION (seconds per run, default 30), RUNS (default 3),
-# PORT (control port, default 18086), TRACE_DIR (default a temp dir, deleted).
+# PORT (control port, default 18086), TRACE_DIR (default a temp dir, deleted),
+# TRACE_MODE (lossless or drop: the tracing-on side of `flood`, default lossless).
 #
 # Prints the machine, each command, each run's result line, and the median of
 # the runs. `flood` measures short TCP connections/s with tracing on and off,
@@ -17,6 +18,8 @@ DURATION="${DURATION:-30}"
 RUNS="${RUNS:-3}"
 PORT="${PORT:-18086}"
 TRACE_DIR="${TRACE_DIR:-$(mktemp -d /tmp/polltraced-bench.XXXXXX)}"
+TRACE_MODE="${TRACE_MODE:-lossless}"
+case "$TRACE_MODE" in lossless|drop) ;; *) echo "TRACE_MODE must be lossless or drop" >&2; exit 2 ;; esac
 BIN=.build/release
 
 swift build -c release --product polltraced >/dev/null
@@ -63,36 +66,41 @@ run_load() {
 # CPU seconds the daemon used so far (user + system, all threads).
 daemon_cpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$DAEMON_PID/stat"; }
 
-# The trace writer thread's CPU so far, in ms (`writer_cpu_ms` of /api/stats;
-# empty when tracing is off). Plain bash, so the script needs no HTTP client.
-writer_cpu_ms() {
+# The trace statistics of /api/stats, one "name value" line per field the flood
+# reports (writer_cpu_ms, records_dropped, gaps); nothing when tracing is off.
+# Plain bash, so the script needs no HTTP client.
+trace_stats() {
     local reply
     reply=$(exec 3<>"/dev/tcp/127.0.0.1/$PORT" \
         && printf 'GET /api/stats HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' >&3 \
         && timeout 5 cat <&3) || return 0
-    echo "$reply" | grep -o '"writer_cpu_ms" *: *[0-9.]*' | sed 's/.*: *//' || true
+    for field in writer_cpu_ms records_dropped gaps; do
+        echo "$reply" | grep -o "\"$field\" *: *[0-9.]*" | sed "s/\"$field\" *: */$field /" || true
+    done
 }
 
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 bench_flood() {
-    echo; echo "== short TCP connections/s (flood), tracing on (lossless) vs off, interleaved"
+    echo; echo "== short TCP connections/s (flood), tracing on ($TRACE_MODE) vs off, interleaved"
     local on=() off=() cpu_on=() cpu_off=() rate cpu
     for run in $(seq 1 "$RUNS"); do
-        for mode in lossless off; do
+        for mode in "$TRACE_MODE" off; do
             echo " run $run, --trace-mode $mode:"
             start_daemon --pollers 2 --trace-mode "$mode" --max-connections 4096
             rate=$(run_load rate flood --workers 16 --services 4 --duration "$DURATION")
             cpu=$(daemon_cpu)
             # Daemon CPU per connection: steadier than the rate on a shared machine.
             local per; per=$(awk -v c="$cpu" -v r="$rate" -v d="$DURATION" 'BEGIN { printf "%.1f", c * 1e6 / (r * d) }')
-            local writer; writer=$(writer_cpu_ms)
-            if [ -n "$writer" ]; then
-                writer=$(awk -v w="$writer" -v r="$rate" -v d="$DURATION" 'BEGIN { printf ", of which the trace writer thread %.1f", w * 1e3 / (r * d) }')
+            local stats writer=""; stats=$(trace_stats)
+            if [ -n "$stats" ]; then
+                writer=$(echo "$stats" | awk -v r="$rate" -v d="$DURATION" '
+                    $1 == "writer_cpu_ms" { w = $2 } $1 == "records_dropped" { x = $2 } $1 == "gaps" { g = $2 }
+                    END { printf ", of which the trace writer thread %.1f; records dropped %d in %d gaps", w * 1e3 / (r * d), x, g }')
             fi
             echo "  daemon CPU ${cpu}s, ${per} us per connection${writer}"
             stop_daemon
-            if [ "$mode" = lossless ]; then on+=("$rate"); cpu_on+=("$per"); else off+=("$rate"); cpu_off+=("$per"); fi
+            if [ "$mode" = off ]; then off+=("$rate"); cpu_off+=("$per"); else on+=("$rate"); cpu_on+=("$per"); fi
         done
     done
     local mon moff con coff
