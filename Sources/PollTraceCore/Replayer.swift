@@ -467,9 +467,9 @@ public struct Replayer: Sendable {
 
     private mutating func reportSpin(_ ranSlot: Int, dispatch d: Dispatch, batch: BatchRef, event: HarvestedEvent,
                                      harvestedID: RegistrationID, first: BatchRef, length: Int) {
-        // Copied into a local first. Passed straight as the argument, the record
-        // lent by `subscript(slot:)`'s `_read` reached `Finding` with garbage in its
-        // id and fd (Swift 6.3, debug and release builds alike): spin findings
+        // Copied into a local first. Passed straight as the (Optional) argument,
+        // the record lent by `subscript(slot:)`'s `_read` reached `Finding` with
+        // garbage in its id and fd in debug builds (Swift 6.3.1): spin findings
         // named a registration that never existed.
         let ran = registrations[slot: ranSlot].record
         emit(Finding(kind: .spin, seq: d.seq, poller: d.poller, batch: batch, eventIndex: d.eventIndex, event: event,

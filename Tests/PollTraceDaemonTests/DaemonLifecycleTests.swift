@@ -44,14 +44,10 @@ final class DaemonLifecycleTests: XCTestCase {
         configuration.trace = TraceSettings(directory: directory, rotation: RotationPolicy(maxBytes: 1, retain: 2))
         let daemon = try PollTraceDaemon(configuration: configuration)
         try daemon.start()
-        let client = try TestClient(port: daemon.controlPort)
         // Every file is over 1 byte once written, so the sweep rotates on each tick
         // that follows a flush; wait (bounded) for a few rotations.
-        XCTAssertTrue(eventually(seconds: 10) {
-            client.request("GET", "/api/stats")
-            _ = client.readResponse()
-            return daemon.recorder!.rotationCount >= 3
-        }, "size rotation should have started new files")
+        XCTAssertTrue(try rotations(3, of: daemon, requests: [("GET", "/api/stats")]),
+                      "size rotation should have started new files")
         try daemon.stop()
         let files = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".sqlite") }
         XCTAssertEqual(files.count, 2, "retain 2 must leave two files after stop: \(files)")
@@ -70,14 +66,8 @@ final class DaemonLifecycleTests: XCTestCase {
         configuration.trace = TraceSettings(directory: directory, rotation: RotationPolicy(maxAgeSeconds: 0.2))
         let daemon = try PollTraceDaemon(configuration: configuration)
         try daemon.start()
-        let client = try TestClient(port: daemon.controlPort)
-        XCTAssertTrue(eventually(seconds: 10) {
-            client.request("POST", "/api/rtp/open")
-            _ = client.readResponse()
-            client.request("GET", "/api/rtp")
-            _ = client.readResponse()
-            return daemon.recorder!.rotationCount >= 3
-        }, "age rotation should have started new files")
+        XCTAssertTrue(try rotations(3, of: daemon, requests: [("POST", "/api/rtp/open"), ("GET", "/api/rtp")]),
+                      "age rotation should have started new files")
         try daemon.stop()
 
         let files = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".sqlite") }.sorted()
@@ -92,6 +82,19 @@ final class DaemonLifecycleTests: XCTestCase {
         }
         seqs.sort()
         XCTAssertEqual(seqs, Array(1...UInt64(seqs.count)), "the files together must hold 1...\(seqs.count), each once")
+    }
+
+    /// Sends `requests` over and over (each a trace record or more) until the daemon
+    /// has rotated `count` times; false after 10 s.
+    private func rotations(_ count: Int, of daemon: PollTraceDaemon, requests: [(String, String)]) throws -> Bool {
+        let client = try TestClient(port: daemon.controlPort)
+        return eventually(seconds: 10) {
+            for (method, path) in requests {
+                client.request(method, path)
+                _ = client.readResponse()
+            }
+            return daemon.recorder!.rotationCount >= count
+        }
     }
 
     private func builtBinary(_ name: String) throws -> String {
