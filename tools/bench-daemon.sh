@@ -109,6 +109,11 @@ bench_flood() {
     echo "flood tracing on:  runs ${on[*]} -> median $mon connections/s; daemon CPU per connection ${cpu_on[*]} -> median $con us"
     echo "flood tracing off: runs ${off[*]} -> median $moff connections/s; daemon CPU per connection ${cpu_off[*]} -> median $coff us (baseline)"
     echo "tracing on/off throughput ratio: $(awk -v a="$mon" -v b="$moff" 'BEGIN { printf "%.3f", a / b }') (goal >= 0.95)"
+    # The same from each run's own pair (on, then off right after it): less
+    # sensitive to drift across the set, more to a single noisy run.
+    local pairs=() k
+    for k in "${!on[@]}"; do pairs+=("$(awk -v a="${on[$k]}" -v b="${off[$k]}" 'BEGIN { printf "%.3f", a / b }')"); done
+    echo "tracing on/off throughput ratio per run pair: ${pairs[*]} -> median $(printf '%s\n' "${pairs[@]}" | median)"
     echo "tracing on/off daemon CPU per connection: $(awk -v a="$con" -v b="$coff" 'BEGIN { printf "%.3f", a / b }')"
 }
 
