@@ -46,6 +46,23 @@ final class RealProgramTests: XCTestCase {
         XCTAssertEqual(finding.data >> 32, 3, "guarded epoll_data carries registration id 3 beside the fd")
     }
 
+    /// A known limit of the model: a forked child shares its parent's epoll
+    /// instance, but the importer keeps interest lists per fd table, so the
+    /// child's wait is read as one on an epoll fd registered before the log
+    /// began. Its event is mapped by taking `epoll_data` as the fd and counted as
+    /// such; it must not become a finding.
+    func testForkedChildWaitingOnItsParentsEpollFD_givesNoFinding_andIsCountedAsRegisteredBeforeTheLog() throws {
+        let program = try StraceFixtures.compile("fork_shared_epoll", into: dir)
+        let log = try StraceFixtures.record(program, in: dir)
+        let report = try StraceImport.analyze(path: log)
+
+        XCTAssertEqual(report.findings.map(\.kind), [], report.renderText())
+        XCTAssertEqual(report.statistics.events, 1, "the child harvests the one event the parent's write makes")
+        XCTAssertEqual(report.statistics.eventsWithUnknownRegistration, 1,
+                       "the child's epoll fd has no interest list of its own in the model:\n\(report.renderText())")
+        XCTAssertEqual(report.diagnostics?.total, 0, report.renderText())
+    }
+
     func testDupClosedWithoutDelete_givesOneOrphanEvent() throws {
         let program = try StraceFixtures.compile("dup_orphan", into: dir)
         let log = try StraceFixtures.record(program, in: dir)
