@@ -52,16 +52,20 @@ struct RegistrationMap: Sendable {
     }
 
     /// The value in a slot from `slot(of:)`, read or changed in place (no copy).
-    ///
-    /// Copy a projected struct into a local before it becomes an `Optional`
-    /// (`let r = map[slot: i].record`, then pass `r`). Swift 6.3.1's debug builds
-    /// wrap the lent value after the `_read` has ended: `let r: RegistrationRecord?
-    /// = map[slot: i].record` reads garbage into its first 16 bytes. Scalars and
-    /// non-optional copies are read correctly; release builds were not affected.
+    /// For a whole record (a finding's), use `record(inSlot:)`.
     subscript(slot i: Int) -> Value {
         _read { yield values[i] }
         _modify { yield &values[i] }
     }
+
+    /// A copy of the registration record in a slot, for the findings that keep one.
+    ///
+    /// Not `self[slot: i].record`: Swift 6.3.1's debug builds wrap a struct lent
+    /// by a `_read` into an `Optional` after the access has ended, so passing
+    /// that as a finding's `ran:` put garbage in its first 16 bytes (spin findings
+    /// named registrations that never existed). Release builds were not affected;
+    /// scalars read through the subscript are.
+    func record(inSlot i: Int) -> RegistrationRecord { values[i].record }
 
     subscript(id: RegistrationID) -> Value? {
         guard let i = slot(of: id) else { return nil }

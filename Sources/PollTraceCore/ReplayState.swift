@@ -33,8 +33,8 @@ struct PollerStates: Sendable {
 
     /// Read and modified in place: `_read` lends the element rather than copying it
     /// (a copy would retain and release every table inside it on each access).
-    /// As with `RegistrationMap.subscript(slot:)`, copy a projected struct into a
-    /// local before it becomes an `Optional` (a Swift 6.3.1 debug-build bug).
+    /// As with `RegistrationMap.record(inSlot:)`, copy a projected struct before it
+    /// becomes an `Optional` (a Swift 6.3.1 debug-build bug).
     subscript(i: Int) -> PollerReplayState {
         _read { yield states[i] }
         _modify { yield &states[i] }

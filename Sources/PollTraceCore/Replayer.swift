@@ -385,7 +385,7 @@ public struct Replayer: Sendable {
         } else {
             emit(Finding(kind: verdict, seq: d.seq, poller: d.poller, batch: openRef, eventIndex: d.eventIndex,
                          event: event, harvestedFor: harvestedID == 0 ? nil : registrations[harvestedID]?.record,
-                         ran: ranSlot.map { registrations[slot: $0].record }, dispatch: d))
+                         ran: ranSlot.map { registrations.record(inSlot: $0) }, dispatch: d))
         }
         if let ranSlot, ranLive {
             trackSpin(ranSlot, dispatch: d, batch: openRef, event: event, harvestedID: harvestedID)
@@ -467,14 +467,9 @@ public struct Replayer: Sendable {
 
     private mutating func reportSpin(_ ranSlot: Int, dispatch d: Dispatch, batch: BatchRef, event: HarvestedEvent,
                                      harvestedID: RegistrationID, first: BatchRef, length: Int) {
-        // Copied into a local first. Passed straight as the (Optional) argument,
-        // the record lent by `subscript(slot:)`'s `_read` reached `Finding` with
-        // garbage in its id and fd in debug builds (Swift 6.3.1): spin findings
-        // named a registration that never existed.
-        let ran = registrations[slot: ranSlot].record
         emit(Finding(kind: .spin, seq: d.seq, poller: d.poller, batch: batch, eventIndex: d.eventIndex, event: event,
                      harvestedFor: harvestedID == 0 ? nil : registrations[harvestedID]?.record,
-                     ran: ran, dispatch: d, spinFirstBatch: first, spinLength: length))
+                     ran: registrations.record(inSlot: ranSlot), dispatch: d, spinFirstBatch: first, spinLength: length))
     }
 
     // MARK: - Gaps
