@@ -9,7 +9,8 @@
 #
 # Prints the machine, each command, each run's result line, and the median of
 # the runs. `flood` measures short TCP connections/s with tracing on and off,
-# interleaved run by run, and prints the on/off ratio of the medians.
+# interleaved run by run in ABBA order, and prints the on/off ratio of the
+# medians, of each back-to-back pair, and of the daemon's CPU per connection.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -63,6 +64,14 @@ run_load() {
     echo "$line" | tr ' ' '\n' | sed -n "s/^$field=//p"
 }
 
+# The machine's busy and stolen CPU seconds so far, "busy steal" (/proc/stat:
+# user + nice + system + irq + softirq; steal is time the hypervisor gave another
+# guest). Busy time per connection covers the load generator and the kernel's
+# loopback TCP work too, which share the cores with the daemon: on a saturated
+# machine throughput is about cores / busy time per connection, so this is the
+# steadier view of what tracing costs, and steal shows host interference.
+machine_cpu() { awk -v hz="$(getconf CLK_TCK)" '/^cpu / { printf "%.2f %.2f", ($2 + $3 + $4 + $7 + $8) / hz, $9 / hz }' /proc/stat; }
+
 # CPU seconds the daemon used so far (user + system, all threads).
 daemon_cpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$DAEMON_PID/stat"; }
 
@@ -83,13 +92,23 @@ median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]
 
 bench_flood() {
     echo; echo "== short TCP connections/s (flood), tracing on ($TRACE_MODE) vs off, interleaved"
-    local on=() off=() cpu_on=() cpu_off=() rate cpu
+    local on=() off=() cpu_on=() cpu_off=() machine_on=() machine_off=() rate cpu order
     for run in $(seq 1 "$RUNS"); do
-        for mode in "$TRACE_MODE" off; do
+        # ABBA order (on-off, off-on, ...): a run's position in its pair (first,
+        # right after the previous daemon's files were deleted, or second) and any
+        # drift across the set fall on both sides equally instead of on one.
+        if [ $((run % 2)) -eq 1 ]; then order="$TRACE_MODE off"; else order="off $TRACE_MODE"; fi
+        for mode in $order; do
             echo " run $run, --trace-mode $mode:"
             start_daemon --pollers 2 --trace-mode "$mode" --max-connections 4096
+            local before after
+            before=$(machine_cpu)
             rate=$(run_load rate flood --workers 16 --services 4 --duration "$DURATION")
+            after=$(machine_cpu)
             cpu=$(daemon_cpu)
+            local machine steal
+            machine=$(awk -v b="${before% *}" -v a="${after% *}" -v r="$rate" -v d="$DURATION" 'BEGIN { printf "%.1f", (a - b) * 1e6 / (r * d) }')
+            steal=$(awk -v b="${before#* }" -v a="${after#* }" 'BEGIN { printf "%.2f", a - b }')
             # Daemon CPU per connection: steadier than the rate on a shared machine.
             local per; per=$(awk -v c="$cpu" -v r="$rate" -v d="$DURATION" 'BEGIN { printf "%.1f", c * 1e6 / (r * d) }')
             local stats writer=""; stats=$(trace_stats)
@@ -98,9 +117,13 @@ bench_flood() {
                     $1 == "writer_cpu_ms" { w = $2 } $1 == "records_dropped" { x = $2 } $1 == "gaps" { g = $2 }
                     END { printf ", of which the trace writer thread %.1f; records dropped %d in %d gaps", w * 1e3 / (r * d), x, g }')
             fi
-            echo "  daemon CPU ${cpu}s, ${per} us per connection${writer}"
+            echo "  daemon CPU ${cpu}s, ${per} us per connection${writer}; machine busy ${machine} us per connection, ${steal}s stolen"
             stop_daemon
-            if [ "$mode" = off ]; then off+=("$rate"); cpu_off+=("$per"); else on+=("$rate"); cpu_on+=("$per"); fi
+            if [ "$mode" = off ]; then
+                off+=("$rate"); cpu_off+=("$per"); machine_off+=("$machine")
+            else
+                on+=("$rate"); cpu_on+=("$per"); machine_on+=("$machine")
+            fi
         done
     done
     local mon moff con coff
@@ -109,12 +132,16 @@ bench_flood() {
     echo "flood tracing on:  runs ${on[*]} -> median $mon connections/s; daemon CPU per connection ${cpu_on[*]} -> median $con us"
     echo "flood tracing off: runs ${off[*]} -> median $moff connections/s; daemon CPU per connection ${cpu_off[*]} -> median $coff us (baseline)"
     echo "tracing on/off throughput ratio: $(awk -v a="$mon" -v b="$moff" 'BEGIN { printf "%.3f", a / b }') (goal >= 0.95)"
-    # The same from each run's own pair (on, then off right after it): less
+    # The same from each run's own pair (the on and off runs back to back): less
     # sensitive to drift across the set, more to a single noisy run.
     local pairs=() k
     for k in "${!on[@]}"; do pairs+=("$(awk -v a="${on[$k]}" -v b="${off[$k]}" 'BEGIN { printf "%.3f", a / b }')"); done
     echo "tracing on/off throughput ratio per run pair: ${pairs[*]} -> median $(printf '%s\n' "${pairs[@]}" | median)"
     echo "tracing on/off daemon CPU per connection: $(awk -v a="$con" -v b="$coff" 'BEGIN { printf "%.3f", a / b }')"
+    local mmon mmoff
+    mmon=$(printf '%s\n' "${machine_on[@]}" | median); mmoff=$(printf '%s\n' "${machine_off[@]}" | median)
+    echo "machine busy CPU per connection: on ${machine_on[*]} -> median $mmon us; off ${machine_off[*]} -> median $mmoff us"
+    echo "throughput ratio implied by machine CPU per connection (off/on): $(awk -v a="$mmon" -v b="$mmoff" 'BEGIN { printf "%.3f", b / a }')"
 }
 
 bench_storm() {
