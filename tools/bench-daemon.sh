@@ -5,7 +5,8 @@
 #
 # Environment: DURATION (seconds per run, default 30), RUNS (default 3),
 # PORT (control port, default 18086), TRACE_DIR (default a temp dir, deleted),
-# TRACE_MODE (lossless or drop: the tracing-on side of `flood`, default lossless).
+# TRACE_MODE (lossless or drop: the tracing-on side of `flood`, default lossless),
+# POLLERS (the daemon's --pollers in `flood`, default 2).
 #
 # Prints the machine, each command, each run's result line, and the median of
 # the runs. `flood` measures short TCP connections/s with tracing on and off,
@@ -20,6 +21,7 @@ RUNS="${RUNS:-3}"
 PORT="${PORT:-18086}"
 TRACE_DIR="${TRACE_DIR:-$(mktemp -d /tmp/polltraced-bench.XXXXXX)}"
 TRACE_MODE="${TRACE_MODE:-lossless}"
+POLLERS="${POLLERS:-2}"
 case "$TRACE_MODE" in lossless|drop) ;; *) echo "TRACE_MODE must be lossless or drop" >&2; exit 2 ;; esac
 BIN=.build/release
 
@@ -91,7 +93,7 @@ trace_stats() {
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 bench_flood() {
-    echo; echo "== short TCP connections/s (flood), tracing on ($TRACE_MODE) vs off, interleaved"
+    echo; echo "== short TCP connections/s (flood), $POLLERS pollers, tracing on ($TRACE_MODE) vs off, interleaved"
     local on=() off=() cpu_on=() cpu_off=() machine_on=() machine_off=() rate cpu order
     for run in $(seq 1 "$RUNS"); do
         # ABBA order (on-off, off-on, ...): a run's position in its pair (first,
@@ -100,7 +102,7 @@ bench_flood() {
         if [ $((run % 2)) -eq 1 ]; then order="$TRACE_MODE off"; else order="off $TRACE_MODE"; fi
         for mode in $order; do
             echo " run $run, --trace-mode $mode:"
-            start_daemon --pollers 2 --trace-mode "$mode" --max-connections 4096
+            start_daemon --pollers "$POLLERS" --trace-mode "$mode" --max-connections 4096
             local before after
             before=$(machine_cpu)
             rate=$(run_load rate flood --workers 16 --services 4 --duration "$DURATION")
