@@ -4,8 +4,9 @@ import PollTraceCore
 
 /// The sample traces committed in traces/ (made by `polltrace demo` with the
 /// EventPoller on real sockets, in the current schema) and the same demo's traces
-/// from schema v2 (Tests/TraceFixtures, before any row packing) read back
-/// completely, and the reader agrees with each file's own views.
+/// from schemas v2 (before any row packing), v3 (packed batches and fd pairs) and
+/// v4 (Tests/TraceFixtures, made by each version's own `polltrace demo --seconds
+/// 0.1`) read back completely, and the reader agrees with each file's own views.
 final class SampleTraceTests: XCTestCase {
     func testCommittedSampleTraces_readCompletely_andAgreeWithTheirViews() throws {
         let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -15,6 +16,8 @@ final class SampleTraceTests: XCTestCase {
         let files: [(path: String, schemaVersion: Int)] = [
             ("traces/demo-guarded.sqlite", Schema.version), ("traces/demo-naive.sqlite", Schema.version),
             ("Tests/TraceFixtures/demo-guarded.v2.sqlite", 2), ("Tests/TraceFixtures/demo-naive.v2.sqlite", 2),
+            ("Tests/TraceFixtures/demo-guarded.v3.sqlite", 3), ("Tests/TraceFixtures/demo-naive.v3.sqlite", 3),
+            ("Tests/TraceFixtures/demo-guarded.v4.sqlite", 4), ("Tests/TraceFixtures/demo-naive.v4.sqlite", 4),
         ]
         for (name, schemaVersion) in files {
             let path = repository.appendingPathComponent(name).path

@@ -48,28 +48,41 @@ final class TraceRoundTripTests: XCTestCase {
         XCTAssertEqual(lineRows.map(Int.init), summary.recordsWritten)
     }
 
-    /// A trace imported by the schema v3 importer (committed: `traces/`, made from
-    /// `logs/seed-6.13-o-f-ttt-T.strace` before v4 packed syscalls and fd pairs
-    /// across calls) still reads: the same records as importing the log today, and
-    /// the same finding from the file.
-    func testV3ImportedTrace_readsAsTheSameRecordsAndFinding() throws {
-        let v3 = StraceFixtures.directory.appendingPathComponent("traces/seed-6.13-o-f-ttt-T.v3.trace").path
-        let log = StraceFixtures.directory.appendingPathComponent("logs/seed-6.13-o-f-ttt-T.strace").path
-        let before = try Data(contentsOf: URL(fileURLWithPath: v3))
-        let reader = try TraceReader(path: v3)
-        XCTAssertEqual(reader.metadata.schemaVersion, 3, "the fixture is a v3 file")
-        var cursor = try reader.records()
-        var fromFile: [TraceRecord] = []
-        while let record = try cursor.next() { fromFile.append(record) }
-        let collector = OriginCollector()
-        _ = try StraceImport.run(path: log, sequence: SequenceCounter(), consumers: [collector])
-        XCTAssertEqual(fromFile, collector.records.map(\.0), "a v3 file must read back as the records the log imports to")
-        XCTAssertTrue(fromFile.contains { if case .syscall = $0 { true } else { false } }, "the fixture has syscalls")
-        let report = try ForeignTraceAnalysis.analyze(reader: reader)
-        XCTAssertEqual(report.count(.likelyStaleDispatch), 1, "the seed's stale dispatch, found from the v3 file")
-        XCTAssertEqual(try reader.connection.scalarInt(sql: "SELECT count(*) FROM syscalls"),
-                       Int64(fromFile.filter { if case .syscall = $0 { true } else { false } }.count), "the v3 syscalls view")
-        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: v3)), before, "reading must not change the fixture")
+    /// Traces imported by older importers (committed in `traces/`, each from a log in
+    /// `logs/`) still read: the same records as importing the log today, and the
+    /// same findings from the file. v3 came before syscalls and fd pairs were packed
+    /// across calls; v4 packs them (`syscall_rows.more`, `fd_records.h`), and the
+    /// python log (`echo_churn.py`: 40 connections through a selectors loop, with
+    /// its client thread in the same process) has both kinds of packed rows.
+    func testOlderImportedTraces_readAsTheSameRecordsAndFindings() throws {
+        let fixtures: [(trace: String, log: String, version: Int, staleDispatches: Int)] = [
+            ("seed-6.13-o-f-ttt-T.v3.trace", "seed-6.13-o-f-ttt-T.strace", 3, 1),
+            ("seed-6.13-o-f-ttt-T.v4.trace", "seed-6.13-o-f-ttt-T.strace", 4, 1),
+            ("echo-churn-python.v4.trace", "echo-churn-python.strace", 4, 0),
+        ]
+        for fixture in fixtures {
+            let path = StraceFixtures.directory.appendingPathComponent("traces/\(fixture.trace)").path
+            let log = StraceFixtures.directory.appendingPathComponent("logs/\(fixture.log)").path
+            let before = try Data(contentsOf: URL(fileURLWithPath: path))
+            let reader = try TraceReader(path: path)
+            XCTAssertEqual(reader.metadata.schemaVersion, fixture.version, "\(fixture.trace) is a v\(fixture.version) file")
+            var cursor = try reader.records()
+            var fromFile: [TraceRecord] = []
+            while let record = try cursor.next() { fromFile.append(record) }
+            let collector = OriginCollector()
+            _ = try StraceImport.run(path: log, sequence: SequenceCounter(), consumers: [collector])
+            XCTAssertEqual(fromFile, collector.records.map(\.0), "\(fixture.trace) must read back as the records the log imports to")
+            let syscalls = fromFile.filter { if case .syscall = $0 { true } else { false } }.count
+            XCTAssertGreaterThan(syscalls, 0, "\(fixture.trace) has syscalls")
+            let report = try ForeignTraceAnalysis.analyze(reader: reader)
+            XCTAssertEqual(report.count(.likelyStaleDispatch), fixture.staleDispatches, "\(fixture.trace): stale dispatches found from the file")
+            XCTAssertEqual(try reader.connection.scalarInt(sql: "SELECT count(*) FROM syscalls"), Int64(syscalls), "\(fixture.trace): the syscalls view")
+            XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path)), before, "reading must not change \(fixture.trace)")
+        }
+        // The v4 python fixture exercises both of v4's packings, or it would not test them.
+        let echo = try TraceReader(path: StraceFixtures.directory.appendingPathComponent("traces/echo-churn-python.v4.trace").path)
+        XCTAssertGreaterThan(try echo.connection.scalarInt(sql: "SELECT count(*) FROM syscall_rows WHERE more IS NOT NULL") ?? 0, 0)
+        XCTAssertGreaterThan(try echo.connection.scalarInt(sql: "SELECT count(*) FROM fd_records WHERE h IS NOT NULL") ?? 0, 0)
     }
 
     func testAnalyzeOnANonImportedTrace_isAClearError() throws {
