@@ -15,7 +15,7 @@ enum TraceFileCheck {
             throw TraceStoreError.readFailed(path: path, detail: String(cString: strerror(errno)))
         }
         if (info.st_mode & S_IFMT) == S_IFDIR {
-            throw TraceStoreError.notSQLite(path: path)
+            throw TraceStoreError.directory(path: path, traces: traceFiles(in: path))
         }
         let size = Int(info.st_size)
         if size == 0 { throw TraceStoreError.emptyFile(path: path) }
@@ -48,5 +48,22 @@ enum TraceFileCheck {
         if be32(92) == be32(24), pageCount > 0, size < pageCount * pageSize {
             throw TraceStoreError.corrupted(path: path, detail: "the file is \(size) bytes but its header says \(pageCount) pages of \(pageSize) bytes (\(pageCount * pageSize) bytes): it was truncated")
         }
+    }
+
+    /// The trace files directly in `directory` (`.sqlite`, `.trace`), newest first,
+    /// as paths: what a user who named the daemon's trace directory most likely meant.
+    static func traceFiles(in directory: String) -> [String] {
+        guard let dir = opendir(directory) else { return [] }
+        defer { closedir(dir) }
+        var found: [(path: String, modified: Int)] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard name.hasSuffix(".sqlite") || name.hasSuffix(".trace") else { continue }
+            let path = directory.hasSuffix("/") ? directory + name : directory + "/" + name
+            var info = stat()
+            guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { continue }
+            found.append((path, info.st_mtim.tv_sec * 1_000_000_000 + info.st_mtim.tv_nsec))
+        }
+        return found.sorted { ($0.modified, $0.path) > ($1.modified, $1.path) }.map(\.path)
     }
 }

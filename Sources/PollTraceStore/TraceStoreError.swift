@@ -5,6 +5,9 @@ public enum TraceStoreError: Error, CustomStringConvertible, Sendable, Equatable
     case emptyFile(path: String)
     /// The file does not start with SQLite's header.
     case notSQLite(path: String)
+    /// A directory where a trace file was expected, such as the daemon's `traces/`.
+    /// `traces` are the trace files in it, newest first, to name in the message.
+    case directory(path: String, traces: [String])
     /// SQLite says the file is damaged, or it is shorter than its header says.
     case corrupted(path: String, detail: String)
     /// A SQLite database, but not one PollTrace wrote.
@@ -21,7 +24,7 @@ public enum TraceStoreError: Error, CustomStringConvertible, Sendable, Equatable
 
     public var path: String {
         switch self {
-        case .fileNotFound(let p), .emptyFile(let p), .notSQLite(let p), .corrupted(let p, _),
+        case .fileNotFound(let p), .emptyFile(let p), .notSQLite(let p), .directory(let p, _), .corrupted(let p, _),
              .notATrace(let p, _), .newerSchema(let p, _, _), .missingMetadata(let p, _),
              .writeFailed(let p, _), .writerClosed(let p), .readFailed(let p, _):
             p
@@ -36,6 +39,12 @@ public enum TraceStoreError: Error, CustomStringConvertible, Sendable, Equatable
             "\(path): the file is empty (0 bytes), not a trace"
         case .notSQLite(let path):
             "\(path): not a SQLite database (its first bytes are not the SQLite header), so not a PollTrace trace"
+        case .directory(let path, let traces):
+            if let newest = traces.first {
+                "\(path): a directory, not a trace file; it holds \(traces.count) trace file\(traces.count == 1 ? "" : "s"), the newest \(newest)"
+            } else {
+                "\(path): a directory, not a trace file, and it holds no .sqlite or .trace files"
+            }
         case .corrupted(let path, let detail):
             "\(path): the trace is truncated or corrupted: \(detail)"
         case .notATrace(let path, let detail):

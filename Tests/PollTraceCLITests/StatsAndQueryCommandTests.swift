@@ -54,7 +54,8 @@ final class StatsAndQueryCommandTests: XCTestCase {
         for (args, expected) in [(["analyze", "/nonexistent/x.trace"], "no such file"),
                                  (["verify", text], "not a SQLite database"),
                                  (["stats", empty], "empty"),
-                                 (["query", text, "SELECT 1"], "not a SQLite database")] {
+                                 (["query", text, "SELECT 1"], "not a SQLite database"),
+                                 (["analyze", dir.path], "a directory, not a trace file; it holds 1 trace file, the newest \(empty)")] {
             let r = try CLI.run(args)
             XCTAssertEqual(r.status, 2, "\(args): bad input exits 2")
             XCTAssertTrue(r.stderr.contains(args[1]) && r.stderr.contains(expected), "\(args): \(r.stderr)")

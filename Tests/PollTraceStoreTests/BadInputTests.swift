@@ -75,9 +75,18 @@ final class BadInputTests: XCTestCase {
         assertOpenFails(path) { if case .notSQLite = $0 { true } else { false } }
     }
 
-    func testDirectory_isNotSQLite() {
+    func testDirectory_isNamedAsOne_withTheTraceFilesInIt() throws {
         let dir = TemporaryDirectory()
-        assertOpenFails(dir.path) { if case .notSQLite = $0 { true } else { false } }
+        assertOpenFails(dir.path) { $0 == .directory(path: dir.path, traces: []) }
+        XCTAssertTrue(TraceStoreError.directory(path: dir.path, traces: []).description.contains("holds no .sqlite or .trace files"))
+
+        // Two traces (the newer one named in the message) and a file that is not one.
+        let older = dir.file("a.sqlite"), newer = dir.file("b.trace")
+        for path in [older, newer, dir.file("notes.txt")] { XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data("x".utf8))) }
+        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -60)], ofItemAtPath: older)
+        let error = TraceStoreError.directory(path: dir.path, traces: [newer, older])
+        assertOpenFails(dir.path) { $0 == error }
+        XCTAssertTrue(error.description.contains("a directory, not a trace file; it holds 2 trace files, the newest \(newer)"), error.description)
     }
 
     func testTruncatedTrace_isCorrupted() throws {
