@@ -51,11 +51,17 @@ final class StatsAndQueryCommandTests: XCTestCase {
         try "hello, not sqlite\n".write(toFile: text, atomically: true, encoding: .utf8)
         let empty = dir.appendingPathComponent("empty.trace").path
         FileManager.default.createFile(atPath: empty, contents: Data())
+        // A directory of its own: other tests leave their traces in `dir`.
+        let traceDir = dir.appendingPathComponent("a-directory-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: traceDir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: traceDir) }
+        let inside = traceDir.appendingPathComponent("only.trace").path
+        XCTAssertTrue(FileManager.default.createFile(atPath: inside, contents: Data()))
         for (args, expected) in [(["analyze", "/nonexistent/x.trace"], "no such file"),
                                  (["verify", text], "not a SQLite database"),
                                  (["stats", empty], "empty"),
                                  (["query", text, "SELECT 1"], "not a SQLite database"),
-                                 (["analyze", dir.path], "a directory, not a trace file; it holds 1 trace file, the newest \(empty)")] {
+                                 (["analyze", traceDir.path], "a directory, not a trace file; it holds 1 trace file, the newest \(inside)")] {
             let r = try CLI.run(args)
             XCTAssertEqual(r.status, 2, "\(args): bad input exits 2")
             XCTAssertTrue(r.stderr.contains(args[1]) && r.stderr.contains(expected), "\(args): \(r.stderr)")
