@@ -61,8 +61,14 @@ run_load() {
     local field="$1"; shift
     echo "  load:   $BIN/polltrace-load $* --control-port $PORT" >&2
     local line
-    line=$(ulimit -n "$(ulimit -Hn)"; "$BIN/polltrace-load" "$@" --control-port "$PORT" | grep '^result ')
+    # `times` in the same subshell: the CPU the load generator used (user + system),
+    # appended to its result line as load_cpu_s.
+    # (`times` must run in the subshell itself, not in a pipeline's own subshell.)
+    line=$(ulimit -n "$(ulimit -Hn)"; "$BIN/polltrace-load" "$@" --control-port "$PORT" | grep '^result '
+           times > "$TRACE_DIR/times")
+    line="$line$(tail -1 "$TRACE_DIR/times" | awk '{ n = 0; for (i = 1; i <= 2; i++) { split($i, p, "m"); n += p[1] * 60 + p[2] } printf " load_cpu_s=%.2f", n }')"
     echo "  $line" >&2
+    echo "$line" | tr ' ' '\n' | sed -n "s/^load_cpu_s=//p" > "$TRACE_DIR/load_cpu_s"
     echo "$line" | tr ' ' '\n' | sed -n "s/^$field=//p"
 }
 
@@ -94,7 +100,7 @@ median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]
 
 bench_flood() {
     echo; echo "== short TCP connections/s (flood), $POLLERS pollers, tracing on ($TRACE_MODE) vs off, interleaved"
-    local on=() off=() cpu_on=() cpu_off=() machine_on=() machine_off=() rate cpu order
+    local on=() off=() cpu_on=() cpu_off=() machine_on=() machine_off=() load_on=() load_off=() rate cpu order
     for run in $(seq 1 "$RUNS"); do
         # ABBA order (on-off, off-on, ...): a run's position in its pair (first,
         # right after the previous daemon's files were deleted, or second) and any
@@ -119,12 +125,13 @@ bench_flood() {
                     $1 == "writer_cpu_ms" { w = $2 } $1 == "records_dropped" { x = $2 } $1 == "gaps" { g = $2 }
                     END { printf ", of which the trace writer thread %.1f; records dropped %d in %d gaps", w * 1e3 / (r * d), x, g }')
             fi
-            echo "  daemon CPU ${cpu}s, ${per} us per connection${writer}; machine busy ${machine} us per connection, ${steal}s stolen"
+            local load; load=$(awk -v c="$(cat "$TRACE_DIR/load_cpu_s")" -v r="$rate" -v d="$DURATION" 'BEGIN { printf "%.1f", c * 1e6 / (r * d) }')
+            echo "  daemon CPU ${cpu}s, ${per} us per connection${writer}; load generator ${load} us per connection; machine busy ${machine} us per connection, ${steal}s stolen"
             stop_daemon
             if [ "$mode" = off ]; then
-                off+=("$rate"); cpu_off+=("$per"); machine_off+=("$machine")
+                off+=("$rate"); cpu_off+=("$per"); machine_off+=("$machine"); load_off+=("$load")
             else
-                on+=("$rate"); cpu_on+=("$per"); machine_on+=("$machine")
+                on+=("$rate"); cpu_on+=("$per"); machine_on+=("$machine"); load_on+=("$load")
             fi
         done
     done
@@ -143,6 +150,7 @@ bench_flood() {
     local mmon mmoff
     mmon=$(printf '%s\n' "${machine_on[@]}" | median); mmoff=$(printf '%s\n' "${machine_off[@]}" | median)
     echo "machine busy CPU per connection: on ${machine_on[*]} -> median $mmon us; off ${machine_off[*]} -> median $mmoff us"
+    echo "load generator CPU per connection: on ${load_on[*]} -> median $(printf '%s\n' "${load_on[@]}" | median) us; off ${load_off[*]} -> median $(printf '%s\n' "${load_off[@]}" | median) us"
     echo "throughput ratio implied by machine CPU per connection (off/on): $(awk -v a="$mmon" -v b="$mmoff" 'BEGIN { printf "%.3f", b / a }')"
 }
 
