@@ -69,6 +69,7 @@ run_load() {
     line="$line$(tail -1 "$TRACE_DIR/times" | awk '{ n = 0; for (i = 1; i <= 2; i++) { split($i, p, "m"); n += p[1] * 60 + p[2] } printf " load_cpu_s=%.2f", n }')"
     echo "  $line" >&2
     echo "$line" | tr ' ' '\n' | sed -n "s/^load_cpu_s=//p" > "$TRACE_DIR/load_cpu_s"
+    echo "$line" | tr ' ' '\n' | sed -n "s/^ops=//p" > "$TRACE_DIR/ops"
     echo "$line" | tr ' ' '\n' | sed -n "s/^$field=//p"
 }
 
@@ -111,21 +112,24 @@ bench_flood() {
             start_daemon --pollers "$POLLERS" --trace-mode "$mode" --max-connections 4096
             local before after
             before=$(machine_cpu)
-            rate=$(run_load rate flood --workers 16 --services 4 --duration "$DURATION")
+            # --count far above what DURATION allows (the load generator's default is
+            # 1,000,000, which a fast run reaches before 30 s), so the run lasts DURATION.
+            rate=$(run_load rate flood --workers 16 --services 4 --duration "$DURATION" --count 100000000)
+            local ops; ops=$(cat "$TRACE_DIR/ops")
             after=$(machine_cpu)
             cpu=$(daemon_cpu)
             local machine steal
-            machine=$(awk -v b="${before% *}" -v a="${after% *}" -v r="$rate" -v d="$DURATION" 'BEGIN { printf "%.1f", (a - b) * 1e6 / (r * d) }')
+            machine=$(awk -v b="${before% *}" -v a="${after% *}" -v n="$ops" 'BEGIN { printf "%.1f", (a - b) * 1e6 / n }')
             steal=$(awk -v b="${before#* }" -v a="${after#* }" 'BEGIN { printf "%.2f", a - b }')
             # Daemon CPU per connection: steadier than the rate on a shared machine.
-            local per; per=$(awk -v c="$cpu" -v r="$rate" -v d="$DURATION" 'BEGIN { printf "%.1f", c * 1e6 / (r * d) }')
+            local per; per=$(awk -v c="$cpu" -v n="$ops" 'BEGIN { printf "%.1f", c * 1e6 / n }')
             local stats writer=""; stats=$(trace_stats)
             if [ -n "$stats" ]; then
-                writer=$(echo "$stats" | awk -v r="$rate" -v d="$DURATION" '
+                writer=$(echo "$stats" | awk -v n="$ops" '
                     $1 == "writer_cpu_ms" { w = $2 } $1 == "records_dropped" { x = $2 } $1 == "gaps" { g = $2 }
-                    END { printf ", of which the trace writer thread %.1f; records dropped %d in %d gaps", w * 1e3 / (r * d), x, g }')
+                    END { printf ", of which the trace writer thread %.1f; records dropped %d in %d gaps", w * 1e3 / n, x, g }')
             fi
-            local load; load=$(awk -v c="$(cat "$TRACE_DIR/load_cpu_s")" -v r="$rate" -v d="$DURATION" 'BEGIN { printf "%.1f", c * 1e6 / (r * d) }')
+            local load; load=$(awk -v c="$(cat "$TRACE_DIR/load_cpu_s")" -v n="$ops" 'BEGIN { printf "%.1f", c * 1e6 / n }')
             echo "  daemon CPU ${cpu}s, ${per} us per connection${writer}; load generator ${load} us per connection; machine busy ${machine} us per connection, ${steal}s stolen"
             stop_daemon
             if [ "$mode" = off ]; then
