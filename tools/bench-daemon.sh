@@ -56,22 +56,27 @@ stop_daemon() {
 }
 
 # run_load <field> <load args...>: runs the load generator, shows the command and
-# its result line on stderr, and prints the value of <field> from it on stdout.
+# its result line on stderr, keeps the line (for `result_field`), and prints the
+# value of <field> from it on stdout. The line gains load_cpu_s, the CPU the load
+# generator used (user + system), from `times`, which must run in the subshell
+# itself rather than in a pipeline's own subshell.
 run_load() {
     local field="$1"; shift
     echo "  load:   $BIN/polltrace-load $* --control-port $PORT" >&2
     local line
-    # `times` in the same subshell: the CPU the load generator used (user + system),
-    # appended to its result line as load_cpu_s.
-    # (`times` must run in the subshell itself, not in a pipeline's own subshell.)
     line=$(ulimit -n "$(ulimit -Hn)"; "$BIN/polltrace-load" "$@" --control-port "$PORT" | grep '^result '
            times > "$TRACE_DIR/times")
     line="$line$(tail -1 "$TRACE_DIR/times" | awk '{ n = 0; for (i = 1; i <= 2; i++) { split($i, p, "m"); n += p[1] * 60 + p[2] } printf " load_cpu_s=%.2f", n }')"
     echo "  $line" >&2
-    echo "$line" | tr ' ' '\n' | sed -n "s/^load_cpu_s=//p" > "$TRACE_DIR/load_cpu_s"
-    echo "$line" | tr ' ' '\n' | sed -n "s/^ops=//p" > "$TRACE_DIR/ops"
-    echo "$line" | tr ' ' '\n' | sed -n "s/^$field=//p"
+    echo "$line" > "$TRACE_DIR/result"
+    result_field "$field"
 }
+
+# result_field <field>: a field of the last run_load's result line.
+result_field() { tr ' ' '\n' < "$TRACE_DIR/result" | sed -n "s/^$1=//p"; }
+
+# per_connection <seconds> <connections>: microseconds per connection, one decimal.
+per_connection() { awk -v s="$1" -v n="$2" 'BEGIN { printf "%.1f", s * 1e6 / n }'; }
 
 # The machine's busy and stolen CPU seconds so far, "busy steal" (/proc/stat:
 # user + nice + system + irq + softirq; steal is time the hypervisor gave another
@@ -115,21 +120,21 @@ bench_flood() {
             # --count far above what DURATION allows (the load generator's default is
             # 1,000,000, which a fast run reaches before 30 s), so the run lasts DURATION.
             rate=$(run_load rate flood --workers 16 --services 4 --duration "$DURATION" --count 100000000)
-            local ops; ops=$(cat "$TRACE_DIR/ops")
+            local ops; ops=$(result_field ops)
             after=$(machine_cpu)
             cpu=$(daemon_cpu)
             local machine steal
-            machine=$(awk -v b="${before% *}" -v a="${after% *}" -v n="$ops" 'BEGIN { printf "%.1f", (a - b) * 1e6 / n }')
+            machine=$(per_connection "$(awk -v b="${before% *}" -v a="${after% *}" 'BEGIN { print a - b }')" "$ops")
             steal=$(awk -v b="${before#* }" -v a="${after#* }" 'BEGIN { printf "%.2f", a - b }')
             # Daemon CPU per connection: steadier than the rate on a shared machine.
-            local per; per=$(awk -v c="$cpu" -v n="$ops" 'BEGIN { printf "%.1f", c * 1e6 / n }')
+            local per; per=$(per_connection "$cpu" "$ops")
             local stats writer=""; stats=$(trace_stats)
             if [ -n "$stats" ]; then
                 writer=$(echo "$stats" | awk -v n="$ops" '
                     $1 == "writer_cpu_ms" { w = $2 } $1 == "records_dropped" { x = $2 } $1 == "gaps" { g = $2 }
                     END { printf ", of which the trace writer thread %.1f; records dropped %d in %d gaps", w * 1e3 / n, x, g }')
             fi
-            local load; load=$(awk -v c="$(cat "$TRACE_DIR/load_cpu_s")" -v n="$ops" 'BEGIN { printf "%.1f", c * 1e6 / n }')
+            local load; load=$(per_connection "$(result_field load_cpu_s)" "$ops")
             echo "  daemon CPU ${cpu}s, ${per} us per connection${writer}; load generator ${load} us per connection; machine busy ${machine} us per connection, ${steal}s stolen"
             stop_daemon
             if [ "$mode" = off ]; then
