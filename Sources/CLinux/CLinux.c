@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include <fcntl.h>
+#include <sched.h>
 #include "CLinux.h"
 
 int clinux_accept_nonblocking_cloexec(int listener_fd) {
@@ -13,4 +14,9 @@ int clinux_accept_nonblocking_cloexec(int listener_fd) {
 
 int clinux_pipe_nonblocking_cloexec(int fds[2]) {
     return pipe2(fds, O_NONBLOCK | O_CLOEXEC);
+}
+
+int clinux_make_this_thread_idle_priority(void) {
+    struct sched_param param = { .sched_priority = 0 };
+    return sched_setscheduler(0, SCHED_IDLE, &param) == 0 ? 0 : errno;
 }

@@ -1,4 +1,5 @@
 import PollTraceCore
+import PollTraceStore
 
 /// Everything `polltraced`'s flags set. Defaults are what the daemon runs with when
 /// given no flags, except that tests pass port 0 to get a free port.
@@ -44,10 +45,15 @@ public struct TraceSettings: Sendable {
     /// File name prefix; files are `<prefix>-<UTC time>-<n>.sqlite`.
     public var prefix: String = "polltraced"
     public var rotation = RotationPolicy()
+    /// The trace writer's scheduling class. `idle` by default: the daemon records
+    /// itself live, and its writer should take CPU only where its loop leaves
+    /// some (`WriterPriority.idle` says what that costs under `lossless`).
+    public var writerPriority: WriterPriority = .idle
 
     public init(directory: String = "traces", mode: Mode = .lossless, prefix: String = "polltraced",
-                rotation: RotationPolicy = RotationPolicy()) {
+                rotation: RotationPolicy = RotationPolicy(), writerPriority: WriterPriority = .idle) {
         self.directory = directory; self.mode = mode; self.prefix = prefix; self.rotation = rotation
+        self.writerPriority = writerPriority
     }
 }
 

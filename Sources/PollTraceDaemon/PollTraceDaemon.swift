@@ -225,6 +225,8 @@ public final class PollTraceDaemon: @unchecked Sendable {
                 "writer_cpu_ms": Double(trace.writerCPUNs) / 1e6,
                 "writer_bytes_written": trace.writerBytesWritten,
                 "last_error": trace.lastError ?? NSNull(),
+                "writer_priority": trace.writerPriority.rawValue,
+                "writer_priority_refused": trace.priorityRefused ?? NSNull(),
             ] as [String: Any]
         } else {
             document["dispatches"] = NSNull()

@@ -228,7 +228,8 @@ public final class DaemonRecorder: TraceRecorder, Sendable {
             startWallClockNs: UInt64(Date().timeIntervalSince1970 * 1e9), startMonotonicNs: Self.monotonicNs())
         let mode: TraceMode = settings.mode == .drop ? .drop : .lossless
         let writer = try TraceWriter(path: path, metadata: metadata,
-                                     options: TraceWriterOptions(mode: mode, overwrite: true), sequence: sequence)
+                                     options: TraceWriterOptions(mode: mode, overwrite: true, writerPriority: settings.writerPriority),
+                                     sequence: sequence)
         for info in state.pollers { writer.pollerStarted(info) }
         state.openedAtNs = Self.monotonicNs()
         return writer

@@ -25,6 +25,16 @@ final class TraceFile {
     private var packing: RowPacking
 
     static let rowsPerStatement = 32
+    /// SQLite's page cache while the rows are appended, in KiB. Appending in seq
+    /// order touches only the right edge of each B-tree, a few pages, so a bigger
+    /// cache only keeps pages that are never read again: with 16 MiB the writer
+    /// cycled through 16 MiB of memory, pushing the traced loop's data out of the
+    /// shared CPU cache. 1 MiB made the daemon's flood about 1.5% faster traced
+    /// (docs/benchmarks.md, session 9). An index kept up while writing is not
+    /// appended in order and needs the big cache, and so does building the
+    /// indexes in `finish()`.
+    static let appendingCacheKiB = 1024
+    static let indexingCacheKiB = 16384
 
     /// Creates the file and its schema and writes the metadata, durably.
     init(path: String, metadata: TraceMetadata, options: TraceWriterOptions) throws {
@@ -47,7 +57,7 @@ final class TraceFile {
                 PRAGMA page_size = \(Schema.pageSize);
                 PRAGMA journal_mode = WAL;
                 PRAGMA synchronous = NORMAL;
-                PRAGMA cache_size = -16384;
+                PRAGMA cache_size = -\(options.indexWhileWriting ? Self.indexingCacheKiB : Self.appendingCacheKiB);
                 PRAGMA application_id = \(Schema.applicationID);
                 PRAGMA user_version = \(Schema.version);
                 """)
@@ -172,6 +182,7 @@ final class TraceFile {
         // FULL: this last commit fsyncs the WAL, which makes every earlier frame
         // durable too, so close() returns with the whole trace on disk.
         try connection.execute(sql: "PRAGMA synchronous = FULL")
+        try connection.execute(sql: "PRAGMA cache_size = -\(Self.indexingCacheKiB)")
         try connection.execute(sql: "BEGIN")
         try connection.execute(sql: Schema.createIndexes)
         let meta = try connection.makeStatement(sql: "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)")

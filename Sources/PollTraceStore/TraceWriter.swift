@@ -1,5 +1,9 @@
+import CLinux
 import PollTraceCore
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Records a trace to an SQLite file without making the traced loop wait on SQLite.
 ///
@@ -83,6 +87,16 @@ public final class TraceWriter: TraceRecorder, Sendable {
                                    options: TraceWriterOptions) {
         let intervalNs = UInt64(max(0, options.flushInterval.components.seconds)) * 1_000_000_000
             + UInt64(max(0, options.flushInterval.components.attoseconds / 1_000_000_000))
+        if options.writerPriority == .idle {
+            let code = clinux_make_this_thread_idle_priority()
+            stats.withLock {
+                if code == 0 {
+                    $0.writerPriority = .idle
+                } else {
+                    $0.priorityRefused = "the kernel refused SCHED_IDLE for the writer thread: \(String(cString: strerror(code)))"
+                }
+            }
+        }
         var spare: [TraceRecord] = []
         spare.reserveCapacity(options.bufferCapacity)
         var failed = false

@@ -8,6 +8,23 @@ public enum TraceMode: String, Sendable, CaseIterable {
     case drop
 }
 
+/// How the writer thread competes for the CPU with the threads it records.
+public enum WriterPriority: String, Sendable, CaseIterable {
+    /// Like any other thread of the process. The default.
+    case normal
+    /// Linux's SCHED_IDLE class: the writer runs on CPU that no normal thread
+    /// wants, and a normal thread that wakes up takes the core from it at once.
+    /// For live recording on a busy machine: the writer's work fills the traced
+    /// loop's idle moments instead of delaying the loop's wake-ups (polltraced's
+    /// flood: 5.7% of the machine idle untraced-like gaps fell to 3%, and
+    /// throughput rose about 1.5%; docs/benchmarks.md). The price: if other
+    /// programs keep every core busy, the writer gets almost nothing, so a
+    /// `lossless` trace slows the loop down to what the writer keeps up with, and
+    /// a `drop` trace drops. Not for `polltrace import`, where the writer is half
+    /// the work and should get its share.
+    case idle
+}
+
 public struct TraceWriterOptions: Sendable {
     public var mode: TraceMode
     /// How many records the in-memory buffer holds for one poller (records are
@@ -32,18 +49,21 @@ public struct TraceWriterOptions: Sendable {
     /// spare (a 1M-line import: 1.0 s -> 0.83 s); wrong for live recording, where
     /// the writer competes with the traced loop for the CPU.
     public var indexWhileWriting: Bool
+    /// The writer thread's scheduling class (see `WriterPriority`).
+    public var writerPriority: WriterPriority
 
     public static let defaultBufferCapacity = 1 << 16
 
     public init(mode: TraceMode = .lossless, bufferCapacity: Int = TraceWriterOptions.defaultBufferCapacity,
                 flushInterval: Duration = .milliseconds(100), overwrite: Bool = false, maxFileBytes: Int? = nil,
-                indexWhileWriting: Bool = false) {
+                indexWhileWriting: Bool = false, writerPriority: WriterPriority = .normal) {
         self.mode = mode
         self.bufferCapacity = max(2, bufferCapacity)
         self.flushInterval = flushInterval
         self.overwrite = overwrite
         self.maxFileBytes = maxFileBytes
         self.indexWhileWriting = indexWhileWriting
+        self.writerPriority = writerPriority
     }
 }
 
@@ -76,6 +96,10 @@ public struct TraceWriterStatistics: Sendable, Hashable {
     public var writerBytesWritten: UInt64 = 0
     /// The first write error, if any; once set, nothing more is written.
     public var lastError: String?
+    /// The class the writer thread runs in: `.normal` also when `.idle` was asked
+    /// for and the kernel refused it (then `priorityRefused` says why).
+    public var writerPriority: WriterPriority = .normal
+    public var priorityRefused: String?
     public init() {}
 
     /// Adds another writer's figures to these (a daemon that rotates its trace
@@ -90,5 +114,7 @@ public struct TraceWriterStatistics: Sendable, Hashable {
         writerCPUNs += other.writerCPUNs
         writerBytesWritten += other.writerBytesWritten
         lastError = other.lastError ?? lastError
+        writerPriority = other.writerPriority
+        priorityRefused = other.priorityRefused ?? priorityRefused
     }
 }

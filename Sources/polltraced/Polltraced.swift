@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import PollTraceCore
 import PollTraceDaemon
+import PollTraceStore
 import ServiceLifecycle
 
 /// The tracing daemon: a control API that opens and closes RTP-style services on an
@@ -33,6 +34,16 @@ struct Polltraced: AsyncParsableCommand {
 
     @Option(help: "lossless waits for the trace writer; drop never waits and records gaps; off records nothing.")
     var traceMode: TraceModeArgument = .lossless
+
+    @Option(help: ArgumentHelp(
+        "The trace writer's CPU priority: idle (Linux SCHED_IDLE) or normal.",
+        discussion: """
+            idle, the default, lets the writer run only on CPU the daemon's pollers and \
+            other normal threads leave over, so it does not delay their wake-ups. On a \
+            machine that other programs keep fully busy the writer then falls behind: \
+            lossless slows the loop to the writer's pace, drop drops records (as gaps).
+            """))
+    var writerPriority: WriterPriority = .idle
 
     @Option(help: "Directory for trace files.")
     var traceDir = "traces"
@@ -99,7 +110,7 @@ struct Polltraced: AsyncParsableCommand {
             let rotation = RotationPolicy(maxBytes: rotateMiB.map { Int64($0 * 1_048_576) },
                                           maxAgeSeconds: rotateSeconds, retain: retain)
             configuration.trace = TraceSettings(directory: traceDir, mode: traceMode == .drop ? .drop : .lossless,
-                                                rotation: rotation)
+                                                rotation: rotation, writerPriority: writerPriority)
         }
         if maxConnections + 64 > nofile {
             logger.warning("--max-connections \(maxConnections) is above the open-file limit \(nofile); accepts will fail first")
@@ -144,3 +155,4 @@ enum TraceModeArgument: String, ExpressibleByArgument, CaseIterable {
 }
 
 extension DispatchPolicy: ExpressibleByArgument {}
+extension WriterPriority: ExpressibleByArgument {}

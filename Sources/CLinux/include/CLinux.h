@@ -35,6 +35,10 @@ int clinux_accept_nonblocking_cloexec(int listener_fd);
 /// pipe2(fds, O_NONBLOCK | O_CLOEXEC). Returns 0, or -1 with errno set.
 int clinux_pipe_nonblocking_cloexec(int fds[2]);
 
+/// Puts the calling thread (not its process: Linux schedules threads) in the
+/// SCHED_IDLE class. Returns 0, or the errno. SCHED_IDLE is a GNU name.
+int clinux_make_this_thread_idle_priority(void);
+
 /// Names the calling thread for `top -H`, `ps -L` and perf (the kernel keeps 15
 /// bytes). prctl is variadic, so Swift cannot call it directly.
 static inline void clinux_name_this_thread(const char *name) {
