@@ -200,6 +200,20 @@ final class ControlAPIBadInputTests: XCTestCase {
         XCTAssertNotNil(stats["dispatches"] as? [String: Any], "stats must report dispatch verdicts while tracing")
     }
 
+    /// The daemon's writer runs in SCHED_IDLE unless told otherwise, and says so:
+    /// a user chasing a slow trace must be able to see which class it is in.
+    func testStats_sayWhichPriorityTheTraceWriterRunsAt_idleByDefault() throws {
+        try startDaemon()
+        let connection = try client()
+        var trace: [String: Any] = [:]
+        XCTAssertTrue(eventually {
+            connection.request("GET", "/api/stats")
+            trace = connection.readResponse()?.json["trace"] as? [String: Any] ?? [:]
+            return trace["writer_priority"] as? String == "idle"
+        }, "writer_priority should be idle: \(trace)")
+        XCTAssertTrue(trace["writer_priority_refused"] is NSNull, "\(trace)")
+    }
+
     func testTraceRotate_startsANewFile_andRetentionDeletesOld() throws {
         try startDaemon { $0.trace?.rotation.retain = 1 }
         let connection = try client()
