@@ -14,14 +14,14 @@ public enum WriterPriority: String, Sendable, CaseIterable {
     case normal
     /// Linux's SCHED_IDLE class: the writer runs on CPU that no normal thread
     /// wants, and a normal thread that wakes up takes the core from it at once.
-    /// For live recording on a busy machine: the writer's work fills the traced
-    /// loop's idle moments instead of delaying the loop's wake-ups (polltraced's
-    /// flood: 5.7% of the machine idle untraced-like gaps fell to 3%, and
-    /// throughput rose about 1.5%; docs/benchmarks.md). The price: if other
-    /// programs keep every core busy, the writer gets almost nothing, so a
-    /// `lossless` trace slows the loop down to what the writer keeps up with, and
-    /// a `drop` trace drops. Not for `polltrace import`, where the writer is half
-    /// the work and should get its share.
+    /// For live recording on a busy machine: the writer's work moves into the
+    /// moments the traced loop and its clients are waiting, instead of holding
+    /// a core while a loop thread waits to be woken (in polltraced's flood the
+    /// machine's idle share fell from about 5.8% to 3%; docs/benchmarks.md). The
+    /// price: if other programs keep every core busy, the writer gets almost
+    /// nothing, so a `lossless` trace slows the loop down to what the writer
+    /// keeps up with, and a `drop` trace drops. Not for `polltrace import`,
+    /// whose writer is half the work and should get its share.
     case idle
 }
 
