@@ -7,7 +7,8 @@
 # PORT (control port, default 18086), TRACE_DIR (default a temp dir, deleted),
 # TRACE_MODE (lossless or drop: the tracing-on side of `flood`, default lossless),
 # POLLERS (the daemon's --pollers in `flood`, default 2), WRITER_PRIORITY (the
-# daemon's --writer-priority, idle or normal, default idle).
+# traced daemon's --writer-priority in `flood`, idle or normal; unset, the
+# daemon's default for the trace mode: idle for drop, normal for lossless).
 #
 # Prints the machine, each command, each run's result line, and the median of
 # the runs. `flood` measures short TCP connections/s with tracing on and off,
@@ -23,8 +24,8 @@ PORT="${PORT:-18086}"
 TRACE_DIR="${TRACE_DIR:-$(mktemp -d /tmp/polltraced-bench.XXXXXX)}"
 TRACE_MODE="${TRACE_MODE:-lossless}"
 POLLERS="${POLLERS:-2}"
-WRITER_PRIORITY="${WRITER_PRIORITY:-idle}"
-case "$WRITER_PRIORITY" in idle|normal) ;; *) echo "WRITER_PRIORITY must be idle or normal" >&2; exit 2 ;; esac
+WRITER_PRIORITY="${WRITER_PRIORITY:-}"
+case "$WRITER_PRIORITY" in ""|idle|normal) ;; *) echo "WRITER_PRIORITY must be idle or normal" >&2; exit 2 ;; esac
 case "$TRACE_MODE" in lossless|drop) ;; *) echo "TRACE_MODE must be lossless or drop" >&2; exit 2 ;; esac
 BIN=.build/release
 
@@ -108,7 +109,7 @@ trace_stats() {
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 bench_flood() {
-    echo; echo "== short TCP connections/s (flood), $POLLERS pollers, tracing on ($TRACE_MODE, writer priority $WRITER_PRIORITY) vs off, interleaved"
+    echo; echo "== short TCP connections/s (flood), $POLLERS pollers, tracing on ($TRACE_MODE, writer priority ${WRITER_PRIORITY:-the default}) vs off, interleaved"
     local on=() off=() cpu_on=() cpu_off=() machine_on=() machine_off=() load_on=() load_off=() rate cpu order
     for run in $(seq 1 "$RUNS"); do
         # ABBA order (on-off, off-on, ...): a run's position in its pair (first,
@@ -117,7 +118,7 @@ bench_flood() {
         if [ $((run % 2)) -eq 1 ]; then order="$TRACE_MODE off"; else order="off $TRACE_MODE"; fi
         for mode in $order; do
             echo " run $run, --trace-mode $mode:"
-            start_daemon --pollers "$POLLERS" --trace-mode "$mode" --writer-priority "$WRITER_PRIORITY" --max-connections 4096
+            start_daemon --pollers "$POLLERS" --trace-mode "$mode" ${WRITER_PRIORITY:+--writer-priority "$WRITER_PRIORITY"} --max-connections 4096
             local before after
             before=$(machine_cpu)
             # --count far above what DURATION allows (the load generator's default is

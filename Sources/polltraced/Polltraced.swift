@@ -36,14 +36,17 @@ struct Polltraced: AsyncParsableCommand {
     var traceMode: TraceModeArgument = .lossless
 
     @Option(help: ArgumentHelp(
-        "The trace writer's CPU priority: idle (Linux SCHED_IDLE) or normal.",
+        "The trace writer's CPU priority: idle (Linux SCHED_IDLE) or normal. Default: idle with --trace-mode drop, normal with lossless.",
         discussion: """
-            idle, the default, lets the writer run only on CPU the daemon's pollers and \
-            other normal threads leave over, so it does not delay their wake-ups. On a \
-            machine that other programs keep fully busy the writer then falls behind: \
-            lossless slows the loop to the writer's pace, drop drops records (as gaps).
+            idle lets the writer run only on CPU the daemon's pollers and other normal \
+            threads leave over, so it does not delay their wake-ups: on a busy 2-core \
+            machine, tracing then costs less throughput. But when other programs keep \
+            every core busy the idle writer gets almost nothing: drop then drops records \
+            (as gap records), and lossless slows the loop to the writer's pace (8x slower \
+            in a test with two CPU-bound programs running), which is why lossless \
+            defaults to normal.
             """))
-    var writerPriority: WriterPriority = .idle
+    var writerPriority: WriterPriority?
 
     @Option(help: "Directory for trace files.")
     var traceDir = "traces"
