@@ -8,7 +8,7 @@
 # TRACE_MODE (lossless or drop: the tracing-on side of `flood`, default lossless),
 # POLLERS (the daemon's --pollers in `flood`, default 2), WRITER_PRIORITY (the
 # traced daemon's --writer-priority in `flood`, idle or normal; unset, the
-# daemon's default for the trace mode: idle for drop, normal for lossless).
+# daemon's default, normal).
 #
 # Prints the machine, each command, each run's result line, and the median of
 # the runs. `flood` measures short TCP connections/s with tracing on and off,

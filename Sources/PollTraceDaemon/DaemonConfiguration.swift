@@ -45,25 +45,18 @@ public struct TraceSettings: Sendable {
     /// File name prefix; files are `<prefix>-<UTC time>-<n>.sqlite`.
     public var prefix: String = "polltraced"
     public var rotation = RotationPolicy()
-    /// The trace writer's scheduling class. By default (chosen by `init` from
-    /// `mode`) `idle` under `drop` and
-    /// `normal` under `lossless`. An idle-class writer takes CPU only where the
-    /// daemon's loops leave some, which is what a production trace wants: under
-    /// `drop` the worst a busy machine can do is cost records (as gap records).
-    /// Under `lossless` the same busy machine makes the loop wait for a writer
-    /// that gets almost no CPU: with two CPU-bound programs beside the flood, an
-    /// idle-class lossless daemon served 2,637 connections/s against 20,480 with
-    /// a normal writer (docs/benchmarks.md, session 9).
+    /// The trace writer's scheduling class, `normal` unless asked. `idle` takes
+    /// CPU only where the daemon's loops leave some, which made tracing cost
+    /// under 5% of the flood's throughput on this 2-core machine; but beside two
+    /// CPU-bound programs an idle writer gets almost nothing: a `lossless` daemon
+    /// then served 7,424 connections/s against 20,661 with a `normal` writer, and
+    /// a `drop` daemon lost 72% of its records (docs/benchmarks.md, session 9).
     public var writerPriority: WriterPriority
 
     public init(directory: String = "traces", mode: Mode = .lossless, prefix: String = "polltraced",
-                rotation: RotationPolicy = RotationPolicy(), writerPriority: WriterPriority? = nil) {
+                rotation: RotationPolicy = RotationPolicy(), writerPriority: WriterPriority = .normal) {
         self.directory = directory; self.mode = mode; self.prefix = prefix; self.rotation = rotation
-        self.writerPriority = writerPriority ?? Self.defaultWriterPriority(for: mode)
-    }
-
-    public static func defaultWriterPriority(for mode: Mode) -> WriterPriority {
-        mode == .drop ? .idle : .normal
+        self.writerPriority = writerPriority
     }
 
 }

@@ -20,8 +20,9 @@ public enum WriterPriority: String, Sendable, CaseIterable {
     /// machine's idle share fell from about 5.8% to 3%; docs/benchmarks.md). The
     /// price: if other programs keep every core busy, the writer gets almost
     /// nothing, so a `lossless` trace slows the loop down to what the writer
-    /// keeps up with, and a `drop` trace drops. Not for `polltrace import`,
-    /// whose writer is half the work and should get its share.
+    /// keeps up with (a third of the throughput with two CPU-bound programs
+    /// beside polltraced's flood), and a `drop` trace drops (72% of its records
+    /// there). Not for `polltrace import`, whose writer is half the work.
     case idle
 }
 

@@ -36,17 +36,15 @@ struct Polltraced: AsyncParsableCommand {
     var traceMode: TraceModeArgument = .lossless
 
     @Option(help: ArgumentHelp(
-        "The trace writer's CPU priority: idle (Linux SCHED_IDLE) or normal. Default: idle with --trace-mode drop, normal with lossless.",
+        "The trace writer's CPU priority: normal, or idle (Linux SCHED_IDLE).",
         discussion: """
             idle lets the writer run only on CPU the daemon's pollers and other normal \
             threads leave over, so it does not delay their wake-ups: on a busy 2-core \
-            machine, tracing then costs less throughput. But when other programs keep \
-            every core busy the idle writer gets almost nothing: drop then drops records \
-            (as gap records), and lossless slows the loop to the writer's pace (8x slower \
-            in a test with two CPU-bound programs running), which is why lossless \
-            defaults to normal.
+            machine tracing then costs less throughput. But when other programs keep \
+            every core busy the idle writer gets almost nothing: drop then loses most \
+            records (as gap records), and lossless slows the loop to the writer's pace.
             """))
-    var writerPriority: WriterPriority?
+    var writerPriority: WriterPriority = .normal
 
     @Option(help: "Directory for trace files.")
     var traceDir = "traces"

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import PollTraceStore
 import XCTest
 @testable import PollTraceDaemon
 
@@ -200,18 +201,29 @@ final class ControlAPIBadInputTests: XCTestCase {
         XCTAssertNotNil(stats["dispatches"] as? [String: Any], "stats must report dispatch verdicts while tracing")
     }
 
-    /// The daemon's writer runs in SCHED_IDLE unless told otherwise, and says so:
-    /// a user chasing a slow trace must be able to see which class it is in.
-    func testStats_sayWhichPriorityTheTraceWriterRunsAt_idleByDefault() throws {
-        try startDaemon()
-        let connection = try client()
-        var trace: [String: Any] = [:]
-        XCTAssertTrue(eventually {
-            connection.request("GET", "/api/stats")
-            trace = connection.readResponse()?.json["trace"] as? [String: Any] ?? [:]
-            return trace["writer_priority"] as? String == "idle"
-        }, "writer_priority should be idle: \(trace)")
-        XCTAssertTrue(trace["writer_priority_refused"] is NSNull, "\(trace)")
+    /// The writer runs in the normal class unless `idle` is asked for, in either
+    /// trace mode, and `/api/stats` says which class it really runs in, so a user
+    /// chasing a slow or gappy trace can see it.
+    func testStats_sayWhichPriorityTheTraceWriterRunsAt_normalUnlessIdleIsAsked() throws {
+        let cases: [(TraceSettings.Mode, WriterPriority?, String)] = [
+            (.lossless, nil, "normal"), (.drop, nil, "normal"), (.drop, .idle, "idle"), (.lossless, .idle, "idle"),
+        ]
+        for (mode, priority, expected) in cases {
+            try startDaemon {
+                $0.trace = priority.map { TraceSettings(directory: self.traceDirectory, mode: mode, writerPriority: $0) }
+                    ?? TraceSettings(directory: self.traceDirectory, mode: mode)
+            }
+            let connection = try client()
+            var trace: [String: Any] = [:]
+            XCTAssertTrue(eventually {
+                connection.request("GET", "/api/stats")
+                trace = connection.readResponse()?.json["trace"] as? [String: Any] ?? [:]
+                return trace["writer_priority"] as? String == expected
+            }, "\(mode), \(priority.map(\.rawValue) ?? "default"): writer_priority should be \(expected): \(trace)")
+            XCTAssertTrue(trace["writer_priority_refused"] is NSNull, "\(trace)")
+            try daemon.stop()
+            try? FileManager.default.removeItem(atPath: traceDirectory)
+        }
     }
 
     func testTraceRotate_startsANewFile_andRetentionDeletesOld() throws {
