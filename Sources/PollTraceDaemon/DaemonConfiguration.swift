@@ -58,7 +58,6 @@ public struct TraceSettings: Sendable {
         self.directory = directory; self.mode = mode; self.prefix = prefix; self.rotation = rotation
         self.writerPriority = writerPriority
     }
-
 }
 
 /// When to start a new trace file, and how many to keep.

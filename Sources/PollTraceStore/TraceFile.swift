@@ -30,9 +30,9 @@ final class TraceFile {
     /// cache only keeps pages that are never read again: with 16 MiB the writer
     /// cycled through 16 MiB of memory, pushing the traced loop's data out of the
     /// shared CPU cache. With 1 MiB the store benchmark's writer used 5-20% less
-    /// CPU per record (docs/benchmarks.md, session 9). An index kept up while writing is not
-    /// appended in order and needs the big cache, and so does building the
-    /// indexes in `finish()`.
+    /// CPU per record (docs/benchmarks.md, session 9). An index kept up while
+    /// writing is not appended in order and needs the big cache, and so does
+    /// building the indexes in `finish()`.
     static let appendingCacheKiB = 1024
     static let indexingCacheKiB = 16384
 
