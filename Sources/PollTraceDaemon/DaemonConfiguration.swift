@@ -45,12 +45,8 @@ public struct TraceSettings: Sendable {
     /// File name prefix; files are `<prefix>-<UTC time>-<n>.sqlite`.
     public var prefix: String = "polltraced"
     public var rotation = RotationPolicy()
-    /// The trace writer's scheduling class, `normal` unless asked. `idle` takes
-    /// CPU only where the daemon's loops leave some, which made tracing cost
-    /// under 5% of the flood's throughput on this 2-core machine; but beside two
-    /// CPU-bound programs an idle writer gets almost nothing: a `lossless` daemon
-    /// then served 7,424 connections/s against 20,661 with a `normal` writer, and
-    /// a `drop` daemon lost 72% of its records (docs/benchmarks.md, session 9).
+    /// The trace writer's scheduling class, `normal` unless asked: what `idle`
+    /// gains and what it costs on a busy machine is at `WriterPriority.idle`.
     public var writerPriority: WriterPriority
 
     public init(directory: String = "traces", mode: Mode = .lossless, prefix: String = "polltraced",
