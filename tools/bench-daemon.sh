@@ -7,8 +7,8 @@
 # PORT (control port, default 18086), TRACE_DIR (default a temp dir, deleted),
 # TRACE_MODE (lossless or drop: the tracing-on side of `flood`, default lossless),
 # POLLERS (the daemon's --pollers in `flood`, default 2), WRITER_PRIORITY (the
-# traced daemon's --writer-priority in `flood`, idle or normal; unset, the
-# daemon's default, normal).
+# traced daemon's --writer-priority in `flood`, normal, idle or adaptive; unset,
+# the daemon's default).
 #
 # Prints the machine, each command, each run's result line, and the median of
 # the runs. `flood` measures short TCP connections/s with tracing on and off,
@@ -25,7 +25,7 @@ TRACE_DIR="${TRACE_DIR:-$(mktemp -d /tmp/polltraced-bench.XXXXXX)}"
 TRACE_MODE="${TRACE_MODE:-lossless}"
 POLLERS="${POLLERS:-2}"
 WRITER_PRIORITY="${WRITER_PRIORITY:-}"
-case "$WRITER_PRIORITY" in ""|idle|normal) ;; *) echo "WRITER_PRIORITY must be idle or normal" >&2; exit 2 ;; esac
+case "$WRITER_PRIORITY" in ""|idle|normal|adaptive) ;; *) echo "WRITER_PRIORITY must be normal, idle or adaptive" >&2; exit 2 ;; esac
 case "$TRACE_MODE" in lossless|drop) ;; *) echo "TRACE_MODE must be lossless or drop" >&2; exit 2 ;; esac
 BIN=.build/release
 
@@ -94,14 +94,15 @@ machine_cpu() { awk -v hz="$(getconf CLK_TCK)" '/^cpu / { printf "%.2f %.2f", ($
 daemon_cpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$DAEMON_PID/stat"; }
 
 # The trace statistics of /api/stats, one "name value" line per field the flood
-# reports (writer_cpu_ms, records_dropped, gaps); nothing when tracing is off.
+# reports (writer_cpu_ms, records_dropped, gaps, writer_promotions); nothing when
+# tracing is off.
 # Plain bash, so the script needs no HTTP client.
 trace_stats() {
     local reply
     reply=$(exec 3<>"/dev/tcp/127.0.0.1/$PORT" \
         && printf 'GET /api/stats HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' >&3 \
         && timeout 5 cat <&3) || return 0
-    for field in writer_cpu_ms records_dropped gaps; do
+    for field in writer_cpu_ms records_dropped gaps writer_promotions; do
         echo "$reply" | grep -o "\"$field\" *: *[0-9.]*" | sed "s/\"$field\" *: */$field /" || true
     done
 }
@@ -136,7 +137,8 @@ bench_flood() {
             if [ -n "$stats" ]; then
                 writer=$(echo "$stats" | awk -v n="$ops" '
                     $1 == "writer_cpu_ms" { w = $2 } $1 == "records_dropped" { x = $2 } $1 == "gaps" { g = $2 }
-                    END { printf ", of which the trace writer thread %.1f; records dropped %d in %d gaps", w * 1e3 / n, x, g }')
+                    $1 == "writer_promotions" { p = $2 }
+                    END { printf ", of which the trace writer thread %.1f; records dropped %d in %d gaps; writer promoted %d times", w * 1e3 / n, x, g, p }')
             fi
             local load; load=$(per_connection "$(result_field load_cpu_s)" "$ops")
             echo "  daemon CPU ${cpu}s, ${per} us per connection${writer}; load generator ${load} us per connection; machine busy ${machine} us per connection, ${steal}s stolen"

@@ -6,6 +6,8 @@
 #include <unistd.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <pthread.h>
+#include <sys/syscall.h>
 #include "CLinux.h"
 
 int clinux_accept_nonblocking_cloexec(int listener_fd) {
@@ -17,6 +19,32 @@ int clinux_pipe_nonblocking_cloexec(int fds[2]) {
 }
 
 int clinux_make_this_thread_idle_priority(void) {
+    return clinux_set_thread_idle_priority(0, 1);
+}
+
+int clinux_set_thread_idle_priority(int tid, int idle) {
     struct sched_param param = { .sched_priority = 0 };
-    return sched_setscheduler(0, SCHED_IDLE, &param) == 0 ? 0 : errno;
+    return sched_setscheduler(tid, idle ? SCHED_IDLE : SCHED_OTHER, &param) == 0 ? 0 : errno;
+}
+
+int clinux_this_thread_id(void) {
+    return (int)syscall(SYS_gettid);
+}
+
+static void *probe_return_from_idle(void *result) {
+    int code = clinux_set_thread_idle_priority(0, 1);
+    if (code == 0) code = clinux_set_thread_idle_priority(0, 0);
+    *(int *)result = code;
+    return 0;
+}
+
+int clinux_can_return_from_idle_priority(void) {
+    // A throwaway thread tries the round trip, so a refusal strands no thread
+    // that matters in SCHED_IDLE.
+    pthread_t thread;
+    int result = 0;
+    int code = pthread_create(&thread, 0, probe_return_from_idle, &result);
+    if (code != 0) return code;
+    pthread_join(thread, 0);
+    return result;
 }

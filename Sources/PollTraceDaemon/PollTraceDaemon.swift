@@ -227,6 +227,7 @@ public final class PollTraceDaemon: @unchecked Sendable {
                 "last_error": trace.lastError ?? NSNull(),
                 "writer_priority": trace.writerPriority.rawValue,
                 "writer_priority_refused": trace.priorityRefused ?? NSNull(),
+                "writer_promotions": trace.writerPromotions,
             ] as [String: Any]
         } else {
             document["dispatches"] = NSNull()

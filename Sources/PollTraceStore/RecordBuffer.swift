@@ -22,6 +22,8 @@ final class RecordBuffer: @unchecked Sendable {
         var pollers: [PollerInfo]
         /// Set when the writer should finish: write this chunk, then stop.
         var isLast: Bool
+        /// The most records one shard held: how far behind the writer was.
+        var largestShard: Int
     }
 
     let mode: TraceMode
@@ -32,6 +34,8 @@ final class RecordBuffer: @unchecked Sendable {
     /// Borrowed on the hot path: no retain and release per record.
     private let shards: UnretainedObjects<Shard>
     private let sequence: SequenceCounter
+    /// Told each time a shard passes half full or is full (`WriterPriority.adaptive`).
+    private let scheduling: WriterScheduling?
     /// Guards `writerWoken`, `closeRequested`, `newPollers` and the writer's wait.
     /// Never taken while a shard's lock is held.
     private let wake = ConditionLock()
@@ -41,10 +45,11 @@ final class RecordBuffer: @unchecked Sendable {
     /// Empty arrays (with their capacity) for the next swaps; writer thread only.
     private var spares: [[TraceRecord]] = []
 
-    init(mode: TraceMode, capacity: Int, sequence: SequenceCounter) {
+    init(mode: TraceMode, capacity: Int, sequence: SequenceCounter, scheduling: WriterScheduling? = nil) {
         self.mode = mode
         self.capacity = capacity
         self.sequence = sequence
+        self.scheduling = scheduling
         shards = UnretainedObjects((0..<Self.shardCount).map { _ in Shard(capacity: capacity) })
     }
 
@@ -140,7 +145,10 @@ final class RecordBuffer: @unchecked Sendable {
         }
     }
 
+    /// Every caller is a recording thread that found a shard half full or full: the
+    /// writer is behind, so an adaptive writer is also moved to the normal class.
     private func wakeWriter() {
+        scheduling?.writerIsBehind()
         wake.lock()
         writerWoken = true
         wake.wakeWriter()
@@ -170,6 +178,7 @@ final class RecordBuffer: @unchecked Sendable {
 
         var records: [TraceRecord] = []
         var isLast = true
+        var largestShard = 0
         for shard in shards.all {
             shard.lock.lock()
             if !shard.closing { isLast = false }
@@ -177,6 +186,7 @@ final class RecordBuffer: @unchecked Sendable {
                 shard.lock.unlock()
                 continue
             }
+            largestShard = max(largestShard, shard.filling.count)
             var taken = spares.popLast() ?? []
             swap(&taken, &shard.filling)
             if let run = shard.lost {
@@ -198,7 +208,7 @@ final class RecordBuffer: @unchecked Sendable {
                 spares.append(taken)
             }
         }
-        return Chunk(records: records, pollers: pollers, isLast: isLast)
+        return Chunk(records: records, pollers: pollers, isLast: isLast, largestShard: largestShard)
     }
 
     /// Asks the writer to finish; records offered from now on are refused (and counted).

@@ -24,6 +24,8 @@ public final class TraceWriter: TraceRecorder, Sendable {
 
     private let buffer: RecordBuffer
     private let stats = StatisticsBox()
+    /// Under `.adaptive` (when this process may take a thread out of SCHED_IDLE).
+    private let scheduling: WriterScheduling?
     private let thread: BackgroundThread
     /// Set by the first `close()`, which holds this lock until the file is
     /// finished, so a concurrent second `close()` waits for the same result.
@@ -35,13 +37,24 @@ public final class TraceWriter: TraceRecorder, Sendable {
         self.metadata = metadata
         self.options = options
         self.sequence = sequence
-        buffer = RecordBuffer(mode: options.mode, capacity: options.bufferCapacity, sequence: sequence)
+        var scheduling: WriterScheduling?
+        if options.writerPriority == .adaptive {
+            if let refused = WriterScheduling.returnFromIdleRefused {
+                stats.withLock {
+                    $0.priorityRefused = "adaptive needs to move the writer thread out of SCHED_IDLE, which the kernel refused (\(refused); it needs CAP_SYS_NICE or an RLIMIT_NICE of 20); the writer stays normal"
+                }
+            } else {
+                scheduling = WriterScheduling()
+            }
+        }
+        self.scheduling = scheduling
+        buffer = RecordBuffer(mode: options.mode, capacity: options.bufferCapacity, sequence: sequence, scheduling: scheduling)
         // `TraceFile` is not Sendable: it is created here and from then on used only
         // by the writer thread, which the box hands it to.
         let file = try TraceFile(path: path, metadata: metadata, options: options)
         let handoff = UncheckedBox(file)
-        thread = try BackgroundThread(name: "trace-writer") { [buffer, stats, options] in
-            Self.writerLoop(file: handoff.value, buffer: buffer, stats: stats, options: options)
+        thread = try BackgroundThread(name: "trace-writer") { [buffer, stats, options, scheduling] in
+            Self.writerLoop(file: handoff.value, buffer: buffer, stats: stats, options: options, scheduling: scheduling)
         }
     }
 
@@ -78,13 +91,14 @@ public final class TraceWriter: TraceRecorder, Sendable {
     public var statistics: TraceWriterStatistics {
         var snapshot = stats.withLock { $0 }
         snapshot.recordsDropped += buffer.refused
+        snapshot.writerPromotions = scheduling?.promotions ?? 0
         return snapshot
     }
 
     // MARK: The writer thread
 
     private static func writerLoop(file: TraceFile, buffer: RecordBuffer, stats: StatisticsBox,
-                                   options: TraceWriterOptions) {
+                                   options: TraceWriterOptions, scheduling: WriterScheduling?) {
         let intervalNs = UInt64(max(0, options.flushInterval.components.seconds)) * 1_000_000_000
             + UInt64(max(0, options.flushInterval.components.attoseconds / 1_000_000_000))
         if options.writerPriority == .idle {
@@ -96,12 +110,22 @@ public final class TraceWriter: TraceRecorder, Sendable {
                     $0.priorityRefused = "the kernel refused SCHED_IDLE for the writer thread: \(String(cString: strerror(code)))"
                 }
             }
+        } else if let scheduling {
+            let refused = scheduling.writerStarted()
+            stats.withLock {
+                if let refused {
+                    $0.priorityRefused = "the kernel refused SCHED_IDLE for the writer thread: \(refused)"
+                } else {
+                    $0.writerPriority = .adaptive
+                }
+            }
         }
         var spare: [TraceRecord] = []
         spare.reserveCapacity(options.bufferCapacity)
         var failed = false
         while true {
             var chunk = buffer.take(spare: spare, waitUntilMonotonicNs: monotonicNowNs() + max(intervalNs, 1_000_000))
+            scheduling?.writerTook(largestShard: chunk.largestShard, capacity: options.bufferCapacity)
             if !failed && (!chunk.records.isEmpty || !chunk.pollers.isEmpty) {
                 do {
                     let (rows, gaps) = try file.write(&chunk.records, pollers: chunk.pollers)

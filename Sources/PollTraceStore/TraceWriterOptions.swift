@@ -24,6 +24,13 @@ public enum WriterPriority: String, Sendable, CaseIterable {
     /// beside polltraced's flood), and a `drop` trace drops (72% of its records
     /// there). Not for `polltrace import`, whose writer is half the work.
     case idle
+    /// SCHED_IDLE while the writer keeps up, the normal class from the moment a
+    /// recording thread finds its buffer half full until the writer has caught up
+    /// (`WriterScheduling`): `idle`'s gain without its stall on a machine that
+    /// other programs keep busy. Moving a thread out of SCHED_IDLE needs
+    /// CAP_SYS_NICE (or an RLIMIT_NICE of 20); without it the writer stays
+    /// `normal` and `TraceWriterStatistics.priorityRefused` says why.
+    case adaptive
 }
 
 public struct TraceWriterOptions: Sendable {
@@ -101,6 +108,9 @@ public struct TraceWriterStatistics: Sendable, Hashable {
     /// for and the kernel refused it (then `priorityRefused` says why).
     public var writerPriority: WriterPriority = .normal
     public var priorityRefused: String?
+    /// Under `.adaptive`: how many times a recording thread found its buffer half
+    /// full and moved the idle writer back to the normal class.
+    public var writerPromotions: Int = 0
     public init() {}
 
     /// Adds another writer's figures to these (a daemon that rotates its trace
@@ -117,5 +127,6 @@ public struct TraceWriterStatistics: Sendable, Hashable {
         lastError = other.lastError ?? lastError
         writerPriority = other.writerPriority
         priorityRefused = other.priorityRefused ?? priorityRefused
+        writerPromotions += other.writerPromotions
     }
 }

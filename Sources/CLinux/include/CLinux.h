@@ -39,6 +39,20 @@ int clinux_pipe_nonblocking_cloexec(int fds[2]);
 /// SCHED_IDLE class. Returns 0, or the errno. SCHED_IDLE is a GNU name.
 int clinux_make_this_thread_idle_priority(void);
 
+/// Moves thread `tid` (0: the calling thread) into SCHED_IDLE (`idle` != 0) or back
+/// into the normal class, SCHED_OTHER. Returns 0, or the errno. Leaving SCHED_IDLE
+/// needs CAP_SYS_NICE or an RLIMIT_NICE of at least 20: the kernel treats it like
+/// lowering a nice value.
+int clinux_set_thread_idle_priority(int tid, int idle);
+
+/// The calling thread's kernel id (gettid), what `clinux_set_thread_idle_priority`
+/// takes to reach another thread.
+int clinux_this_thread_id(void);
+
+/// Whether a thread of this process may leave SCHED_IDLE again: 0, or the errno
+/// the kernel gave a throwaway thread that tried.
+int clinux_can_return_from_idle_priority(void);
+
 /// Names the calling thread for `top -H`, `ps -L` and perf (the kernel keeps 15
 /// bytes). prctl is variadic, so Swift cannot call it directly.
 static inline void clinux_name_this_thread(const char *name) {
