@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
 # Benchmarks for polltraced, driven by polltrace-load over 127.0.0.1.
 #
-#   tools/bench-daemon.sh [all|flood|storm|hold]
+#   tools/bench-daemon.sh [all|flood|storm|hold|busy]
 #
 # Environment: DURATION (seconds per run, default 30), RUNS (default 3),
 # PORT (control port, default 18086), TRACE_DIR (default a temp dir, deleted),
 # TRACE_MODE (lossless or drop: the tracing-on side of `flood`, default lossless),
 # POLLERS (the daemon's --pollers in `flood`, default 2), WRITER_PRIORITY (the
 # traced daemon's --writer-priority in `flood`, normal, idle or adaptive; unset,
-# the daemon's default).
+# the daemon's default), HOGS (`busy`: CPU-bound programs beside the flood,
+# default 2).
 #
 # Prints the machine, each command, each run's result line, and the median of
 # the runs. `flood` measures short TCP connections/s with tracing on and off,
 # interleaved run by run in ABBA order, and prints the on/off ratio of the
 # medians, of each back-to-back pair, and of the daemon's CPU per connection.
+# `busy` runs the same flood beside HOGS CPU-bound shell loops (each bounded by
+# `timeout`), untraced and traced with each writer priority, to show what a
+# priority costs when other programs keep every core busy.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -26,6 +30,8 @@ TRACE_MODE="${TRACE_MODE:-lossless}"
 POLLERS="${POLLERS:-2}"
 WRITER_PRIORITY="${WRITER_PRIORITY:-}"
 case "$WRITER_PRIORITY" in ""|idle|normal|adaptive) ;; *) echo "WRITER_PRIORITY must be normal, idle or adaptive" >&2; exit 2 ;; esac
+HOGS="${HOGS:-2}"
+case "$HOGS" in ""|*[!0-9]*) echo "HOGS must be a number" >&2; exit 2 ;; esac
 case "$TRACE_MODE" in lossless|drop) ;; *) echo "TRACE_MODE must be lossless or drop" >&2; exit 2 ;; esac
 BIN=.build/release
 
@@ -191,12 +197,51 @@ bench_hold() {
     echo "hold: runs ${held[*]} -> median $(printf '%s\n' "${held[@]}" | median) connections held (goal 10000)"
 }
 
-trap 'other_load; kill -TERM "$DAEMON_PID" 2>/dev/null || true; rm -rf "$TRACE_DIR"' EXIT
+HOG_PIDS=()
+bench_busy() {
+    echo; echo "== short TCP connections/s (flood) beside $HOGS CPU-bound programs, $POLLERS pollers, untraced and traced ($TRACE_MODE) per writer priority"
+    local setups=(off normal idle adaptive) results=() run k setup rate
+    declare -A rates
+    for run in $(seq 1 "$RUNS"); do
+        # Each run starts one setup later, so no setup always runs first.
+        for k in 0 1 2 3; do
+            setup=${setups[$(( (k + run - 1) % 4 ))]}
+            echo " run $run, $setup:"
+            for _ in $(seq 1 "$HOGS"); do
+                timeout $((DURATION + 20)) sh -c 'while :; do :; done' &
+                HOG_PIDS+=($!)
+            done
+            if [ "$setup" = off ]; then
+                start_daemon --pollers "$POLLERS" --trace-mode off --max-connections 4096
+            else
+                start_daemon --pollers "$POLLERS" --trace-mode "$TRACE_MODE" --writer-priority "$setup" --max-connections 4096
+            fi
+            rate=$(run_load rate flood --workers 16 --services 4 --duration "$DURATION" --count 100000000)
+            local stats; stats=$(trace_stats)
+            if [ -n "$stats" ]; then
+                echo "$stats" | awk '{ v[$1] = $2 } END { printf "  records dropped %d in %d gaps; writer promoted %d times\n", v["records_dropped"], v["gaps"], v["writer_promotions"] }'
+            fi
+            stop_daemon
+            kill "${HOG_PIDS[@]}" 2>/dev/null || true
+            wait "${HOG_PIDS[@]}" 2>/dev/null || true
+            HOG_PIDS=()
+            rates[$setup]="${rates[$setup]:-} $rate"
+        done
+    done
+    local off; off=$(printf '%s\n' ${rates[off]} | median)
+    for setup in "${setups[@]}"; do
+        local m; m=$(printf '%s\n' ${rates[$setup]} | median)
+        echo "busy, $setup: runs${rates[$setup]} -> median $m connections/s, $(awk -v a="$m" -v b="$off" 'BEGIN { printf "%.3f", a / b }') of untraced"
+    done
+}
+
+trap 'other_load; kill -TERM "$DAEMON_PID" "${HOG_PIDS[@]}" 2>/dev/null || true; rm -rf "$TRACE_DIR"' EXIT
 
 case "$MODE" in
     flood) bench_flood ;;
     storm) bench_storm ;;
     hold) bench_hold ;;
+    busy) bench_busy ;;
     all) bench_storm; bench_hold; bench_flood ;;
-    *) echo "usage: $0 [all|flood|storm|hold]" >&2; exit 2 ;;
+    *) echo "usage: $0 [all|flood|storm|hold|busy]" >&2; exit 2 ;;
 esac

@@ -175,6 +175,7 @@ final class RecordBuffer: @unchecked Sendable {
         let pollers = newPollers
         newPollers.removeAll()
         wake.unlock()
+        scheduling?.writerWoke()
 
         var records: [TraceRecord] = []
         var isLast = true

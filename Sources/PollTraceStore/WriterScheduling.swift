@@ -13,6 +13,12 @@ import Glibc
 /// promotes it (a syscall on the writer's thread id, once per promotion, off the
 /// per-record path). The writer demotes itself when what it took was under a
 /// quarter of a buffer: the gap between the two marks keeps it from flapping.
+///
+/// The writer also leaves SCHED_IDLE for the moment it swaps the buffers out,
+/// because it holds each poller's buffer lock then: an idle thread preempted
+/// inside that lock, on a machine other programs keep busy, would make the
+/// poller wait for CPU the idle thread may not get for a long time. Two syscalls
+/// per commit (a few per second), none per record.
 final class WriterScheduling: Sendable {
     private struct State {
         var threadID: Int32 = 0
@@ -61,8 +67,18 @@ final class WriterScheduling: Sendable {
         }
     }
 
-    /// On the writer thread after each commit: back to idle if the largest buffer it
-    /// took held under a quarter of `capacity`.
+    /// On the writer thread, woken and about to take the pollers' buffer locks.
+    func writerWoke() {
+        guard writerIsIdle.load(ordering: .acquiring) else { return }
+        state.withLock { state in
+            guard state.threadID != 0, state.idle, clinux_set_thread_idle_priority(0, 0) == 0 else { return }
+            state.idle = false
+            writerIsIdle.store(false, ordering: .releasing)
+        }
+    }
+
+    /// On the writer thread after each swap, before the commit: back to idle if the
+    /// largest buffer it took held under a quarter of `capacity`.
     func writerTook(largestShard: Int, capacity: Int) {
         guard !writerIsIdle.load(ordering: .acquiring), largestShard < capacity / 4 else { return }
         state.withLock { state in
