@@ -45,12 +45,13 @@ public struct TraceSettings: Sendable {
     /// File name prefix; files are `<prefix>-<UTC time>-<n>.sqlite`.
     public var prefix: String = "polltraced"
     public var rotation = RotationPolicy()
-    /// The trace writer's scheduling class, `normal` unless asked: what `idle`
-    /// gains and what it costs on a busy machine is at `WriterPriority.idle`.
+    /// The trace writer's scheduling class, `adaptive` unless asked: idle while it
+    /// keeps up, normal while it is behind (`WriterPriority.adaptive`, which falls
+    /// back to `normal` where the process may not move a thread out of SCHED_IDLE).
     public var writerPriority: WriterPriority
 
     public init(directory: String = "traces", mode: Mode = .lossless, prefix: String = "polltraced",
-                rotation: RotationPolicy = RotationPolicy(), writerPriority: WriterPriority = .normal) {
+                rotation: RotationPolicy = RotationPolicy(), writerPriority: WriterPriority = .adaptive) {
         self.directory = directory; self.mode = mode; self.prefix = prefix; self.rotation = rotation
         self.writerPriority = writerPriority
     }
