@@ -45,13 +45,12 @@ public struct TraceSettings: Sendable {
     /// File name prefix; files are `<prefix>-<UTC time>-<n>.sqlite`.
     public var prefix: String = "polltraced"
     public var rotation = RotationPolicy()
-    /// The trace writer's scheduling class, `adaptive` unless asked: idle while it
-    /// keeps up, normal while it is behind (`WriterPriority.adaptive`, which falls
-    /// back to `normal` where the process may not move a thread out of SCHED_IDLE).
+    /// The trace writer's scheduling class, `normal` unless asked: what `idle` and
+    /// `adaptive` gain and cost is at `WriterPriority`.
     public var writerPriority: WriterPriority
 
     public init(directory: String = "traces", mode: Mode = .lossless, prefix: String = "polltraced",
-                rotation: RotationPolicy = RotationPolicy(), writerPriority: WriterPriority = .adaptive) {
+                rotation: RotationPolicy = RotationPolicy(), writerPriority: WriterPriority = .normal) {
         self.directory = directory; self.mode = mode; self.prefix = prefix; self.rotation = rotation
         self.writerPriority = writerPriority
     }

@@ -26,8 +26,11 @@ public enum WriterPriority: String, Sendable, CaseIterable {
     case idle
     /// SCHED_IDLE while the writer keeps up, the normal class from the moment a
     /// recording thread finds its buffer half full until the writer has caught up
-    /// (`WriterScheduling`): `idle`'s gain without its stall on a machine that
-    /// other programs keep busy. Moving a thread out of SCHED_IDLE needs
+    /// (`WriterScheduling`): `idle` while there is idle CPU, without `idle`'s
+    /// stall on a machine that other programs keep busy. It did not raise
+    /// polltraced's flood throughput over `.normal` (docs/benchmarks.md, session
+    /// 10), and beside two CPU-bound programs it cost about 6% against `.normal`
+    /// (the writer catches up in bursts of half a buffer). Moving a thread out of SCHED_IDLE needs
     /// CAP_SYS_NICE (or an RLIMIT_NICE of 20); without it the writer stays
     /// `normal` and `TraceWriterStatistics.priorityRefused` says why.
     case adaptive

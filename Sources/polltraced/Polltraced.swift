@@ -36,18 +36,20 @@ struct Polltraced: AsyncParsableCommand {
     var traceMode: TraceModeArgument = .lossless
 
     @Option(help: ArgumentHelp(
-        "The trace writer's CPU priority: adaptive, normal, or idle (Linux SCHED_IDLE).",
+        "The trace writer's CPU priority: normal, idle (Linux SCHED_IDLE), or adaptive.",
         discussion: """
             idle lets the writer run only on CPU the daemon's pollers and other normal \
             threads leave over, so it does not delay their wake-ups: on a busy 2-core \
             machine tracing then costs less throughput. But when other programs keep \
             every core busy the idle writer gets almost nothing: drop then loses most \
             records (as gap records), and lossless slows the loop to the writer's pace. \
-            adaptive, the default, is idle until a poller's trace buffer is half full, then \
-            normal until the writer has caught up; it needs CAP_SYS_NICE (root) to move \
-            the writer back, and without it stays normal (/api/stats says why).
+            adaptive is idle until a poller's trace buffer is half full, then normal until \
+            the writer has caught up, so it never stalls or drops like idle; it needs \
+            CAP_SYS_NICE (root) to move the writer back, and without it stays normal \
+            (/api/stats says why). Neither idle nor adaptive measurably raised throughput \
+            over normal in the flood benchmark of docs/benchmarks.md (session 10).
             """))
-    var writerPriority: WriterPriority = .adaptive
+    var writerPriority: WriterPriority = .normal
 
     @Option(help: "Directory for trace files.")
     var traceDir = "traces"

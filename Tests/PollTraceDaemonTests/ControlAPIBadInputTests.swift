@@ -201,15 +201,16 @@ final class ControlAPIBadInputTests: XCTestCase {
         XCTAssertNotNil(stats["dispatches"] as? [String: Any], "stats must report dispatch verdicts while tracing")
     }
 
-    /// The writer is adaptive unless `idle` or `normal` is asked for, in either trace
-    /// mode, and `/api/stats` says which class it really runs in (and how often an
-    /// adaptive writer was promoted), so a user chasing a slow or gappy trace can see it.
-    func testStats_sayWhichPriorityTheTraceWriterRunsAt_adaptiveUnlessAsked() throws {
+    /// The writer runs in the normal class unless `idle` or `adaptive` is asked for,
+    /// in either trace mode, and `/api/stats` says which class it really runs in (and
+    /// how often an adaptive writer was promoted), so a user chasing a slow or gappy
+    /// trace can see it.
+    func testStats_sayWhichPriorityTheTraceWriterRunsAt_normalUnlessAsked() throws {
         // Where the process may not take a thread out of SCHED_IDLE, adaptive stays normal.
         let adaptive = WriterScheduling.returnFromIdleRefused == nil ? "adaptive" : "normal"
         let cases: [(TraceSettings.Mode, WriterPriority?, String)] = [
-            (.lossless, nil, adaptive), (.drop, nil, adaptive), (.drop, .idle, "idle"), (.lossless, .idle, "idle"),
-            (.lossless, .normal, "normal"), (.drop, .normal, "normal"),
+            (.lossless, nil, "normal"), (.drop, nil, "normal"), (.drop, .idle, "idle"), (.lossless, .idle, "idle"),
+            (.lossless, .adaptive, adaptive), (.drop, .adaptive, adaptive),
         ]
         for (mode, priority, expected) in cases {
             try startDaemon {
@@ -223,7 +224,7 @@ final class ControlAPIBadInputTests: XCTestCase {
                 trace = connection.readResponse()?.json["trace"] as? [String: Any] ?? [:]
                 return trace["writer_priority"] as? String == expected
             }, "\(mode), \(priority.map(\.rawValue) ?? "default"): writer_priority should be \(expected): \(trace)")
-            XCTAssertEqual(trace["writer_priority_refused"] is NSNull, priority != nil || adaptive == "adaptive", "\(trace)")
+            XCTAssertEqual(trace["writer_priority_refused"] is NSNull, priority != .adaptive || adaptive == "adaptive", "\(trace)")
             XCTAssertEqual(trace["writer_promotions"] as? Int, 0, "an idle daemon's writer keeps up: \(trace)")
             try daemon.stop()
             try? FileManager.default.removeItem(atPath: traceDirectory)
