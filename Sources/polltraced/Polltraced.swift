@@ -39,8 +39,7 @@ struct Polltraced: AsyncParsableCommand {
         "The trace writer's CPU priority: normal, idle (Linux SCHED_IDLE), or adaptive.",
         discussion: """
             idle lets the writer run only on CPU the daemon's pollers and other normal \
-            threads leave over, so it does not delay their wake-ups: on a busy 2-core \
-            machine tracing then costs less throughput. But when other programs keep \
+            threads leave over, so it does not delay their wake-ups. But when other programs keep \
             every core busy the idle writer gets almost nothing: drop then loses most \
             records (as gap records), and lossless slows the loop to the writer's pace. \
             adaptive is idle until a poller's trace buffer is half full, then normal until \
