@@ -73,7 +73,7 @@ public struct VerificationReport: Sendable {
         suppressedWithEffects = verifier.suppressedWithEffects
         failures = verifier.failures
         failureCount = verifier.failureCount
-        recordedPolicies = Dictionary(uniqueKeysWithValues: (metadata?.pollers ?? []).map { ($0.poller, $0.policy) })
+        recordedPolicies = metadata?.knownPolicies ?? [:]
     }
 
     /// Every stale dispatch suppressed, no correct one, and (on guarded pollers) the

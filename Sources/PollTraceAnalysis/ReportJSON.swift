@@ -59,7 +59,7 @@ public enum ReportJSON {
             ("host", .string(m.host)), ("start_wall_clock_ns", .uint(m.startWallClockNs)),
             ("start_monotonic_ns", .uint(m.startMonotonicNs)),
             ("pollers", .array(m.pollers.sorted { $0.poller < $1.poller }.map { p in
-                .object([("poller", .uint(UInt64(p.poller))), ("backend", .string(p.backend)), ("policy", .string(p.policy.rawValue)),
+                .object([("poller", .uint(UInt64(p.poller))), ("backend", .string(p.backend)), ("policy", .string(p.policyName)),
                          ("epoll_fd", .int(Int64(p.epollFD))), ("label", .string(p.label))])
             })),
         ])

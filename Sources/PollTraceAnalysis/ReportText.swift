@@ -10,7 +10,7 @@ public enum ReportText {
         if let m = report.metadata {
             out += "  program \(m.program) (pid \(m.pid)) on \(m.host), schema v\(m.schemaVersion)\n"
             for p in m.pollers.sorted(by: { $0.poller < $1.poller }) {
-                out += "  poller \(p.poller): \(p.backend), policy \(p.policy)\(p.label.isEmpty ? "" : ", \(p.label)")\n"
+                out += "  poller \(p.poller): \(p.backend), policy \(p.policyName)\(p.label.isEmpty ? "" : ", \(p.label)")\n"
             }
         }
         out += "  \(report.recordCount) records replayed, spin threshold \(report.options.spinThreshold) batches\n"
@@ -42,7 +42,7 @@ public enum ReportText {
         let a = report.analysis
         var out = "verify \(a.trace): replayed \(a.recordCount) records through the guarded dispatcher\n"
         for p in (a.metadata?.pollers ?? []).sorted(by: { $0.poller < $1.poller }) {
-            out += "  poller \(p.poller) was recorded under \(p.policy)\n"
+            out += "  poller \(p.poller) was recorded under \(p.policy.map { "\($0)" } ?? "an unknown policy")\n"
         }
         out += "\n"
         out += "  stale dispatches found by analyze       \(a.staleDispatchCount) (misrouted \(a.count(.misrouted)), dead registration \(a.count(.deadRegistration)))\n"

@@ -14,7 +14,7 @@ public enum StatsReport {
         out += "\npollers:\n"
         for id in pollerIDs(s) {
             let info = s.metadata?.pollers.first { $0.poller == id }
-            out += "  poller \(id): " + (info.map { "\($0.backend), policy \($0.policy)" } ?? "not in metadata")
+            out += "  poller \(id): " + (info.map { "\($0.backend), policy \($0.policyName)" } ?? "not in metadata")
             out += ", \(s.batchesByPoller[id] ?? 0) batches, \(s.dispatchesByPoller[id] ?? 0) dispatches\n"
         }
         let batches = s.batchesByPoller.values.reduce(0, +)
@@ -89,7 +89,7 @@ public enum StatsReport {
     static func pollerJSON(_ s: TraceStatistics, _ id: PollerID) -> JSONValue {
         let info = s.metadata?.pollers.first { $0.poller == id }
         return .object([("poller", .uint(UInt64(id))), ("backend", info.map { JSONValue.string($0.backend) } ?? .null),
-                        ("policy", info.map { JSONValue.string($0.policy.rawValue) } ?? .null),
+                        ("policy", info.map { JSONValue.string($0.policyName) } ?? .null),
                         ("batches", .uint(s.batchesByPoller[id] ?? 0)), ("dispatches", .uint(s.dispatchesByPoller[id] ?? 0))])
     }
 

@@ -33,7 +33,7 @@ public enum FixVerification {
     public static func verify(name: String, metadata: TraceMetadata?, options: ReplayOptions = ReplayOptions(),
                               progress: ((UInt64) -> Void)? = nil,
                               next: () throws -> TraceRecord?) rethrows -> VerificationReport {
-        let policies = Dictionary((metadata?.pollers ?? []).map { ($0.poller, $0.policy) }, uniquingKeysWith: { a, _ in a })
+        let policies = metadata?.knownPolicies ?? [:]
         var verifier = FixVerifier(recordedPolicies: policies, options: options)
         var n: UInt64 = 0
         while let record = try next() {

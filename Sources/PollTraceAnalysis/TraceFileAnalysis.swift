@@ -47,7 +47,7 @@ extension FixVerification {
         let total = try progress.map { _ in UInt64(try reader.recordCount()) }
         let pipeline = RecordPipeline(path: path)
         defer { pipeline.cancel() }
-        let policies = Dictionary((reader.metadata.pollers).map { ($0.poller, $0.policy) }, uniquingKeysWith: { a, _ in a })
+        let policies = reader.metadata.knownPolicies
         var verifier = FixVerifier(recordedPolicies: policies, options: options)
         var done: UInt64 = 0
         try pipeline.forEachChunk { chunk in

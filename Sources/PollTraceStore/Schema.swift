@@ -152,7 +152,9 @@ enum Schema {
     private static let sourceNames = caseOf("flags & 3", [(1, "event"), (2, "timer"), (3, "task")])
     private static func originNames(_ code: String) -> String { caseOf(code, FDOrigin.allCases.map { (Int($0.rawValue), $0.description) }) }
     private static let callNames = caseOf("b", FDCall.allCases.map { (Int($0.rawValue), $0.description) })
-    private static let policyNames = caseOf("policy", DispatchPolicy.allCases.map { ($0.code, $0.rawValue) })
+    private static let policyNames = caseOf("policy", [(unknownPolicyCode, "unknown")] + DispatchPolicy.allCases.map { ($0.code, $0.rawValue) })
+    /// `pollers.policy` of a loop whose dispatch policy nobody knows (an imported log).
+    static let unknownPolicyCode = 0
     /// The 64-bit `epoll_data` word from its stored halves (low half NULL = the fd).
     private static func data(_ hi: String, _ lo: String, _ fd: String) -> String {
         "((\(hi) << 32) | coalesce(\(lo), \(fd) & 4294967295))"

@@ -103,7 +103,7 @@ final class TraceFile {
     private func write(_ poller: PollerInfo) throws {
         insertPoller.bind(Int64(poller.poller), at: 1)
         insertPoller.bind(poller.backend, at: 2)
-        insertPoller.bind(Int64(poller.policy.code), at: 3)
+        insertPoller.bind(Int64(poller.policy?.code ?? Schema.unknownPolicyCode), at: 3)
         insertPoller.bind(Int64(poller.epollFD), at: 4)
         insertPoller.bind(poller.label, at: 5)
         defer { insertPoller.reset() }

@@ -158,11 +158,16 @@ public final class TraceReader {
         var pollers: [PollerInfo] = []
         let pollerRows = try db.makeStatement(sql: "SELECT poller, backend, policy, epoll_fd, label FROM pollers ORDER BY poller")
         while try pollerRows.step() {
-            guard let policy = DispatchPolicy(code: Int(pollerRows.int64(2))),
+            let code = Int(pollerRows.int64(2))
+            let backend = pollerRows.text(1)
+            guard code == Schema.unknownPolicyCode || DispatchPolicy(code: code) != nil,
                   let poller = PollerID(exactly: pollerRows.int64(0)) else {
                 throw TraceStoreError.corrupted(path: path, detail: "poller row \(pollerRows.int64(0)) has an unknown policy code \(pollerRows.int64(2))")
             }
-            pollers.append(PollerInfo(poller: poller, backend: pollerRows.text(1), policy: policy,
+            // Importers before the unknown code stored naive as a placeholder.
+            let placeholder = backend == PollerInfo.straceBackend && code == DispatchPolicy.naive.code
+            let policy = placeholder ? nil : DispatchPolicy(code: code)
+            pollers.append(PollerInfo(poller: poller, backend: backend, policy: policy,
                                       epollFD: Int32(truncatingIfNeeded: pollerRows.int64(3)), label: pollerRows.text(4)))
         }
         let metadata = TraceMetadata(schemaVersion: version, pid: Int32(truncatingIfNeeded: try integer("pid")),

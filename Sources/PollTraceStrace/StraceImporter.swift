@@ -175,7 +175,7 @@ struct ImportEngine {
     }
 
     mutating func startPoller(_ state: PollerState, tid: Int32) {
-        let info = PollerInfo(poller: state.id, backend: StraceBackend.name, policy: StraceBackend.placeholderPolicy,
+        let info = PollerInfo(poller: state.id, backend: StraceBackend.name, policy: nil,
                               epollFD: state.epollFD,
                               label: "fd-table \(state.table) tid \(tid) epfd \(state.epollFD)")
         for consumer in consumers { consumer.pollerStarted(info) }
@@ -251,11 +251,7 @@ struct PollerByThread {
 /// How imported traces fill the poller fields that only PollTrace's own loop knows.
 public enum StraceBackend {
     /// `pollers.backend` for every poller of an imported log.
-    public static let name = "strace"
-    /// An strace log cannot say how the loop dispatches, and `DispatchPolicy` has no
-    /// "unknown" case; imported pollers carry `.naive` as a placeholder and the
-    /// backend name says it means nothing. Readers must check `backend` first.
-    public static let placeholderPolicy = DispatchPolicy.naive
+    public static let name = PollerInfo.straceBackend
 }
 
 extension ImportDiagnostics {

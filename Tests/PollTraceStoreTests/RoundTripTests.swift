@@ -63,14 +63,17 @@ final class RoundTripTests: XCTestCase {
         let path = dir.file("meta.trace")
         let metadata = Fixtures.metadata()
         let writer = try TraceWriter(path: path, metadata: metadata)
-        let late = PollerInfo(poller: 2, backend: "strace", policy: .naive, epollFD: -1, label: "imported ✓")
+        let late = PollerInfo(poller: 2, backend: "strace", policy: nil, epollFD: -1, label: "imported ✓")
         writer.pollerStarted(late)
+        // An epoll poller whose policy nobody recorded stays unknown too.
+        let unknown = PollerInfo(poller: 3, backend: "epoll", policy: nil)
+        writer.pollerStarted(unknown)
         writer.record(.closed(Closed(seq: writer.sequence.next(), timeNs: Fixtures.start, poller: 2, fd: 4)))
         try writer.close()
 
         let reader = try TraceReader(path: path)
         var expected = metadata
-        expected.pollers.append(late)
+        expected.pollers += [late, unknown]
         XCTAssertEqual(reader.metadata, expected, "metadata and every poller should read back unchanged")
         XCTAssertTrue(reader.closedCleanly, "a closed writer should mark the trace complete")
         XCTAssertEqual(try reader.recordCount(), 1)

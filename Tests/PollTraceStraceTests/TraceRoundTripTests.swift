@@ -22,6 +22,11 @@ final class TraceRoundTripTests: XCTestCase {
         XCTAssertTrue(ForeignTraceAnalysis.isImported(reader))
         XCTAssertEqual(reader.metadata.pollers.map(\.backend), ["strace"])
         XCTAssertEqual(reader.metadata.pollers.first?.epollFD, 3)
+        // A log shows syscalls, not how the loop picks a handler: the policy is
+        // unknown, never a made-up one, in the metadata and in SQL.
+        XCTAssertEqual(reader.metadata.pollers.map(\.policy), [nil])
+        XCTAssertEqual(reader.metadata.pollers.map(\.policyName), ["unknown"])
+        XCTAssertEqual(try reader.connection.scalarInt(sql: "SELECT count(*) FROM poller_info WHERE policy_code = 0 AND policy = 'unknown'"), 1)
         let fromFile = try ForeignTraceAnalysis.analyze(reader: reader)
         XCTAssertEqual(fromFile.findings, summary.report.findings, "the file holds everything the analysis needs")
         XCTAssertEqual(fromFile.statistics, summary.report.statistics)
@@ -68,6 +73,9 @@ final class TraceRoundTripTests: XCTestCase {
             let before = try Data(contentsOf: URL(fileURLWithPath: path))
             let reader = try TraceReader(path: path)
             XCTAssertEqual(reader.metadata.schemaVersion, fixture.version, "\(fixture.trace) is a v\(fixture.version) file")
+            // These importers stored naive as a placeholder; it reads as unknown.
+            XCTAssertEqual(try reader.connection.scalarInt(sql: "SELECT min(policy) FROM pollers"), 1, "\(fixture.trace) has the old placeholder")
+            XCTAssertTrue(reader.metadata.pollers.allSatisfy { $0.policy == nil }, "\(fixture.trace): \(reader.metadata.pollers)")
             var cursor = try reader.records()
             var fromFile: [TraceRecord] = []
             while let record = try cursor.next() { fromFile.append(record) }
