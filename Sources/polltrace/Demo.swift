@@ -60,28 +60,12 @@ struct Demo: ParsableCommand {
         let naive = runs[0], guarded = runs[1]
 
         print("\nverdict")
-        let reproduced = naive.analysis.staleDispatchCount > 0
-        if reproduced {
-            print("  under naive:   \(naive.analysis.staleDispatchCount) stale dispatches (misrouted: \(naive.analysis.count(.misrouted)), dead registration: \(naive.analysis.count(.deadRegistration)), spins: \(naive.analysis.count(.spin)));")
-            print("                 replayed through the guarded dispatcher, \(naive.verification.staleSuppressed) of them are suppressed (verify \(naive.verification.passed ? "PASS" : "FAIL")).")
-            let unjudged = naive.analysis.staleDispatchCount - min(naive.analysis.staleDispatchCount, naive.verification.staleSuppressed)
-            if unjudged > 0 && naive.verification.passed {
-                // Not a miss: once the fix skips a handler that closed or opened fds,
-                // the replay's fd table departs from the recording on those fds, and
-                // verify does not judge dispatches there (`verify` prints how many).
-                print("                 The other \(unjudged) fell on fds whose replay diverged after a suppressed handler's skipped effects: not judged (\(naive.verification.divergentDispatches) dispatches on diverged fds in all).")
-            }
-        } else {
-            print("  under naive:   the bug did NOT show in \(String(format: "%.0f", naive.churn.seconds)) s of churn (0 stale dispatches in \(naive.analysis.recordCount) records).")
-            print("                 This is a race: run again, or longer with --seconds.")
-        }
-        let fixHeld = guarded.analysis.staleDispatchCount == 0 && guarded.verification.passed
-            && guarded.analysis.count(.lostEvent) == 0
-        print("  under guarded: \(guarded.analysis.staleDispatchCount) stale dispatches, \(guarded.analysis.count(.justifiedSuppression)) justified suppressions, \(guarded.analysis.count(.lostEvent)) lost events (verify \(guarded.verification.passed ? "PASS" : "FAIL")).")
-        if guarded.analysis.count(.justifiedSuppression) == 0 {
-            print("                 (no stale event arrived in this run, so the guard had nothing to drop)")
-        }
-        print("  \(fixHeld ? "the fix held" : "THE FIX DID NOT HOLD"); demo took \(String(format: "%.0f", Date().timeIntervalSince(started))) s.")
+        let verdict = DemoVerdict(naive: DemoVerdict.Outcome(analysis: naive.analysis, verification: naive.verification),
+                                  guarded: DemoVerdict.Outcome(analysis: guarded.analysis, verification: guarded.verification),
+                                  naiveSeconds: naive.churn.seconds)
+        let lines = verdict.lines
+        for line in lines.dropLast() { print("  " + line) }
+        print("  \(lines.last ?? ""); demo took \(String(format: "%.0f", Date().timeIntervalSince(started))) s.")
 
         print("\nexplore the traces (read-only; `sqlite3 -readonly FILE \"SQL\"` works too):")
         print("  # events that ran a handler other than the one they were harvested for:")
@@ -90,7 +74,7 @@ struct Demo: ParsableCommand {
         print("  swift run polltrace query \(guarded.trace) \"\(Self.suppressionsSQL)\"")
         print("  swift run polltrace analyze \(naive.trace)")
         print("  swift run polltrace verify \(naive.trace)")
-        if !(reproduced && fixHeld) { throw ExitCode(1) }
+        if !(verdict.reproduced && verdict.fixHeld) { throw ExitCode(1) }
     }
 
     private func runOnce(policy: DispatchPolicy) throws -> Run {
