@@ -57,11 +57,14 @@ final class WriterPriorityTests: XCTestCase {
         XCTAssertEqual(statistics.writerPriority, .adaptive)
         XCTAssertNil(statistics.priorityRefused)
         XCTAssertEqual(writer.statistics.recordsDropped, 0)
-        let reader = try TraceReader(path: path)
-        var cursor = try reader.records()
+        XCTAssertEqual(try recordsIn(path), count, "every record must be in the file")
+    }
+
+    private func recordsIn(_ path: String) throws -> Int {
+        var cursor = try TraceReader(path: path).records()
         var read = 0
         while try cursor.next() != nil { read += 1 }
-        XCTAssertEqual(read, count, "every record must be in the file")
+        return read
     }
 
     private func eventually(_ condition: () -> Bool) -> Bool {
@@ -100,11 +103,7 @@ final class WriterPriorityTests: XCTestCase {
                        "one more trace-writer thread with policy \(expectedPolicy): before \(before), during \(during)")
         XCTAssertEqual(writer.statistics.recordsWritten, count)
         XCTAssertEqual(writer.statistics.recordsDropped, 0)
-        let reader = try TraceReader(path: path)
-        var cursor = try reader.records()
-        var read = 0
-        while try cursor.next() != nil { read += 1 }
-        XCTAssertEqual(read, count, "every record must be in the file")
+        XCTAssertEqual(try recordsIn(path), count, "every record must be in the file")
     }
 }
 
