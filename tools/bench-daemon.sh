@@ -113,6 +113,22 @@ trace_stats() {
     done
 }
 
+# mean_interval: the mean of the numbers on stdin and a 95% confidence interval
+# for it (Student's t, two-sided), so that a set says how far its ratio can be
+# trusted: a goal inside the interval is neither met nor missed by that set.
+mean_interval() {
+    awk 'BEGIN { split("12.706 4.303 3.182 2.776 2.571 2.447 2.365 2.306 2.262 2.228 2.201 2.179 2.160 2.145 2.131 2.120 2.110 2.101 2.093 2.086", t, " ") }
+         { v[NR] = $1; sum += $1 }
+         END {
+             if (NR < 2) { printf "%.3f (one value: no interval)", sum; exit }
+             mean = sum / NR
+             for (i = 1; i <= NR; i++) ss += (v[i] - mean) ^ 2
+             q = (NR - 1 <= 20) ? t[NR - 1] : 1.96
+             half = q * sqrt(ss / (NR - 1)) / sqrt(NR)
+             printf "%.3f, [%.3f, %.3f]", mean, mean - half, mean + half
+         }'
+}
+
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 bench_flood() {
@@ -167,6 +183,7 @@ bench_flood() {
     local pairs=() k
     for k in "${!on[@]}"; do pairs+=("$(awk -v a="${on[$k]}" -v b="${off[$k]}" 'BEGIN { printf "%.3f", a / b }')"); done
     echo "tracing on/off throughput ratio per run pair: ${pairs[*]} -> median $(printf '%s\n' "${pairs[@]}" | median)"
+    echo "tracing on/off throughput ratio per run pair, mean and its 95% confidence interval: $(printf '%s\n' "${pairs[@]}" | mean_interval)"
     echo "tracing on/off daemon CPU per connection: $(awk -v a="$con" -v b="$coff" 'BEGIN { printf "%.3f", a / b }')"
     local mmon mmoff
     mmon=$(printf '%s\n' "${machine_on[@]}" | median); mmoff=$(printf '%s\n' "${machine_off[@]}" | median)
