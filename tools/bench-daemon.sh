@@ -14,7 +14,8 @@
 # Prints the machine, each command, each run's result line, and the median of
 # the runs. `flood` measures short TCP connections/s with tracing on and off,
 # interleaved run by run in ABBA order, and prints the on/off ratio of the
-# medians, of each back-to-back pair, and of the daemon's CPU per connection.
+# medians, of each back-to-back pair (with the pairs' mean and its 95% confidence
+# interval), and of the daemon's CPU per connection.
 # `busy` runs the same flood beside HOGS CPU-bound shell loops (each bounded by
 # `timeout`), untraced and traced with each writer priority, to show what a
 # priority costs when other programs keep every core busy.
