@@ -164,7 +164,8 @@ final class RecordBuffer: @unchecked Sendable {
     /// Called on the writer thread: waits until a shard is half full, the interval
     /// is over or close was asked for, then swaps every shard's records out (`spare`,
     /// the array the writer is done with, emptied, is kept for a later swap) and
-    /// returns them, each shard's followed by a gap record for any lost run.
+    /// returns them: each shard's in seq order, followed by a gap record for any lost
+    /// run, one shard after another.
     func take(spare: [TraceRecord], waitUntilMonotonicNs deadline: UInt64) -> Chunk {
         if spare.capacity > 0 { spares.append(spare) }  // the writer emptied it
         wake.lock()
@@ -199,6 +200,7 @@ final class RecordBuffer: @unchecked Sendable {
             }
             shard.lock.announceRoom()
             shard.lock.unlock()
+            NearlySortedRecords.sort(&taken)
             if records.isEmpty {
                 swap(&records, &taken)
             } else {

@@ -125,10 +125,10 @@ final class TraceFile {
     /// order. Returns the rows written and how many of the records were gaps. On
     /// failure the transaction is rolled back: the file keeps every earlier chunk.
     func write(_ chunk: inout [TraceRecord], pollers: [PollerInfo]) throws -> (rows: Int, gaps: Int) {
-        // In seq order, rows append to the end of the B-tree and pages fill up. They
-        // arrive nearly sorted (a dispatch is appended after its side effects but
-        // numbered before them), which Swift's sort (a merge of runs) handles in
-        // about one pass.
+        // In seq order, rows append to the end of the B-tree and pages fill up. A
+        // chunk from `RecordBuffer` is one sorted run per poller
+        // (`NearlySortedRecords`), which Swift's sort (a merge of runs) joins in
+        // one pass per run.
         if !isSorted(chunk) { chunk.sort { $0.seq < $1.seq } }
         let savedStrings = stringIDs
         let savedPacking = packing
