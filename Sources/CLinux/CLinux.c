@@ -18,10 +18,6 @@ int clinux_pipe_nonblocking_cloexec(int fds[2]) {
     return pipe2(fds, O_NONBLOCK | O_CLOEXEC);
 }
 
-int clinux_make_this_thread_idle_priority(void) {
-    return clinux_set_thread_idle_priority(0, 1);
-}
-
 int clinux_set_thread_idle_priority(int tid, int idle) {
     struct sched_param param = { .sched_priority = 0 };
     return sched_setscheduler(tid, idle ? SCHED_IDLE : SCHED_OTHER, &param) == 0 ? 0 : errno;

@@ -42,7 +42,7 @@ public enum ReportText {
         let a = report.analysis
         var out = "verify \(a.trace): replayed \(a.recordCount) records through the guarded dispatcher\n"
         for p in (a.metadata?.pollers ?? []).sorted(by: { $0.poller < $1.poller }) {
-            out += "  poller \(p.poller) was recorded under \(p.policy.map { "\($0)" } ?? "an unknown policy")\n"
+            out += "  poller \(p.poller) was recorded under \(p.policy?.rawValue ?? "an unknown policy")\n"
         }
         out += "\n"
         out += "  stale dispatches found by analyze       \(a.staleDispatchCount) (misrouted \(a.count(.misrouted)), dead registration \(a.count(.deadRegistration)))\n"

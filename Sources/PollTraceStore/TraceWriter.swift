@@ -101,22 +101,21 @@ public final class TraceWriter: TraceRecorder, Sendable {
                                    options: TraceWriterOptions, scheduling: WriterScheduling?) {
         let intervalNs = UInt64(max(0, options.flushInterval.components.seconds)) * 1_000_000_000
             + UInt64(max(0, options.flushInterval.components.attoseconds / 1_000_000_000))
-        if options.writerPriority == .idle {
-            let code = clinux_make_this_thread_idle_priority()
-            stats.withLock {
-                if code == 0 {
-                    $0.writerPriority = .idle
-                } else {
-                    $0.priorityRefused = "the kernel refused SCHED_IDLE for the writer thread: \(String(cString: strerror(code)))"
-                }
+        // Both classes start in SCHED_IDLE (`.adaptive` only with a `scheduling`,
+        // that is where the process may leave it again).
+        if options.writerPriority == .idle || scheduling != nil {
+            let refused: String?
+            if let scheduling {
+                refused = scheduling.writerStarted()
+            } else {
+                let code = clinux_set_thread_idle_priority(0, 1)
+                refused = code == 0 ? nil : String(cString: strerror(code))
             }
-        } else if let scheduling {
-            let refused = scheduling.writerStarted()
             stats.withLock {
                 if let refused {
                     $0.priorityRefused = "the kernel refused SCHED_IDLE for the writer thread: \(refused)"
                 } else {
-                    $0.writerPriority = .adaptive
+                    $0.writerPriority = options.writerPriority
                 }
             }
         }

@@ -35,12 +35,9 @@ int clinux_accept_nonblocking_cloexec(int listener_fd);
 /// pipe2(fds, O_NONBLOCK | O_CLOEXEC). Returns 0, or -1 with errno set.
 int clinux_pipe_nonblocking_cloexec(int fds[2]);
 
-/// Puts the calling thread (not its process: Linux schedules threads) in the
-/// SCHED_IDLE class. Returns 0, or the errno. SCHED_IDLE is a GNU name.
-int clinux_make_this_thread_idle_priority(void);
-
-/// Moves thread `tid` (0: the calling thread) into SCHED_IDLE (`idle` != 0) or back
-/// into the normal class, SCHED_OTHER. Returns 0, or the errno. Leaving SCHED_IDLE
+/// Moves thread `tid` (0: the calling thread; Linux schedules threads, not
+/// processes) into SCHED_IDLE (`idle` != 0) or back into the normal class,
+/// SCHED_OTHER. Returns 0, or the errno. SCHED_IDLE is a GNU name. Leaving SCHED_IDLE
 /// needs CAP_SYS_NICE or an RLIMIT_NICE of at least 20: the kernel treats it like
 /// lowering a nice value.
 int clinux_set_thread_idle_priority(int tid, int idle);
