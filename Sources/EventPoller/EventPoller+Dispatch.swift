@@ -11,6 +11,10 @@ extension EventPoller {
         let waitStartNs = recording == nil ? 0 : monotonicNow()
         let count = try Linux.Epoll.wait(epollFD: epollFD, into: eventBuffer, capacity: eventCapacity,
                                          timeoutMs: timeoutMs)
+        // The iteration's records go to the recorder together when it ends, before
+        // the next `epoll_wait` (`StagedRecords`).
+        if recording != nil { staged.open() }
+        defer { if let recording { staged.close { recording.record(contentsOf: $0) } } }
         batchNumber += 1
         var events: [HarvestedEvent] = []
         events.reserveCapacity(count)
@@ -26,9 +30,9 @@ extension EventPoller {
         if let recording {
             batchSeq = recording.nextSequence()
             clockNs = monotonicNow()
-            recording.record(.batch(BatchHarvested(
+            deliver(.batch(BatchHarvested(
                 seq: batchSeq, timeNs: clockNs, poller: id, batchNumber: batchNumber, timeoutMs: timeoutMs,
-                waitedNs: clockNs &- waitStartNs, events: events)))
+                waitedNs: clockNs &- waitStartNs, events: events)), via: recording)
         }
         if count > 0 {
             let pending = dispatcher.harvest(events, lookup: table)
@@ -83,10 +87,10 @@ extension EventPoller {
         }
         guard let recording else { return 0 }
         let endNs = monotonicNow()
-        recording.record(.dispatch(Dispatch(
+        deliver(.dispatch(Dispatch(
             seq: seq, timeNs: startNs, poller: id, source: .event, batchSeq: batchSeq,
             eventIndex: pending.index, ranRegistrationID: ran, deliveredMask: delivered,
-            suppression: suppression, handlerThrew: threw, durationNs: endNs &- startNs)))
+            suppression: suppression, handlerThrew: threw, durationNs: endNs &- startNs)), via: recording)
         return endNs
     }
 
@@ -117,10 +121,10 @@ extension EventPoller {
             logger.error("\(source == .timer ? "timer" : "task") \(dispatchID) threw: \(error)")
         }
         if let recording {
-            recording.record(.dispatch(Dispatch(
+            deliver(.dispatch(Dispatch(
                 seq: seq, timeNs: startNs, poller: id, source: source, batchSeq: 0, eventIndex: 0,
                 ranRegistrationID: dispatchID, deliveredMask: [], suppression: nil, handlerThrew: threw,
-                durationNs: monotonicNow() &- startNs)))
+                durationNs: monotonicNow() &- startNs)), via: recording)
         }
         return threw
     }

@@ -7,8 +7,25 @@ extension EventPoller {
     @inline(__always)
     func record(_ make: (_ seq: SequenceNumber, _ timeNs: UInt64) -> TraceRecord) {
         if let recording {
-            recording.record(make(recording.nextSequence(), monotonicNow()))
+            deliver(make(recording.nextSequence(), monotonicNow()), via: recording)
         }
+    }
+
+    /// Stages `record` while an iteration is under way (`StagedRecords`), else hands
+    /// it to the recorder at once.
+    @inline(__always)
+    func deliver(_ record: consuming TraceRecord, via recording: Recording) {
+        if staged.isOpen {
+            if staged.add(record) { staged.handOver { recording.record(contentsOf: $0) } }
+        } else {
+            recording.record(record)
+        }
+    }
+
+    /// Hands the staged records to the recorder now, keeping staging open: before
+    /// telling another thread that something is recorded.
+    func handOverStagedRecords() {
+        if let recording { staged.handOver { recording.record(contentsOf: $0) } }
     }
 
     /// An fd exists now. Called *after* the call that returned it, so its number

@@ -95,7 +95,10 @@ extension EventPoller {
         for task in tasks {
             nextTaskID &+= 1
             dispatchNonEvent(.task, id: nextTaskID, task.body)
-            task.whenRecorded?()
+            if let whenRecorded = task.whenRecorded {
+                handOverStagedRecords()
+                whenRecorded()
+            }
         }
     }
 

@@ -48,6 +48,10 @@ public final class EventPoller: @unchecked Sendable {
             var handed: TraceRecord? = consume record
             targets._withUnsafeGuaranteedRef { $0.recorder.record(handed.take()!) }
         }
+
+        func record(contentsOf records: [TraceRecord]) {
+            targets._withUnsafeGuaranteedRef { $0.recorder.record(contentsOf: records) }
+        }
     }
 
     final class RecordingTargets {
@@ -73,6 +77,9 @@ public final class EventPoller: @unchecked Sendable {
     /// `snapshot` only: the entries the current batch captured at harvest, kept so
     /// that a handler closed meanwhile can still be run (that is the policy's hazard).
     var capturedForBatch: [RegistrationEntry] = []
+    /// The records of the iteration under way, handed to the recorder together when
+    /// it ends (`StagedRecords`).
+    var staged = StagedRecords()
     let eventBuffer: UnsafeMutablePointer<epoll_event>
     let eventCapacity: Int32
 

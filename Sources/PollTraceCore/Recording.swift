@@ -36,6 +36,16 @@ public protocol TraceRecorder: AnyObject, Sendable {
     /// so storing it is a move, not a copy. Copying a `TraceRecord` (an enum whose
     /// cases hold strings and arrays) was 85 instructions, two fifths of a record call.
     func record(_ record: consuming TraceRecord)
+    /// Takes several records at once, in the order given: what a poller made in
+    /// one loop iteration. Same rules as `record`; a recorder that takes locks
+    /// should take them once for all.
+    func record(contentsOf records: [TraceRecord])
+}
+
+extension TraceRecorder {
+    public func record(contentsOf records: [TraceRecord]) {
+        for record in records { self.record(record) }
+    }
 }
 
 /// Keeps every record in memory. For tests and small tools; not for long runs.
@@ -47,6 +57,7 @@ public final class RecordCollector: TraceRecorder, @unchecked Sendable {
 
     public func pollerStarted(_ info: PollerInfo) { state.withLock { $0.pollers.append(info) } }
     public func record(_ record: consuming TraceRecord) { state.withLock { [record] in $0.records.append(record) } }
+    public func record(contentsOf records: [TraceRecord]) { state.withLock { $0.records.append(contentsOf: records) } }
 
     /// Every record so far, in sequence order.
     public var records: [TraceRecord] { state.withLock { $0.records }.sorted { $0.seq < $1.seq } }

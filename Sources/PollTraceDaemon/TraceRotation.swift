@@ -98,6 +98,16 @@ public final class DaemonRecorder: TraceRecorder, Sendable {
         }
     }
 
+    /// One loop iteration's records (`EventPoller`'s staging): its lane's lock once
+    /// for all of them. They all come from one poller, so they share a lane.
+    public func record(contentsOf records: [TraceRecord]) {
+        guard let first = records.first else { return }
+        for record in records { stats.observe(record) }
+        lanes.with(Int(first.poller) & 7) { lane in
+            lane.writer.withLock { writer in writer?.record(contentsOf: records) }
+        }
+    }
+
     /// The file being written now.
     public var currentPath: String? { state.withLock { $0.writer?.path } }
 
