@@ -102,7 +102,7 @@ public final class DaemonRecorder: TraceRecorder, Sendable {
     /// for all of them. They all come from one poller, so they share a lane.
     public func record(contentsOf records: [TraceRecord]) {
         guard let first = records.first else { return }
-        for record in records { stats.observe(record) }
+        stats.observe(contentsOf: records)
         lanes.with(Int(first.poller) & 7) { lane in
             lane.writer.withLock { writer in writer?.record(contentsOf: records) }
         }

@@ -143,6 +143,46 @@ final class DaemonLifecycleTests: XCTestCase {
         XCTAssertFalse(output.contains("crashed"), output)
     }
 
+    /// The stats endpoint counts verdicts as records pass, a loop iteration's
+    /// records at a time (`DaemonStats.observe(contentsOf:)`): its totals must be
+    /// exactly what the trace holds.
+    func testStatsVerdictCounts_equalTheTracesOwn_underChurnOnTwoPollers() throws {
+        let directory = temporaryTraceDirectory("verdicts")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var configuration = DaemonConfiguration()
+        configuration.controlPort = 0
+        configuration.pollers = 2
+        configuration.trace = TraceSettings(directory: directory)
+        let daemon = try PollTraceDaemon(configuration: configuration)
+        try daemon.start()
+        var churn = ChurnScenario(controlPort: daemon.controlPort, seconds: 1, maxOperations: 2_000)
+        churn.sideLoadPauseMicroseconds = 5_000
+        _ = churn.run()
+        try daemon.stop()
+        let stats = daemon.stats.snapshot
+        let trace = try XCTUnwrap(daemon.recorder?.completedPaths.last)
+
+        var records = 0, batches = 0, ran = 0
+        var suppressed: [SuppressionReason: Int] = [:]
+        var cursor = try TraceReader(path: trace).records()
+        while let record = try cursor.next() {
+            records += 1
+            switch record {
+            case .batch: batches += 1
+            case .dispatch(let dispatch) where dispatch.source == .event:
+                if let reason = dispatch.suppression { suppressed[reason, default: 0] += 1 } else { ran += 1 }
+            default: break
+            }
+        }
+        XCTAssertGreaterThan(suppressed.values.reduce(0, +), 0, "guarded under churn should suppress some stale events")
+        XCTAssertEqual(stats.recordsSeen, records)
+        XCTAssertEqual(stats.batches, batches)
+        XCTAssertEqual(stats.dispatchesRan, ran)
+        for reason in SuppressionReason.allCases {
+            XCTAssertEqual(stats.suppressed[reason] ?? 0, suppressed[reason] ?? 0, "\(reason)")
+        }
+    }
+
     func testPolltraceLoad_stormAgainstTheDaemon_printsAResultLine_andLeavesNoService() throws {
         let binary = try builtBinary("polltrace-load")
         let directory = temporaryTraceDirectory("load")
