@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks for polltraced, driven by polltrace-load over 127.0.0.1.
 #
-#   tools/bench-daemon.sh [all|flood|storm|hold|busy]
+#   tools/bench-daemon.sh [all|flood|storm|hold|busy|side-by-side]
 #
 # Environment: DURATION (seconds per run, default 30), RUNS (default 3),
 # PORT (control port, default 18086), TRACE_DIR (default a temp dir, deleted),
@@ -19,6 +19,10 @@
 # `busy` runs the same flood beside HOGS CPU-bound shell loops (each bounded by
 # `timeout`), untraced and traced with each writer priority, to show what a
 # priority costs when other programs keep every core busy.
+# `side-by-side` runs a traced and an untraced daemon at the same time, each with
+# its own load generator, each side pinned to a core of its own (taskset), the
+# cores swapped every run: both sides see the same host at the same moment, so
+# the host's drift between runs, larger here than what tracing costs, cancels.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -215,6 +219,73 @@ bench_hold() {
     echo "hold: runs ${held[*]} -> median $(printf '%s\n' "${held[@]}" | median) connections held (goal 10000)"
 }
 
+# side_by_side_run <on core> <off core>: one run of `side-by-side`; prints
+# "<on rate> <off rate> <on daemon us/conn> <off daemon us/conn>".
+SIDE_PIDS=()
+side_by_side_run() {
+    local on_core="$1" off_core="$2" side port core mode pid
+    SIDE_PIDS=()
+    for side in on off; do
+        if [ "$side" = on ]; then port=$PORT; core=$on_core; mode=$TRACE_MODE; else port=$((PORT + 1)); core=$off_core; mode=off; fi
+        mkdir -p "$TRACE_DIR/$side"
+        echo "  $side, core $core: taskset -c $core $BIN/polltraced --port $port --trace-dir $TRACE_DIR/$side --pollers $POLLERS --trace-mode $mode" >&2
+        (ulimit -n "$(ulimit -Hn)"; exec taskset -c "$core" "$BIN/polltraced" --port "$port" --trace-dir "$TRACE_DIR/$side" \
+            --log-level warning --pollers "$POLLERS" --trace-mode "$mode" \
+            ${WRITER_PRIORITY:+--writer-priority "$WRITER_PRIORITY"} --max-connections 4096) &
+        SIDE_PIDS+=($!)
+        for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
+    done
+    local loads=()
+    for side in on off; do
+        if [ "$side" = on ]; then port=$PORT; core=$on_core; else port=$((PORT + 1)); core=$off_core; fi
+        (ulimit -n "$(ulimit -Hn)"; exec taskset -c "$core" "$BIN/polltrace-load" flood --workers 16 --services 4 \
+            --duration "$DURATION" --count 100000000 --control-port "$port" > "$TRACE_DIR/$side.result") &
+        loads+=($!)
+    done
+    wait "${loads[@]}"
+    local rates=() cpus=() ops
+    for k in 0 1; do
+        side=$([ $k = 0 ] && echo on || echo off); pid=${SIDE_PIDS[$k]}
+        grep '^result ' "$TRACE_DIR/$side.result" | sed 's/^/  '"$side"': /' >&2
+        rates+=("$(tr ' ' '\n' < "$TRACE_DIR/$side.result" | sed -n 's/^rate=//p')")
+        ops=$(tr ' ' '\n' < "$TRACE_DIR/$side.result" | sed -n 's/^ops=//p')
+        cpus+=("$(awk -v hz="$(getconf CLK_TCK)" -v n="$ops" '{ printf "%.1f", ($14 + $15) / hz * 1e6 / n }' "/proc/$pid/stat")")
+    done
+    kill -TERM "${SIDE_PIDS[@]}"
+    wait "${SIDE_PIDS[@]}" || { echo "polltraced exited $?" >&2; exit 1; }
+    SIDE_PIDS=()
+    rm -rf "$TRACE_DIR/on" "$TRACE_DIR/off"
+    echo "${rates[0]} ${rates[1]} ${cpus[0]} ${cpus[1]}"
+}
+
+bench_side_by_side() {
+    echo; echo "== short TCP connections/s (flood), tracing on ($TRACE_MODE) and off at the same time, one core each, $POLLERS pollers per daemon"
+    if [ "$(nproc)" -lt 2 ]; then echo "side-by-side needs two cores; this machine has $(nproc)" >&2; exit 2; fi
+    command -v taskset >/dev/null || { echo "side-by-side needs taskset (util-linux)" >&2; exit 2; }
+    local runs=$(( (RUNS + 1) / 2 * 2 )) run ratios=() swapped=() line on off con coff previous=""
+    [ "$runs" = "$RUNS" ] || echo "RUNS rounded up to $runs: the cores swap every run, and a swap pair is the unit"
+    for run in $(seq 1 "$runs"); do
+        # Odd runs: traced on core 0; even runs: traced on core 1. The two cores of
+        # this VM differ by 2-3% in what they get done, so a run alone is biased by
+        # which side had the faster core; a swap pair is not.
+        local on_core=$(( (run + 1) % 2 )) off_core=$(( run % 2 ))
+        echo " run $run: tracing on core $on_core, off core $off_core"
+        line=$(side_by_side_run "$on_core" "$off_core")
+        read -r on off con coff <<< "$line"
+        local ratio; ratio=$(awk -v a="$on" -v b="$off" 'BEGIN { printf "%.4f", a / b }')
+        echo "  on/off $ratio; daemon CPU per connection on $con us, off $coff us"
+        ratios+=("$ratio")
+        if [ -n "$previous" ]; then
+            swapped+=("$(awk -v a="$previous" -v b="$ratio" 'BEGIN { printf "%.4f", sqrt(a * b) }')"); previous=""
+        else
+            previous=$ratio
+        fi
+    done
+    echo "side by side, tracing on/off throughput ratio per run: ${ratios[*]} -> median $(printf '%s\n' "${ratios[@]}" | median)"
+    echo "side by side, per swap pair (geometric mean of its two runs): ${swapped[*]}"
+    echo "side by side, tracing on/off throughput ratio, mean of the swap pairs and its 95% confidence interval: $(printf '%s\n' "${swapped[@]}" | mean_interval) (goal >= 0.95)"
+}
+
 HOG_PIDS=()
 bench_busy() {
     echo; echo "== short TCP connections/s (flood) beside $HOGS CPU-bound programs, $POLLERS pollers, untraced and traced ($TRACE_MODE) per writer priority"
@@ -253,13 +324,14 @@ bench_busy() {
     done
 }
 
-trap 'other_load; kill -TERM "$DAEMON_PID" "${HOG_PIDS[@]}" 2>/dev/null || true; rm -rf "$TRACE_DIR"' EXIT
+trap 'other_load; kill -TERM "$DAEMON_PID" "${HOG_PIDS[@]}" "${SIDE_PIDS[@]}" 2>/dev/null || true; rm -rf "$TRACE_DIR"' EXIT
 
 case "$MODE" in
     flood) bench_flood ;;
     storm) bench_storm ;;
     hold) bench_hold ;;
     busy) bench_busy ;;
-    all) bench_storm; bench_hold; bench_flood ;;
-    *) echo "usage: $0 [all|flood|storm|hold|busy]" >&2; exit 2 ;;
+    side-by-side) bench_side_by_side ;;
+    all) bench_storm; bench_hold; bench_flood; bench_side_by_side ;;
+    *) echo "usage: $0 [all|flood|storm|hold|busy|side-by-side]" >&2; exit 2 ;;
 esac
