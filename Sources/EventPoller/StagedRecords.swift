@@ -28,7 +28,8 @@ struct StagedRecords {
     /// their records over at once.
     private(set) var isOpen = false
 
-    /// Starts staging. `capacity` avoids regrowing the array in the first iterations.
+    /// Starts staging. The first call reserves room for a typical iteration, so the
+    /// array does not regrow through its first iterations (it keeps its capacity).
     mutating func open() {
         isOpen = true
         if records.capacity == 0 { records.reserveCapacity(64) }

@@ -56,7 +56,7 @@ final class RecordPipelineTests: XCTestCase {
     func testReaderError_reachesTheReplayThread() {
         let path = TraceFiles.temporaryPath("not-a-trace")
         defer { TraceFiles.remove(path) }
-        FileManager.default.createFile(atPath: path, contents: Data("not sqlite at all".utf8))
+        XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data("not sqlite at all".utf8)))
         let pipeline = RecordPipeline(path: path, chunkSize: 16, capacity: 2)
         XCTAssertThrowsError(try pipeline.forEachChunk { _ in XCTFail("a file that is not a trace must yield no records") },
                              "the reader thread's error must be rethrown to the caller")
