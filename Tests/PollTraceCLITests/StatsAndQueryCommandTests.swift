@@ -50,7 +50,7 @@ final class StatsAndQueryCommandTests: XCTestCase {
         let text = dir.appendingPathComponent("not-a-trace.txt").path
         try "hello, not sqlite\n".write(toFile: text, atomically: true, encoding: .utf8)
         let empty = dir.appendingPathComponent("empty.trace").path
-        FileManager.default.createFile(atPath: empty, contents: Data())
+        XCTAssertTrue(FileManager.default.createFile(atPath: empty, contents: Data()))
         // A directory of its own: other tests leave their traces in `dir`.
         let traceDir = dir.appendingPathComponent("a-directory-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: traceDir, withIntermediateDirectories: true)

@@ -64,14 +64,14 @@ final class BadInputTests: XCTestCase {
     func testEmptyFile_isEmptyFile() {
         let dir = TemporaryDirectory()
         let path = dir.file("empty.trace")
-        FileManager.default.createFile(atPath: path, contents: Data())
+        XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data()))
         assertOpenFails(path) { if case .emptyFile = $0 { true } else { false } }
     }
 
     func testTextFile_isNotSQLite() {
         let dir = TemporaryDirectory()
         let path = dir.file("notes.trace")
-        FileManager.default.createFile(atPath: path, contents: Data("epoll_wait(4, [{EPOLLIN, {u32=5}}], 64, -1) = 1\n".utf8))
+        XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data("epoll_wait(4, [{EPOLLIN, {u32=5}}], 64, -1) = 1\n".utf8)))
         assertOpenFails(path) { if case .notSQLite = $0 { true } else { false } }
     }
 

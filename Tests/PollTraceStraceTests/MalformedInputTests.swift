@@ -112,7 +112,7 @@ final class MalformedInputTests: XCTestCase {
         let dir = try StraceFixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let path = dir.appendingPathComponent("binary.log").path
-        FileManager.default.createFile(atPath: path, contents: Data((0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 31) }))
+        XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data((0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 31) })))
         let report = try StraceImport.analyze(path: path)
         XCTAssertEqual(report.statistics.batches, 0)
         XCTAssertGreaterThan(report.diagnostics?.total ?? 0, 0, "binary input is reported, not silently accepted")
