@@ -13,16 +13,7 @@ final class DaemonLifecycleTests: XCTestCase {
         let directory = temporaryTraceDirectory("churn")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let before = openFDs()
-        var configuration = DaemonConfiguration()
-        configuration.controlPort = 0
-        configuration.pollers = 2
-        configuration.trace = TraceSettings(directory: directory)
-        let daemon = try PollTraceDaemon(configuration: configuration)
-        try daemon.start()
-        var churn = ChurnScenario(controlPort: daemon.controlPort, seconds: 2, maxOperations: 3_000)
-        churn.sideLoadPauseMicroseconds = 5_000
-        let result = churn.run()
-        try daemon.stop()
+        let (daemon, result) = try churnTwoPollers(tracingInto: directory, seconds: 2, maxOperations: 3_000)
         XCTAssertGreaterThan(result.replacements, 0, "the churn should have replaced services")
         XCTAssertEqual(result.failures, 0, "no control call should fail under churn")
         let trace = try XCTUnwrap(daemon.recorder?.completedPaths.last)
@@ -82,6 +73,23 @@ final class DaemonLifecycleTests: XCTestCase {
         }
         seqs.sort()
         XCTAssertEqual(seqs, Array(1...UInt64(seqs.count)), "the files together must hold 1...\(seqs.count), each once")
+    }
+
+    /// A traced two-poller daemon under the churn scenario (side load paced), stopped
+    /// when the churn ends, so its trace is complete.
+    private func churnTwoPollers(tracingInto directory: String, seconds: Double,
+                                 maxOperations: Int) throws -> (PollTraceDaemon, ChurnScenario.Result) {
+        var configuration = DaemonConfiguration()
+        configuration.controlPort = 0
+        configuration.pollers = 2
+        configuration.trace = TraceSettings(directory: directory)
+        let daemon = try PollTraceDaemon(configuration: configuration)
+        try daemon.start()
+        var churn = ChurnScenario(controlPort: daemon.controlPort, seconds: seconds, maxOperations: maxOperations)
+        churn.sideLoadPauseMicroseconds = 5_000
+        let result = churn.run()
+        try daemon.stop()
+        return (daemon, result)
     }
 
     /// Sends `requests` over and over (each a trace record or more) until the daemon
@@ -149,16 +157,7 @@ final class DaemonLifecycleTests: XCTestCase {
     func testStatsVerdictCounts_equalTheTracesOwn_underChurnOnTwoPollers() throws {
         let directory = temporaryTraceDirectory("verdicts")
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        var configuration = DaemonConfiguration()
-        configuration.controlPort = 0
-        configuration.pollers = 2
-        configuration.trace = TraceSettings(directory: directory)
-        let daemon = try PollTraceDaemon(configuration: configuration)
-        try daemon.start()
-        var churn = ChurnScenario(controlPort: daemon.controlPort, seconds: 1, maxOperations: 2_000)
-        churn.sideLoadPauseMicroseconds = 5_000
-        _ = churn.run()
-        try daemon.stop()
+        let (daemon, _) = try churnTwoPollers(tracingInto: directory, seconds: 1, maxOperations: 2_000)
         let stats = daemon.stats.snapshot
         let trace = try XCTUnwrap(daemon.recorder?.completedPaths.last)
 
