@@ -21,7 +21,7 @@ struct StagedRecords {
     /// keeps the writer waiting for its end.
     static let limit = 512
 
-    private(set) var records: [TraceRecord] = []
+    private var records: [TraceRecord] = []
     /// True from the harvest to the end of an iteration: only then does the loop
     /// thread own the poller for certain, and only then is staging sure to end with
     /// a hand-over. Record sites outside it (setup before `start`, `close`) hand

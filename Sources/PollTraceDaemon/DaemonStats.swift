@@ -57,54 +57,20 @@ public final class DaemonStats: Sendable {
 
     func connectionClosed() { connectionsCurrent.wrappingSubtract(1, ordering: .relaxed) }
 
-    /// Looks at each record on its way to the trace and counts batches and verdicts.
+    /// Looks at a record on its way to the trace and counts batches and verdicts.
     func observe(_ record: borrowing TraceRecord) {
-        tallies.with(Int(record.poller & 15)) { tally in
-            tally.records.wrappingAdd(1, ordering: .relaxed)
-            switch record {
-            case .batch:
-                tally.batches.wrappingAdd(1, ordering: .relaxed)
-            case .dispatch(let dispatch) where dispatch.source == .event:
-                if let reason = dispatch.suppression {
-                    _ = tally.withSuppressed(reason) { $0.wrappingAdd(1, ordering: .relaxed) }
-                } else {
-                    tally.dispatchesRan.wrappingAdd(1, ordering: .relaxed)
-                }
-            default:
-                break
-            }
-        }
+        var counts = RecordCounts()
+        counts.count(record)
+        tallies.with(Int(record.poller & 15)) { counts.add(to: $0) }
     }
 
     /// `observe` for one loop iteration's records (all from one poller): counted in
     /// locals, then one add per counter, instead of one or two atomic adds per record.
     func observe(contentsOf records: [TraceRecord]) {
         guard let first = records.first else { return }
-        var batches = 0, ran = 0
-        var suppressed = (replaced: 0, gone: 0, notInterested: 0, noHandler: 0)
-        for record in records {
-            switch record {
-            case .batch: batches += 1
-            case .dispatch(let dispatch) where dispatch.source == .event:
-                switch dispatch.suppression {
-                case nil: ran += 1
-                case .registrationReplaced: suppressed.replaced += 1
-                case .registrationGone: suppressed.gone += 1
-                case .notInterested: suppressed.notInterested += 1
-                case .noHandler: suppressed.noHandler += 1
-                }
-            default: break
-            }
-        }
-        tallies.with(Int(first.poller & 15)) { tally in
-            tally.records.wrappingAdd(records.count, ordering: .relaxed)
-            if batches > 0 { tally.batches.wrappingAdd(batches, ordering: .relaxed) }
-            if ran > 0 { tally.dispatchesRan.wrappingAdd(ran, ordering: .relaxed) }
-            if suppressed.replaced > 0 { tally.suppressedReplaced.wrappingAdd(suppressed.replaced, ordering: .relaxed) }
-            if suppressed.gone > 0 { tally.suppressedGone.wrappingAdd(suppressed.gone, ordering: .relaxed) }
-            if suppressed.notInterested > 0 { tally.suppressedNotInterested.wrappingAdd(suppressed.notInterested, ordering: .relaxed) }
-            if suppressed.noHandler > 0 { tally.suppressedNoHandler.wrappingAdd(suppressed.noHandler, ordering: .relaxed) }
-        }
+        var counts = RecordCounts()
+        for record in records { counts.count(record) }
+        tallies.with(Int(first.poller & 15)) { counts.add(to: $0) }
     }
 
     private func sum(_ counter: (RecordTally) -> Int) -> Int { tallies.all.reduce(0) { $0 + counter($1) } }
@@ -143,6 +109,35 @@ public final class DaemonStats: Sendable {
             dispatchesRan: sum { $0.dispatchesRan.load(ordering: .relaxed) },
             recordsSeen: sum { $0.records.load(ordering: .relaxed) },
             suppressed: byReason)
+    }
+}
+
+/// What some records add to a poller's tally, counted in plain locals first.
+private struct RecordCounts {
+    var records = 0, batches = 0, ran = 0
+    /// By `SuppressionReason.rawValue - 1` (raw values 1...4; a fifth reason needs a fifth slot).
+    var suppressed = InlineArray<4, Int>(repeating: 0)
+
+    mutating func count(_ record: borrowing TraceRecord) {
+        records += 1
+        switch record {
+        case .batch:
+            batches += 1
+        case .dispatch(let dispatch) where dispatch.source == .event:
+            if let reason = dispatch.suppression { suppressed[Int(reason.rawValue) - 1] += 1 } else { ran += 1 }
+        default:
+            break
+        }
+    }
+
+    func add(to tally: RecordTally) {
+        tally.records.wrappingAdd(records, ordering: .relaxed)
+        if batches > 0 { tally.batches.wrappingAdd(batches, ordering: .relaxed) }
+        if ran > 0 { tally.dispatchesRan.wrappingAdd(ran, ordering: .relaxed) }
+        for reason in SuppressionReason.allCases {
+            let count = suppressed[Int(reason.rawValue) - 1]
+            if count > 0 { _ = tally.withSuppressed(reason) { $0.wrappingAdd(count, ordering: .relaxed) } }
+        }
     }
 }
 
