@@ -57,11 +57,16 @@ start_daemon() {
     echo "  daemon: $BIN/polltraced --port $PORT --trace-dir $TRACE_DIR $*"
     "$BIN/polltraced" --port "$PORT" --trace-dir "$TRACE_DIR" --log-level warning "$@" &
     DAEMON_PID=$!
+    wait_for_port "$PORT"
+}
+
+# wait_for_port <port>: returns once a daemon accepts on <port>; exits after 5 s.
+wait_for_port() {
     for _ in $(seq 1 100); do
-        if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then return 0; fi
+        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
         sleep 0.05
     done
-    echo "polltraced did not start" >&2
+    echo "polltraced did not start on port $1" >&2
     exit 1
 }
 stop_daemon() {
@@ -88,7 +93,10 @@ run_load() {
 }
 
 # result_field <field>: a field of the last run_load's result line.
-result_field() { tr ' ' '\n' < "$TRACE_DIR/result" | sed -n "s/^$1=//p"; }
+result_field() { field_of "$TRACE_DIR/result" "$1"; }
+
+# field_of <file> <field>: a field of the result line in <file>.
+field_of() { tr ' ' '\n' < "$1" | sed -n "s/^$2=//p"; }
 
 # per_connection <seconds> <connections>: microseconds per connection, one decimal.
 per_connection() { awk -v s="$1" -v n="$2" 'BEGIN { printf "%.1f", s * 1e6 / n }'; }
@@ -101,8 +109,8 @@ per_connection() { awk -v s="$1" -v n="$2" 'BEGIN { printf "%.1f", s * 1e6 / n }
 # steadier view of what tracing costs, and steal shows host interference.
 machine_cpu() { awk -v hz="$(getconf CLK_TCK)" '/^cpu / { printf "%.2f %.2f", ($2 + $3 + $4 + $7 + $8) / hz, $9 / hz }' /proc/stat; }
 
-# CPU seconds the daemon used so far (user + system, all threads).
-daemon_cpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$DAEMON_PID/stat"; }
+# CPU seconds a daemon used so far (user + system, all threads); <pid> defaults to DAEMON_PID.
+daemon_cpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/${1:-$DAEMON_PID}/stat"; }
 
 # The trace statistics of /api/stats, one "name value" line per field the flood
 # reports (writer_cpu_ms, records_dropped, gaps, writer_promotions); nothing when
@@ -223,33 +231,31 @@ bench_hold() {
 # "<on rate> <off rate> <on daemon us/conn> <off daemon us/conn>".
 SIDE_PIDS=()
 side_by_side_run() {
-    local on_core="$1" off_core="$2" side port core mode pid
+    # Index 0 is the traced side, 1 the untraced one.
+    local cores=("$1" "$2") ports=("$PORT" $((PORT + 1))) modes=("$TRACE_MODE" off) sides=(on off) k
     SIDE_PIDS=()
-    for side in on off; do
-        if [ "$side" = on ]; then port=$PORT; core=$on_core; mode=$TRACE_MODE; else port=$((PORT + 1)); core=$off_core; mode=off; fi
-        mkdir -p "$TRACE_DIR/$side"
-        echo "  $side, core $core: taskset -c $core $BIN/polltraced --port $port --trace-dir $TRACE_DIR/$side --pollers $POLLERS --trace-mode $mode" >&2
-        (ulimit -n "$(ulimit -Hn)"; exec taskset -c "$core" "$BIN/polltraced" --port "$port" --trace-dir "$TRACE_DIR/$side" \
-            --log-level warning --pollers "$POLLERS" --trace-mode "$mode" \
+    for k in 0 1; do
+        mkdir -p "$TRACE_DIR/${sides[$k]}"
+        echo "  ${sides[$k]}, core ${cores[$k]}: taskset -c ${cores[$k]} $BIN/polltraced --port ${ports[$k]} --trace-dir $TRACE_DIR/${sides[$k]} --pollers $POLLERS --trace-mode ${modes[$k]}" >&2
+        (ulimit -n "$(ulimit -Hn)"; exec taskset -c "${cores[$k]}" "$BIN/polltraced" --port "${ports[$k]}" \
+            --trace-dir "$TRACE_DIR/${sides[$k]}" --log-level warning --pollers "$POLLERS" --trace-mode "${modes[$k]}" \
             ${WRITER_PRIORITY:+--writer-priority "$WRITER_PRIORITY"} --max-connections 4096) &
         SIDE_PIDS+=($!)
-        for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
+        wait_for_port "${ports[$k]}"
     done
     local loads=()
-    for side in on off; do
-        if [ "$side" = on ]; then port=$PORT; core=$on_core; else port=$((PORT + 1)); core=$off_core; fi
-        (ulimit -n "$(ulimit -Hn)"; exec taskset -c "$core" "$BIN/polltrace-load" flood --workers 16 --services 4 \
-            --duration "$DURATION" --count 100000000 --control-port "$port" > "$TRACE_DIR/$side.result") &
+    for k in 0 1; do
+        (ulimit -n "$(ulimit -Hn)"; exec taskset -c "${cores[$k]}" "$BIN/polltrace-load" flood --workers 16 --services 4 \
+            --duration "$DURATION" --count 100000000 --control-port "${ports[$k]}" > "$TRACE_DIR/${sides[$k]}.result") &
         loads+=($!)
     done
     wait "${loads[@]}"
-    local rates=() cpus=() ops
+    local rates=() cpus=() file
     for k in 0 1; do
-        side=$([ $k = 0 ] && echo on || echo off); pid=${SIDE_PIDS[$k]}
-        grep '^result ' "$TRACE_DIR/$side.result" | sed 's/^/  '"$side"': /' >&2
-        rates+=("$(tr ' ' '\n' < "$TRACE_DIR/$side.result" | sed -n 's/^rate=//p')")
-        ops=$(tr ' ' '\n' < "$TRACE_DIR/$side.result" | sed -n 's/^ops=//p')
-        cpus+=("$(awk -v hz="$(getconf CLK_TCK)" -v n="$ops" '{ printf "%.1f", ($14 + $15) / hz * 1e6 / n }' "/proc/$pid/stat")")
+        file="$TRACE_DIR/${sides[$k]}.result"
+        grep '^result ' "$file" | sed "s/^/  ${sides[$k]}: /" >&2
+        rates+=("$(field_of "$file" rate)")
+        cpus+=("$(per_connection "$(daemon_cpu "${SIDE_PIDS[$k]}")" "$(field_of "$file" ops)")")
     done
     kill -TERM "${SIDE_PIDS[@]}"
     wait "${SIDE_PIDS[@]}" || { echo "polltraced exited $?" >&2; exit 1; }
