@@ -53,7 +53,9 @@ struct Polltraced: AsyncParsableCommand {
     @Option(help: "Directory for trace files.")
     var traceDir = "traces"
 
-    @Option(help: "Start a new trace file when the current one reaches this many MiB.")
+    // Named explicitly: derived from the property, the flag was `--rotate-mi-b`,
+    // not the `--rotate-mib` that docs/daemon.md and the error below say.
+    @Option(name: .customLong("rotate-mib"), help: "Start a new trace file when the current one reaches this many MiB.")
     var rotateMiB: Double?
 
     @Option(help: "Start a new trace file when the current one is this many seconds old.")

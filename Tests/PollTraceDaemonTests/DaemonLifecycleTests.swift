@@ -130,7 +130,10 @@ final class DaemonLifecycleTests: XCTestCase {
     func testPolltraced_badFlags_exitNonZero_namingTheProblem() throws {
         let binary = try builtBinary("polltraced")
         for (arguments, expected) in [(["--address", "not-an-address"], "--address"), (["--pollers", "0"], "--pollers"),
-                                      (["--dispatch", "fast"], "fast"), (["--trace-mode", "sometimes"], "sometimes")] {
+                                      (["--dispatch", "fast"], "fast"), (["--trace-mode", "sometimes"], "sometimes"),
+                                      (["--rotate-mib", "0"], "--rotate-mib must be positive"),
+                                      (["--rotate-seconds=-1"], "--rotate-seconds must be positive"),
+                                      (["--retain=-1"], "--retain must be 0 or more")] {
             let (status, output) = try run(binary, arguments)
             XCTAssertNotEqual(status, 0, "polltraced \(arguments) must fail")
             XCTAssertTrue(output.contains(expected), "the error for \(arguments) must name \(expected): \(output)")
@@ -149,6 +152,27 @@ final class DaemonLifecycleTests: XCTestCase {
         XCTAssertEqual(status, 1, "a taken port must exit 1: \(output)")
         XCTAssertTrue(output.contains("cannot listen on 127.0.0.1:\(holder.controlPort)"), output)
         XCTAssertFalse(output.contains("crashed"), output)
+    }
+
+    /// Every flag docs/daemon.md's table names is one `polltraced` takes: a flag
+    /// spelled one way in the docs and another by the parser (`--rotate-mib` was
+    /// `--rotate-mi-b`) fails a user who copies it.
+    func testPolltraced_takesEveryFlagItsDocsName() throws {
+        let binary = try builtBinary("polltraced")
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let docs = try String(contentsOf: repository.appendingPathComponent("docs/daemon.md"), encoding: .utf8)
+        let table = docs.components(separatedBy: "## Flags").dropFirst().first?.components(separatedBy: "\n## ").first ?? ""
+        let flags = table.split(separator: "\n").compactMap { line -> String? in
+            guard line.hasPrefix("| `--") else { return nil }
+            return line.dropFirst(3).prefix { $0 != " " && $0 != "`" }.description
+        }
+        XCTAssertGreaterThanOrEqual(flags.count, 10, "docs/daemon.md's flag table was not found: \(flags)")
+        let (status, help) = try run(binary, ["--help"])
+        XCTAssertEqual(status, 0)
+        for flag in flags {
+            XCTAssertTrue(help.contains("\(flag) ") || help.contains("\(flag)\n"),
+                          "docs/daemon.md names \(flag), which `polltraced --help` does not list")
+        }
     }
 
     /// The stats endpoint counts verdicts as records pass, a loop iteration's
