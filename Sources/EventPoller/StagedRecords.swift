@@ -32,7 +32,10 @@ struct StagedRecords {
     /// array does not regrow through its first iterations (it keeps its capacity).
     mutating func open() {
         isOpen = true
-        if records.capacity == 0 { records.reserveCapacity(64) }
+        // All `limit` at once: an iteration past 64 records (a full batch, each
+        // event's handler recording a few) grew the array a step at a time, a
+        // reallocation and a move of every record per step.
+        if records.capacity < Self.limit { records.reserveCapacity(Self.limit) }
     }
 
     /// Holds `record`; true when `limit` is reached and the caller must hand over.

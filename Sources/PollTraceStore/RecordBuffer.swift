@@ -164,8 +164,8 @@ final class RecordBuffer: @unchecked Sendable {
     /// Called on the writer thread: waits until a shard is half full, the interval
     /// is over or close was asked for, then swaps every shard's records out (`spare`,
     /// the array the writer is done with, emptied, is kept for a later swap) and
-    /// returns them: each shard's in seq order, followed by a gap record for any lost
-    /// run, one shard after another.
+    /// returns them in seq order, with a gap record after each shard's lost run
+    /// (each shard sorted, then the shards merged: `SortedRunMerge`).
     func take(spare: [TraceRecord], waitUntilMonotonicNs deadline: UInt64) -> Chunk {
         if spare.capacity > 0 { spares.append(spare) }  // the writer emptied it
         wake.lock()
@@ -178,7 +178,7 @@ final class RecordBuffer: @unchecked Sendable {
         wake.unlock()
         scheduling?.writerWoke()
 
-        var records: [TraceRecord] = []
+        var runs: [[TraceRecord]] = []
         var isLast = true
         var largestShard = 0
         for shard in shards.all {
@@ -201,15 +201,16 @@ final class RecordBuffer: @unchecked Sendable {
             shard.lock.announceRoom()
             shard.lock.unlock()
             NearlySortedRecords.sort(&taken)
-            if records.isEmpty {
-                swap(&records, &taken)
-            } else {
-                records.append(contentsOf: taken)
-            }
-            if taken.capacity > 0 {
-                taken.removeAll(keepingCapacity: true)
-                spares.append(taken)
-            }
+            runs.append(consume taken)
+        }
+        var records: [TraceRecord] = []
+        if runs.count == 1 {
+            records = runs.removeLast()
+        } else if runs.count > 1 {
+            records = spares.popLast() ?? []
+            SortedRunMerge.merge(&runs, into: &records)
+            // Emptied by the merge, capacity kept.
+            for run in runs where run.capacity > 0 { spares.append(run) }
         }
         return Chunk(records: records, pollers: pollers, isLast: isLast, largestShard: largestShard)
     }

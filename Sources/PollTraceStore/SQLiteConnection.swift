@@ -14,6 +14,7 @@ public final class SQLiteConnection {
 
     /// Opens (`readOnly`) or opens-or-creates the database at `path`.
     public init(path: String, readOnly: Bool) throws {
+        _ = Self.configureOnce
         var db: OpaquePointer?
         let flags = (readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE))
             | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE
@@ -28,6 +29,15 @@ public final class SQLiteConnection {
         isReadOnly = readOnly
         sqlite3_extended_result_codes(db, 1)
     }
+
+    /// Process-wide settings, made before the first open initializes SQLite. Memory
+    /// statistics off: each SQLite allocation took a global mutex to count itself
+    /// (a few percent of the trace writer thread, docs/benchmarks.md, session 12).
+    /// If something in the process initialized SQLite first, the call is refused
+    /// and SQLite keeps counting; nothing else changes.
+    private static let configureOnce: Void = {
+        _ = polltrace_sqlite_disable_memory_statistics()
+    }()
 
     deinit {
         sqlite3_close_v2(handle)
