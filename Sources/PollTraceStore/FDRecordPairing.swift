@@ -82,18 +82,25 @@ enum FDRecordPairing {
     }
 }
 
-/// One row of `fd_records` (v3): the generic columns, `g` and (v4) `h`.
+/// One row of `fd_records` (v3): the generic columns, `g`, (v4) `h` and (v6) a
+/// registration's packed end, `i`, `j`, `k` (`FDLifetimePacking`).
 struct FDRow: BindableRow {
     var row: RecordRow
     var g: Int64? = nil
     var h: Int64? = nil
-    static let columnCount: Int32 = 11
-    static let columns = RecordRow.columns + ["g", "h"]
+    var i: Int64? = nil
+    var j: Int64? = nil
+    var k: Int64? = nil
+    static let columnCount: Int32 = 14
+    static let columns = RecordRow.columns + ["g", "h", "i", "j", "k"]
 
     @inline(__always)
     func bind(to statement: SQLiteStatement, at p: Int32) {
         row.bind(to: statement, at: p)
         statement.bind(g, at: p + 9)
         statement.bind(h, at: p + 10)
+        statement.bind(i, at: p + 11)
+        statement.bind(j, at: p + 12)
+        statement.bind(k, at: p + 13)
     }
 }

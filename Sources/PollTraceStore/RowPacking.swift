@@ -25,8 +25,14 @@ struct RowPacking {
     private var syscallRuns = OpenSyscallRuns()
     /// Dispatches packed into batch rows so far (`meta.packed_dispatches` at close).
     private(set) var packedDispatches = 0
-    /// fd records packed into the row of the record after them (`meta.packed_fd_records`).
+    /// fd records packed into another fd record's row (`meta.packed_fd_records`):
+    /// the first of a pair (`FDRecordPairing`), and the unregistration and close
+    /// packed into their registration's row (`FDLifetimePacking`).
     private(set) var packedFDRecords = 0
+    /// Scratch for `FDLifetimePacking.lifetimes`, kept so a commit allocates nothing.
+    private var openRegistrations: [UInt64: Int] = [:]
+    private var lifetimes: [(registration: Int, unregistration: Int)] = []
+    private var lifetimeEnds: [Int] = []
     /// Syscalls packed into the row of an earlier call of their thread (`meta.packed_syscalls`).
     var packedSyscalls: Int { syscallRuns.packedCalls }
     /// Gap records written so far (the writer's statistics count them here, where
@@ -43,7 +49,15 @@ struct RowPacking {
         // record, or for an fd open the first after a few syscalls (their own table,
         // so they do not come between the pair's rows for a reader).
         var held: (record: TraceRecord, into: Int)? = nil
+        FDLifetimePacking.lifetimes(in: chunk, closes: { Self.partner(of: chunk[$0], at: $0, in: chunk) == $0 + 1 },
+                                    scratch: &openRegistrations, into: &lifetimes, ends: &lifetimeEnds)
+        var nextLifetime = 0, nextEnd = 0
         for index in chunk.indices {
+            // An unregistration and close already written in their registration's row.
+            if nextEnd < lifetimeEnds.count, lifetimeEnds[nextEnd] <= index {
+                if lifetimeEnds[nextEnd] + 1 == index { nextEnd += 1 }
+                continue
+            }
             let record = chunk[index]
             switch record {
             case .syscall(let r):
@@ -70,7 +84,18 @@ struct RowPacking {
                 var labelID: Int64 = 0
                 if case .registered(let r) = record { labelID = try stringID(r.handlerLabel) }
                 let packed = held?.into == index ? held?.record : nil
-                try emit(.fd(FDRecordPairing.row(for: record, packed: packed, start: start, labelID: labelID)))
+                var row = FDRecordPairing.row(for: record, packed: packed, start: start, labelID: labelID)
+                if nextLifetime < lifetimes.count, lifetimes[nextLifetime].registration == index {
+                    let end = lifetimes[nextLifetime].unregistration
+                    nextLifetime += 1
+                    // `lifetimes` checked these kinds; the end's rows are skipped above.
+                    guard case .registered(let r) = record, case .unregistered(let u) = chunk[end], case .closed(let c) = chunk[end + 1] else {
+                        preconditionFailure("FDLifetimePacking paired records \(index) and \(end) of other kinds")
+                    }
+                    FDLifetimePacking.pack(&row, registered: r, unregistered: u, closed: c)
+                    packedFDRecords += 2
+                }
+                try emit(.fd(row))
                 held = nil
             case .gap, .callFailed:
                 if case .gap = record { gaps += 1 }

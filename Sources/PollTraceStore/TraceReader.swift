@@ -90,7 +90,10 @@ public final class TraceReader {
         let pairs = try connection.scalarInt(sql: """
             SELECT count(*) FROM fd_records WHERE (tag & 15 = 2 AND g IS NOT NULL) OR (tag & 15 = 5 AND b IS NOT NULL)
             """) ?? 0
-        return Int(dispatches + pairs) + calls
+        // v6: a registration row with its end packed in holds two more records.
+        let ends = metadata.schemaVersion >= 6
+            ? try connection.scalarInt(sql: "SELECT 2 * count(*) FROM fd_records WHERE tag & 15 = 2 AND i IS NOT NULL") ?? 0 : 0
+        return Int(dispatches + pairs + ends) + calls
     }
 
     /// Syscalls packed after the first of their row (v4, `SyscallPacking`).

@@ -51,13 +51,16 @@ final class CursorState {
         // before) and where the row sorts (column 11): a registration row that
         // carries an fd open `h` records back sorts at the open, so that the
         // syscalls between them come after it.
+        // From v6 also `i`, `j`, `k` (columns 12-14): a registration's packed end.
         fdRecords = RowStream(hasFDRecords
-            ? try connection.makeStatement(sql: version >= 4
+            ? try connection.makeStatement(sql: version >= 6
+                ? "SELECT seq, tag, t, a, b, c, d, e, f, g, h, seq - coalesce(h, 0), i, j, k FROM fd_records ORDER BY seq"
+                : version >= 4
                 ? "SELECT seq, tag, t, a, b, c, d, e, f, g, h, seq - coalesce(h, 0) FROM fd_records ORDER BY seq"
                 : version >= 3
                 ? "SELECT seq, tag, t, a, b, c, d, e, f, g, NULL, seq FROM fd_records ORDER BY seq"
                 : "SELECT seq, tag, t, a, b, c, d, e, f FROM fd_records ORDER BY seq") : nil,
-                              hasPackedPairs: version >= 3, headColumn: version >= 3 ? 11 : 0)
+                              hasPackedPairs: version >= 3, headColumn: version >= 3 ? 11 : 0, hasPackedEnds: version >= 6)
         syscalls = RowStream(try connection.makeStatement(sql: """
             SELECT seq, poller, t, tid, fd, name_id, result, errno, is_data, source_line, \(version >= 4 ? "more" : "NULL")
             FROM syscall_rows ORDER BY seq
@@ -126,6 +129,12 @@ final class CursorState {
         }
         let record = try RowEncoding.record(from: row, start: start, events: batchEvents, label: label, batch: base)
         if case .batch(let batch) = record { batches.remember(batch, t: row.t) }
+        if stream.hasPackedEnds, case .registered(let r) = record,
+           let (unregistered, closed) = try FDLifetimePacking.packedEnd(of: r, i: optional(s, 12), j: optional(s, 13), k: optional(s, 14)) {
+            // Later records: they wait in `packed` for their turn in seq order.
+            packed.push(.unregistered(unregistered))
+            packed.push(.closed(closed))
+        }
         if stream.hasPackedPairs, kind == Int64(RecordKind.registered.rawValue) || kind == Int64(RecordKind.closed.rawValue),
            let first = try FDRecordPairing.packedRecord(row, g: optional(s, 9), h: optional(s, 10),
                                                         record: record) {
@@ -291,12 +300,17 @@ final class RowStream {
     /// carries an earlier record (`FDRecordPairing`).
     let headColumn: Int32
 
+    /// Whether `registered` rows may carry their unregistration and close
+    /// (`FDLifetimePacking`; `fd_records` of v6 and later files, columns 12-14).
+    let hasPackedEnds: Bool
+
     /// A nil statement is an empty stream (a table the trace does not have).
-    init(_ statement: SQLiteStatement?, hasPackedPairs: Bool = false, headColumn: Int32 = 0) {
+    init(_ statement: SQLiteStatement?, hasPackedPairs: Bool = false, headColumn: Int32 = 0, hasPackedEnds: Bool = false) {
         maybeStatement = statement
         done = statement == nil
         self.hasPackedPairs = hasPackedPairs
         self.headColumn = headColumn
+        self.hasPackedEnds = hasPackedEnds
     }
 
     var statement: SQLiteStatement { maybeStatement! }

@@ -138,7 +138,7 @@ final class BatchPackingPropertyTests: XCTestCase {
         })
         var packedSomewhere = 0, unpackedEventDispatches = 0, packedPairs = 0, unpackedFDRows = 0
         var packedCalls = 0, lonelyCalls = 0, fullRows = 0, pairsAcrossCalls = 0
-        var shortDispatches = 0, fullDispatches = 0, pairsAcrossOtherTables = 0
+        var shortDispatches = 0, fullDispatches = 0, pairsAcrossOtherTables = 0, packedEnds = 0, endsInOwnRows = 0
         for seed: UInt64 in 1...40 {
             var random = SplitMix64(seed: seed)
             let records = schedule(&random)
@@ -154,6 +154,8 @@ final class BatchPackingPropertyTests: XCTestCase {
 
             packedPairs += Int(try Fixtures.query(path, "SELECT count(*) FROM fd_records WHERE (tag & 15 = 2 AND g IS NOT NULL) OR (tag & 15 = 5 AND b IS NOT NULL)")[0][0].integerValue ?? 0)
             unpackedFDRows += Int(try Fixtures.query(path, "SELECT count(*) FROM fd_records WHERE tag & 15 IN (1, 4)")[0][0].integerValue ?? 0)
+            packedEnds += Int(try Fixtures.query(path, "SELECT count(*) FROM fd_records WHERE tag & 15 = 2 AND i IS NOT NULL")[0][0].integerValue ?? 0)
+            endsInOwnRows += Int(try Fixtures.query(path, "SELECT count(*) FROM fd_records WHERE tag & 15 = 5 AND b IS NOT NULL")[0][0].integerValue ?? 0)
             pairsAcrossCalls += Int(try Fixtures.query(path, "SELECT count(*) FROM fd_records WHERE h IS NOT NULL")[0][0].integerValue ?? 0)
             pairsAcrossOtherTables += Int(try Fixtures.query(path, """
                 SELECT count(*) FROM fd_records r WHERE r.h IS NOT NULL
@@ -174,20 +176,33 @@ final class BatchPackingPropertyTests: XCTestCase {
                 """), expectedCalls, "seed \(seed): syscalls gives packed and first-of-row calls alike")
             XCTAssertEqual(try Fixtures.query(path, "SELECT seq FROM (\(TraceReader.everyRecordSeqSQL)) ORDER BY seq"),
                            records.map { [.integer(Int64($0.seq))] }, "seed \(seed): everyRecordSeqSQL names every record once")
-            var opens: [[SQLiteValue]] = [], unregistrations: [[SQLiteValue]] = []
+            var opens: [[SQLiteValue]] = [], unregistrations: [[SQLiteValue]] = [], closes: [[SQLiteValue]] = []
             var firstUnregistration: [UInt32: UInt64] = [:], registrationIDs: [UInt32] = []
+            var registrations: [Registered] = []
             for record in records {
                 switch record {
                 case .fdOpened(let o):
                     opens.append([Int64(o.seq), Int64(o.poller), Int64(o.fd), Int64(o.origin.rawValue), Int64(bitPattern: o.timeNs)].map(SQLiteValue.integer))
+                case .closed(let c):
+                    closes.append([Int64(c.seq), Int64(c.poller), Int64(c.fd), Int64(bitPattern: c.timeNs)].map(SQLiteValue.integer))
                 case .unregistered(let u):
                     unregistrations.append([Int64(u.seq), Int64(u.poller), Int64(u.fd), Int64(u.registrationID), Int64(bitPattern: u.timeNs)].map(SQLiteValue.integer))
                     if firstUnregistration[u.registrationID] == nil { firstUnregistration[u.registrationID] = u.seq }
                 case .registered(let r):
                     registrationIDs.append(r.registrationID)
+                    registrations.append(r)
                 default: break
                 }
             }
+            XCTAssertEqual(try Fixtures.query(path, "SELECT seq, poller, fd, time_ns FROM fd_closes ORDER BY seq"), closes,
+                           "seed \(seed): fd_closes gives closes in their own rows and packed into registrations alike")
+            // A registration's close: the first close of its fd after it, on any poller (the view's definition).
+            let closedSeqs: [[SQLiteValue]] = registrations.sorted { $0.registrationID < $1.registrationID }.map { r in
+                let closed = records.first { if case .closed(let c) = $0 { c.fd == r.fd && c.seq > r.seq } else { false } }
+                return [.integer(Int64(r.registrationID)), closed.map { .integer(Int64($0.seq)) } ?? .null]
+            }
+            XCTAssertEqual(try Fixtures.query(path, "SELECT registration_id, closed_seq FROM registrations ORDER BY registration_id"), closedSeqs,
+                           "seed \(seed): registrations.closed_seq finds closes in their own rows and packed ones")
             XCTAssertEqual(try Fixtures.query(path, "SELECT seq, poller, fd, origin_code, time_ns FROM fd_opens ORDER BY seq"), opens,
                            "seed \(seed): fd_opens gives packed and own-row opens alike")
             XCTAssertEqual(try Fixtures.query(path, "SELECT seq, poller, fd, registration_id, time_ns FROM unregistrations ORDER BY seq"), unregistrations,
@@ -239,6 +254,8 @@ final class BatchPackingPropertyTests: XCTestCase {
         XCTAssertGreaterThan(lonelyCalls, 0, "the schedules should also leave syscalls alone in their row")
         XCTAssertGreaterThan(fullRows, 0, "the schedules should fill some syscall rows to capacity")
         XCTAssertGreaterThan(packedPairs, 0, "the schedules should pack fd records in pairs")
+        XCTAssertGreaterThan(packedEnds, 0, "the schedules should pack unregistrations and closes into their registrations' rows (v6)")
+        XCTAssertGreaterThan(endsInOwnRows, 0, "the schedules should also leave some ends in a row of their own (another commit, another poller)")
         XCTAssertGreaterThan(unpackedFDRows, 0, "the schedules should also leave fd records that cannot pair in rows of their own")
         XCTAssertGreaterThan(unpackedEventDispatches, 0, "the schedules should also leave event dispatches in rows of their own")
     }

@@ -146,6 +146,17 @@ final class ExampleQueryTests: XCTestCase {
         XCTAssertEqual(scans.filter { !$0.hasPrefix("SCAN r") && !$0.contains("TEMP B-TREE") }, [],
                        "(c) should scan registrations once and find their ends by index:\n\(queryPlan)")
         XCTAssertTrue(queryPlan.contains("closes_by_fd") && queryPlan.contains("registrations_by_id"), queryPlan)
+        // The close is found by fd *and* seq: a search on the fd alone reads every
+        // close the fd number ever had (v6's first index did that, 35x slower).
+        XCTAssertTrue(queryPlan.contains("closes_by_fd (a=? AND <expr>>?)"), "(c) should search closes by fd and seq:\n\(queryPlan)")
+    }
+
+    /// Example (b) looks closes up through `fd_closes` by fd and a seq range, which
+    /// the index must serve for closes packed into registration rows too (v6).
+    func testB_findsClosesByFDAndSeqRange() throws {
+        let queryPlan = try plan(ExampleQueries.dispatchesAfterClose)
+        XCTAssertTrue(queryPlan.contains("closes_by_fd (a=? AND <expr>>? AND <expr><?)"),
+                      "(b) should search closes by fd and seq range:\n\(queryPlan)")
     }
 
     func testD_topTenHandlersByTotalDispatchTime() throws {

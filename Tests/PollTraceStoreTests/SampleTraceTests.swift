@@ -3,10 +3,12 @@ import PollTraceCore
 @testable import PollTraceStore
 
 /// The sample traces committed in traces/ (made by `polltrace demo` with the
-/// EventPoller on real sockets, in the current schema) and the same demo's traces
-/// from schemas v2 (before any row packing), v3 (packed batches and fd pairs) and
-/// v4 (Tests/TraceFixtures, made by each version's own `polltrace demo --seconds
-/// 0.1`) read back completely, and the reader agrees with each file's own views.
+/// EventPoller on real sockets, in schema v5, so they are also the v5 fixtures)
+/// and the same demo's traces from schemas v2 (before any row packing), v3 (packed
+/// batches and fd pairs) and v4 (Tests/TraceFixtures, made by each version's own
+/// `polltrace demo --seconds 0.1`) read back completely, and the reader agrees with
+/// each file's own views. Files in the current schema are what every other store
+/// test writes.
 final class SampleTraceTests: XCTestCase {
     func testCommittedSampleTraces_readCompletely_andAgreeWithTheirViews() throws {
         let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -14,7 +16,7 @@ final class SampleTraceTests: XCTestCase {
         // Only the committed samples: traces/ also collects whatever the demo and the
         // daemon leave there, including files cut short by a killed run.
         let files: [(path: String, schemaVersion: Int)] = [
-            ("traces/demo-guarded.sqlite", Schema.version), ("traces/demo-naive.sqlite", Schema.version),
+            ("traces/demo-guarded.sqlite", 5), ("traces/demo-naive.sqlite", 5),
             ("Tests/TraceFixtures/demo-guarded.v2.sqlite", 2), ("Tests/TraceFixtures/demo-naive.v2.sqlite", 2),
             ("Tests/TraceFixtures/demo-guarded.v3.sqlite", 3), ("Tests/TraceFixtures/demo-naive.v3.sqlite", 3),
             ("Tests/TraceFixtures/demo-guarded.v4.sqlite", 4), ("Tests/TraceFixtures/demo-naive.v4.sqlite", 4),
