@@ -132,8 +132,8 @@ enum Schema {
     /// A close's seq in either kind of row of `closeTerm`: `closes_by_fd`'s second
     /// column. The `CAST` gives the indexed expression integer affinity: without it
     /// SQLite would not use the index for a range against an integer column
-    /// (`> r.seq`), only for the fd, and `registrations` took 35 times as long on
-    /// a demo trace.
+    /// (`> r.seq`), only for the fd, and the README's query over `registrations`
+    /// took six times as long on a demo trace (docs/benchmarks.md, session 12).
     static func closeSeq(_ alias: String?) -> String {
         let p = alias.map { "\($0)." } ?? ""
         return "CAST(\(p)seq + coalesce(\(p)i, 0) AS INTEGER)"

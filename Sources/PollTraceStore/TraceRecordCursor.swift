@@ -132,8 +132,7 @@ final class CursorState {
         if stream.hasPackedEnds, case .registered(let r) = record,
            let (unregistered, closed) = try FDLifetimePacking.packedEnd(of: r, i: optional(s, 12), j: optional(s, 13), k: optional(s, 14)) {
             // Later records: they wait in `packed` for their turn in seq order.
-            packed.push(.unregistered(unregistered))
-            packed.push(.closed(closed))
+            packed.push(unregistered, closed)
         }
         if stream.hasPackedPairs, kind == Int64(RecordKind.registered.rawValue) || kind == Int64(RecordKind.closed.rawValue),
            let first = try FDRecordPairing.packedRecord(row, g: optional(s, 9), h: optional(s, 10),

@@ -147,7 +147,7 @@ final class ExampleQueryTests: XCTestCase {
                        "(c) should scan registrations once and find their ends by index:\n\(queryPlan)")
         XCTAssertTrue(queryPlan.contains("closes_by_fd") && queryPlan.contains("registrations_by_id"), queryPlan)
         // The close is found by fd *and* seq: a search on the fd alone reads every
-        // close the fd number ever had (v6's first index did that, 35x slower).
+        // close the fd number ever had (v6's first index did that: six times slower).
         XCTAssertTrue(queryPlan.contains("closes_by_fd (a=? AND <expr>>?)"), "(c) should search closes by fd and seq:\n\(queryPlan)")
     }
 
