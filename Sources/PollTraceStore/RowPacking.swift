@@ -10,7 +10,8 @@ enum PackedRow {
 
 /// The one place that turns a commit's records into table rows: a batch with its
 /// events and the dispatches packed into it (`BatchPacking`, `OpenBatches`), fd
-/// pairs in one row (`FDRecordPairing`), a thread's syscalls several to a row
+/// pairs in one row (`FDRecordPairing`), a registration's end in the
+/// registration's row (`FDLifetimePacking`), a thread's syscalls several to a row
 /// (`SyscallPacking`, `OpenSyscallRuns`), every other record a row of its own. The
 /// writer inserts what it produces, and the store benchmark's plain-SQLite baseline
 /// inserts the same rows, so the two are compared on exactly the same rows.
