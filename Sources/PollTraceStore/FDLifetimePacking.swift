@@ -26,7 +26,7 @@ enum FDLifetimePacking {
     /// (registration, unregistration), in order of the registration, and `ends`,
     /// the unregistrations' indexes in order. Reuses `scratch` and the output
     /// arrays' storage, so that a commit allocates nothing once they have grown.
-    static func lifetimes(in chunk: [TraceRecord], closes: (Int) -> Bool, scratch open: inout [UInt64: Int],
+    static func lifetimes(in chunk: [TraceRecord], closes: (Int) -> Bool, scratch open: inout [UInt64: OpenRegistration],
                           into found: inout [(registration: Int, unregistration: Int)], ends: inout [Int]) {
         open.removeAll(keepingCapacity: true)
         found.removeAll(keepingCapacity: true)
@@ -34,13 +34,12 @@ enum FDLifetimePacking {
         for index in chunk.indices {
             switch chunk[index] {
             case .registered(let r):
-                open[key(r.poller, r.registrationID)] = index
+                open[key(r.poller, r.registrationID)] = OpenRegistration(index: index, seq: r.seq, timeNs: r.timeNs, fd: r.fd)
             case .unregistered(let u):
-                guard let start = open.removeValue(forKey: key(u.poller, u.registrationID)),
-                      case .registered(let r) = chunk[start], r.fd == u.fd, closes(index),
+                guard let r = open.removeValue(forKey: key(u.poller, u.registrationID)), r.fd == u.fd, closes(index),
                       case .closed(let c) = chunk[index + 1], c.seq > r.seq, c.seq - r.seq < maxDistance,
                       c.timeNs >= r.timeNs, c.timeNs - r.timeNs < maxDistance else { continue }
-                found.append((start, index))
+                found.append((r.index, index))
             default:
                 continue
             }
@@ -48,6 +47,15 @@ enum FDLifetimePacking {
         // Found in order of their ends; the rows are written in order of their starts.
         for lifetime in found { ends.append(lifetime.unregistration) }
         found.sort { $0.registration < $1.registration }
+    }
+
+    /// What the search needs of a registration it has passed, so that it does not
+    /// read (copy) the record again at its unregistration.
+    struct OpenRegistration {
+        let index: Int
+        let seq: SequenceNumber
+        let timeNs: UInt64
+        let fd: Int32
     }
 
     @inline(__always)

@@ -31,7 +31,7 @@ struct RowPacking {
     /// packed into their registration's row (`FDLifetimePacking`).
     private(set) var packedFDRecords = 0
     /// Scratch for `FDLifetimePacking.lifetimes`, kept so a commit allocates nothing.
-    private var openRegistrations: [UInt64: Int] = [:]
+    private var openRegistrations: [UInt64: FDLifetimePacking.OpenRegistration] = [:]
     private var lifetimes: [(registration: Int, unregistration: Int)] = []
     private var lifetimeEnds: [Int] = []
     /// Syscalls packed into the row of an earlier call of their thread (`meta.packed_syscalls`).
