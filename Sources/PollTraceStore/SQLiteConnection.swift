@@ -86,6 +86,20 @@ public final class SQLiteConnection {
         return SQLiteStatement(handle: statement, connection: self, sql: sql)
     }
 
+    /// Compiles `sql` and checks that it takes exactly `parameters` parameters: the
+    /// number the caller is about to bind. A mismatch is a bug in the caller's SQL
+    /// (a column added to the list but not to the binding, or the reverse) and
+    /// would otherwise insert NULLs silently.
+    public func makeStatement(sql: String, parameters: Int) throws -> SQLiteStatement {
+        let statement = try makeStatement(sql: sql)
+        guard Int(statement.parameterCount) == parameters else {
+            throw SQLiteError(resultCode: SQLITE_RANGE,
+                              message: "the statement takes \(statement.parameterCount) parameters but the code binds \(parameters)",
+                              sql: sql)
+        }
+        return statement
+    }
+
     /// The single integer the query returns (nil when it returns no row or NULL).
     public func scalarInt(sql: String) throws -> Int64? {
         let statement = try makeStatement(sql: sql)
