@@ -17,6 +17,7 @@ final class PlainRowWriter {
     private let failedCalls: SQLiteStatement
     private let syscalls: SQLiteStatement
     private let findings: SQLiteStatement
+    private let setUnregisteredSeq: SQLiteStatement
     private(set) var rows = 0
 
     init(connection: SQLiteConnection, start: UInt64) throws {
@@ -36,7 +37,7 @@ final class PlainRowWriter {
         fdCloses = try insert("fd_closes", ["seq", "poller", "rel_ns", "fd"])
         batches = try insert("batches", ["seq", "poller", "rel_ns", "batch_number", "timeout_ms", "waited_ns", "event_count"])
         batchEvents = try insert("batch_events", [
-            "batch_seq", "event_index", "poller", "fd", "mask", "data", "harvest_rel_ns", "harvested_registration_id",
+            "batch_seq", "event_index", "poller", "batch_number", "fd", "mask", "data", "harvest_rel_ns", "harvested_registration_id",
         ])
         dispatches = try insert("dispatches", [
             "seq", "poller", "rel_ns", "source_code", "batch_seq", "event_index", "fd", "harvested_mask", "harvested_data",
@@ -48,6 +49,8 @@ final class PlainRowWriter {
         syscalls = try insert("syscalls", [
             "seq", "poller", "rel_ns", "tid", "fd", "name", "result", "errno", "is_data_call", "source_line",
         ])
+        setUnregisteredSeq = try connection.makeStatement(
+            sql: "UPDATE registrations SET unregistered_seq = ? WHERE registered_seq = ? AND unregistered_seq IS NULL", parameters: 2)
         findings = try insert("findings", [
             "kind", "seq", "poller", "fd", "mask", "batch_seq", "event_index", "harvested_registration_id",
             "harvested_label", "ran_registration_id", "ran_label", "closed_seq", "closed_by_label", "reused_seq",
@@ -82,6 +85,14 @@ final class PlainRowWriter {
         ])
     }
 
+    /// An unregistration that came after the registration's row was written.
+    func setUnregistered(registeredSeq: SequenceNumber, seq: SequenceNumber) throws {
+        setUnregisteredSeq.bind(Int64(bitPattern: seq), at: 1)
+        setUnregisteredSeq.bind(Int64(bitPattern: registeredSeq), at: 2)
+        defer { setUnregisteredSeq.reset() }
+        try setUnregisteredSeq.run()
+    }
+
     func modified(_ r: Modified) throws {
         try run(modifications, [Self.int(r.seq), Self.int(r.poller), .integer(rel(r.timeNs)), Self.int(r.fd),
                                 Self.int(r.registrationID), Self.int(r.interest.rawValue)])
@@ -102,7 +113,7 @@ final class PlainRowWriter {
         try run(batches, [Self.int(b.seq), Self.int(b.poller), .integer(rel(b.timeNs)), Self.int(b.batchNumber),
                           Self.int(b.timeoutMs), Self.int(b.waitedNs), Self.int(b.events.count)])
         for (i, e) in b.events.enumerated() {
-            try run(batchEvents, [Self.int(b.seq), Self.int(i), Self.int(b.poller), Self.int(e.fd), Self.int(e.mask.rawValue),
+            try run(batchEvents, [Self.int(b.seq), Self.int(i), Self.int(b.poller), Self.int(b.batchNumber), Self.int(e.fd), Self.int(e.mask.rawValue),
                                   Self.int(e.data), .integer(rel(b.timeNs)), Self.int(harvestedFor[i])])
         }
     }

@@ -107,6 +107,7 @@ enum PlainSchema {
             batch_seq INTEGER NOT NULL,
             event_index INTEGER NOT NULL,
             poller INTEGER NOT NULL,
+            batch_number INTEGER NOT NULL,
             fd INTEGER NOT NULL,
             mask INTEGER NOT NULL,
             mask_text TEXT GENERATED ALWAYS AS (\(maskText("mask"))) VIRTUAL,

@@ -11,8 +11,10 @@ struct RecordConversion {
     private let rows: PlainRowWriter
     private let replays: Bool
     private var replayer = Replayer(options: ReplayOptions(maxDetailed: nil))
-    /// Each poller's last batch: a dispatch names its event by index.
-    private var openBatches: [PollerID: BatchHarvested] = [:]
+    /// Each poller's last few batches: a dispatch names its event by batch and index
+    /// (almost always of the poller's latest batch).
+    private var recentBatches: [PollerID: [BatchHarvested]] = [:]
+    private static let batchesKept = 8
     /// The seq of each open fd's open record.
     private var openedSeq: [Int32: SequenceNumber] = [:]
     /// Registrations whose fd has not been closed yet, and who holds each number.
@@ -23,6 +25,13 @@ struct RecordConversion {
     private var labels: [RegistrationID: String] = [:]
     private var labelsToDrop: [RegistrationID] = []
     private(set) var findingCount: UInt64 = 0
+    /// Registrations written at their fd's close before any unregistration: an
+    /// unregistration may still follow. The most recent ones only (a loop records
+    /// it right after the close, if at all), so memory stays bounded.
+    private var closedWithoutUnregistration: [RegistrationID: SequenceNumber] = [:]
+    private var closedOrder: [RegistrationID] = []
+    private var closedOrderStart = 0
+    private static let closedKept = 4096
     /// The registration each event of the current batch was harvested for (reused storage).
     private var harvested: [RegistrationID?] = []
 
@@ -45,10 +54,16 @@ struct RecordConversion {
             // `modifications` has the changes.
             try rows.modified(r)
         case .unregistered(let r):
-            if var row = pending[r.registrationID], row.unregisteredSeq == nil {
-                row.unregisteredSeq = r.seq
-                row.endedTimeNs = row.endedTimeNs ?? r.timeNs
-                pending[r.registrationID] = row
+            if var row = pending[r.registrationID] {
+                if row.unregisteredSeq == nil {
+                    row.unregisteredSeq = r.seq
+                    row.endedTimeNs = row.endedTimeNs ?? r.timeNs
+                    pending[r.registrationID] = row
+                }
+            } else if let registeredSeq = closedWithoutUnregistration.removeValue(forKey: r.registrationID) {
+                // A loop that closes an fd records the end of its registration just
+                // after (EventPoller does): the row, written at the close, gets it.
+                try rows.setUnregistered(registeredSeq: registeredSeq, seq: r.seq)
             }
             try rows.unregistered(r)
         case .closed(let r):
@@ -59,12 +74,14 @@ struct RecordConversion {
                     row.closedSeq = r.seq
                     row.endedTimeNs = row.endedTimeNs ?? r.timeNs
                     try rows.registration(row)
+                    if row.unregisteredSeq == nil { rememberClosed(id, registeredSeq: row.registered.seq) }
                     labelsToDrop.append(id)
                 }
             }
             try rows.closed(r)
         case .batch(let b):
-            openBatches[b.poller] = b
+            recentBatches[b.poller, default: []].append(b)
+            if recentBatches[b.poller]!.count > Self.batchesKept { recentBatches[b.poller]!.removeFirst() }
             // Registrations closed before this batch can no longer be named by a
             // dispatch of it (its events were harvested after their close).
             for id in labelsToDrop { labels[id] = nil }
@@ -89,7 +106,8 @@ struct RecordConversion {
             try rows.batch(b, harvestedFor: harvested)
         case .dispatch(let d):
             var event: HarvestedEvent?
-            if d.source == .event, let batch = openBatches[d.poller], batch.seq == d.batchSeq, Int(d.eventIndex) < batch.events.count {
+            if d.source == .event, let batch = recentBatches[d.poller]?.last(where: { $0.seq == d.batchSeq }),
+               Int(d.eventIndex) < batch.events.count {
                 event = batch.events[Int(d.eventIndex)]
             }
             let label = d.source == .event && d.suppression == nil
@@ -102,6 +120,19 @@ struct RecordConversion {
         default: break
         }
         if replays { try writeFindings() }
+    }
+
+    private mutating func rememberClosed(_ id: RegistrationID, registeredSeq: SequenceNumber) {
+        closedWithoutUnregistration[id] = registeredSeq
+        closedOrder.append(id)
+        if closedOrder.count - closedOrderStart > Self.closedKept {
+            closedWithoutUnregistration[closedOrder[closedOrderStart]] = nil
+            closedOrderStart += 1
+            if closedOrderStart > Self.closedKept {
+                closedOrder.removeFirst(closedOrderStart)
+                closedOrderStart = 0
+            }
+        }
     }
 
     /// Writes the registrations still open at the end, and replay's last findings.
