@@ -12,6 +12,9 @@ enum LineBody {
     case signal
     /// `+++ exited with 0 +++` or `+++ killed by SIGKILL +++`: the thread is gone.
     case exit
+    /// `+++ lost 12 events +++`: the eBPF recorder's ring buffer overflowed and this
+    /// many kernel events never reached the log (strace never prints this).
+    case lost(count: UInt64)
     /// strace's own messages (`strace: Process 12 attached`) and blank lines.
     case note
     /// A call whose `)` or result is missing: the line was cut.
@@ -24,7 +27,13 @@ enum LineBody {
         guard start < end else { return .note }
         let first = line[start]
         if first == ASCII.minus, line.matches("--- ", at: start, end: end) { return .signal }
-        if first == ASCII.plus, line.matches("+++ ", at: start, end: end) { return .exit }
+        if first == ASCII.plus, line.matches("+++ ", at: start, end: end) {
+            if line.matches("+++ lost ", at: start, end: end),
+               let (count, _) = line.parseInteger(in: (start + 9)..<end), count >= 0 {
+                return .lost(count: UInt64(count))
+            }
+            return .exit
+        }
         if first == ASCII.less, line.matches("<... ", at: start, end: end) {
             var i = start + 5
             let nameStart = i

@@ -127,6 +127,8 @@ struct ImportEngine {
             }
         case .exit:
             threadExited(tid, line: number)
+        case .lost(let count):
+            recordGap(lost: count, tid: tid, line: number)
         case .signal, .note:
             break
         case .truncated:
@@ -190,6 +192,16 @@ struct ImportEngine {
         }
         lastTimeNs = t
         currentTimeNs = t &+ dayOffsetNs
+    }
+
+    /// Events the recorder lost: one sequence number stands for all of them (no
+    /// record holds it), and the gap record that follows says how many.
+    private mutating func recordGap(lost count: UInt64, tid: Int32, line: UInt32) {
+        diagnostics.note(.lostEvents, line: line)
+        let lost = sequence.next()
+        let gap = Gap(seq: sequence.next(), timeNs: currentTimeNs, firstLost: lost, lastLost: lost, lostCount: count,
+                      fromTimeNs: currentTimeNs, toTimeNs: currentTimeNs)
+        emit(.gap(gap), tid: tid, line: line, table: tableOf(tid))
     }
 
     private mutating func threadExited(_ tid: Int32, line: UInt32) {

@@ -28,6 +28,9 @@ struct Record: ParsableCommand {
     @Option(help: "Keep strace's log at this path (default: a temporary file, removed after import).")
     var log: String?
 
+    @Option(help: "The recorder: ebpf (in the kernel, near full speed; root, BPF and BTF), strace, or auto (ebpf where this machine allows it, else strace).")
+    var backend: RecordBackend = .strace
+
     @Flag(help: "Do not use --seccomp-bpf even where the kernel allows it.")
     var noSeccomp = false
 
@@ -48,6 +51,7 @@ struct Record: ParsableCommand {
     }
 
     func run() throws {
+        if try EBPFRecording.runIfChosen(self) { return }
         guard let strace = StraceCommand.locate() else {
             throw ImportOutput.fail("strace is not installed (Debian: apt-get install strace)")
         }
