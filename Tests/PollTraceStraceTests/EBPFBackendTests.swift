@@ -1,0 +1,50 @@
+import Foundation
+import PollTraceStrace
+import XCTest
+
+/// The strace path's C fixtures recorded with both backends: the eBPF recorder must
+/// find what strace finds.
+final class EBPFBackendTests: XCTestCase {
+    var dir: URL!
+
+    override func setUpWithError() throws { dir = try StraceFixtures.temporaryDirectory() }
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
+
+    private func assertSameFindings(_ name: String, defines: [String] = [], expected: [ForeignFinding.Kind],
+                                    file: StaticString = #filePath, line: UInt = #line) throws {
+        let program = try StraceFixtures.compile(name, defines: defines, into: dir)
+        let viaStrace = try StraceImport.analyze(path: StraceFixtures.record(program, in: dir))
+        let (log, outcome) = try EBPFFixtures.record(program, in: dir)
+        let viaEBPF = try StraceImport.analyze(path: log)
+
+        XCTAssertEqual(viaStrace.findings.map(\.kind), expected, viaStrace.renderText(), file: file, line: line)
+        XCTAssertEqual(EBPFFixtures.signature(viaEBPF), EBPFFixtures.signature(viaStrace),
+                       "eBPF:\n\(viaEBPF.renderText())\nstrace:\n\(viaStrace.renderText())", file: file, line: line)
+        XCTAssertEqual(viaEBPF.statistics.batches, viaStrace.statistics.batches, "the same waits", file: file, line: line)
+        XCTAssertEqual(viaEBPF.statistics.events, viaStrace.statistics.events, "the same events", file: file, line: line)
+        XCTAssertEqual(outcome.translation.lostEvents, 0, file: file, line: line)
+        XCTAssertEqual(viaEBPF.diagnostics?.total, 0, "\(viaEBPF.diagnostics?.summary ?? [])", file: file, line: line)
+    }
+
+    func testSeedLoop_naive_sameFindingsAsStrace() throws {
+        try assertSameFindings("seed_loop", expected: [.likelyStaleDispatch])
+    }
+
+    func testSeedLoop_guarded_sameFindingsAsStrace() throws {
+        try assertSameFindings("seed_loop", defines: ["GUARDED"], expected: [.reuseWithinBatch])
+    }
+
+    func testThreadedLoop_sameFindingsAsStrace() throws {
+        try assertSameFindings("threaded_loop", expected: [.likelyStaleDispatch])
+    }
+
+    func testDupOrphan_sameFindingsAsStrace() throws {
+        try assertSameFindings("dup_orphan", expected: [.orphanEvent])
+    }
+
+    /// A forked child on its parent's epoll fd: the fork must reach the log (the
+    /// child is followed in the kernel) and be read as strace's is.
+    func testForkSharedEpoll_sameFindingsAsStrace() throws {
+        try assertSameFindings("fork_shared_epoll", expected: [])
+    }
+}

@@ -1,0 +1,33 @@
+import Foundation
+import PollTraceStrace
+import XCTest
+
+/// Runs programs under the eBPF recorder for the tests, which skip (with the reason)
+/// only where this machine cannot run it: not root, no bpftrace, no BTF, no tracefs,
+/// or a kernel that refuses BPF.
+enum EBPFFixtures {
+    static func recorder() throws -> EBPFRecorder {
+        do {
+            return EBPFRecorder(bpftrace: try EBPFAvailability.check())
+        } catch let unavailable as EBPFAvailability.Unavailable {
+            throw XCTSkip("\(unavailable)")
+        }
+    }
+
+    /// Records `program` with eBPF; returns the translated log's path.
+    static func record(_ program: URL, arguments: [String] = [], in dir: URL) throws -> (log: String, outcome: EBPFRecorder.Outcome) {
+        let log = dir.appendingPathComponent(program.lastPathComponent + ".ebpf.strace").path
+        let outcome = try recorder().record(.command([program.path] + arguments), log: log, workDirectory: dir.path)
+        XCTAssertEqual(outcome.commandStatus, 0, "the fixture program \(program.lastPathComponent) failed under eBPF")
+        return (log, outcome)
+    }
+
+    /// What a finding says about the program, without what differs between two
+    /// recordings of it (line numbers, tids).
+    static func signature(_ report: ForeignReport) -> [String] {
+        report.findings.map { f in
+            "\(f.kind) fd=\(f.fd) epfd=\(f.epollFD) mask=\(f.mask) data=\(f.data) access=\(f.accessCall ?? "-")"
+                + " errno=\(f.accessErrno.map(String.init) ?? "-") closed=\(f.closeLine != nil) reused=\(f.reuseLine != nil)"
+        }
+    }
+}
