@@ -9,7 +9,7 @@ import PollTraceCore
 /// threads' lines are interleaved only roughly. The log is sorted by the time each
 /// call returned, which is when its effect on the fd table happened.
 public struct EBPFLogTranslator {
-    public struct Outcome: Equatable {
+    public struct Outcome: Equatable, Sendable {
         /// Calls, forks and exits written.
         public var lines: Int
         /// Kernel events bpftrace reported lost (each run of them is a gap record).

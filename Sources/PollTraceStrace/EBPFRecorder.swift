@@ -6,13 +6,13 @@ import Foundation
 /// A command is started held at a FIFO read (`sh -c 'read < FIFO; exec …'`) so that
 /// its pid is known and the probes are attached before its first own call; the
 /// recorder releases it once bpftrace has printed `READY` from `BEGIN`.
-public struct EBPFRecorder {
-    public enum Target {
+public struct EBPFRecorder: Sendable {
+    public enum Target: Sendable {
         case command([String])
         case pid(Int32, seconds: Double?)
     }
 
-    public struct Outcome {
+    public struct Outcome: Sendable {
         public var translation: EBPFLogTranslator.Outcome
         /// The command's exit status (nil with `--pid`).
         public var commandStatus: Int32?
