@@ -30,6 +30,10 @@ public struct EBPFRecorder: Sendable {
 
     public init(bpftrace: String) { self.bpftrace = bpftrace }
 
+    /// Pages of each CPU's perf buffer (bpftrace's default, 64, overflowed under
+    /// pipelined redis-benchmark PING; 1024 pages, 4 MiB a CPU, did not).
+    public static let perfBufferPages = 1024
+
     /// Runs `target` under bpftrace; writes the strace-format log to `log`.
     /// `workDirectory` holds the raw output and the FIFO while recording.
     public func record(_ target: Target, log: String, workDirectory: String) throws -> Outcome {
@@ -67,6 +71,9 @@ public struct EBPFRecorder: Sendable {
         tracer.arguments = ["-B", "line", scriptPath, String(pid)]
         _ = FileManager.default.createFile(atPath: raw, contents: nil)
         tracer.standardOutput = FileHandle(forWritingAtPath: raw)
+        var environment = ProcessInfo.processInfo.environment
+        environment["BPFTRACE_PERF_RB_PAGES"] = String(Self.perfBufferPages)
+        tracer.environment = environment
         tracer.standardError = FileHandle(forWritingAtPath: errorsFile)
         func errors() -> String { (try? String(contentsOfFile: errorsFile, encoding: .utf8)) ?? "" }
         func release() {
