@@ -22,6 +22,8 @@ final class EBPFBackendTests: XCTestCase {
                        "eBPF:\n\(viaEBPF.renderText())\nstrace:\n\(viaStrace.renderText())", file: file, line: line)
         XCTAssertEqual(viaEBPF.statistics.batches, viaStrace.statistics.batches, "the same waits", file: file, line: line)
         XCTAssertEqual(viaEBPF.statistics.events, viaStrace.statistics.events, "the same events", file: file, line: line)
+        XCTAssertEqual(viaEBPF.statistics.eventsHandled, viaStrace.statistics.eventsHandled,
+                       "the kernel's data-call filter keeps every call that handles an event", file: file, line: line)
         XCTAssertEqual(outcome.translation.lostEvents, 0, file: file, line: line)
         XCTAssertEqual(viaEBPF.diagnostics?.total, 0, "\(viaEBPF.diagnostics?.summary ?? [])", file: file, line: line)
     }
