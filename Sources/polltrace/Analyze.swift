@@ -1,8 +1,10 @@
 import ArgumentParser
+import Foundation
 import PollTraceAnalysis
 import PollTraceCore
 import PollTraceStore
 import PollTraceStrace
+import Synchronization
 
 struct Analyze: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -13,21 +15,42 @@ struct Analyze: ParsableCommand {
         batch and event, which dispatch closed the fd, which opened and registered the \
         new one, and which handler ran. Exit codes: 0 clean, 1 findings, 2 bad input \
         (a trace that cannot be read, or one with inconsistent records).
+
+        Several traces (files, directories of traces, or glob patterns) are analyzed \
+        --jobs at a time, each on one thread, and reported as a fleet: a line per \
+        trace, then the traces with findings, findings by kind and by handler pair. \
+        The exit code is the worst trace's; a bad trace is named and the others are \
+        still analyzed.
         """)
 
-    @Argument(help: "Trace files (SQLite).")
+    @Argument(help: "Trace files, directories of traces (*.sqlite, *.trace), or glob patterns.")
     var traces: [String]
 
-    @Flag(name: .long, help: "Print JSON (one object for one trace, an array for several) instead of text.")
+    @Flag(name: .long, help: "Print JSON (the report for one trace, the fleet report for several) instead of text.")
     var json = false
+
+    @Option(name: .long, help: "Traces analyzed at once when there are several (default: one per core).")
+    var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
 
     @OptionGroup var replay: ReplayOptionGroup
 
     func validate() throws {
         guard !traces.isEmpty else { throw ValidationError("Give at least one trace file.") }
+        guard (1...256).contains(jobs) else { throw ValidationError("--jobs must be in 1...256 (got \(jobs)).") }
     }
 
     func run() throws {
+        let expansion = TraceArguments.expand(traces)
+        if expansion.items.count > 1 { return try runFleet(expansion) }
+        for error in expansion.errors {
+            Console.err("polltrace: error: \(error.message)\n")
+            throw ExitCode(2)
+        }
+        try runEach(expansion.paths)
+    }
+
+    /// One trace: its full report, as `analyze` has always printed it.
+    private func runEach(_ traces: [String]) throws {
         var worst: Int32 = 0
         var documents: [JSONValue] = []
         for (i, path) in traces.enumerated() {
@@ -64,5 +87,54 @@ struct Analyze: ParsableCommand {
             Console.out(documents.count == 1 && traces.count == 1 ? documents[0].rendered() : JSONValue.array(documents).rendered())
         }
         if worst != 0 { throw ExitCode(worst) }
+    }
+
+    /// Several traces: `jobs` at a time, a line each and the fleet summary. Each
+    /// trace replays on its job's thread alone (no reader thread beside it): the
+    /// jobs already keep the cores busy, and a second thread per trace would only
+    /// make them take turns.
+    private func runFleet(_ expansion: TraceArguments.Expansion) throws {
+        let options = replay.replayOptions
+        // Traces done, drawn on stderr when it is a terminal, by whichever job finishes one.
+        let progress = Mutex((bar: ProgressBar(label: "analyze"), done: UInt64(0)))
+        let total = UInt64(expansion.paths.count)
+        let analyzed = FleetAnalysis.run(paths: expansion.paths, jobs: jobs) { path in
+            let entry = Self.fleetEntry(path: path, options: options)
+            progress.withLock { state in
+                state.done += 1
+                state.bar.callback?(state.done, total)
+            }
+            return entry
+        }
+        progress.withLock { $0.bar.finish() }
+        var byPath: [String: FleetEntry] = [:]
+        for entry in analyzed { byPath[entry.trace] = entry }
+        let entries = expansion.items.map { item -> FleetEntry in
+            switch item {
+            case .trace(let path): byPath[path]!
+            case .error(let argument, let message): .badInput(argument, error: message)
+            }
+        }
+        for entry in entries where entry.status == .badInput { Console.err("polltrace: error: \(entry.error ?? entry.trace)\n") }
+        Console.out(json ? FleetReport.json(entries).rendered() : FleetReport.text(entries))
+        let code = FleetSummary(entries).exitCode
+        if code != 0 { throw ExitCode(code) }
+    }
+
+    private static func fleetEntry(path: String, options: ReplayOptions) -> FleetEntry {
+        do {
+            let reader = try TraceReader(path: path)
+            if ForeignTraceAnalysis.isImported(reader) {
+                let report = try ForeignTraceAnalysis.analyze(reader: reader)
+                var entry = FleetEntry(trace: path, status: report.findings.isEmpty ? .clean : .findings)
+                entry.imported = true
+                entry.records = UInt64((try? reader.recordCount()) ?? 0)
+                for finding in report.findings { entry.findingsByKind[finding.kind.rawValue, default: 0] += 1 }
+                return entry
+            }
+            return FleetEntry(report: try TraceAnalysis.analyze(path: path, options: options, pipelined: false))
+        } catch {
+            return .badInput(path, error: "\(error)")
+        }
     }
 }
