@@ -25,9 +25,8 @@ public enum TraceArguments {
 
     public static func expand(_ arguments: [String]) -> Expansion {
         var expansion = Expansion()
-        var seen = Set<String>()
+        // No de-duplication: each argument stands for its own traces, as given.
         func add(_ path: String) {
-            guard seen.insert(path).inserted else { return }
             expansion.paths.append(path)
             expansion.items.append(.trace(path))
         }

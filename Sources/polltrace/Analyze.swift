@@ -107,11 +107,10 @@ struct Analyze: ParsableCommand {
             return entry
         }
         progress.withLock { $0.bar.finish() }
-        var byPath: [String: FleetEntry] = [:]
-        for entry in analyzed { byPath[entry.trace] = entry }
+        var results = analyzed.makeIterator()
         let entries = expansion.items.map { item -> FleetEntry in
             switch item {
-            case .trace(let path): byPath[path]!
+            case .trace: results.next()!
             case .error(let argument, let message): .badInput(argument, error: message)
             }
         }
