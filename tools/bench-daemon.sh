@@ -30,7 +30,8 @@
 # side's --trace-mode. Scraping's cost is then, for example:
 #   SCRAPE_INTERVAL=1 BASELINE_TRACE_MODE=lossless tools/bench-daemon.sh side-by-side
 # which compares a traced daemon scraped every second with one traced the same
-# way and never scraped.
+# way and never scraped. BASELINE_BIN (default this tree's release polltraced) is
+# the other side's binary, to compare two builds (say, main's) side by side.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -49,6 +50,8 @@ case "$TRACE_MODE" in lossless|drop) ;; *) echo "TRACE_MODE must be lossless or 
 SCRAPE_INTERVAL="${SCRAPE_INTERVAL:-}"
 case "$SCRAPE_INTERVAL" in "") ;; *[!0-9.]*|.|*.*.*) echo "SCRAPE_INTERVAL must be a number of seconds" >&2; exit 2 ;; esac
 BASELINE_TRACE_MODE="${BASELINE_TRACE_MODE:-off}"
+BASELINE_BIN="${BASELINE_BIN:-}"
+[ -z "$BASELINE_BIN" ] || [ -x "$BASELINE_BIN" ] || { echo "BASELINE_BIN $BASELINE_BIN is not an executable" >&2; exit 2; }
 case "$BASELINE_TRACE_MODE" in lossless|drop|off) ;; *) echo "BASELINE_TRACE_MODE must be lossless, drop or off" >&2; exit 2 ;; esac
 BIN=.build/release
 
@@ -245,11 +248,12 @@ SIDE_PIDS=()
 side_by_side_run() {
     # Index 0 is the traced side, 1 the untraced one.
     local cores=("$1" "$2") ports=("$PORT" $((PORT + 1))) modes=("$TRACE_MODE" "$BASELINE_TRACE_MODE") sides=(on off) k
+    local binaries=("$BIN/polltraced" "${BASELINE_BIN:-$BIN/polltraced}")
     SIDE_PIDS=()
     for k in 0 1; do
         mkdir -p "$TRACE_DIR/${sides[$k]}"
-        echo "  ${sides[$k]}, core ${cores[$k]}: taskset -c ${cores[$k]} $BIN/polltraced --port ${ports[$k]} --trace-dir $TRACE_DIR/${sides[$k]} --pollers $POLLERS --trace-mode ${modes[$k]}" >&2
-        (ulimit -n "$(ulimit -Hn)"; exec taskset -c "${cores[$k]}" "$BIN/polltraced" --port "${ports[$k]}" \
+        echo "  ${sides[$k]}, core ${cores[$k]}: taskset -c ${cores[$k]} ${binaries[$k]} --port ${ports[$k]} --trace-dir $TRACE_DIR/${sides[$k]} --pollers $POLLERS --trace-mode ${modes[$k]}" >&2
+        (ulimit -n "$(ulimit -Hn)"; exec taskset -c "${cores[$k]}" "${binaries[$k]}" --port "${ports[$k]}" \
             --trace-dir "$TRACE_DIR/${sides[$k]}" --log-level warning --pollers "$POLLERS" --trace-mode "${modes[$k]}" \
             ${WRITER_PRIORITY:+--writer-priority "$WRITER_PRIORITY"} --max-connections 4096) &
         SIDE_PIDS+=($!)
@@ -303,6 +307,7 @@ bench_side_by_side() {
     local sides="tracing on ($TRACE_MODE) and off"
     [ "$BASELINE_TRACE_MODE" = off ] || sides="tracing $TRACE_MODE on both sides (\"on\" and \"off\" name the sides)"
     [ -z "$SCRAPE_INTERVAL" ] || sides="$sides, the on side scraped (GET /metrics) every ${SCRAPE_INTERVAL}s"
+    [ -z "$BASELINE_BIN" ] || sides="$sides, the off side running $BASELINE_BIN"
     echo; echo "== short TCP connections/s (flood), $sides, at the same time, one core each, $POLLERS pollers per daemon"
     if [ "$(nproc)" -lt 2 ]; then echo "side-by-side needs two cores; this machine has $(nproc)" >&2; exit 2; fi
     command -v taskset >/dev/null || { echo "side-by-side needs taskset (util-linux)" >&2; exit 2; }
