@@ -59,22 +59,34 @@ struct FleetBench: ParsableCommand {
             try paths.reduce(0) { $0 + (try Self.time(polltrace, ["analyze", $1])) }
         }))
         var seconds = Array(repeating: [Double](), count: modes.count)
+        var cpu = Array(repeating: [Double](), count: modes.count)
         for run in 1...runs {
             // Each run starts one mode later, so no mode always runs first.
             for step in 0..<modes.count {
                 let index = (step + run - 1) % modes.count
+                let cpuBefore = ProcessCPU.childrenSeconds()
                 let elapsed = try modes[index].run()
+                let used = ProcessCPU.childrenSeconds() - cpuBefore
                 seconds[index].append(elapsed)
-                print(String(format: "run %d: %@: %.3f s", run, modes[index].label, elapsed))
+                cpu[index].append(used)
+                print(String(format: "run %d: %@: %.3f s, CPU %.3f s (%.2f cores busy)", run, modes[index].label, elapsed, used, used / elapsed))
             }
         }
         print("")
         let medians = seconds.map(Self.median)
+        let cpuMedians = cpu.map(Self.median)
         for (index, mode) in modes.enumerated() {
             let perMinute = Double(traces) * 60 / medians[index]
-            print(String(format: "%@: median %.3f s = %.1f traces/min, %.0f records/s, %.2fx the first",
-                         mode.label, medians[index], perMinute, Double(totalRecords) / medians[index], medians[0] / medians[index]))
+            print(String(format: "%@: median %.3f s = %.1f traces/min, %.0f records/s, %.2fx the first; CPU %.3f s = %.2f us per record",
+                         mode.label, medians[index], perMinute, Double(totalRecords) / medians[index], medians[0] / medians[index],
+                         cpuMedians[index], cpuMedians[index] * 1e6 / Double(totalRecords)))
         }
+        // On a machine other work keeps busy, wall time says more about that work than
+        // about the jobs; CPU per record says whether running jobs side by side made
+        // each one costlier (a shared lock, a shared cache), which is what would stop
+        // the jobs from scaling on free cores.
+        print(String(format: "CPU per record, the last --jobs against the first: %.3f (1.000: the jobs cost each other nothing)",
+                     cpuMedians[jobs.count - 1] / cpuMedians[0]))
         print("load average at end: \(Self.loadAverage())")
     }
 
