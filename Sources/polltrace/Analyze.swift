@@ -42,51 +42,48 @@ struct Analyze: ParsableCommand {
     func run() throws {
         let expansion = TraceArguments.expand(traces)
         if expansion.items.count > 1 { return try runFleet(expansion) }
-        for error in expansion.errors {
+        if let error = expansion.errors.first {
             Console.err("polltrace: error: \(error.message)\n")
             throw ExitCode(2)
         }
-        try runEach(expansion.paths)
+        try runOne(expansion.paths[0])
     }
 
     /// One trace: its full report, as `analyze` has always printed it.
-    private func runEach(_ traces: [String]) throws {
-        var worst: Int32 = 0
-        var documents: [JSONValue] = []
-        for (i, path) in traces.enumerated() {
-            let bar = ProgressBar(label: "analyze \(path)")
-            do {
-                // An imported strace log has no dispatch records to replay: it gets the
-                // foreign-loop hazard analysis instead, from what the log shows.
-                let reader = try TraceReader(path: path)
-                if ForeignTraceAnalysis.isImported(reader) {
-                    let report = try ForeignTraceAnalysis.analyze(reader: reader)
-                    bar.finish()
-                    if json {
-                        documents.append(.verbatim(report.renderJSON()))
-                    } else {
-                        Console.out((i > 0 ? "\n" : "") + "trace \(path) (imported from strace)\n" + report.renderText())
-                    }
-                    worst = max(worst, report.findings.isEmpty ? 0 : 1)
-                    continue
+    private func runOne(_ path: String) throws {
+        let bar = ProgressBar(label: "analyze \(path)")
+        var code: Int32 = 0
+        var document: JSONValue?
+        do {
+            // An imported strace log has no dispatch records to replay: it gets the
+            // foreign-loop hazard analysis instead, from what the log shows.
+            let reader = try TraceReader(path: path)
+            if ForeignTraceAnalysis.isImported(reader) {
+                let report = try ForeignTraceAnalysis.analyze(reader: reader)
+                bar.finish()
+                if json {
+                    document = .verbatim(report.renderJSON())
+                } else {
+                    Console.out("trace \(path) (imported from strace)\n" + report.renderText())
                 }
+                code = report.findings.isEmpty ? 0 : 1
+            } else {
                 let report = try TraceAnalysis.analyze(path: path, options: replay.replayOptions, progress: bar.callback)
                 bar.finish()
                 if json {
-                    documents.append(ReportJSON.analysis(report))
+                    document = ReportJSON.analysis(report)
                 } else {
-                    Console.out((i > 0 ? "\n" : "") + ReportText.render(report))
+                    Console.out(ReportText.render(report))
                 }
-                worst = max(worst, report.inconsistencyCount > 0 ? 2 : (report.problemCount > 0 ? 1 : 0))
-            } catch {
-                bar.finish()
-                worst = max(worst, Console.badInput(error).rawValue)
+                code = report.inconsistencyCount > 0 ? 2 : (report.problemCount > 0 ? 1 : 0)
             }
+        } catch {
+            bar.finish()
+            code = Console.badInput(error).rawValue
         }
-        if json {
-            Console.out(documents.count == 1 && traces.count == 1 ? documents[0].rendered() : JSONValue.array(documents).rendered())
-        }
-        if worst != 0 { throw ExitCode(worst) }
+        // A trace that could not be read still prints a JSON value: an empty array.
+        if json { Console.out((document ?? JSONValue.array([])).rendered()) }
+        if code != 0 { throw ExitCode(code) }
     }
 
     /// Several traces: `jobs` at a time, a line each and the fleet summary. Each
@@ -96,7 +93,7 @@ struct Analyze: ParsableCommand {
     private func runFleet(_ expansion: TraceArguments.Expansion) throws {
         let options = replay.replayOptions
         // Traces done, drawn on stderr when it is a terminal, by whichever job finishes one.
-        let progress = Mutex((bar: ProgressBar(label: "analyze"), done: UInt64(0)))
+        let progress = Mutex((bar: ProgressBar(label: "analyze", unit: "traces"), done: UInt64(0)))
         let total = UInt64(expansion.paths.count)
         let analyzed = FleetAnalysis.run(paths: expansion.paths, jobs: jobs) { path in
             let entry = Self.fleetEntry(path: path, options: options)
