@@ -73,10 +73,12 @@ final class ControlConnection {
                 break parse
             case .request(let request):
                 var response = daemon.controlAPI.respond(to: request)
+                daemon.metrics.countControlRequest(request, status: response.status)
                 if !request.wantsKeepAlive { response.closesConnection = true }
                 queue(response)
             case .failure(let error):
                 daemon.stats.controlErrors.wrappingAdd(1, ordering: .relaxed)
+                daemon.metrics.countControlRequest(nil, status: error.status)
                 queue(.error(error.status, error.description, closesConnection: true))
             }
         }
@@ -87,6 +89,7 @@ final class ControlConnection {
     func timeOut() {
         guard phase == .open else { return }
         daemon.stats.requestTimeouts.wrappingAdd(1, ordering: .relaxed)
+        daemon.metrics.countControlRequest(nil, status: .requestTimeout)
         queue(.error(.requestTimeout, "no complete request within \(daemon.configuration.requestTimeoutMs) ms", closesConnection: true))
         flush()
     }

@@ -19,10 +19,12 @@ import PollTraceStore
 public final class PollTraceDaemon: @unchecked Sendable {
     // Immutable after init: safe from any thread.
     public let configuration: DaemonConfiguration
-    public let stats = DaemonStats()
+    public let stats: DaemonStats
     public let recorder: DaemonRecorder?
     public let logger: Logger
     let group: PollerGroup
+    /// `GET /metrics`. Loop-confined to the control poller.
+    let metrics: DaemonMetrics
     private let readBuffers: [PollerID: ReadBuffer]
 
     // Loop-confined to the control poller (or to the one thread driving it with runOnce).
@@ -41,9 +43,11 @@ public final class PollTraceDaemon: @unchecked Sendable {
         precondition(configuration.pollers >= 1, "the daemon needs at least one poller")
         self.configuration = configuration
         self.logger = logger
-        let stats = self.stats
+        let stats = DaemonStats(policy: configuration.dispatch)
+        self.stats = stats
         let recorder = try configuration.trace.map { try DaemonRecorder(settings: $0, stats: stats, logger: logger) }
         self.recorder = recorder
+        metrics = DaemonMetrics(stats: stats, recorder: recorder, policy: configuration.dispatch)
         do {
             group = try PollerGroup(count: configuration.pollers, policy: configuration.dispatch,
                                     recorder: recorder, labelPrefix: "polltraced")

@@ -39,10 +39,13 @@ enum Console {
 final class ProgressBar {
     private let enabled: Bool
     private let label: String
+    /// What `done` and `total` count.
+    private let unit: String
     private var drawn = false
 
-    init(label: String) {
+    init(label: String, unit: String = "records") {
         self.label = label
+        self.unit = unit
         enabled = isatty(STDERR_FILENO) != 0
     }
 
@@ -58,9 +61,9 @@ final class ProgressBar {
             let fraction = min(1, Double(done) / Double(total))
             let filled = Int(fraction * 30)
             line += "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: 30 - filled) + "] "
-            line += "\(Int(fraction * 100))% \(done)/\(total) records"
+            line += "\(Int(fraction * 100))% \(done)/\(total) \(unit)"
         } else {
-            line += "\(done) records"
+            line += "\(done) \(unit)"
         }
         Console.err(line)
         drawn = true

@@ -15,7 +15,8 @@ struct Polltraced: AsyncParsableCommand {
         abstract: "Run a media-server-shaped service on EventPoller and record its event loop to a trace.",
         discussion: """
         Control API (JSON over HTTP/1.1): POST /api/rtp/open, POST /api/rtp/close, \
-        GET /api/rtp, GET /api/stats, POST /api/trace/rotate. See docs/daemon.md. \
+        GET /api/rtp, GET /api/stats, POST /api/trace/rotate; GET /metrics in the \
+        Prometheus text format. See docs/daemon.md and docs/fleet.md. \
         SIGINT and SIGTERM finish the trace and exit 0.
         """
     )

@@ -42,12 +42,15 @@ final class ImportCommandTests: XCTestCase {
         XCTAssertEqual(findings?.first?["access_call"] as? String, "read", "the stale event reached a read on the new fd")
     }
 
-    func testAnalyzeOfSeveralTraces_mixesImportedAndRecordedInOneJSONArray() throws {
+    func testAnalyzeOfSeveralTraces_listsImportedTracesInTheFleetReport() throws {
         let trace = directory.appendingPathComponent("seed.sqlite").path
         _ = try CLI.run(["import", seedLog, "-o", trace])
         let result = try CLI.run(["analyze", "--json", trace, trace])
-        let documents = CLI.json(result.stdout) as? [Any]
-        XCTAssertEqual(documents?.count, 2, "one JSON document per trace:\n\(result.stdout.prefix(300))")
+        let traces = (CLI.json(result.stdout) as? [String: Any])?["traces"] as? [[String: Any]]
+        XCTAssertEqual(traces?.count, 2, "one entry per trace argument:\n\(result.stdout.prefix(300))")
+        XCTAssertEqual(traces?.map { $0["imported"] as? Bool }, [true, true])
+        XCTAssertEqual(traces?.map { ($0["findings_by_kind"] as? [String: Int])?["likely_stale_dispatch"] }, [1, 1])
+        XCTAssertEqual(result.status, 1)
     }
 
     func testVerifyOfAnImportedTrace_isRefusedWithAClearMessage() throws {
