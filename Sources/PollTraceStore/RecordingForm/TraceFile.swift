@@ -50,7 +50,7 @@ final class TraceFile {
             // traced process crashing (the crash test checks this), not the machine
             // losing power mid-trace; close() checkpoints with a full sync.
             try connection.execute(sql: """
-                PRAGMA page_size = \(PlainSchema.pageSize);
+                PRAGMA page_size = \(CompactSchema.pageSize);
                 PRAGMA journal_mode = WAL;
                 PRAGMA synchronous = NORMAL;
                 PRAGMA cache_size = -\(Self.appendingCacheKiB);
@@ -59,7 +59,7 @@ final class TraceFile {
                 """)
             if let limit = options.maxFileBytes {
                 // A size cap behaves exactly like a full disk: SQLITE_FULL.
-                try connection.execute(sql: "PRAGMA max_page_count = \(max(1, limit / PlainSchema.pageSize))")
+                try connection.execute(sql: "PRAGMA max_page_count = \(max(1, limit / CompactSchema.pageSize))")
             }
             try connection.execute(sql: "BEGIN")
             try connection.execute(sql: CompactSchema.createTables)
