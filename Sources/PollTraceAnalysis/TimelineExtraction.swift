@@ -35,18 +35,16 @@ public enum TimelineExtraction {
         // The batch each poller was in when the window opened: its dispatches in the
         // window are drawn inside it.
         var openBatches: [PollerID: TraceRecord] = [:]
-        var started = false
         try TraceWindowReader.read(path: path, window: window, baseNs: base, before: { record in
             if threads == nil {
                 annotator.skip(record)
                 if case .batch(let b) = record { openBatches[b.poller] = record }
             }
         }, inside: { record in
-            if !started {
-                started = true
-                for batch in openBatches.values.sorted(by: { $0.seq < $1.seq }) {
-                    builder.add(batch, annotation: nil, origin: nil)
-                }
+            // A poller's batch from before the window is drawn when the window
+            // opens on its dispatches, not when it opens on a new batch.
+            if let batch = openBatches.removeValue(forKey: record.poller), record.kind != .batch {
+                builder.add(batch, annotation: nil, origin: nil)
             }
             if threads != nil {
                 builder.add(record, annotation: nil, origin: try threads!.origin(of: record.seq) ?? (0, 0))
