@@ -49,6 +49,11 @@ struct DispatchAnnotator {
                 annotation.closeSeq = record.fdClose?.seq ?? record.end?.seq
             }
         }
+        // An orphan event run by an ended registration: the close that ended the
+        // registration which ran is the one that made it stale.
+        if annotation.closeSeq == nil, verdict == .deadRegistration, let ran {
+            annotation.closeSeq = ran.fdClose?.seq ?? ran.end?.seq
+        }
         if verdict == .misrouted, let ran {
             annotation.reuseSeq = ran.fdOpenedSeq > 0 ? ran.fdOpenedSeq : ran.registeredSeq
         }

@@ -96,8 +96,9 @@ public struct SequenceDiagram: Sendable {
                 out += "<line class=\"\(cls)\" x1=\"\(x(0))\" y1=\"\(y)\" x2=\"\(x(step.actor) - 4)\" y2=\"\(y)\" marker-end=\"url(#arrow)\"/>"
             }
             let textX = step.actor == 0 ? x(0) + 30 : x(0) + 8
-            let room = step.actor == 0 ? columnWidth * actors.count / 7 : (x(step.actor) - x(0)) / 6
-            out += "<text class=\"\(step.isStale ? "label stale" : "label")\" x=\"\(textX)\" y=\"\(y - 6)\">\(n + 1). \(HTMLText.escape(HTMLText.clip(step.text, max(room, 34))))<title>\(HTMLText.escape(step.text))</title></text>"
+            // The label may run past its arrow, up to the diagram's right edge.
+            let room = (width - textX - 4) * 10 / 62
+            out += "<text class=\"\(step.isStale ? "label stale" : "label")\" x=\"\(textX)\" y=\"\(y - 6)\">\(n + 1). \(HTMLText.escape(HTMLText.clip(step.text, room)))<title>\(HTMLText.escape(step.text))</title></text>"
             out += "<text class=\"at\" x=\"\(textX)\" y=\"\(y + 13)\">\(HTMLText.escape(step.at))</text>"
         }
         out += "</svg>"

@@ -10,6 +10,10 @@ struct TimelineBuilder {
     private var known: Set<Int64> = []
     /// Per track: the open batch (slice index) and its events.
     private var openBatch: [Int64: (slice: Int, events: [HarvestedEvent])] = [:]
+    /// Per track: the last slice drawn, so that the next one starts no earlier than
+    /// it ends. A loop runs one handler at a time, so this only trims clock jitter
+    /// (and traces whose clocks disagree), but a viewer needs slices that nest.
+    private var lastSlice: [Int64: Int] = [:]
     /// Where the records that a flow can start from were drawn (closes, opens,
     /// registrations), by seq.
     private var points: [SequenceNumber: (track: Int64, timeNs: UInt64)] = [:]
@@ -52,7 +56,7 @@ struct TimelineBuilder {
         extendBatch(trackID, to: t)
         switch record {
         case .batch(let b):
-            closeBatch(trackID)
+            closeBatch(trackID, at: b.timeNs)
             let slice = Timeline.Slice(track: trackID, startNs: b.timeNs, durationNs: 0,
                                        name: "batch #\(b.batchNumber) (\(b.events.count) event\(b.events.count == 1 ? "" : "s"))",
                                        category: "batch", seq: b.seq,
@@ -62,6 +66,7 @@ struct TimelineBuilder {
                                        depth: 0)
             timeline.slices.append(slice)
             openBatch[trackID] = (timeline.slices.count - 1, b.events)
+            lastSlice[trackID] = nil
         case .dispatch(let d):
             addDispatch(d, track: trackID, annotation: annotation)
         case .registered(let r):
@@ -122,10 +127,19 @@ struct TimelineBuilder {
         args.append(("duration_ns", .int(Int64(d.durationNs))))
         let stale = a?.verdict?.isStaleDispatch == true
         if stale { category = "dispatch,stale" }
-        timeline.slices.append(Timeline.Slice(track: trackID, startNs: d.timeNs, durationNs: d.durationNs,
+        // Starts no earlier than its batch and the dispatch before it on this track.
+        var start = d.timeNs
+        if let batch { start = max(start, timeline.slices[batch.slice].startNs) }
+        if let previous = lastSlice[trackID] {
+            let end = timeline.slices[previous].startNs + timeline.slices[previous].durationNs
+            if start < end { trim(previous, to: start) }
+        }
+        let end = max(start, d.timeNs + d.durationNs)
+        lastSlice[trackID] = timeline.slices.count
+        timeline.slices.append(Timeline.Slice(track: trackID, startNs: start, durationNs: end - start,
                                               name: a?.ranLabel ?? (d.source == .event ? "registration #\(d.ranRegistrationID)" : "\(d.source) #\(d.ranRegistrationID)"),
                                               category: category, seq: d.seq, args: args, depth: batch == nil ? 0 : 1))
-        extendBatch(trackID, to: d.timeNs + d.durationNs)
+        extendBatch(trackID, to: end)
         guard let a, let verdict = a.verdict else { return }
         if stale {
             instant(trackID, d.timeNs, "STALE \(verdict.rawValue): \(a.ranLabel)", "stale", d.seq,
@@ -177,7 +191,20 @@ struct TimelineBuilder {
         if end > start { timeline.slices[open.slice].durationNs = max(timeline.slices[open.slice].durationNs, end - start) }
     }
 
-    private mutating func closeBatch(_ track: Int64) { openBatch[track] = nil }
+    /// Ends the open batch of `track` where the next one starts, at the latest.
+    private mutating func closeBatch(_ track: Int64, at next: UInt64) {
+        if let last = lastSlice[track] { trim(last, to: next) }
+        if let open = openBatch[track] { trim(open.slice, to: next) }
+        openBatch[track] = nil
+        lastSlice[track] = nil
+    }
+
+    /// Shortens slice `i` so that it ends by `time` (never before it starts).
+    private mutating func trim(_ i: Int, to time: UInt64) {
+        let start = timeline.slices[i].startNs
+        let end = start + timeline.slices[i].durationNs
+        if end > time { timeline.slices[i].durationNs = time > start ? time - start : 0 }
+    }
 
     /// Call after the last record.
     mutating func finish(window: TraceWindow) -> Timeline {
