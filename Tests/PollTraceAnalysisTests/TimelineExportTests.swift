@@ -31,7 +31,7 @@ final class TimelineExportTests: XCTestCase {
 
     func testWholeTimeline_ofRandomSchedules_isValid_andMarksExactlyTheStaleDispatches() throws {
         var stale = 0, flows = 0
-        for seed in UInt64(1)...40 {
+        for seed in UInt64(1)...15 {
             for policies in SchedulePropertyTests.policySets {
                 let (path, truth) = try recordSchedule(seed: seed, policies: policies)
                 defer { TraceFiles.remove(path) }
