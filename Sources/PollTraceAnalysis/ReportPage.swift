@@ -99,7 +99,7 @@ struct ReportPage {
         for (number, f) in shown {
             let title = "Finding \(number): \(f.kind.rawValue) at seq \(f.seq), fd \(f.event.fd)"
             out += "<figure class=\"finding \(f.kind.isStaleDispatch ? "stale" : "")\" id=\"finding-\(number)\"><figcaption><h3>\(e(title))</h3></figcaption>"
-            out += SequenceDiagram(finding: f).svg(title: title)
+            out += "<div class=\"scroll\">" + SequenceDiagram(finding: f).svg(title: title) + "</div>"
             out += "<pre>\(e(ReportText.describe(f, clock: clock)))</pre></figure>"
         }
         out += "</section>\n"
@@ -111,7 +111,7 @@ struct ReportPage {
         for (i, mark) in imported.marks.prefix(limit).enumerated() {
             let title = "Finding \(i + 1): \(mark.kind), fd \(mark.fd), wait at line \(mark.waitLine)"
             out += "<figure class=\"finding stale\" id=\"finding-\(i + 1)\"><figcaption><h3>\(e(title))</h3></figcaption>"
-            out += SequenceDiagram(mark: mark).svg(title: title) + "<pre>\(e(mark.sentence))</pre></figure>"
+            out += "<div class=\"scroll\">" + SequenceDiagram(mark: mark).svg(title: title) + "</div><pre>\(e(mark.sentence))</pre></figure>"
         }
         out += "</section>\n"
     }
@@ -195,8 +195,8 @@ struct ReportPage {
     table.bars td.bar{width:100%}table.bars td.bar span{display:block;height:.8rem;background:#54aeff;min-width:1px}
     .kinds{display:grid;grid-template-columns:repeat(auto-fill,minmax(20rem,1fr));gap:1rem}
     footer{margin-top:2rem;color:var(--muted);font-size:.85rem}
-    @media (max-width:40rem){body{padding:.5rem;font-size:14px}.kinds{grid-template-columns:1fr}table.pollers td,table.pollers th{padding:.1rem .3rem}}
+    @media (max-width:40rem){body{padding:.5rem;font-size:14px}svg.seq{min-width:36rem}.kinds{grid-template-columns:1fr}table.pollers td,table.pollers th{padding:.1rem .3rem}}
     @media print{body{max-width:none;font-size:11pt}*{-webkit-print-color-adjust:exact;print-color-adjust:exact}
-    .scroll{overflow:visible}svg.timeline{min-width:0}h2{break-after:avoid}section{break-inside:auto}pre{white-space:pre-wrap}}
+    .scroll{overflow:visible}svg.timeline,svg.seq{min-width:0}h2{break-after:avoid}section{break-inside:auto}pre{white-space:pre-wrap}}
     """
 }

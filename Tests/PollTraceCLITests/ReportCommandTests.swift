@@ -67,7 +67,7 @@ final class ReportCommandTests: XCTestCase {
         // The DOM as the browser built it: the first finding's figure holds an SVG
         // sequence diagram with the seed's four steps.
         let figureStart = try XCTUnwrap(dom.stdout.range(of: "<figure class=\"finding stale\" id=\"finding-1\">"), "finding 1 is drawn:\n\(dom.stdout.prefix(2000))")
-        let figure = String(dom.stdout[figureStart.lowerBound...].prefix(while: { _ in true }).components(separatedBy: "</figure>")[0])
+        let figure = String(dom.stdout[figureStart.lowerBound...]).components(separatedBy: "</figure>")[0]
         XCTAssertTrue(figure.contains("<svg class=\"seq\""), "an inline SVG sequence diagram")
         for step in ["1. harvest batch #\(batch): event", "2. close fd \(fd)", "3. new fd \(fd)", "MISROUTED", "seq \(seq)", closer] {
             XCTAssertTrue(figure.contains(step), "the diagram shows '\(step)'")
