@@ -78,24 +78,30 @@ struct VisualizeBench: ParsableCommand {
             return "\(html.utf8.count) bytes of HTML (goal < 5000000: \(html.utf8.count < 5_000_000 ? "met" : "NOT met"))"
         }))
 
+        // Wall time, and CPU time (user + system, every thread of this process):
+        // on a shared machine the CPU time is the steadier of the two.
         var times = [[Double]](repeating: [], count: cases.count)
+        var cpu = [[Double]](repeating: [], count: cases.count)
         for i in 1...runs {
             for (k, c) in cases.enumerated() {
+                let cpuStart = ProcessCPU.ownSeconds()
                 let start = ContinuousClock.now
                 let detail = try c.body()
                 let elapsed = start.duration(to: .now)
                 let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
                 times[k].append(seconds)
-                print(String(format: "run %d: %@ %.3f s  (%@)", i, c.label, seconds, detail))
+                cpu[k].append(ProcessCPU.ownSeconds() - cpuStart)
+                print(String(format: "run %d: %@ %.3f s wall, %.3f s cpu  (%@)", i, c.label, seconds, cpu[k].last!, detail))
             }
         }
         print("")
-        let baseline = median(times[0])
+        let baseline = median(times[0]), baselineCPU = median(cpu[0])
         for (k, c) in cases.enumerated() {
-            let m = median(times[k])
+            let m = median(times[k]), mc = median(cpu[k])
             let goal = c.label.hasPrefix("timeline --around") ? String(format: " (goal < 1 s: %@)", m < 1 ? "met" : "NOT met")
                 : c.label.hasPrefix("report") ? String(format: " (goal < 10 s: %@)", m < 10 ? "met" : "NOT met") : ""
-            print(String(format: "median %@ %.3f s = %.2fx analyze%@", c.label, m, m / baseline, goal))
+            print(String(format: "median %@ %.3f s wall = %.2fx analyze, %.3f s cpu = %.2fx analyze%@",
+                         c.label, m, m / baseline, mc, mc / baselineCPU, goal))
         }
     }
 
