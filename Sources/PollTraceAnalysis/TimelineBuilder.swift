@@ -140,6 +140,9 @@ struct TimelineBuilder {
                                               name: a?.ranLabel ?? (d.source == .event ? "registration #\(d.ranRegistrationID)" : "\(d.source) #\(d.ranRegistrationID)"),
                                               category: category, seq: d.seq, args: args, depth: batch == nil ? 0 : 1))
         extendBatch(trackID, to: end)
+        if d.source == .timer {
+            instant(trackID, start, "timer #\(d.ranRegistrationID) fired", "timer", d.seq, [("timer", .int(Int64(d.ranRegistrationID)))])
+        }
         guard let a, let verdict = a.verdict else { return }
         if stale {
             instant(trackID, d.timeNs, "STALE \(verdict.rawValue): \(a.ranLabel)", "stale", d.seq,

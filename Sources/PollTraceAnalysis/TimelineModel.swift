@@ -35,7 +35,7 @@ public struct Timeline: Sendable {
         public var track: Int64
         public var timeNs: UInt64
         public var name: String
-        /// "fd", "registration", "stale", "suppression", "gap", "syscall".
+        /// "fd", "registration", "timer", "stale", "suppression", "gap", "syscall".
         public var category: String
         public var seq: SequenceNumber
         public var args: [(String, Value)]

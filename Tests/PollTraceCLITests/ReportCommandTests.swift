@@ -106,6 +106,27 @@ final class ReportCommandTests: XCTestCase {
         XCTAssertLessThan(html.utf8.count, 5_000_000)
     }
 
+    func testImportedStraceTrace_reportDrawsTheForeignFindingByItsLogLines() throws {
+        let analyze = try CLI.run(["analyze", TimelineCommandTests.importedSeed, "--json"])
+        let findings = try XCTUnwrap((CLI.json(analyze.stdout) as? [String: Any])?["findings"] as? [[String: Any]])
+        let finding = try XCTUnwrap(findings.first, "the imported seed has a hazard")
+        let run = try CLI.run(["report", TimelineCommandTests.importedSeed, "-o", "-"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let html = run.stdout
+        XCTAssertTrue(html.contains("\(findings.count) hazards found in the imported strace log"), "the verdict")
+        let figure = try XCTUnwrap(html.components(separatedBy: "id=\"finding-1\"").dropFirst().first?.components(separatedBy: "</figure>").first)
+        // The steps are the lines the foreign analysis names: the wait, the close,
+        // the reuse and the access to the new fd.
+        var expected = [try XCTUnwrap(finding["kind"] as? String), "close fd \(try XCTUnwrap(TimelineCommandTests.int(finding["fd"])))"]
+        for key in ["wait_line", "close_line", "reuse_line", "access_line"] {
+            expected.append("line \(try XCTUnwrap(TimelineCommandTests.int(finding[key]), key))")
+        }
+        for text in expected {
+            XCTAssertTrue(figure.contains(text), "the diagram shows '\(text)'")
+        }
+        XCTAssertTrue(html.contains("<svg class=\"timeline\""), "and the timeline around it")
+    }
+
     func testBadInput_exits2_andWritesNothing() throws {
         let out = TimelineCommandTests.output("bad-report.html")
         try? FileManager.default.removeItem(atPath: out)

@@ -90,6 +90,18 @@ final class TimelineCommandTests: XCTestCase {
         XCTAssertTrue(events.contains { $0["ph"] as? String == "X" && ($0["name"] as? String)?.hasPrefix("batch #1") == true })
     }
 
+    func testJSONSummary_countsWhatWasWritten() throws {
+        let out = Self.output("summary.json")
+        let run = try CLI.run(["timeline", Self.demoNaive, "--around", "2000", "--radius", "100", "-o", out, "--json"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let summary = try XCTUnwrap(CLI.json(run.stdout) as? [String: Any])
+        let events = try Self.events(out).filter { $0["ph"] as? String != "M" }
+        XCTAssertEqual(Self.int(summary["events"]), events.count, "the summary counts the events written")
+        XCTAssertEqual(Self.int(summary["flows"]), events.filter { $0["ph"] as? String == "s" }.count)
+        XCTAssertEqual(Self.int(summary["stale_marked"]), events.filter { $0["ph"] as? String == "i" && $0["cat"] as? String == "stale" }.count)
+        XCTAssertEqual(summary["window"] as? String, "seq 1900...2100")
+    }
+
     func testBadInput_exits2_withAClearMessage_andWritesNothing() throws {
         let out = Self.output("refused.json")
         try? FileManager.default.removeItem(atPath: out)
