@@ -73,10 +73,8 @@ struct Timeline: ParsableCommand {
             let reader = try TraceReader(path: trace)
             let imported = ForeignTraceAnalysis.isImported(reader)
             var marks: [LineMark] = []
-            var foreign: [ForeignFinding] = []
             if imported {
-                foreign = try ForeignTraceAnalysis.analyze(reader: reader).findings
-                marks = foreign.map { f in
+                marks = try ForeignTraceAnalysis.analyze(reader: reader).findings.map { f in
                     LineMark(kind: f.kind.rawValue, sentence: f.sentence, fd: f.fd, waitLine: f.waitLine,
                              closeLine: f.closeLine, reuseLine: f.reuseLine, accessLine: f.accessLine)
                 }
