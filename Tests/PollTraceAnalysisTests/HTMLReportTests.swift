@@ -76,6 +76,28 @@ final class HTMLReportTests: XCTestCase {
         XCTAssertTrue(html.contains("<tr><th>3-4 events</th><td class=\"n\">1</td>"), "the batch of 3 events")
     }
 
+    /// How the trace ended: a gap record's lost records are counted, and a trace
+    /// whose writer did not finish says so.
+    func testReport_saysHowTheTraceEnded_gapsAndAnUncleanClose() throws {
+        var records = SeedInterleavingTests.seedRecords(policy: .naive)
+        let last = records.last!.seq
+        records.append(.gap(Gap(seq: last + 6, timeNs: (last + 6) * 1000, firstLost: last + 1, lastLost: last + 5, lostCount: 5,
+                                fromTimeNs: (last + 1) * 1000, toTimeNs: (last + 5) * 1000)))
+        let path = try TraceFiles.write(records, pollers: [PollerInfo(poller: 1, backend: "epoll", policy: .naive)], name: "report-gap")
+        defer { TraceFiles.remove(path) }
+        let html = try HTMLReport.generate(path: path)
+        XCTAssertTrue(html.contains("1 gaps, 5 records lost"), "the gap and what it lost")
+        XCTAssertTrue(html.contains("Closed cleanly"))
+
+        // The same file as a crashed writer leaves it: no clean-close mark.
+        let db = try SQLiteConnection(path: path, readOnly: false)
+        try db.execute(sql: "UPDATE meta SET value = 0 WHERE key = 'closed_cleanly'")
+        XCTAssertEqual(try db.scalarInt(sql: "SELECT count(*) FROM meta WHERE key = 'closed_cleanly'"), 1, "the writer marks a clean close")
+        let unclean = try HTMLReport.generate(path: path)
+        XCTAssertTrue(unclean.contains("Not closed cleanly"), "a trace whose writer did not finish")
+        XCTAssertFalse(unclean.contains("Closed cleanly"))
+    }
+
     func testUnreadableTrace_throwsInsteadOfWritingAReport() {
         let path = TraceFiles.temporaryPath("not-a-trace")
         FileManager.default.createFile(atPath: path, contents: Data("hello".utf8))
