@@ -12,7 +12,8 @@ struct DispatchAnnotation: Sendable {
     /// was not closed), for a stale dispatch.
     var closeSeq: SequenceNumber?
     /// The open of the fd number that the handler which ran was registered on (or
-    /// its registration), for a misrouted dispatch.
+    /// its registration), for a misrouted dispatch; for a suppression because the
+    /// registration was replaced, the open of the replacing one.
     var reuseSeq: SequenceNumber?
 }
 
@@ -56,6 +57,14 @@ struct DispatchAnnotator {
         }
         if verdict == .misrouted, let ran {
             annotation.reuseSeq = ran.fdOpenedSeq > 0 ? ran.fdOpenedSeq : ran.registeredSeq
+        }
+        // The guard dropped the event because the number has a new registration:
+        // the reuse is that registration's fd.
+        if verdict == .justifiedSuppression, d.suppression == .registrationReplaced, let harvested,
+           let fd = replayer.registration(harvested)?.fd,
+           let current = replayer.interestList(d.poller).currentRegistration(forFD: fd),
+           let newer = replayer.registration(current.registrationID) {
+            annotation.reuseSeq = newer.fdOpenedSeq > 0 ? newer.fdOpenedSeq : newer.registeredSeq
         }
         return annotation
     }

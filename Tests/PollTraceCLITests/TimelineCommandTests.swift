@@ -63,6 +63,32 @@ final class TimelineCommandTests: XCTestCase {
         }
     }
 
+    /// On the guarded demo trace every suppression of the guard is marked, with an
+    /// arrow from the close, and, when the number was reused, from the reuse.
+    func testGuardedDemoTrace_marksEachGuardSuppression_withArrowsFromCloseAndReuse() throws {
+        let guarded = Self.repository.appendingPathComponent("traces/demo-guarded.sqlite").path
+        let stats = try XCTUnwrap(CLI.json(try CLI.run(["stats", guarded, "--json"]).stdout) as? [String: Any])
+        let suppressions = try XCTUnwrap(stats["suppressions"] as? [String: Any])
+        let out = Self.output("guarded.json")
+        XCTAssertEqual(try CLI.run(["timeline", guarded, "-o", out]).status, 0)
+        let events = try Self.events(out)
+        let suppressed = events.filter { $0["ph"] as? String == "X" && $0["cat"] as? String == "dispatch,suppressed" }
+        for reason in ["registration_replaced", "registration_gone"] {
+            XCTAssertEqual(suppressed.filter { Self.args($0)["suppression"] as? String == reason }.count, Self.int(suppressions[reason]) ?? 0,
+                           "every \(reason) suppression is drawn")
+        }
+        var into: [Int: [String]] = [:]
+        for f in events where f["ph"] as? String == "f" { into[Self.int(Self.args(f)["to_seq"])!, default: []].append(f["name"] as! String) }
+        for slice in suppressed {
+            let seq = Self.int(Self.args(slice)["seq"])!
+            XCTAssertTrue(into[seq, default: []].contains("fd closed"), "suppression at seq \(seq): an arrow from the close")
+            if Self.args(slice)["suppression"] as? String == "registration_replaced" {
+                XCTAssertTrue(into[seq, default: []].contains("fd number reused"), "suppression at seq \(seq): an arrow from the reuse")
+            }
+        }
+        XCTAssertEqual(events.filter { $0["cat"] as? String == "suppression" }.count, suppressed.count, "one mark per guard suppression")
+    }
+
     func testAround_andFromTo_giveTheSameRecordsForTheSameSeqs() throws {
         let a = Self.output("around.json"), b = Self.output("fromto.json")
         XCTAssertEqual(try CLI.run(["timeline", Self.demoNaive, "--around", "1000", "--radius", "50", "-o", a]).status, 0)
