@@ -92,6 +92,10 @@ struct Timeline: ParsableCommand {
                 window = .around(seq, radius: radius)
             }
             let timeline = try TimelineExtraction.extract(path: trace, window: window, maxEvents: maxEvents, marks: marks)
+            // An empty window is almost always a seq or time past the trace's end.
+            if timeline.firstSeq == 0 {
+                throw ValidationError("\(trace): no record is in \(timeline.windowDescription); `polltrace stats \(trace)` shows the trace's seq and time range")
+            }
             try writeOutput(timeline)
             let stale = timeline.instants.filter { $0.category == "stale" }.count
             let summary = "\(timeline.eventCount) events on \(timeline.tracks.count) track(s) for \(timeline.windowDescription)"

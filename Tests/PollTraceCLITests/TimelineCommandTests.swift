@@ -146,6 +146,8 @@ final class TimelineCommandTests: XCTestCase {
             (["timeline", Self.demoNaive, "--finding", "0", "-o", out], "from 1"),
             (["timeline", Self.demoNaive, "--finding", "100000", "-o", out], "does not exist"),
             (["timeline", Self.demoNaive], "--output"),
+            (["timeline", Self.demoNaive, "--around", "99999999", "-o", out], "no record is in seq 99999799...100000199"),
+            (["timeline", Self.demoNaive, "--from", "100s", "-o", out], "no record is in t+100"),
         ]
         for (arguments, message) in cases {
             let run = try CLI.run(arguments)
