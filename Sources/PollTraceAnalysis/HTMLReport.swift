@@ -42,9 +42,10 @@ public enum HTMLReport {
         })
         var replayer = tally.replayer
         replayer.finish()
-        let analysis = AnalysisReport(trace: path, metadata: reader.metadata, replayer: replayer)
+        var analysis = AnalysisReport(trace: path, metadata: reader.metadata, replayer: replayer)
+        analysis.end = try TraceAnalysis.checkedEnd(of: reader, recordsRead: analysis.recordCount)
         let timeline = try timelineAroundFirstFindings(path: path, analysis: analysis, imported: imported)
-        var page = ReportPage(path: path, metadata: reader.metadata, closedCleanly: reader.closedCleanly)
+        var page = ReportPage(path: path, metadata: reader.metadata)
         return page.render(analysis: analysis, tally: tally, timeline: timeline, imported: imported, limit: options.findingLimit)
     }
 

@@ -4,11 +4,10 @@ import PollTraceCore
 struct ReportPage {
     let path: String
     let metadata: TraceMetadata
-    let closedCleanly: Bool
     private var out = ""
 
-    init(path: String, metadata: TraceMetadata, closedCleanly: Bool) {
-        self.path = path; self.metadata = metadata; self.closedCleanly = closedCleanly
+    init(path: String, metadata: TraceMetadata) {
+        self.path = path; self.metadata = metadata
     }
 
     private func e(_ s: String) -> String { HTMLText.escape(s) }
@@ -67,9 +66,12 @@ struct ReportPage {
 
     private mutating func ending(_ a: AnalysisReport) {
         out += "<section id=\"ending\"><h2>How the trace ended</h2><ul>"
-        out += closedCleanly
-            ? "<li class=\"good\">Closed cleanly: the writer finished (<code>meta.closed_cleanly = 1</code>).</li>"
-            : "<li class=\"bad\">Not closed cleanly: the writer crashed, was killed, or is still running; the last records may be missing.</li>"
+        if let end = a.end {
+            let clean = end.kind == .closed && end.recordsDropped == 0
+            let written = end.recordsWritten.map { " (\($0) records written, all of them read)" } ?? ""
+            out += "<li class=\"\(clean ? "good" : "bad")\">\(end.kind == .closed ? "Closed cleanly" : "Not closed cleanly"): "
+                + "\(e(end.sentence))\(written).</li>"
+        }
         let lost = a.gaps.filter { !($0.unannounced && $0.firstLost == 1) }.reduce(UInt64(0)) { $0 + $1.lostCount }
         if a.gapCount == 0 {
             out += "<li class=\"good\">No records dropped: no gap record, no hole in the sequence numbers.</li>"

@@ -92,6 +92,7 @@ final class HTMLReportTests: XCTestCase {
         // The same file as a crashed writer leaves it: no clean-close mark.
         let db = try SQLiteConnection(path: path, readOnly: false)
         try db.execute(sql: "UPDATE meta SET value = 0 WHERE key = 'closed_cleanly'")
+        try db.execute(sql: "UPDATE meta SET value = 'not_closed' WHERE key = 'ended'")
         XCTAssertEqual(try db.scalarInt(sql: "SELECT count(*) FROM meta WHERE key = 'closed_cleanly'"), 1, "the writer marks a clean close")
         let unclean = try HTMLReport.generate(path: path)
         XCTAssertTrue(unclean.contains("Not closed cleanly"), "a trace whose writer did not finish")

@@ -6,7 +6,8 @@ import XCTest
 /// tests (`TraceEventDocument`); here: what the command shows and how it fails.
 final class TimelineCommandTests: XCTestCase {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static var demoNaive: String { repository.appendingPathComponent("traces/demo-naive.sqlite").path }
+    /// The demo's naive trace (233 misrouted dispatches), as the reader fixtures keep it.
+    static var demoNaive: String { repository.appendingPathComponent("Tests/TraceFixtures/demo-naive.v5.sqlite").path }
     static var importedSeed: String { repository.appendingPathComponent("Tests/StraceFixtures/traces/seed-6.13-o-f-ttt-T.v4.trace").path }
 
     static func output(_ name: String) -> String {
@@ -66,7 +67,7 @@ final class TimelineCommandTests: XCTestCase {
     /// On the guarded demo trace every suppression of the guard is marked, with an
     /// arrow from the close, and, when the number was reused, from the reuse.
     func testGuardedDemoTrace_marksEachGuardSuppression_withArrowsFromCloseAndReuse() throws {
-        let guarded = Self.repository.appendingPathComponent("traces/demo-guarded.sqlite").path
+        let guarded = Self.repository.appendingPathComponent("Tests/TraceFixtures/demo-guarded.v5.sqlite").path
         let stats = try XCTUnwrap(CLI.json(try CLI.run(["stats", guarded, "--json"]).stdout) as? [String: Any])
         let suppressions = try XCTUnwrap(stats["suppressions"] as? [String: Any])
         let out = Self.output("guarded.json")
