@@ -91,6 +91,8 @@ final class HTMLReportTests: XCTestCase {
 
         // The same file as a crashed writer leaves it: no clean-close mark.
         let db = try SQLiteConnection(path: path, readOnly: false)
+        // The report's reader thread may still be closing its read connection.
+        try db.execute(sql: "PRAGMA busy_timeout = 10000")
         try db.execute(sql: "UPDATE meta SET value = 0 WHERE key = 'closed_cleanly'")
         try db.execute(sql: "UPDATE meta SET value = 'not_closed' WHERE key = 'ended'")
         XCTAssertEqual(try db.scalarInt(sql: "SELECT count(*) FROM meta WHERE key = 'closed_cleanly'"), 1, "the writer marks a clean close")
