@@ -48,12 +48,11 @@ public enum StraceTraceImport {
     /// Records an import hands the writer at a time (one lock round trip each).
     public static let handOver = 1024
 
-    /// How an import writes its trace: lossless, and indexed while writing (its
-    /// writer thread has time to spare; `TraceWriterOptions.indexWhileWriting`).
+    /// How an import writes its trace: lossless, then the v7 tables.
     public static func writerOptions(overwrite: Bool) -> TraceWriterOptions {
         // The v7 tables without replay's verdicts: a log has syscalls, not dispatches;
         // its findings come from the foreign analysis (`ForeignFindingsTable`).
-        TraceWriterOptions(mode: .lossless, overwrite: overwrite, indexWhileWriting: true, finalization: TraceFinalizer.Verdicts.none)
+        TraceWriterOptions(mode: .lossless, overwrite: overwrite, finalization: TraceFinalizer.Verdicts.none)
     }
 
     /// The pid and `-ttt` time of the log's first line, for the trace's metadata.
