@@ -241,6 +241,13 @@ final class DaemonLifecycleTests: XCTestCase {
         let traces = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".sqlite") }
         XCTAssertEqual(Set(traces.map { $0.hasPrefix("demo-naive") ? "naive" : $0.hasPrefix("demo-guarded") ? "guarded" : $0 }),
                        ["naive", "guarded"], "the demo must leave one trace per policy: \(traces)")
+        // It ends with the naive trace's HTML report, beside the trace, and its path.
+        let reportLine = try XCTUnwrap(output.split(separator: "\n").first { $0.hasPrefix("report of the naive trace: ") }, output)
+        let reportPath = String(reportLine.dropFirst("report of the naive trace: ".count).split(separator: " ")[0])
+        XCTAssertTrue(reportPath.hasPrefix(directory + "/demo-naive") && reportPath.hasSuffix(".html"), reportPath)
+        let html = try String(contentsOfFile: reportPath, encoding: .utf8)
+        XCTAssertTrue(html.hasPrefix("<!DOCTYPE html>") && html.contains("id=\"finding-1\"") && html.contains("<svg class=\"seq\""),
+                      "the report draws the naive trace's first finding")
     }
 
     func testPolltraced_onSIGTERMandSIGINT_finishesTheTraceAndExitsZero() throws {
