@@ -11,8 +11,14 @@ public enum StraceImport {
 
     /// Imports `path` into `consumers`.
     public static func run(path: String, sequence: SequenceCounter, consumers: [ImportConsumer]) throws -> Outcome {
+        try run(reader: LogReader(path: path), sequence: sequence, consumers: consumers)
+    }
+
+    /// Imports what `reader` has not handed out yet into `consumers`.
+    public static func run(reader: LogReader, sequence: SequenceCounter, consumers: [ImportConsumer]) throws -> Outcome {
         let importer = StraceImporter(sequence: sequence, consumers: consumers)
-        try LogReader.forEachLine(path: path) { line, number in importer.feed(line, number: number) }
+        try reader.forEachLine({ line, number in importer.feed(line, number: number) },
+                               overlong: { importer.skipOverlong(number: $0) })
         importer.finish()
         return Outcome(linesRead: importer.linesRead, diagnostics: importer.diagnostics,
                        firstEpochTimeNs: importer.firstEpochTimeNs)

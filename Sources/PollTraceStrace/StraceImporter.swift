@@ -23,6 +23,12 @@ public final class StraceImporter {
     /// One line, without its `\n`. `number` counts from 1.
     public func feed(_ line: UnsafeBufferPointer<UInt8>, number: UInt32) { engine.feed(line, number: number) }
 
+    /// Line `number` was too long to read: counted, and skipped.
+    public func skipOverlong(number: UInt32) {
+        engine.linesRead = number
+        engine.diagnostics.note(.lineTooLong, line: number)
+    }
+
     /// The log ended: calls still in flight never returned.
     public func finish() { engine.finish() }
 }
@@ -32,7 +38,7 @@ struct ImportEngine {
     let sequence: SequenceCounter
     private let consumers: [ImportConsumer]
     var diagnostics = ImportDiagnostics()
-    private(set) var linesRead: UInt32 = 0
+    var linesRead: UInt32 = 0
     private(set) var firstEpochTimeNs: UInt64?
 
     var model = FDTableModel()
