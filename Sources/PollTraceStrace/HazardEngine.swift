@@ -41,8 +41,11 @@ struct HazardEngine {
             forEachWatched(table, r.fd) { event in
                 // Only number-keyed events are watched at a number while it is closed.
                 guard event.state == .closed, !event.followsWord else { return }
-                event.target = r.fd
                 if event.reuseLine == nil { event.reuseLine = origin.line; event.reuseFD = r.fd }
+                // Made by another thread: a loop that uses the number as it is (no
+                // handler table) reaches it. One its own thread made is that
+                // handler's business until it is registered (below).
+                event.target = origin.tid != event.tid ? r.fd : nil
             }
         case .closed(let r):
             for (poller, t) in pollerTable where t == table { interest[poller]?.fdClosed(r.fd, atLine: origin.line) }
@@ -52,13 +55,24 @@ struct HazardEngine {
             interest[r.poller, default: InterestList()].add(.init(
                 id: r.registrationID, fd: r.fd, data: r.data, interest: r.interest, fdClosedAtLine: nil,
                 registeredAtLine: origin.line))
-            handled(table, r.fd)
+            forEachWatched(table, r.fd) { event in
+                if event.state == .unhandled, event.fd == r.fd { event.state = .handled }
+                // The new fd now has a handler in this epoll fd's table.
+                if event.state == .closed, !event.followsWord, event.poller == r.poller { event.target = r.fd }
+            }
             if !closedWords.isEmpty { wordTaken(table, r.data, by: r.fd, line: origin.line) }
         case .modified(let r):
             interest[r.poller]?.modify(r.registrationID, interest: r.interest, data: nil)
             handled(table, r.fd)
         case .unregistered(let r):
+            let word = interest[r.poller]?.registrations[r.registrationID]?.data
             interest[r.poller]?.remove(r.registrationID, atLine: origin.line)
+            if let word { registrationEnded(table, r.fd, word: word, poller: r.poller, line: origin.line) }
+            forEachWatched(table, r.fd) { event in
+                if event.state == .closed, !event.followsWord, event.poller == r.poller, event.target == r.fd {
+                    event.target = nil
+                }
+            }
         case .callFailed(let r):
             if r.call != .epollDelete && r.call != .close { handled(table, r.fd) }
         case .syscall(let r):
@@ -144,7 +158,7 @@ struct HazardEngine {
                 // per fd bounded by the open batches, not by the events.
                 if let last = events.last, last.batch == serial { duplicate = true; return }
                 let pending = PendingEvent(fd: fd, table: origin.fdTable, mask: event.mask, data: event.data,
-                                           tid: origin.tid, batch: serial)
+                                           tid: origin.tid, poller: batch.poller, batch: serial)
                 events.append(pending)
                 open.events.append(pending)
             }
@@ -229,9 +243,18 @@ struct HazardEngine {
         }
     }
 
-    private mutating func closed(_ table: UInt32, _ fd: Int32, line: UInt32) {
+    /// A word-keyed event's registration ended (DEL, or its fd closed): the loop
+    /// frees the object its word points at, which a new registration can take,
+    /// whether or not the fd was closed.
+    private mutating func registrationEnded(_ table: UInt32, _ fd: Int32, word: UInt64, poller: PollerID, line: UInt32) {
+        closed(table, fd, line: line) { $0.followsWord && $0.data == word && $0.poller == poller }
+    }
+
+    private mutating func closed(_ table: UInt32, _ fd: Int32, line: UInt32,
+                                 only affected: (PendingEvent) -> Bool = { _ in true }) {
         var movedToWords: [PendingEvent] = []
         forEachWatched(table, fd) { event in
+            guard affected(event) else { return }
             switch event.state {
             case .unhandled where event.fd == fd:
                 event.state = .closed

@@ -19,6 +19,9 @@ final class PendingEvent {
     let data: UInt64
     /// The harvesting thread (renamed with it); only its calls can be the dispatch.
     var tid: Int32
+    /// The epoll fd's poller: a loop that finds handlers by number finds them in the
+    /// table of this epoll fd, so only a new fd registered on it can receive the event.
+    let poller: PollerID
     /// The batch it came in, to fold duplicate events of one fd in one batch.
     let batch: UInt64
     /// True when `data` is not the fd: the loop follows the word, not the number.
@@ -29,16 +32,18 @@ final class PendingEvent {
     /// again, or the data word registered for an fd.
     var reuseLine: UInt32?
     var reuseFD: Int32?
-    /// Where a stale dispatch would land now: the number while it is open again,
-    /// or the fd that last took the data word. Nil while nothing holds the key.
+    /// Where a stale dispatch would land now: the number while a new fd on it is
+    /// registered on the same epoll fd or was made by another thread, or the fd that
+    /// last took the data word. Nil while no handler holds the key.
     var target: Int32?
     var accessLine: UInt32?
     var accessCall: String?
     var accessResult: Int64 = 0
     var accessErrno: Int32 = 0
 
-    init(fd: Int32, table: UInt32, mask: IOEvents, data: UInt64, tid: Int32, batch: UInt64) {
-        self.fd = fd; self.table = table; self.mask = mask; self.data = data; self.tid = tid; self.batch = batch
+    init(fd: Int32, table: UInt32, mask: IOEvents, data: UInt64, tid: Int32, poller: PollerID, batch: UInt64) {
+        self.fd = fd; self.table = table; self.mask = mask; self.data = data; self.tid = tid; self.poller = poller
+        self.batch = batch
         followsWord = UInt32(truncatingIfNeeded: data) != UInt32(bitPattern: fd)
     }
 

@@ -130,6 +130,7 @@ final class ReuseChainTests: XCTestCase {
             100 epoll_wait(3, [\(Array(repeating: one, count: events).joined(separator: ", "))], \(events), -1) = \(events)
             100 close(5) = 0
             100 eventfd2(0, EFD_NONBLOCK) = 5
+            100 epoll_ctl(3, EPOLL_CTL_ADD, 5, {events=EPOLLIN, data={u32=5, u64=5}}) = 0
             100 read(5, 0x7ffd, 8) = -1 EAGAIN (Resource temporarily unavailable)
             100 epoll_wait(3, [], 8, 0) = 0
             """
