@@ -46,6 +46,7 @@ struct HazardEngine {
                 // handler table) reaches it. One its own thread made is that
                 // handler's business until it is registered (below).
                 event.target = origin.tid != event.tid ? r.fd : nil
+                event.targetLabel = ""
             }
         case .closed(let r):
             for (poller, t) in pollerTable where t == table { interest[poller]?.fdClosed(r.fd, atLine: origin.line) }
@@ -54,13 +55,16 @@ struct HazardEngine {
             notePoller(r.poller, table: table)
             interest[r.poller, default: InterestList()].add(.init(
                 id: r.registrationID, fd: r.fd, data: r.data, interest: r.interest, fdClosedAtLine: nil,
-                registeredAtLine: origin.line))
+                registeredAtLine: origin.line, label: r.handlerLabel))
             forEachWatched(table, r.fd) { event in
                 if event.state == .unhandled, event.fd == r.fd { event.state = .handled }
                 // The new fd now has a handler in this epoll fd's table.
-                if event.state == .closed, !event.followsWord, event.poller == r.poller { event.target = r.fd }
+                if event.state == .closed, !event.followsWord, event.poller == r.poller {
+                    event.target = r.fd
+                    event.targetLabel = r.handlerLabel
+                }
             }
-            if !closedWords.isEmpty { wordTaken(table, r.data, by: r.fd, line: origin.line) }
+            if !closedWords.isEmpty { wordTaken(table, r.data, by: r.fd, label: r.handlerLabel, line: origin.line) }
         case .modified(let r):
             interest[r.poller]?.modify(r.registrationID, interest: r.interest, data: nil)
             handled(table, r.fd)
@@ -128,9 +132,11 @@ struct HazardEngine {
                                fd: fd, mask: event.mask.description, data: event.data, waitLine: origin.line)
             }
             var fd = event.fd
+            var label = ""
             switch list.resolve(event.data) {
             case .live(let registration):
                 fd = registration.fd
+                label = registration.label
             case .orphan(let registration):
                 var orphan = finding(.orphanEvent, fd: registration.fd)
                 orphan.closeLine = registration.fdClosedAtLine
@@ -159,6 +165,7 @@ struct HazardEngine {
                 if let last = events.last, last.batch == serial { duplicate = true; return }
                 let pending = PendingEvent(fd: fd, table: origin.fdTable, mask: event.mask, data: event.data,
                                            tid: origin.tid, poller: batch.poller, batch: serial)
+                pending.label = label
                 events.append(pending)
                 open.events.append(pending)
             }
@@ -183,12 +190,14 @@ struct HazardEngine {
                                          reuseLine: reuse)
             finding.reuseFD = event.reuseFD
             finding.followsWord = event.followsWord
+            finding.handler = event.label.isEmpty ? nil : event.label
             if let access = event.accessLine, access < nextWaitLine {
                 finding.kind = .likelyStaleDispatch
                 finding.accessLine = access
                 finding.accessCall = event.accessCall
                 finding.accessResult = event.accessResult
                 finding.accessErrno = event.accessErrno
+                finding.accessHandler = event.accessLabel.isEmpty ? nil : event.accessLabel
             }
             findings.append(finding)
         }
@@ -279,12 +288,13 @@ struct HazardEngine {
 
     /// A registration carries `data` for `fd`: word-keyed events closed with that
     /// word would now reach `fd`'s handler.
-    private mutating func wordTaken(_ table: UInt32, _ data: UInt64, by fd: Int32, line: UInt32) {
+    private mutating func wordTaken(_ table: UInt32, _ data: UInt64, by fd: Int32, label: String, line: UInt32) {
         guard let events = closedWords[WordKey(table: table, data: data)] else { return }
         for event in events where event.state == .closed && event.accessLine == nil {
             eventVisits += 1
             if let old = event.target, old != fd { unwatch(event, at: old) }
             event.target = fd
+            event.targetLabel = label
             if event.reuseLine == nil { event.reuseLine = line; event.reuseFD = fd }
             watched.modify(table, fd, inserting: []) { if !$0.contains(where: { $0 === event }) { $0.append(event) } }
         }

@@ -36,7 +36,12 @@ final class PendingEvent {
     /// registered on the same epoll fd or was made by another thread, or the fd that
     /// last took the data word. Nil while no handler holds the key.
     var target: Int32?
+    /// The harvested registration's label, and that of the registration that took
+    /// the key (the handler a stale dispatch would run), when the log named them.
+    var label = ""
+    var targetLabel = ""
     var accessLine: UInt32?
+    var accessLabel = ""
     var accessCall: String?
     var accessResult: Int64 = 0
     var accessErrno: Int32 = 0
@@ -52,6 +57,7 @@ final class PendingEvent {
 
     func noteAccess(_ call: SyscallRecord, line: UInt32) {
         accessLine = line
+        accessLabel = targetLabel
         accessCall = call.name
         accessResult = call.result
         accessErrno = call.errno

@@ -10,10 +10,13 @@ public enum StraceCommand {
 
     /// `-f` follows threads and children (and is required by `--seccomp-bpf`); `-q`
     /// drops attach/detach chatter but keeps exit lines; `-ttt -T` time each call;
-    /// `-s 512` keeps epoll_wait arrays whole (strace cuts arrays at the string
-    /// limit) without copying much payload into the log.
-    public static func arguments(output: String, seccompBPF: Bool) -> [String] {
-        var args = ["-f", "-q", "-ttt", "-T", "-s", "512", "-e", traceSet, "-o", output]
+    /// `-yy` annotates every fd with its socket's addresses or its file's path, which
+    /// become the registrations' handler labels; `-s 512` keeps epoll_wait arrays
+    /// whole (strace cuts arrays at the string limit) without copying much payload
+    /// into the log. `extra` goes before `-o`, so it can add options but not replace
+    /// the log.
+    public static func arguments(output: String, seccompBPF: Bool, extra: [String] = []) -> [String] {
+        var args = ["-f", "-q", "-ttt", "-T", "-yy", "-s", "512", "-e", traceSet] + extra + ["-o", output]
         if seccompBPF { args.insert("--seccomp-bpf", at: 0) }
         return args
     }

@@ -7,6 +7,7 @@ public enum StraceImport {
         public var linesRead: UInt32
         public var diagnostics: ImportDiagnostics
         public var firstEpochTimeNs: UInt64?
+        public var timestamps: LogTimestamps
     }
 
     /// Imports `path` into `consumers`.
@@ -21,7 +22,7 @@ public enum StraceImport {
                                overlong: { importer.skipOverlong(number: $0) })
         importer.finish()
         return Outcome(linesRead: importer.linesRead, diagnostics: importer.diagnostics,
-                       firstEpochTimeNs: importer.firstEpochTimeNs)
+                       firstEpochTimeNs: importer.firstEpochTimeNs, timestamps: importer.timestamps)
     }
 
     /// Imports log text held in memory.
@@ -30,7 +31,7 @@ public enum StraceImport {
         LogReader.forEachLine(text: text) { line, number in importer.feed(line, number: number) }
         importer.finish()
         return Outcome(linesRead: importer.linesRead, diagnostics: importer.diagnostics,
-                       firstEpochTimeNs: importer.firstEpochTimeNs)
+                       firstEpochTimeNs: importer.firstEpochTimeNs, timestamps: importer.timestamps)
     }
 
     /// Imports text and analyses it in memory, without a trace file.

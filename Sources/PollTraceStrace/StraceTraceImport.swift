@@ -10,6 +10,7 @@ public enum StraceTraceImport {
         public var linesRead: UInt32
         public var recordsWritten: Int
         public var report: ForeignReport
+        public var timestamps: LogTimestamps
     }
 
     public static func importLog(logPath: String, tracePath: String, overwrite: Bool = false) throws -> Summary {
@@ -43,7 +44,8 @@ public enum StraceTraceImport {
                                   diagnostics: outcome.diagnostics)
         return Summary(linesRead: outcome.linesRead, recordsWritten: spool.records,
                        report: ForeignReport(findings: analyzer.findings, statistics: analyzer.stats,
-                                             diagnostics: outcome.diagnostics))
+                                             diagnostics: outcome.diagnostics),
+                       timestamps: outcome.timestamps)
     }
 
     /// Records an import hands the writer at a time (one lock round trip each).

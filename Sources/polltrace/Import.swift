@@ -49,6 +49,9 @@ enum ImportOutput {
         } catch {
             throw fail("\(error)")
         }
+        if let note = summary.timestamps.note(log: log) {
+            FileHandle.standardError.write(Data("note: \(note)\n".utf8))
+        }
         try print(summary.report, linesRead: summary.linesRead, records: summary.recordsWritten, log: log, trace: trace, json: json)
     }
 
