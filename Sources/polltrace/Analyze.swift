@@ -21,10 +21,14 @@ struct Analyze: ParsableCommand {
     @Flag(name: .long, help: "Print JSON (one object for one trace, an array for several) instead of text.")
     var json = false
 
+    @Flag(name: .long, help: "Print one JSON object per finding, one per line, as each trace is analysed.")
+    var jsonLines = false
+
     @OptionGroup var replay: ReplayOptionGroup
 
     func validate() throws {
         guard !traces.isEmpty else { throw ValidationError("Give at least one trace file.") }
+        if json && jsonLines { throw ValidationError("Give --json or --json-lines, not both.") }
     }
 
     func run() throws {
@@ -40,7 +44,12 @@ struct Analyze: ParsableCommand {
                     let report = try ForeignTraceAnalysis.analyze(reader: reader)
                     bar.finish()
                     if json {
-                        documents.append(.verbatim(report.renderJSON()))
+                        documents.append(ForeignReportJSON.analysis(report, trace: path, metadata: reader.metadata))
+                    } else if jsonLines {
+                        for f in report.findings {
+                            Console.out(ReportJSON.findingLine(trace: path, source: "strace",
+                                                               finding: ForeignReportJSON.finding(f)).renderedOnOneLine() + "\n")
+                        }
                     } else {
                         Console.out((i > 0 ? "\n" : "") + "trace \(path) (imported from strace)\n" + report.renderText())
                     }
@@ -51,6 +60,11 @@ struct Analyze: ParsableCommand {
                 bar.finish()
                 if json {
                     documents.append(ReportJSON.analysis(report))
+                } else if jsonLines {
+                    for f in report.findings {
+                        Console.out(ReportJSON.findingLine(trace: path, source: "native", finding: ReportJSON.finding(f))
+                                        .renderedOnOneLine() + "\n")
+                    }
                 } else {
                     Console.out((i > 0 ? "\n" : "") + ReportText.render(report))
                 }

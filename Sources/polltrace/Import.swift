@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import PollTraceAnalysis
+import PollTraceStore
 import PollTraceStrace
 
 struct Import: ParsableCommand {
@@ -71,7 +73,9 @@ enum ImportOutput {
             throw ExitCode(2)
         }
         if json {
-            Swift.print(report.renderJSON(), terminator: "")
+            // The document `analyze --json` prints for this trace.
+            let metadata = try? TraceReader(path: trace).metadata
+            Swift.print(ForeignReportJSON.analysis(report, trace: trace, metadata: metadata).rendered(), terminator: "")
         } else {
             Swift.print("imported \(linesRead) lines of \(log) into \(trace): \(records) records")
             Swift.print(report.renderText(), terminator: "")
