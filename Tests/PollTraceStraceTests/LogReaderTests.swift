@@ -88,3 +88,21 @@ final class LogReaderTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: trace))
     }
 }
+
+/// What an import says about the log's timestamps.
+final class LogTimestampTests: XCTestCase {
+    func testTimestamps_epochTimeOfDayOrNone_andTheNoteSaysWhichTimesAreMeant() {
+        let bare = "100 epoll_create1(0) = 3\n"
+        let timeOfDay = "100 10:00:01.000001 epoll_create1(0) = 3\n"
+        let epoch = "100 1795812356.100333 epoll_create1(0) = 3\n"
+        func timestamps(_ text: String) -> LogTimestamps {
+            StraceImport.run(text: text, sequence: SequenceCounter(), consumers: []).timestamps
+        }
+        XCTAssertEqual(timestamps(bare), LogTimestamps.none)
+        XCTAssertEqual(timestamps(timeOfDay), .timeOfDay)
+        XCTAssertEqual(timestamps(epoch), .epoch)
+        XCTAssertNil(LogTimestamps.epoch.note(log: "x"))
+        XCTAssertTrue(LogTimestamps.none.note(log: "x")?.contains("every time in the trace is 0") == true)
+        XCTAssertTrue(LogTimestamps.timeOfDay.note(log: "x")?.contains("midnight") == true)
+    }
+}

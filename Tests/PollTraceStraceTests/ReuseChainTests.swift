@@ -72,6 +72,46 @@ final class ReuseChainTests: XCTestCase {
                        "only the harvesting thread can run the stale event:\n\(report.renderText())")
     }
 
+    func testNewFdTheHarvestingThreadMadeAndDidNotRegister_isItsOwnBusiness() {
+        // The handler makes a pipe whose write end takes the lost number and writes
+        // to it at once: no handler table holds that number, so no stale dispatch.
+        let log = """
+        100 epoll_create1(0) = 3
+        100 eventfd2(1, EFD_NONBLOCK) = 5
+        100 eventfd2(1, EFD_NONBLOCK) = 6
+        100 epoll_ctl(3, EPOLL_CTL_ADD, 5, {events=EPOLLIN, data={u32=5, u64=5}}) = 0
+        100 epoll_ctl(3, EPOLL_CTL_ADD, 6, {events=EPOLLIN, data={u32=6, u64=6}}) = 0
+        100 epoll_wait(3, [{events=EPOLLIN, data={u32=5, u64=5}}, {events=EPOLLIN, data={u32=6, u64=6}}], 8, 0) = 2
+        100 read(5, "\\1\\0\\0\\0\\0\\0\\0\\0", 8) = 8
+        100 epoll_ctl(3, EPOLL_CTL_DEL, 6, NULL) = 0
+        100 close(6) = 0
+        100 pipe2([6, 7], O_NONBLOCK) = 0
+        100 write(7, "x", 1) = 1
+        100 write(6, "x", 1) = -1 EBADF (Bad file descriptor)
+        100 epoll_wait(3, [], 8, 0) = 0
+        """
+        let (report, _) = StraceImport.analyze(text: log)
+        XCTAssertEqual(report.findings.map(\.kind), [.reuseWithinBatch], report.renderText())
+    }
+
+    func testNumberRegisteredOnAnotherEpollFd_isNotReachedFromThisOne() {
+        let log = """
+        100 epoll_create1(0) = 3
+        100 epoll_create1(0) = 4
+        100 eventfd2(1, EFD_NONBLOCK) = 6
+        100 epoll_ctl(3, EPOLL_CTL_ADD, 6, {events=EPOLLIN, data={u32=6, u64=6}}) = 0
+        100 epoll_wait(3, [{events=EPOLLIN, data={u32=6, u64=6}}], 8, 0) = 1
+        100 close(6) = 0
+        100 eventfd2(1, EFD_NONBLOCK) = 6
+        100 epoll_ctl(4, EPOLL_CTL_ADD, 6, {events=EPOLLIN, data={u32=6, u64=6}}) = 0
+        100 read(6, "\\1\\0\\0\\0\\0\\0\\0\\0", 8) = 8
+        100 epoll_wait(3, [], 8, 0) = 0
+        """
+        let (report, _) = StraceImport.analyze(text: log)
+        XCTAssertEqual(report.findings.map(\.kind), [.reuseWithinBatch],
+                       "the new 6 has its handler in epoll fd 4's table:\n\(report.renderText())")
+    }
+
     func testPointerData_reRegisteredForAnotherFd_isFollowedByTheWord() {
         // nginx-like: the connection object at 0x55d0…10 is freed with fd 7 and taken
         // at once by a new connection on fd 9; the stale event for 7 runs its handler,
