@@ -41,7 +41,6 @@ public final class SQLiteConnection {
 
     deinit {
         sqlite3_close_v2(handle)
-        progressBox?.release()
     }
 
     /// Runs one or more statements that return no rows we need.
@@ -64,15 +63,7 @@ public final class SQLiteConnection {
         var rest: UnsafePointer<CChar>?
         let code: Int32 = sql.withCString { text in
             let result = sqlite3_prepare_v3(handle, text, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, &rest)
-            if result == SQLITE_OK, let rest {
-                // Anything but whitespace and ';' left over is a second statement.
-                var p = rest
-                while p.pointee != 0 {
-                    let c = p.pointee
-                    if c != 0x20 && c != 0x0a && c != 0x0d && c != 0x09 && c != 0x3b { return SQLITE_MISUSE }
-                    p += 1
-                }
-            }
+            if result == SQLITE_OK, let rest, !Self.isOnlyPunctuationAndComments(rest) { return SQLITE_MISUSE }
             return result
         }
         if code == SQLITE_MISUSE, let statement {
@@ -86,45 +77,45 @@ public final class SQLiteConnection {
         return SQLiteStatement(handle: statement, connection: self, sql: sql)
     }
 
+    /// Compiles `sql` and checks that it takes exactly `parameters` parameters: the
+    /// number the caller is about to bind. A mismatch is a bug in the caller's SQL
+    /// (a column added to the list but not to the binding, or the reverse) and
+    /// would otherwise insert NULLs silently.
+    public func makeStatement(sql: String, parameters: Int) throws -> SQLiteStatement {
+        let statement = try makeStatement(sql: sql)
+        guard Int(statement.parameterCount) == parameters else {
+            throw SQLiteError(resultCode: SQLITE_RANGE,
+                              message: "the statement takes \(statement.parameterCount) parameters but the code binds \(parameters)",
+                              sql: sql)
+        }
+        return statement
+    }
+
+    /// True when `text` holds nothing but whitespace, `;` and SQL comments (`-- …`
+    /// to the end of a line, `/* … */`): what may follow the one statement.
+    static func isOnlyPunctuationAndComments(_ text: UnsafePointer<CChar>) -> Bool {
+        var p = text
+        while p.pointee != 0 {
+            let c = p.pointee
+            if c == 0x20 || c == 0x0a || c == 0x0d || c == 0x09 || c == 0x0c || c == 0x3b {
+                p += 1
+            } else if c == 0x2d && p[1] == 0x2d {  // -- comment
+                while p.pointee != 0 && p.pointee != 0x0a { p += 1 }
+            } else if c == 0x2f && p[1] == 0x2a {  // /* comment */
+                p += 2
+                while p.pointee != 0 && !(p.pointee == 0x2a && p[1] == 0x2f) { p += 1 }
+                if p.pointee != 0 { p += 2 }
+            } else {
+                return false
+            }
+        }
+        return true
+    }
+
     /// The single integer the query returns (nil when it returns no row or NULL).
     public func scalarInt(sql: String) throws -> Int64? {
         let statement = try makeStatement(sql: sql)
         guard try statement.step(), !statement.isNull(0) else { return nil }
         return statement.int64(0)
     }
-
-    /// `sqlite3_changes64`: rows changed by the last INSERT/UPDATE/DELETE.
-    public var changes: Int64 { sqlite3_changes64(handle) }
-
-    /// Sets a run-time limit (`sqlite3_limit`), returning the previous value.
-    @discardableResult
-    public func setLimit(_ id: Int32, to value: Int32) -> Int32 { sqlite3_limit(handle, id, value) }
-
-    /// Interrupts any statement running on this connection (safe from another thread).
-    public func interrupt() { sqlite3_interrupt(handle) }
-
-    /// Installs a progress handler called about every `instructions` VM steps; the
-    /// closure returns true to interrupt. Used to bound how long a query may run.
-    public func setProgressHandler(every instructions: Int32, _ handler: (() -> Bool)?) {
-        if let handler {
-            let box = Unmanaged.passRetained(ProgressBox(handler))
-            progressBox?.release()
-            progressBox = box
-            sqlite3_progress_handler(handle, instructions, { context in
-                guard let context else { return 0 }
-                return Unmanaged<ProgressBox>.fromOpaque(context).takeUnretainedValue().handler() ? 1 : 0
-            }, box.toOpaque())
-        } else {
-            sqlite3_progress_handler(handle, 0, nil, nil)
-            progressBox?.release()
-            progressBox = nil
-        }
-    }
-
-    private var progressBox: Unmanaged<ProgressBox>?
-}
-
-private final class ProgressBox {
-    let handler: () -> Bool
-    init(_ handler: @escaping () -> Bool) { self.handler = handler }
 }

@@ -1,11 +1,13 @@
 import PollTraceAnalysis
 import PollTraceCore
+import PollTraceStore
 
 /// The `--json` document of an imported trace: the same top-level shape as a
 /// native trace's (`ReportJSON.analysis`, docs/cli.md), so one reader handles both.
 /// What only a log can say (statistics, unreadable lines) is under `strace`.
 public enum ForeignReportJSON {
-    public static func analysis(_ report: ForeignReport, trace: String, metadata: TraceMetadata?) -> JSONValue {
+    public static func analysis(_ report: ForeignReport, trace: String, metadata: TraceMetadata?,
+                                end: TraceEnd?) -> JSONValue {
         let problems = UInt64(report.findings.count)
         return .object([
             ("format", .string("polltrace-analyze")),
@@ -15,6 +17,7 @@ public enum ForeignReportJSON {
             ("source", .string("strace")),
             ("metadata", metadata.map(ReportJSON.metadata) ?? .null),
             ("records", .null),
+            ("ended", ReportJSON.ended(end)),
             ("spin_threshold", .null),
             ("summary", .object(ForeignFinding.Kind.allCases.map { ($0.rawValue, .uint(UInt64(report.count($0)))) } + [
                 ("problems", .uint(problems)),

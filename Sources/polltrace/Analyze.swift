@@ -44,7 +44,7 @@ struct Analyze: ParsableCommand {
                     let report = try ForeignTraceAnalysis.analyze(reader: reader)
                     bar.finish()
                     if json {
-                        documents.append(ForeignReportJSON.analysis(report, trace: path, metadata: reader.metadata))
+                        documents.append(ForeignReportJSON.analysis(report, trace: path, metadata: reader.metadata, end: reader.end))
                     } else if jsonLines {
                         for f in report.findings {
                             Console.out(ReportJSON.findingLine(trace: path, source: "strace",

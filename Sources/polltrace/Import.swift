@@ -74,8 +74,9 @@ enum ImportOutput {
         }
         if json {
             // The document `analyze --json` prints for this trace.
-            let metadata = try? TraceReader(path: trace).metadata
-            Swift.print(ForeignReportJSON.analysis(report, trace: trace, metadata: metadata).rendered(), terminator: "")
+            let reader = try? TraceReader(path: trace)
+            Swift.print(ForeignReportJSON.analysis(report, trace: trace, metadata: reader?.metadata, end: reader?.end)
+                            .rendered(), terminator: "")
         } else {
             Swift.print("imported \(linesRead) lines of \(log) into \(trace): \(records) records")
             Swift.print(report.renderText(), terminator: "")
