@@ -31,6 +31,9 @@ struct Record: ParsableCommand {
     @Flag(help: "Do not use --seccomp-bpf even where the kernel allows it.")
     var noSeccomp = false
 
+    @Flag(help: "Do not pass -yy (socket addresses and paths as handler labels): its lookups can slow a socket-heavy program many times.")
+    var noLabels = false
+
     @Flag(help: "Replace the trace file if it exists.")
     var force = false
 
@@ -67,7 +70,8 @@ struct Record: ParsableCommand {
                     "note: this kernel does not let strace filter with --seccomp-bpf; recording without it (slower)\n".utf8))
             }
         }
-        var arguments = StraceCommand.arguments(output: logPath, seccompBPF: useSeccomp, extra: straceArguments)
+        var arguments = StraceCommand.arguments(output: logPath, seccompBPF: useSeccomp, labels: !noLabels,
+                                                extra: straceArguments)
         if let pid { arguments += ["-p", String(pid)] } else { arguments += ["--"] + command }
 
         // Ctrl-C should stop the traced program (or, with --pid, make strace detach)

@@ -30,7 +30,9 @@ final class GroundTruthTests: XCTestCase {
             let count = min(perRun, Int(firstSeed + UInt64(total) - seed))
             let log = dir.appendingPathComponent("truth-\(seed).strace").path
             let truthPath = dir.appendingPathComponent("truth-\(seed).txt").path
-            let status = try StraceFixtures.run(strace, StraceCommand.arguments(output: log, seccompBPF: false)
+            // Without -yy: its socket lookups made these runs about 20 times slower (labels
+            // are checked by RealProgramTests and EventLibraryTests).
+            let status = try StraceFixtures.run(strace, StraceCommand.arguments(output: log, seccompBPF: false, labels: false)
                                                 + [program.path, String(seed), String(count), truthPath])
             XCTAssertEqual(status, 0, "truth_loop \(seed) \(count) failed under strace")
             let truth = GroundTruth.parseTruth(try String(contentsOfFile: truthPath, encoding: .utf8))

@@ -80,6 +80,30 @@ final class LogReaderTests: XCTestCase {
         XCTAssertEqual(summary.report.findings.map(\.kind), [.likelyStaleDispatch])
     }
 
+    func testImportCommand_readsTheLogFromAPipeOnStandardInput() throws {
+        let polltrace = Bundle.main.bundleURL.appendingPathComponent("polltrace")
+        guard FileManager.default.isExecutableFile(atPath: polltrace.path) else {
+            return XCTFail("the polltrace binary is not built at \(polltrace.path)")
+        }
+        let log = StraceFixtures.directory.appendingPathComponent("logs/seed-6.13-o-f-ttt-T.strace")
+        let trace = dir.appendingPathComponent("stdin.trace").path
+        let process = Process()
+        process.executableURL = polltrace
+        process.arguments = ["import", "/dev/stdin", "-o", trace]
+        let input = Pipe()  // a pipe, as in `strace -o /dev/stdout … | polltrace import /dev/stdin`
+        process.standardInput = input
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        input.fileHandleForWriting.write(try Data(contentsOf: log))
+        try input.fileHandleForWriting.close()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 1, "the seed's log has a finding:\n\(text)")
+        XCTAssertTrue(text.contains("likely stale dispatches: 1"), text)
+    }
+
     func testDirectoryAsLog_isRefusedBeforeAnyTraceIsWritten() throws {
         let trace = dir.appendingPathComponent("t.trace").path
         XCTAssertThrowsError(try StraceTraceImport.importLog(logPath: dir.path, tracePath: trace)) { error in
