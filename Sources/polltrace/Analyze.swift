@@ -29,6 +29,9 @@ struct Analyze: ParsableCommand {
     @Flag(name: .long, help: "Print JSON (the report for one trace, the fleet report for several) instead of text.")
     var json = false
 
+    @Flag(name: .long, help: "Print one JSON object per finding, one per line, as each trace is analysed (traces in order).")
+    var jsonLines = false
+
     @Option(name: .long, help: "Traces analyzed at once when there are several (default: one per core).")
     var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
 
@@ -37,10 +40,12 @@ struct Analyze: ParsableCommand {
     func validate() throws {
         guard !traces.isEmpty else { throw ValidationError("Give at least one trace file.") }
         guard (1...256).contains(jobs) else { throw ValidationError("--jobs must be in 1...256 (got \(jobs)).") }
+        if json && jsonLines { throw ValidationError("Give --json or --json-lines, not both.") }
     }
 
     func run() throws {
         let expansion = TraceArguments.expand(traces)
+        if jsonLines { return try runLines(expansion) }
         if expansion.items.count > 1 { return try runFleet(expansion) }
         if let error = expansion.errors.first {
             Console.err("polltrace: error: \(error.message)\n")
@@ -62,7 +67,7 @@ struct Analyze: ParsableCommand {
                 let report = try ForeignTraceAnalysis.analyze(reader: reader)
                 bar.finish()
                 if json {
-                    document = .verbatim(report.renderJSON())
+                    document = ForeignReportJSON.analysis(report, trace: path, metadata: reader.metadata, end: reader.end)
                 } else {
                     Console.out("trace \(path) (imported from strace)\n" + report.renderText())
                 }
@@ -84,6 +89,39 @@ struct Analyze: ParsableCommand {
         // A trace that could not be read still prints a JSON value: an empty array.
         if json { Console.out((document ?? JSONValue.array([])).rendered()) }
         if code != 0 { throw ExitCode(code) }
+    }
+
+    /// `--json-lines`: each trace in turn, one line per finding as soon as its trace
+    /// is done (for `jq` and log shippers).
+    private func runLines(_ expansion: TraceArguments.Expansion) throws {
+        var worst: Int32 = 0
+        for error in expansion.errors {
+            Console.err("polltrace: error: \(error.message)\n")
+            worst = 2
+        }
+        for path in expansion.paths {
+            do {
+                let reader = try TraceReader(path: path)
+                if ForeignTraceAnalysis.isImported(reader) {
+                    let report = try ForeignTraceAnalysis.analyze(reader: reader)
+                    for f in report.findings {
+                        Console.out(ReportJSON.findingLine(trace: path, source: "strace", finding: ForeignReportJSON.finding(f))
+                                        .renderedOnOneLine() + "\n")
+                    }
+                    worst = max(worst, report.findings.isEmpty ? 0 : 1)
+                    continue
+                }
+                let report = try TraceAnalysis.analyze(path: path, options: replay.replayOptions)
+                for f in report.findings {
+                    Console.out(ReportJSON.findingLine(trace: path, source: "native", finding: ReportJSON.finding(f))
+                                    .renderedOnOneLine() + "\n")
+                }
+                worst = max(worst, report.inconsistencyCount > 0 ? 2 : (report.problemCount > 0 ? 1 : 0))
+            } catch {
+                worst = max(worst, Console.badInput(error).rawValue)
+            }
+        }
+        if worst != 0 { throw ExitCode(worst) }
     }
 
     /// Several traces: `jobs` at a time, a line each and the fleet summary. Each

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import PollTraceAnalysis
+import PollTraceStore
 import PollTraceStrace
 
 struct Import: ParsableCommand {
@@ -49,6 +51,9 @@ enum ImportOutput {
         } catch {
             throw fail("\(error)")
         }
+        if let note = summary.timestamps.note(log: log) {
+            FileHandle.standardError.write(Data("note: \(note)\n".utf8))
+        }
         try print(summary.report, linesRead: summary.linesRead, records: summary.recordsWritten, log: log, trace: trace, json: json)
     }
 
@@ -68,7 +73,10 @@ enum ImportOutput {
             throw ExitCode(2)
         }
         if json {
-            Swift.print(report.renderJSON(), terminator: "")
+            // The document `analyze --json` prints for this trace.
+            let reader = try? TraceReader(path: trace)
+            Swift.print(ForeignReportJSON.analysis(report, trace: trace, metadata: reader?.metadata, end: reader?.end)
+                            .rendered(), terminator: "")
         } else {
             Swift.print("imported \(linesRead) lines of \(log) into \(trace): \(records) records")
             Swift.print(report.renderText(), terminator: "")

@@ -31,11 +31,18 @@ struct Record: ParsableCommand {
     @Flag(help: "Do not use --seccomp-bpf even where the kernel allows it.")
     var noSeccomp = false
 
+    @Flag(help: "Do not pass -yy (socket addresses and paths as handler labels): its lookups can slow a socket-heavy program many times.")
+    var noLabels = false
+
     @Flag(help: "Replace the trace file if it exists.")
     var force = false
 
-    @Flag(help: "Print the findings as JSON instead of text.")
+    @Flag(help: "Print the findings as JSON instead of text (the program's standard output then goes to standard error).")
     var json = false
+
+    @Option(name: .customLong("strace-arg"), parsing: .unconditionalSingleValue,
+            help: "Pass one more option to strace (repeat for several), e.g. --strace-arg=-e --strace-arg=signal=none.")
+    var straceArguments: [String] = []
 
     @Argument(parsing: .postTerminator, help: "The command to run, after --.")
     var command: [String] = []
@@ -63,7 +70,8 @@ struct Record: ParsableCommand {
                     "note: this kernel does not let strace filter with --seccomp-bpf; recording without it (slower)\n".utf8))
             }
         }
-        var arguments = StraceCommand.arguments(output: logPath, seccompBPF: useSeccomp)
+        var arguments = StraceCommand.arguments(output: logPath, seccompBPF: useSeccomp, labels: !noLabels,
+                                                extra: straceArguments)
         if let pid { arguments += ["-p", String(pid)] } else { arguments += ["--"] + command }
 
         // Ctrl-C should stop the traced program (or, with --pid, make strace detach)
@@ -74,6 +82,9 @@ struct Record: ParsableCommand {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: strace)
         process.arguments = arguments
+        // The JSON on standard output is polltrace's alone: the program (and strace)
+        // write theirs to standard error.
+        if json { process.standardOutput = FileHandle.standardError }
         do { try process.run() } catch { throw ImportOutput.fail("cannot run \(strace): \(error)") }
         if let seconds {
             // strace detaches cleanly from the process on SIGINT.
