@@ -63,7 +63,7 @@ public final class PollTraceDaemon: @unchecked Sendable {
 
     func readBuffer(for poller: EventPoller) -> ReadBuffer { readBuffers[poller.id]! }
 
-    /// Opens the control listener and the sweep timer. Call once, before `start`
+    /// Opens the control listener and starts the recorder's rotation watch. Call once, before `start`
     /// (or before driving the control poller by hand).
     public func setUp() throws {
         precondition(state == .created, "setUp called twice")
@@ -80,12 +80,11 @@ public final class PollTraceDaemon: @unchecked Sendable {
             controlListener = try poller.register(fd: listenerFD, interest: .readable, label: "control-listener") { [unowned self] _, context in
                 acceptControlConnections(context: context)
             }
-            sweepTimer = try poller.scheduleTimer(after: .milliseconds(100), repeating: .milliseconds(100),
-                                                  label: "control-sweep") { [unowned self] _ in sweep() }
         } catch {
             try? poller.close(fd: listenerFD)
             throw error
         }
+        recorder?.startRotationWatch()
         state = .setUp
         logger.info("polltraced listening", metadata: [
             "address": "\(configuration.address)", "port": "\(controlPort)",
@@ -156,6 +155,7 @@ public final class PollTraceDaemon: @unchecked Sendable {
                 let connection = ControlConnection(registration: registration, daemon: self)
                 box.connection = connection
                 controlConnections[registration.registrationID] = connection
+                armSweep(on: context.poller)
             } catch {
                 logger.warning("registering a control connection failed: \(error)")
                 try? context.poller.close(fd: fd)
@@ -181,10 +181,23 @@ public final class PollTraceDaemon: @unchecked Sendable {
         stats.connectionClosed()
     }
 
+    /// The sweep timer runs only while a control connection is open: an idle daemon
+    /// then has nothing on its loop, so it writes nothing to its trace. (Every timer
+    /// firing is a dispatch the trace records; a permanent 100 ms sweep cost an idle
+    /// daemon about 20 records and 170 KiB of trace a second.)
+    private func armSweep(on poller: EventPoller) {
+        guard sweepTimer == nil else { return }
+        sweepTimer = try? poller.scheduleTimer(after: .milliseconds(100), repeating: .milliseconds(100),
+                                               label: "control-sweep") { [unowned self] _ in sweep() }
+    }
+
     private func sweep() {
         let now = Self.monotonicNs()
         for connection in Array(controlConnections.values) { connection.sweep(nowNs: now) }
-        recorder?.rotateIfDue(nowNs: now)
+        if controlConnections.isEmpty, let sweepTimer {
+            controlPoller.cancelTimer(sweepTimer)
+            self.sweepTimer = nil
+        }
     }
 
     // MARK: Stats

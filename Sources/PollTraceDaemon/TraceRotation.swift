@@ -150,6 +150,33 @@ public final class DaemonRecorder: TraceRecorder, Sendable {
         return (old?.path, opened)
     }
 
+    /// Checks the rotation policy every `watchIntervalNs` on a plain thread of the
+    /// recorder's own, off the event loops: a check on a loop timer would be a
+    /// dispatch in the trace, so an idle daemon would keep writing its trace only to
+    /// say that it checked. Does nothing when the policy never rotates.
+    public func startRotationWatch() {
+        guard settings.rotation.maxBytes != nil || settings.rotation.maxAgeSeconds != nil else { return }
+        let thread = Thread { [self] in
+            var lastCheck = Self.monotonicNs()
+            while !watchStopped.load(ordering: .acquiring) {
+                usleep(50_000)
+                let now = Self.monotonicNs()
+                guard now &- lastCheck >= Self.watchIntervalNs else { continue }
+                lastCheck = now
+                if !watchStopped.load(ordering: .acquiring) { rotateIfDue(nowNs: now) }
+            }
+            watchExited.store(true, ordering: .releasing)
+        }
+        thread.name = "trace-rotation"
+        watchRunning.store(true, ordering: .releasing)
+        thread.start()
+    }
+
+    static let watchIntervalNs: UInt64 = 250_000_000
+    private let watchStopped = Atomic<Bool>(false)
+    private let watchRunning = Atomic<Bool>(false)
+    private let watchExited = Atomic<Bool>(false)
+
     /// Rotates if the policy says the current file is too big or too old.
     public func rotateIfDue(nowNs: UInt64) {
         guard settings.rotation.maxBytes != nil || settings.rotation.maxAgeSeconds != nil else { return }
@@ -165,6 +192,11 @@ public final class DaemonRecorder: TraceRecorder, Sendable {
     /// Finishes the current file and waits for every earlier one to be finished.
     /// After this, records are discarded (the daemon has stopped its pollers first).
     public func close() throws {
+        // Stop the rotation watch first, so it cannot open a file after this one.
+        watchStopped.store(true, ordering: .releasing)
+        if watchRunning.load(ordering: .acquiring) {
+            while !watchExited.load(ordering: .acquiring) { usleep(5_000) }
+        }
         let current = state.withLock { state -> TraceWriter? in
             defer {
                 state.writer = nil

@@ -16,7 +16,7 @@ struct Polltraced: AsyncParsableCommand {
         discussion: """
         Control API (JSON over HTTP/1.1): POST /api/rtp/open, POST /api/rtp/close, \
         GET /api/rtp, GET /api/stats, POST /api/trace/rotate. See docs/daemon.md. \
-        SIGINT and SIGTERM finish the trace and exit 0.
+        SIGINT, SIGTERM and SIGHUP finish the trace and exit 0.
         """
     )
 
@@ -140,7 +140,7 @@ struct Polltraced: AsyncParsableCommand {
             throw ExitCode.failure
         }
         let group = ServiceGroup(services: [DaemonService(daemon: daemon)],
-                                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+                                 gracefulShutdownSignals: [.sigterm, .sigint, .sighup], logger: logger)
         try await group.run()
     }
 
