@@ -27,7 +27,7 @@ root=$PWD
 work="$root/.build/fuzz/$target"
 mkdir -p "$work/corpus"
 swift build -c release --package-path tools/fuzz --product "$product" \
-    -Xswiftc -sanitize=fuzzer -Xswiftc -parse-as-library >&2
+    -Xswiftc -sanitize=fuzzer -Xswiftc -use-ld=lld >&2
 binary="$(swift build -c release --package-path tools/fuzz --show-bin-path)/$product"
 
 # Seeds: the repo's own inputs, and every committed regression input.

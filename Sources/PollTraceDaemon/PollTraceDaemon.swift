@@ -30,6 +30,7 @@ public final class PollTraceDaemon: @unchecked Sendable {
     private var controlListener: Registration?
     private var controlConnections: [RegistrationID: ControlConnection] = [:]
     private var sweepTimer: TimerHandle?
+    private var peerCounts: PeerConnectionCount
 
     /// Set by `setUp`: the control API's port (the one asked for, or the kernel's pick).
     public private(set) var controlPort: UInt16 = 0
@@ -54,6 +55,7 @@ public final class PollTraceDaemon: @unchecked Sendable {
         var buffers: [PollerID: ReadBuffer] = [:]
         for poller in group.pollers { buffers[poller.id] = ReadBuffer() }
         readBuffers = buffers
+        peerCounts = PeerConnectionCount(limit: configuration.maxConnectionsPerPeer)
         controlAPI = ControlAPI(daemon: self)
     }
 
@@ -143,8 +145,15 @@ public final class PollTraceDaemon: @unchecked Sendable {
             }
             guard let fd else { break }
             accepted += 1
+            let peer = SocketCalls.peerIPv4(fd)
+            guard peerCounts.admit(peer) else {
+                stats.connectionsRefused.wrappingAdd(1, ordering: .relaxed)
+                refuse(fd: fd, poller: context.poller, reason: "too many connections from \(PeerConnectionCount.describe(peer)) (limit \(configuration.maxConnectionsPerPeer) per address)")
+                continue
+            }
             guard stats.admitConnection(limit: configuration.maxConnections) else {
-                refuse(fd: fd, poller: context.poller)
+                peerCounts.release(peer)
+                refuse(fd: fd, poller: context.poller, reason: "too many connections (limit \(configuration.maxConnections))")
                 continue
             }
             do {
@@ -152,7 +161,7 @@ public final class PollTraceDaemon: @unchecked Sendable {
                 let registration = try context.poller.register(fd: fd, interest: .readable, label: "control-conn") { events, _ in
                     box.connection?.handle(events)
                 }
-                let connection = ControlConnection(registration: registration, daemon: self)
+                let connection = ControlConnection(registration: registration, daemon: self, peer: peer)
                 box.connection = connection
                 controlConnections[registration.registrationID] = connection
                 armSweep(on: context.poller)
@@ -160,6 +169,7 @@ public final class PollTraceDaemon: @unchecked Sendable {
                 logger.warning("registering a control connection failed: \(error)")
                 try? context.poller.close(fd: fd)
                 stats.connectionClosed()
+                peerCounts.release(peer)
             }
         }
         if accepted == 0 { stats.emptyWakeups.wrappingAdd(1, ordering: .relaxed) }
@@ -167,10 +177,8 @@ public final class PollTraceDaemon: @unchecked Sendable {
 
     /// Past `maxConnections`: one best-effort 503 and close. The response fits in an
     /// empty socket buffer, so a single non-blocking send delivers it.
-    private func refuse(fd: Int32, poller: EventPoller) {
-        let response = HTTPResponse.error(.serviceUnavailable,
-                                          "too many connections (limit \(configuration.maxConnections))",
-                                          closesConnection: true)
+    private func refuse(fd: Int32, poller: EventPoller, reason: String) {
+        let response = HTTPResponse.error(.serviceUnavailable, reason, closesConnection: true)
         _ = response.bytes.withUnsafeBytes { try? SocketCalls.send(fd, $0) }
         SocketCalls.shutdownWrite(fd)
         try? poller.close(fd: fd)
@@ -179,6 +187,7 @@ public final class PollTraceDaemon: @unchecked Sendable {
     func controlConnectionClosed(_ connection: ControlConnection) {
         controlConnections.removeValue(forKey: connection.registration.registrationID)
         stats.connectionClosed()
+        peerCounts.release(connection.peer)
     }
 
     /// The sweep timer runs only while a control connection is open: an idle daemon
@@ -215,7 +224,7 @@ public final class PollTraceDaemon: @unchecked Sendable {
             ],
             "control": [
                 "requests": snapshot.controlRequests, "errors": snapshot.controlErrors,
-                "timeouts": snapshot.requestTimeouts,
+                "timeouts": snapshot.requestTimeouts, "unauthorized": snapshot.unauthorized,
             ],
             "services": [
                 "current": snapshot.servicesCurrent, "opened": snapshot.servicesOpened,

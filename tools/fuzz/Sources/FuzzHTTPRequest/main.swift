@@ -1,11 +1,12 @@
+import FuzzSupport
+import Glibc
 import PollTraceDaemon
 
 /// Feeds the input to the control API's request parser in pieces, as reads from
 /// a socket would deliver it, and takes every request out until it needs more
 /// bytes or fails. The first byte sets the piece size, so the fuzzer also explores
 /// where a read boundary falls.
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzHTTPRequest(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+func fuzzHTTPRequest(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     guard size > 0 else { return 0 }
     let bytes = UnsafeBufferPointer(start: data, count: size)
     let piece = Int(bytes[0] % 64) + 1
@@ -14,7 +15,7 @@ public func fuzzHTTPRequest(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     var offset = 1
     while offset < bytes.count {
         let end = min(bytes.count, offset + piece)
-        parser.append(UnsafeRawBufferPointer(rebasing: bytes[offset..<end]))
+        parser.append(bytes[offset..<end])
         offset = end
         steps: while true {
             switch parser.next() {
@@ -26,3 +27,5 @@ public func fuzzHTTPRequest(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     }
     return 0
 }
+
+exit(runFuzzer { data, size in fuzzHTTPRequest(data, size) })

@@ -1,10 +1,11 @@
+import FuzzSupport
+import Glibc
 import PollTraceCore
 import PollTraceStrace
 
 /// Feeds the input as an strace log, line by line, through the importer and the
 /// hazard analysis (what `polltrace import` runs), then ends the log.
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzStraceLine(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+func fuzzStraceLine(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let bytes = UnsafeBufferPointer(start: data, count: size)
     let analyzer = ForeignHazardAnalyzer()
     let importer = StraceImporter(sequence: SequenceCounter(), consumers: [analyzer])
@@ -22,3 +23,5 @@ public func fuzzStraceLine(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
                       diagnostics: importer.diagnostics).renderText()
     return 0
 }
+
+exit(runFuzzer { data, size in fuzzStraceLine(data, size) })

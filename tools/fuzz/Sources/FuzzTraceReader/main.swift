@@ -1,3 +1,4 @@
+import FuzzSupport
 import Glibc
 import PollTraceCore
 import PollTraceStore
@@ -11,8 +12,8 @@ private let tracePath: String = {
     return "\(directory)/polltrace-fuzz-\(getpid()).sqlite"
 }()
 
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzTraceReader(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+func fuzzTraceReader(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
+    guard let data else { return 0 }
     for suffix in ["", "-wal", "-shm", "-journal"] { unlink(tracePath + suffix) }
     let fd = open(tracePath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
     guard fd >= 0 else { return 0 }
@@ -34,3 +35,5 @@ public func fuzzTraceReader(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     }
     return 0
 }
+
+exit(runFuzzer { data, size in fuzzTraceReader(data, size) })
