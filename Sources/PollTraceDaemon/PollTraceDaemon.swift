@@ -65,7 +65,8 @@ public final class PollTraceDaemon: @unchecked Sendable {
 
     func readBuffer(for poller: EventPoller) -> ReadBuffer { readBuffers[poller.id]! }
 
-    /// Opens the control listener and starts the recorder's rotation watch. Call once, before `start`
+    /// Opens the control listener and starts the recorder's watch (write failures,
+    /// rotation). Call once, before `start`
     /// (or before driving the control poller by hand).
     public func setUp() throws {
         precondition(state == .created, "setUp called twice")
