@@ -115,9 +115,9 @@ public final class SQLiteStatement {
 
     public func double(_ index: Int32) -> Double { sqlite3_column_double(handle, index) }
 
-    /// The column as text ("" for NULL).
+    /// The column as text ("" for NULL), all of it: a zero byte inside is kept.
     public func text(_ index: Int32) -> String {
-        sqlite3_column_text(handle, index).map { String(cString: $0) } ?? ""
+        withTextBytes(index) { String(decoding: $0, as: UTF8.self) }
     }
 
     @inline(__always)

@@ -1,0 +1,45 @@
+import ArgumentParser
+import Glibc
+
+/// Every byte `polltrace` writes goes through here, unbuffered, with write(2).
+///
+/// Output that cannot be written (a full disk, a closed stdout, a reader that went
+/// away) ends the command with exit 2 and, where stderr still works, one line
+/// saying so: a report that was not delivered must not look like a success.
+/// SIGPIPE is ignored (`ignoreBrokenPipe`), so a closed pipe is the EPIPE error
+/// here rather than a silent death by signal.
+enum Console {
+    static func out(_ text: String) { write(text, to: STDOUT_FILENO, name: "stdout") }
+    static func err(_ text: String) { write(text, to: STDERR_FILENO, name: "stderr") }
+
+    /// Reports a bad-input error (a file that cannot be read, SQL that is refused)
+    /// and returns the exit code for it: 2, as documented.
+    static func badInput(_ error: Error) -> ExitCode {
+        err("polltrace: error: \(error)\n")
+        return ExitCode(2)
+    }
+
+    /// Called once at start-up, before anything is written.
+    static func ignoreBrokenPipe() { signal(SIGPIPE, SIG_IGN) }
+
+    private static func write(_ text: String, to fd: Int32, name: String) {
+        var text = text
+        let failure: Int32? = text.withUTF8 { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let n = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+                if n > 0 { offset += n; continue }
+                let code = n < 0 ? errno : ENOSPC
+                if code == EINTR { continue }
+                return code
+            }
+            return nil
+        }
+        guard let failure else { return }
+        if fd != STDERR_FILENO {
+            let message = "polltrace: error: cannot write to \(name): \(String(cString: strerror(failure)))\n"
+            _ = message.withCString { Glibc.write(STDERR_FILENO, $0, strlen($0)) }
+        }
+        exit(2)
+    }
+}
