@@ -21,7 +21,7 @@ struct PollTrace: ParsableCommand {
     /// Usage errors exit 2, not ArgumentParser's default 64, so that scripts can tell
     /// "bad input" (2) from "findings" (1) with one documented convention.
     static func main() {
-        Console.ignoreBrokenPipe()
+        Console.prepare()
         do {
             var command = try parseAsRoot()
             try command.run()

@@ -50,8 +50,10 @@ protocol QueryPrinter {
 struct TablePrinter: QueryPrinter {
     var columns: [String] = []
     var rows: [[String]] = []
-    mutating func header(_ columns: [String]) { self.columns = columns }
-    mutating func row(_ values: [SQLiteValue]) { rows.append(values.map(\.description)) }
+    // Escaped for the terminal: a value with an escape sequence or a newline must
+    // not rewrite the screen or add a line; --csv and --json carry values exactly.
+    mutating func header(_ columns: [String]) { self.columns = columns.map(\.escapingControlCharacters) }
+    mutating func row(_ values: [SQLiteValue]) { rows.append(values.map(\.description.escapingControlCharacters)) }
     mutating func finish() {
         var widths = columns.map(\.count)
         for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
