@@ -14,8 +14,11 @@ enum Console {
 
     /// Reports a bad-input error (a file that cannot be read, SQL that is refused)
     /// and returns the exit code for it: 2, as documented.
-    static func badInput(_ error: Error) -> ExitCode {
+    /// With `trace`, a hint follows when the trace cannot be read for a file
+    /// missing beside it (`TraceFileHint`).
+    static func badInput(_ error: Error, trace: String? = nil) -> ExitCode {
         err("polltrace: error: \(error)\n")
+        if let trace, let hint = TraceFileHint.explain(trace) { err("polltrace: note: \(hint)\n") }
         return ExitCode(2)
     }
 

@@ -33,7 +33,7 @@ struct Query: ParsableCommand {
         do {
             try TraceQuery.run(path: trace, sql: sql, header: { printer.header($0) }, row: { printer.row($0) })
         } catch {
-            throw Console.badInput(error)
+            throw Console.badInput(error, trace: trace)
         }
         printer.finish()
     }

@@ -185,6 +185,60 @@ final class ReliabilityCommandTests: XCTestCase {
         }
     }
 
+    // MARK: a crashed trace away from its companion files
+
+    /// A trace left by a killed polltraced: still in WAL mode, records in its -wal.
+    private func crashedTrace() throws -> String {
+        let daemon = CLI.productsDirectory.appendingPathComponent("polltraced").path
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: daemon), "polltraced is not built at \(daemon)")
+        let traces = path("crashed")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: daemon)
+        process.arguments = ["--port", "0", "--trace-dir", traces, "--log-level", "error"]
+        try process.run()
+        var trace: String?
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline, trace == nil {
+            let files = (try? FileManager.default.contentsOfDirectory(atPath: traces)) ?? []
+            if let name = files.first(where: { $0.hasSuffix(".sqlite") }),
+               let size = try? FileManager.default.attributesOfItem(atPath: traces + "/" + name + "-wal")[.size] as? Int, size > 0 {
+                trace = traces + "/" + name
+            } else {
+                usleep(20_000)
+            }
+        }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        return try XCTUnwrap(trace, "polltraced wrote no WAL within 30 s")
+    }
+
+    func testCrashedTrace_copiedWithoutItsWAL_saysTheWALIsMissing() throws {
+        let trace = try crashedTrace()
+        let copy = path("copy.sqlite")
+        try FileManager.default.copyItem(atPath: trace, toPath: copy)
+        for verb in ["analyze", "stats", "verify"] {
+            let result = try CLI.run([verb, copy])
+            XCTAssertEqual(result.status, 2, result.stderr)
+            XCTAssertTrue(result.stderr.contains("copy.sqlite-wal is not beside it"), "\(verb) must name the missing -wal: \(result.stderr)")
+        }
+        let whole = try CLI.run(["stats", trace])
+        XCTAssertEqual(whole.status, 0, "with its -wal beside it the crashed trace reads: \(whole.stderr)")
+    }
+
+    func testCrashedTrace_onAReadOnlyFileSystemWithoutItsSHM_saysWhatToDo() throws {
+        let trace = try crashedTrace()
+        let mount = try SmallTmpfs(kibibytes: 8192)
+        defer { mount.unmount() }
+        for suffix in ["", "-wal"] {
+            try FileManager.default.copyItem(atPath: trace + suffix, toPath: mount.path + "/t.sqlite" + suffix)
+        }
+        try mount.remountReadOnly()
+        let result = try CLI.run(["stats", mount.path + "/t.sqlite"])
+        XCTAssertEqual(result.status, 2)
+        XCTAssertTrue(result.stderr.contains("t.sqlite-shm") && result.stderr.contains("read-only"),
+                      "the message must say the -shm cannot be created on a read-only file system: \(result.stderr)")
+    }
+
     // MARK: helpers
 
     /// Runs `polltrace` through a shell command (`$0` is the binary, `$@` the arguments).
@@ -220,6 +274,15 @@ struct SmallTmpfs {
             try? FileManager.default.removeItem(atPath: path)
             throw XCTSkip("cannot mount a small tmpfs here (needs root and CAP_SYS_ADMIN); the full-disk case is not tested")
         }
+    }
+
+    func remountReadOnly() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/mount")
+        process.arguments = ["-o", "remount,ro", path]
+        try process.run()
+        process.waitUntilExit()
+        if process.terminationStatus != 0 { throw XCTSkip("cannot remount the tmpfs read-only here") }
     }
 
     func unmount() {
