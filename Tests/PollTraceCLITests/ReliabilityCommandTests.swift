@@ -200,8 +200,10 @@ final class ReliabilityCommandTests: XCTestCase {
         let deadline = Date().addingTimeInterval(30)
         while Date() < deadline, trace == nil {
             let files = (try? FileManager.default.contentsOfDirectory(atPath: traces)) ?? []
+            // Ready once a reader sees the trace: its tables are committed, in the WAL.
             if let name = files.first(where: { $0.hasSuffix(".sqlite") }),
-               let size = try? FileManager.default.attributesOfItem(atPath: traces + "/" + name + "-wal")[.size] as? Int, size > 0 {
+               let size = try? FileManager.default.attributesOfItem(atPath: traces + "/" + name + "-wal")[.size] as? Int, size > 0,
+               (try? CLI.run(["stats", traces + "/" + name]))?.status == 0 {
                 trace = traces + "/" + name
             } else {
                 usleep(20_000)
