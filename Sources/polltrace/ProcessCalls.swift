@@ -36,9 +36,16 @@ enum ProcessCalls {
     }
 
     /// How a child ended, once it has; nil while it runs.
-    enum Ending: Equatable {
+    enum Ending: Equatable, CustomStringConvertible {
         case exited(Int32)
         case signalled(Int32)
+
+        var description: String {
+            switch self {
+            case .exited(let status): "status \(status)"
+            case .signalled(let signal): "signal \(signal) (\(String(cString: strsignal(signal))))"
+            }
+        }
     }
 
     static func reap(_ pid: pid_t) -> Ending? {
