@@ -56,7 +56,8 @@ enum ImportOutput {
             summary = try StraceTraceImport.importLog(logPath: log, tracePath: staging, overwrite: true)
         } catch {
             ImportPaths.remove(staging)
-            throw fail("\(error)")
+            // The user named -o, not the staging file: say it in their terms.
+            throw fail("\(error)".replacingOccurrences(of: staging, with: trace))
         }
         do {
             try check(summary, log: log)
