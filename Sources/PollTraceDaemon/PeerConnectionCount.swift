@@ -1,6 +1,6 @@
 /// Live control connections per client address, so one address cannot take every
-/// connection slot (a slowloris holding a thousand half-sent requests got every
-/// other client a 503). Loop-confined to the control poller.
+/// connection slot (otherwise a slowloris holding a thousand half-sent requests
+/// gets every other client a 503). Loop-confined to the control poller.
 struct PeerConnectionCount {
     let limit: Int
     private var counts: [UInt32: Int] = [:]

@@ -193,8 +193,8 @@ public final class PollTraceDaemon: @unchecked Sendable {
 
     /// The sweep timer runs only while a control connection is open: an idle daemon
     /// then has nothing on its loop, so it writes nothing to its trace. (Every timer
-    /// firing is a dispatch the trace records; a permanent 100 ms sweep cost an idle
-    /// daemon about 20 records and 170 KiB of trace a second.)
+    /// firing is a dispatch the trace records; a permanent 100 ms sweep would cost an
+    /// idle daemon about 20 records and 160 KiB of trace a second.)
     private func armSweep(on poller: EventPoller) {
         guard sweepTimer == nil else { return }
         sweepTimer = try? poller.scheduleTimer(after: .milliseconds(100), repeating: .milliseconds(100),
