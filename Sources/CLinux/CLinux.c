@@ -44,3 +44,7 @@ int clinux_can_return_from_idle_priority(void) {
     pthread_join(thread, 0);
     return result;
 }
+
+int clinux_name_thread(pthread_t thread, const char *name) {
+    return pthread_setname_np(thread, name);
+}

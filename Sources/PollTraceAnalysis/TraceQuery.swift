@@ -1,3 +1,4 @@
+import PollTraceCore
 import PollTraceStore
 
 /// Why `polltrace query` refused or failed to run a statement.
@@ -5,6 +6,11 @@ public enum TraceQueryError: Error, CustomStringConvertible, Sendable {
     /// The statement could change the trace (`sqlite3_stmt_readonly` says so).
     case writeRefused(path: String, sql: String)
     case invalidSQL(path: String, detail: String)
+    /// A parameter (`:name`, `?1`) that no `--param` binds.
+    case unboundParameter(path: String, name: String)
+    /// A trace without the v7 tables: one whose writer never closed it, or an older
+    /// version. `upgrade` is the command that makes them.
+    case notPlainTables(path: String, version: Int, closed: Bool)
 
     public var description: String {
         switch self {
@@ -12,6 +18,12 @@ public enum TraceQueryError: Error, CustomStringConvertible, Sendable {
             "\(path): refused: the statement could change the trace, and the analyzer never writes to a trace it reads: \(sql)"
         case .invalidSQL(let path, let detail):
             "\(path): the SQL could not run: \(detail)"
+        case .unboundParameter(let path, let name):
+            "\(path): the SQL has a parameter \(name) that nothing binds; give it a value with --param \(name.dropFirst())=VALUE"
+        case .notPlainTables(let path, let version, let closed):
+            closed
+                ? "\(path): a trace of schema version \(version), whose tables this PollTrace no longer documents; `polltrace upgrade \(path) -o NEW.sqlite` makes a version \(TraceMetadata.currentSchemaVersion) copy to query (analyze, verify and stats read it as it is)"
+                : "\(path): the trace was not closed by its writer (the process was killed, or is still recording), so it has only its recording form; `polltrace finalize \(path) -o NEW.sqlite` makes the tables to query (analyze, verify and stats read it as it is)"
         }
     }
 }
@@ -21,9 +33,12 @@ public enum TraceQueryError: Error, CustomStringConvertible, Sendable {
 public enum TraceQuery {
     /// Runs `sql`, calling `header` once with the column names and `row` per row
     /// (streamed, so a large result never sits in memory).
-    public static func run(path: String, sql: String, header: ([String]) throws -> Void,
-                           row: ([SQLiteValue]) throws -> Void) throws {
+    public static func run(path: String, sql: String, parameters: [String: SQLiteValue] = [:],
+                           header: ([String]) throws -> Void, row: ([SQLiteValue]) throws -> Void) throws {
         let reader = try TraceReader(path: path)
+        guard reader.isPlain else {
+            throw TraceQueryError.notPlainTables(path: path, version: reader.metadata.schemaVersion, closed: reader.closedCleanly)
+        }
         let statement: SQLiteStatement
         do {
             statement = try reader.connection.makeStatement(sql: sql)
@@ -31,6 +46,14 @@ public enum TraceQuery {
             throw TraceQueryError.invalidSQL(path: path, detail: error.description)
         }
         guard statement.isReadOnly else { throw TraceQueryError.writeRefused(path: path, sql: sql) }
+        for index in 0..<statement.parameterCount {
+            let name = statement.parameterName(index + 1) ?? "?\(index + 1)"
+            let key = String(name.dropFirst())
+            guard let value = parameters[key] ?? parameters[name] else {
+                throw TraceQueryError.unboundParameter(path: path, name: name)
+            }
+            statement.bind(value, at: index + 1)
+        }
         let columns = statement.columnCount
         try header((0..<columns).map { statement.columnName($0) })
         do {

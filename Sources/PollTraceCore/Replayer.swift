@@ -58,6 +58,14 @@ public struct Replayer: Sendable {
         return id == 0 ? nil : id
     }
 
+    /// Hands over the findings collected so far and forgets them, for a caller that
+    /// streams them out (the trace finalizer): memory then stays flat however many
+    /// there are. Counts are unaffected.
+    public mutating func takeFindings() -> [Finding] {
+        defer { findings = [] }
+        return findings
+    }
+
     /// Registrations held in memory (live plus recently ended). For memory tests.
     public var heldRegistrations: Int { registrations.count }
 

@@ -1,7 +1,7 @@
 /// Facts about the traced process that are not records.
 public struct TraceMetadata: Hashable, Sendable {
     /// The schema version this build writes. Readers refuse newer versions.
-    public static let currentSchemaVersion = 6
+    public static let currentSchemaVersion = 7
 
     public var schemaVersion: Int
     public var pid: Int32

@@ -51,6 +51,9 @@ final class BackgroundThread: @unchecked Sendable {
             box.release()
             throw TraceStoreError.writeFailed(path: name, detail: "could not start the writer thread (error \(code))")
         }
+        // Named from here too, so the name is there when `init` returns (the thread
+        // names itself as well, for the moment before this call lands).
+        _ = clinux_name_thread(thread, String(name.utf8.prefix(15))!)
     }
 
     func join() { pthread_join(thread, nil) }

@@ -78,8 +78,8 @@ enum BatchPacking {
     @inline(__always)
     static func flags(of d: Dispatch) -> Int64 {
         Int64(d.source.rawValue)
-            | Int64(d.suppression?.rawValue ?? 0) << Schema.dispatchSuppressionShift
-            | (d.handlerThrew ? 1 << Schema.dispatchThrewShift : 0)
+            | Int64(d.suppression?.rawValue ?? 0) << CompactSchema.dispatchSuppressionShift
+            | (d.handlerThrew ? 1 << CompactSchema.dispatchThrewShift : 0)
     }
 
     // MARK: Reading
@@ -146,7 +146,7 @@ enum BatchPacking {
         guard f.3 > 0, flags >= 0, flags < 1 << 6, let source = DispatchSource(rawValue: UInt8(flags & 3)), source == .event else {
             throw scanner.failure("event \(event) has a packed dispatch with a bad seq offset or flags")
         }
-        let code = UInt8((flags >> Schema.dispatchSuppressionShift) & 7)
+        let code = UInt8((flags >> CompactSchema.dispatchSuppressionShift) & 7)
         var suppression: SuppressionReason?
         if code != 0 {
             guard let reason = SuppressionReason(rawValue: code) else { throw scanner.failure("event \(event) has an unknown suppression \(code)") }
@@ -159,6 +159,6 @@ enum BatchPacking {
         return Dispatch(seq: batch.seq &+ unstored(f.3), timeNs: batch.timeNs &+ unstored(f.4), poller: batch.poller,
                         source: .event, batchSeq: batch.seq, eventIndex: UInt32(event), ranRegistrationID: ran,
                         deliveredMask: IOEvents(rawValue: delivered), suppression: suppression,
-                        handlerThrew: (flags >> Schema.dispatchThrewShift) & 1 == 1, durationNs: unstored(f.8))
+                        handlerThrew: (flags >> CompactSchema.dispatchThrewShift) & 1 == 1, durationNs: unstored(f.8))
     }
 }

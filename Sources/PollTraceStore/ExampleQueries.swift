@@ -33,10 +33,24 @@ public enum ExampleQueries {
         FROM handler_time ORDER BY total_duration_ns DESC LIMIT 10;
         """
 
+    /// (e) The misrouted dispatches: the handler each event was harvested for, the one
+    /// that ran, and the records that closed and reused the fd number.
+    public static let misrouted = """
+        SELECT seq, poller, fd, harvested_label, ran_label, closed_seq, closed_by_label, reused_seq, reused_by_label
+        FROM findings WHERE kind = 'misrouted' ORDER BY seq;
+        """
+
+    /// (f) What `polltrace analyze` found, by kind.
+    public static let findingsByKind = """
+        SELECT kind, count(*) AS findings FROM findings GROUP BY kind ORDER BY kind;
+        """
+
     public static let all: [(name: String, sql: String)] = [
         ("batches-with-events", batchesWithEvents),
         ("dispatches-after-close", dispatchesAfterClose),
         ("registrations-alive-at", registrationsAliveAt),
         ("top-handlers-by-time", topHandlersByTime),
+        ("misrouted", misrouted),
+        ("findings-by-kind", findingsByKind),
     ]
 }

@@ -28,8 +28,9 @@ struct MultiRowInsert<Row: BindableRow> {
         // instead, which changes nothing here: every seq is unique, and on any
         // error the writer rolls the whole transaction back.
         let head = "INSERT OR FAIL INTO \(table)(\(columns.joined(separator: ","))) VALUES "
-        many = try connection.makeStatement(sql: head + Array(repeating: tuple, count: rowsPerStatement).joined(separator: ","))
-        one = try connection.makeStatement(sql: head + tuple)
+        many = try connection.makeStatement(sql: head + Array(repeating: tuple, count: rowsPerStatement).joined(separator: ","),
+                                            parameters: columns.count * rowsPerStatement)
+        one = try connection.makeStatement(sql: head + tuple, parameters: columns.count)
         pending.reserveCapacity(rowsPerStatement)
     }
 

@@ -36,13 +36,18 @@ public struct PlainSQLiteBaseline {
         let clock = ContinuousClock()
         let began = clock.now
         let db = try SQLiteConnection(path: path, readOnly: false)
-        try db.execute(sql: "PRAGMA page_size = \(Schema.pageSize); PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
-        try db.execute(sql: Schema.createTables)
-        let insertRecord = try db.makeStatement(sql: "INSERT INTO records(seq, tag, t, a, b, c, d, e, f) VALUES (?,?,?,?,?,?,?,?,?)")
-        let insertFD = try db.makeStatement(sql: "INSERT INTO fd_records(seq, tag, t, a, b, c, d, e, f, g, h) VALUES (?,?,?,?,?,?,?,?,?,?,?)")
-        let insertSyscall = try db.makeStatement(sql: """
-            INSERT INTO syscall_rows(seq, poller, t, tid, fd, name_id, result, errno, is_data, source_line, more) VALUES (?,?,?,?,?,?,?,?,?,?,?)
-            """)
+        try db.execute(sql: "PRAGMA page_size = \(PlainSchema.pageSize); PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
+        try db.execute(sql: CompactSchema.createTables)
+        // The same column lists the writer binds, checked against each row's count.
+        func insertStatement<Row: BindableRow>(_ table: String, _ columns: [String], for _: Row.Type) throws -> SQLiteStatement {
+            try db.makeStatement(sql: "INSERT INTO \(table)(\(columns.joined(separator: ", "))) VALUES ("
+                                    + Array(repeating: "?", count: columns.count).joined(separator: ",") + ")",
+                                 parameters: Int(Row.columnCount))
+        }
+        let insertRecord = try insertStatement("records", RecordRow.columns, for: RecordRow.self)
+        let insertBatch = try insertStatement("records", BatchRow.columns, for: BatchRow.self)
+        let insertFD = try insertStatement("fd_records", FDRow.columns, for: FDRow.self)
+        let insertSyscall = try insertStatement("syscall_rows", SyscallRow.columns, for: SyscallRow.self)
         var inTransaction = 0
         func insert<Row: BindableRow>(_ row: Row, with statement: SQLiteStatement) throws {
             if inTransaction == 0 { try db.execute(sql: "BEGIN") }
@@ -61,10 +66,10 @@ public struct PlainSQLiteBaseline {
         // Batch rows and the other `records` rows in seq order, as the writer appends them.
         var next = 0
         for row in recordRows {
-            while next < batchRows.count && batchRows[next].seq < row.seq { try insert(batchRows[next], with: insertRecord); next += 1 }
+            while next < batchRows.count && batchRows[next].seq < row.seq { try insert(batchRows[next], with: insertBatch); next += 1 }
             try insert(row, with: insertRecord)
         }
-        try insert(Array(batchRows[next...]), with: insertRecord)
+        try insert(Array(batchRows[next...]), with: insertBatch)
         try insert(fdRows, with: insertFD)
         try insert(syscallRows, with: insertSyscall)
         if inTransaction > 0 { try db.execute(sql: "COMMIT") }

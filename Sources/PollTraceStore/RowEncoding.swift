@@ -25,7 +25,7 @@ struct RecordRow {
 enum RowEncoding {
     @inline(__always)
     static func tag(_ kind: RecordKind, _ poller: PollerID) -> Int64 {
-        Int64(kind.rawValue) | (Int64(poller) << Schema.kindBits)
+        Int64(kind.rawValue) | (Int64(poller) << CompactSchema.kindBits)
     }
 
     /// The low half of an `epoll_data` word, or nil when it is just the fd (the
@@ -93,9 +93,9 @@ enum RowEncoding {
             row.d = r.batchSeq == 0 ? nil : stored(r.seq &- r.batchSeq)
             row.e = Int64(r.eventIndex)
             row.f = Int64(r.source.rawValue)
-                | Int64(r.suppression?.rawValue ?? 0) << Schema.dispatchSuppressionShift
-                | (r.handlerThrew ? 1 << Schema.dispatchThrewShift : 0)
-                | (batch == nil ? 0 : Schema.dispatchRelativeBit)
+                | Int64(r.suppression?.rawValue ?? 0) << CompactSchema.dispatchSuppressionShift
+                | (r.handlerThrew ? 1 << CompactSchema.dispatchThrewShift : 0)
+                | (batch == nil ? 0 : CompactSchema.dispatchRelativeBit)
         case .gap(let r):
             row.tag = tag(.gap, 0); row.t = stored(r.timeNs &- start)
             row.a = stored(r.firstLost); row.b = stored(r.lastLost); row.c = stored(r.lostCount)
@@ -122,10 +122,10 @@ enum RowEncoding {
                        batch: DispatchBase? = nil) throws -> TraceRecord {
         let seq = unstored(row.seq)
         let time = start &+ unstored(row.t)
-        guard row.tag >= 0, let kind = RecordKind(rawValue: UInt8(row.tag & Int64(Schema.kindMask))) else {
+        guard row.tag >= 0, let kind = RecordKind(rawValue: UInt8(row.tag & Int64(CompactSchema.kindMask))) else {
             throw DecodeError.bad("record \(row.seq) has an unknown kind tag \(row.tag)")
         }
-        let poller = PollerID(truncatingIfNeeded: row.tag >> Schema.kindBits)
+        let poller = PollerID(truncatingIfNeeded: row.tag >> CompactSchema.kindBits)
         // Fast paths inline; the message is built only on failure, out of line.
         @inline(__always) func int32(_ v: Int64?, _ name: StaticString) throws -> Int32 {
             if let v, let x = Int32(exactly: v) { return x }
@@ -167,7 +167,7 @@ enum RowEncoding {
         case .dispatch:
             let flags = row.f ?? 0
             guard let source = DispatchSource(rawValue: UInt8(flags & 3)) else { throw DecodeError.bad("record \(row.seq): unknown dispatch source in flags \(flags)") }
-            let suppressionCode = UInt8((flags >> Schema.dispatchSuppressionShift) & 7)
+            let suppressionCode = UInt8((flags >> CompactSchema.dispatchSuppressionShift) & 7)
             var suppression: SuppressionReason?
             if suppressionCode != 0 {
                 guard let reason = SuppressionReason(rawValue: suppressionCode) else { throw DecodeError.bad("record \(row.seq): unknown suppression \(suppressionCode)") }
@@ -175,7 +175,7 @@ enum RowEncoding {
             }
             var dispatchTime = time
             var ran = row.a
-            if flags & Schema.dispatchRelativeBit != 0 {
+            if flags & CompactSchema.dispatchRelativeBit != 0 {
                 guard let batch else { throw DecodeError.bad("record \(row.seq): a relative dispatch without its batch") }
                 dispatchTime = start &+ unstored(row.t &+ batch.t)
                 ran = row.a.map { $0 + batch.dataHigh }
@@ -184,7 +184,7 @@ enum RowEncoding {
                                       batchSeq: row.d.map { seq &- unstored($0) } ?? 0, eventIndex: try uint32(row.e, "event index"),
                                       ranRegistrationID: try uint32(ran, "registration id"),
                                       deliveredMask: IOEvents(rawValue: try uint32(row.b, "mask")), suppression: suppression,
-                                      handlerThrew: (flags >> Schema.dispatchThrewShift) & 1 == 1, durationNs: try u64(row.c, "duration")))
+                                      handlerThrew: (flags >> CompactSchema.dispatchThrewShift) & 1 == 1, durationNs: try u64(row.c, "duration")))
         case .gap:
             return .gap(Gap(seq: seq, timeNs: time, firstLost: try u64(row.a, "first lost"), lastLost: try u64(row.b, "last lost"),
                             lostCount: try u64(row.c, "lost count"), fromTimeNs: start &+ (try u64(row.d, "from")),

@@ -64,15 +64,7 @@ public final class SQLiteConnection {
         var rest: UnsafePointer<CChar>?
         let code: Int32 = sql.withCString { text in
             let result = sqlite3_prepare_v3(handle, text, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, &rest)
-            if result == SQLITE_OK, let rest {
-                // Anything but whitespace and ';' left over is a second statement.
-                var p = rest
-                while p.pointee != 0 {
-                    let c = p.pointee
-                    if c != 0x20 && c != 0x0a && c != 0x0d && c != 0x09 && c != 0x3b { return SQLITE_MISUSE }
-                    p += 1
-                }
-            }
+            if result == SQLITE_OK, let rest, !Self.isOnlyPunctuationAndComments(rest) { return SQLITE_MISUSE }
             return result
         }
         if code == SQLITE_MISUSE, let statement {
@@ -84,6 +76,41 @@ public final class SQLiteConnection {
             throw SQLiteError(resultCode: SQLITE_MISUSE, message: "no SQL statement given", sql: sql)
         }
         return SQLiteStatement(handle: statement, connection: self, sql: sql)
+    }
+
+    /// Compiles `sql` and checks that it takes exactly `parameters` parameters: the
+    /// number the caller is about to bind. A mismatch is a bug in the caller's SQL
+    /// (a column added to the list but not to the binding, or the reverse) and
+    /// would otherwise insert NULLs silently.
+    public func makeStatement(sql: String, parameters: Int) throws -> SQLiteStatement {
+        let statement = try makeStatement(sql: sql)
+        guard Int(statement.parameterCount) == parameters else {
+            throw SQLiteError(resultCode: SQLITE_RANGE,
+                              message: "the statement takes \(statement.parameterCount) parameters but the code binds \(parameters)",
+                              sql: sql)
+        }
+        return statement
+    }
+
+    /// True when `text` holds nothing but whitespace, `;` and SQL comments (`-- …`
+    /// to the end of a line, `/* … */`): what may follow the one statement.
+    static func isOnlyPunctuationAndComments(_ text: UnsafePointer<CChar>) -> Bool {
+        var p = text
+        while p.pointee != 0 {
+            let c = p.pointee
+            if c == 0x20 || c == 0x0a || c == 0x0d || c == 0x09 || c == 0x0c || c == 0x3b {
+                p += 1
+            } else if c == 0x2d && p[1] == 0x2d {  // -- comment
+                while p.pointee != 0 && p.pointee != 0x0a { p += 1 }
+            } else if c == 0x2f && p[1] == 0x2a {  // /* comment */
+                p += 2
+                while p.pointee != 0 && !(p.pointee == 0x2a && p[1] == 0x2f) { p += 1 }
+                if p.pointee != 0 { p += 2 }
+            } else {
+                return false
+            }
+        }
+        return true
     }
 
     /// The single integer the query returns (nil when it returns no row or NULL).

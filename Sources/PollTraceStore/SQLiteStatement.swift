@@ -17,9 +17,21 @@ public final class SQLiteStatement {
 
     deinit { sqlite3_finalize(handle) }
 
+    /// The first failed `sqlite3_bind_*` since the last `reset`, with its parameter.
+    /// Binding does not throw, so that the hot insert path stays free of `try`; the
+    /// failure is raised by the next `step()` instead, before anything is written.
+    private var bindFailure: (code: Int32, index: Int32)?
+
+    /// Notes a failed bind (SQLITE_RANGE: no such parameter; SQLITE_TOOBIG; SQLITE_NOMEM).
+    @inline(__always)
+    private func check(_ code: Int32, _ index: Int32) {
+        if code != SQLITE_OK && bindFailure == nil { bindFailure = (code, index) }
+    }
+
     /// Advances to the next row: true if there is one, false when done.
     @inline(__always)
     public func step() throws -> Bool {
+        if let failure = bindFailure { try failBind(failure) }
         let code = sqlite3_step(handle)
         if code == SQLITE_ROW { return true }
         if code == SQLITE_DONE { return false }
@@ -32,56 +44,72 @@ public final class SQLiteStatement {
         throw SQLiteError.from(connection.handle, code: code, sql: sql)
     }
 
+    @inline(never)
+    private func failBind(_ failure: (code: Int32, index: Int32)) throws -> Never {
+        bindFailure = nil
+        throw SQLiteError(resultCode: failure.code,
+                          message: "binding parameter \(failure.index) failed: \(String(cString: sqlite3_errstr(failure.code)))",
+                          sql: sql)
+    }
+
     /// Runs the statement to completion, ignoring rows.
     public func run() throws {
         while try step() {}
     }
 
     /// Rewinds the statement so it can run again; bindings are kept.
-    public func reset() { sqlite3_reset(handle) }
+    public func reset() {
+        sqlite3_reset(handle)
+        bindFailure = nil
+    }
 
-    public func clearBindings() { sqlite3_clear_bindings(handle) }
+    public func clearBindings() {
+        sqlite3_clear_bindings(handle)
+        bindFailure = nil
+    }
 
     // MARK: Binding
 
     @inline(__always)
     public func bind(_ value: Int64, at index: Int32) {
-        sqlite3_bind_int64(handle, index, value)
+        check(sqlite3_bind_int64(handle, index, value), index)
     }
 
     @inline(__always)
     public func bind(_ value: Int64?, at index: Int32) {
-        if let value { sqlite3_bind_int64(handle, index, value) } else { sqlite3_bind_null(handle, index) }
+        check(value.map { sqlite3_bind_int64(handle, index, $0) } ?? sqlite3_bind_null(handle, index), index)
     }
 
-    public func bind(_ value: Double, at index: Int32) { sqlite3_bind_double(handle, index, value) }
+    public func bind(_ value: Double, at index: Int32) { check(sqlite3_bind_double(handle, index, value), index) }
 
     public func bind(_ value: String?, at index: Int32) {
-        guard let value else { sqlite3_bind_null(handle, index); return }
-        sqlite3_bind_text(handle, index, value, -1, sqliteTransient)
+        guard let value else { check(sqlite3_bind_null(handle, index), index); return }
+        check(sqlite3_bind_text(handle, index, value, -1, sqliteTransient), index)
     }
 
-    public func bindNull(at index: Int32) { sqlite3_bind_null(handle, index) }
+    public func bindNull(at index: Int32) { check(sqlite3_bind_null(handle, index), index) }
 
-    /// Binds UTF-8 bytes as text (copied by SQLite), or NULL.
+    /// Binds packed text (UTF-8 bytes, copied by SQLite), or NULL.
     @inline(__always)
-    /// Binds packed text; SQLite copies it.
     func bindText(_ text: PackedTextBytes?, at index: Int32) {
-        guard let text else { sqlite3_bind_null(handle, index); return }
-        text.base.withMemoryRebound(to: CChar.self, capacity: text.count) {
-            _ = sqlite3_bind_text(handle, index, $0, Int32(text.count), sqliteTransient)
+        guard let text else { check(sqlite3_bind_null(handle, index), index); return }
+        let code = text.base.withMemoryRebound(to: CChar.self, capacity: text.count) {
+            sqlite3_bind_text(handle, index, $0, Int32(text.count), sqliteTransient)
         }
+        check(code, index)
     }
 
     public func bind(_ value: SQLiteValue, at index: Int32) {
+        let code: Int32
         switch value {
-        case .null: sqlite3_bind_null(handle, index)
-        case .integer(let v): sqlite3_bind_int64(handle, index, v)
-        case .real(let v): sqlite3_bind_double(handle, index, v)
-        case .text(let v): sqlite3_bind_text(handle, index, v, -1, sqliteTransient)
+        case .null: code = sqlite3_bind_null(handle, index)
+        case .integer(let v): code = sqlite3_bind_int64(handle, index, v)
+        case .real(let v): code = sqlite3_bind_double(handle, index, v)
+        case .text(let v): code = sqlite3_bind_text(handle, index, v, -1, sqliteTransient)
         case .blob(let v):
-            _ = v.withUnsafeBytes { sqlite3_bind_blob(handle, index, $0.baseAddress, Int32($0.count), sqliteTransient) }
+            code = v.withUnsafeBytes { sqlite3_bind_blob64(handle, index, $0.baseAddress, sqlite3_uint64($0.count), sqliteTransient) }
         }
+        check(code, index)
     }
 
     /// Binds a named parameter (`:n`, `@n`, `$n`; give the name with its prefix).

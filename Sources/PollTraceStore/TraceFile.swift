@@ -54,26 +54,25 @@ final class TraceFile {
             // traced process crashing (the crash test checks this), not the machine
             // losing power mid-trace; close() checkpoints with a full sync.
             try connection.execute(sql: """
-                PRAGMA page_size = \(Schema.pageSize);
+                PRAGMA page_size = \(PlainSchema.pageSize);
                 PRAGMA journal_mode = WAL;
                 PRAGMA synchronous = NORMAL;
                 PRAGMA cache_size = -\(options.indexWhileWriting ? Self.indexingCacheKiB : Self.appendingCacheKiB);
-                PRAGMA application_id = \(Schema.applicationID);
-                PRAGMA user_version = \(Schema.version);
+                PRAGMA application_id = \(PlainSchema.applicationID);
+                PRAGMA user_version = \(CompactSchema.version);
                 """)
             if let limit = options.maxFileBytes {
                 // A size cap behaves exactly like a full disk: SQLITE_FULL.
-                try connection.execute(sql: "PRAGMA max_page_count = \(max(1, limit / Schema.pageSize))")
+                try connection.execute(sql: "PRAGMA max_page_count = \(max(1, limit / PlainSchema.pageSize))")
             }
             try connection.execute(sql: "BEGIN")
-            try connection.execute(sql: Schema.createTables)
-            try connection.execute(sql: Schema.createViews)
+            try connection.execute(sql: CompactSchema.createTables)
             // Otherwise `finish()` builds them (`IF NOT EXISTS` makes that a no-op here).
-            if options.indexWhileWriting { try connection.execute(sql: Schema.createIndexes) }
+            if options.indexWhileWriting { try connection.execute(sql: CompactSchema.createIndexes) }
             let meta = try connection.makeStatement(sql: "INSERT INTO meta(key, value) VALUES (?, ?)")
             let values: [(String, SQLiteValue)] = [
-                ("format", .text(Schema.formatName)),
-                ("schema_version", .integer(Int64(Schema.version))),
+                ("format", .text(PlainSchema.formatName)),
+                ("schema_version", .integer(Int64(CompactSchema.version))),
                 ("pid", .integer(Int64(metadata.pid))),
                 ("program", .text(metadata.program)),
                 ("host", .text(metadata.host)),
@@ -103,7 +102,7 @@ final class TraceFile {
     private func write(_ poller: PollerInfo) throws {
         insertPoller.bind(Int64(poller.poller), at: 1)
         insertPoller.bind(poller.backend, at: 2)
-        insertPoller.bind(Int64(poller.policy?.code ?? Schema.unknownPolicyCode), at: 3)
+        insertPoller.bind(Int64(poller.policy?.code ?? PlainSchema.unknownPolicyCode), at: 3)
         insertPoller.bind(Int64(poller.epollFD), at: 4)
         insertPoller.bind(poller.label, at: 5)
         defer { insertPoller.reset() }
@@ -184,7 +183,7 @@ final class TraceFile {
         try connection.execute(sql: "PRAGMA synchronous = FULL")
         try connection.execute(sql: "PRAGMA cache_size = -\(Self.indexingCacheKiB)")
         try connection.execute(sql: "BEGIN")
-        try connection.execute(sql: Schema.createIndexes)
+        try connection.execute(sql: CompactSchema.createIndexes)
         let meta = try connection.makeStatement(sql: "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)")
         let values: [(String, Int64)] = [
             ("closed_cleanly", 1),

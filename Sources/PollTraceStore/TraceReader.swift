@@ -11,11 +11,17 @@ public final class TraceReader {
     public let metadata: TraceMetadata
     /// The connection, for `polltrace query` and the analyzer's SQL.
     public let connection: SQLiteConnection
-    /// True when the writer's `close()` finished (indexes built); false for a trace
-    /// whose writer crashed or is still running.
+    /// True when the writer's `close()` finished; false for a trace whose writer
+    /// crashed or is still running (and for a v7 trace finalized from one).
     public let closedCleanly: Bool
     /// False for traces from before the fd kinds moved to their own table.
     let hasFDRecords: Bool
+    /// True for a v7 trace (plain tables); false for the compact form: a trace still
+    /// being recorded, one whose writer never closed it, or a file of versions 1 to 6.
+    public let isPlain: Bool
+    /// How the trace ended, from a v7 trace's `meta.ended` (`closed`, `not_closed`,
+    /// `write_failed`); for the compact form, `closed` or `not_closed`.
+    public let ending: String
 
     public init(path: String) throws {
         self.path = path
@@ -26,7 +32,9 @@ public final class TraceReader {
             throw Self.map(error, path: path)
         }
         do {
-            (metadata, closedCleanly) = try Self.loadMetadata(connection, path: path)
+            let loaded = try Self.loadMetadata(connection, path: path)
+            (metadata, closedCleanly, isPlain) = (loaded.metadata, loaded.closed, loaded.plain)
+            ending = loaded.ending ?? (closedCleanly ? TraceFinalizer.Ending.closed.rawValue : TraceFinalizer.Ending.notClosed.rawValue)
             hasFDRecords = try connection.scalarInt(sql: "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'fd_records'") == 1
         } catch let error as SQLiteError {
             throw Self.map(error, path: path)
@@ -36,8 +44,12 @@ public final class TraceReader {
     /// Every record, in sequence order, one at a time (constant memory).
     public func records() throws -> TraceRecordCursor {
         do {
-            return TraceRecordCursor(state: try CursorState(connection: connection, path: path, start: metadata.startMonotonicNs,
-                                                            hasFDRecords: hasFDRecords, version: metadata.schemaVersion))
+            if isPlain {
+                return TraceRecordCursor(source: .plain(try PlainRecordCursor(connection: connection, path: path,
+                                                                               start: metadata.startMonotonicNs)))
+            }
+            return TraceRecordCursor(source: .compact(try CursorState(connection: connection, path: path, start: metadata.startMonotonicNs,
+                                                                      hasFDRecords: hasFDRecords, version: metadata.schemaVersion)))
         } catch let error as SQLiteError {
             throw Self.map(error, path: path)
         }
@@ -46,6 +58,7 @@ public final class TraceReader {
     /// Records in the trace (a batch counts once), for progress bars.
     public func recordCount() throws -> Int {
         do {
+            if isPlain { return Int(try connection.scalarInt(sql: "SELECT count(*) FROM timeline") ?? 0) }
             let rows = try tableRowCount()
             let events = try connection.scalarInt(sql: "SELECT count(*) FROM batch_event_rows") ?? 0
             return rows - Int(events) + (try packedRecordCount())
@@ -54,9 +67,8 @@ public final class TraceReader {
         }
     }
 
-    /// SQL giving every record's seq in a v3 trace (packed records included), for
-    /// views that must cover every record.
-    public static let everyRecordSeqSQL = Schema.everyRecordSeq
+    /// SQL giving every record's seq in a v7 trace, for views that must cover every record.
+    public static let everyRecordSeqSQL = PlainSchema.everyRecordSeq
 
     /// Rows in the trace's tables: records, fd records, syscalls and (v1/v2) batch
     /// events. The unit the store's benchmark counts.
@@ -69,6 +81,9 @@ public final class TraceReader {
     }
 
     private func tableRowCount() throws -> Int {
+        if isPlain {
+            return Int(try connection.scalarInt(sql: "SELECT (SELECT count(*) FROM timeline) + (SELECT count(*) FROM batch_events)") ?? 0)
+        }
         let records = try connection.scalarInt(sql: hasFDRecords
             ? "SELECT (SELECT count(*) FROM records) + (SELECT count(*) FROM fd_records)" : "SELECT count(*) FROM records") ?? 0
         let syscalls = try connection.scalarInt(sql: "SELECT count(*) FROM syscall_rows") ?? 0
@@ -113,19 +128,21 @@ public final class TraceReader {
     /// repository's first store, same version) keep the fd kinds in `records`.
     private static let requiredTables = ["meta", "pollers", "strings", "records", "batch_event_rows", "syscall_rows"]
 
-    private static func loadMetadata(_ db: SQLiteConnection, path: String) throws -> (TraceMetadata, Bool) {
+    private static func loadMetadata(_ db: SQLiteConnection, path: String) throws
+        -> (metadata: TraceMetadata, closed: Bool, plain: Bool, ending: String?) {
         let applicationID = try db.scalarInt(sql: "PRAGMA application_id") ?? 0
         let userVersion = Int(try db.scalarInt(sql: "PRAGMA user_version") ?? 0)
         var tables: Set<String> = []
         let list = try db.makeStatement(sql: "SELECT name FROM sqlite_schema WHERE type = 'table'")
         while try list.step() { tables.insert(list.text(0)) }
 
-        guard applicationID == Int64(Schema.applicationID) || tables.contains("meta") && tables.contains("records") else {
+        guard applicationID == Int64(PlainSchema.applicationID) || tables.contains("meta") && tables.contains("records")
+                || tables.contains("meta") && tables.contains("dispatches") else {
             let found = tables.isEmpty ? "it has no tables" : "its tables are " + tables.sorted().joined(separator: ", ")
-            throw TraceStoreError.notATrace(path: path, detail: "\(found); a trace has meta, records, batch_event_rows, …")
+            throw TraceStoreError.notATrace(path: path, detail: "\(found); a trace has meta, pollers, batches, dispatches, …")
         }
-        if userVersion > Schema.version {
-            throw TraceStoreError.newerSchema(path: path, found: userVersion, supported: Schema.version)
+        if userVersion > PlainSchema.version {
+            throw TraceStoreError.newerSchema(path: path, found: userVersion, supported: PlainSchema.version)
         }
         guard tables.contains("meta") else {
             throw TraceStoreError.missingMetadata(path: path, what: "the meta table does not exist")
@@ -133,8 +150,8 @@ public final class TraceReader {
         var meta: [String: SQLiteValue] = [:]
         let rows = try db.makeStatement(sql: "SELECT key, value FROM meta")
         while try rows.step() { meta[rows.text(0)] = rows.value(1) }
-        if case .integer(let version)? = meta["schema_version"], version > Schema.version {
-            throw TraceStoreError.newerSchema(path: path, found: Int(version), supported: Schema.version)
+        if case .integer(let version)? = meta["schema_version"], version > PlainSchema.version {
+            throw TraceStoreError.newerSchema(path: path, found: Int(version), supported: PlainSchema.version)
         }
         func integer(_ key: String) throws -> Int64 {
             guard case .integer(let value)? = meta[key] else {
@@ -148,22 +165,23 @@ public final class TraceReader {
             }
             return value
         }
-        guard case .text(Schema.formatName)? = meta["format"] else {
-            throw TraceStoreError.missingMetadata(path: path, what: "the meta table has no format = '\(Schema.formatName)' entry")
+        guard case .text(PlainSchema.formatName)? = meta["format"] else {
+            throw TraceStoreError.missingMetadata(path: path, what: "the meta table has no format = '\(PlainSchema.formatName)' entry")
         }
         let version = Int(try integer("schema_version"))
         if userVersion == 0 || userVersion != version {
             throw TraceStoreError.corrupted(path: path, detail: "PRAGMA user_version is \(userVersion) but meta.schema_version is \(version)")
         }
-        for table in requiredTables where !tables.contains(table) {
+        let plain = version >= PlainSchema.version
+        for table in plain ? PlainSchema.requiredTables : requiredTables where !tables.contains(table) {
             throw TraceStoreError.corrupted(path: path, detail: "the \(table) table is missing")
         }
         var pollers: [PollerInfo] = []
-        let pollerRows = try db.makeStatement(sql: "SELECT poller, backend, policy, epoll_fd, label FROM pollers ORDER BY poller")
+        let pollerRows = try db.makeStatement(sql: "SELECT poller, backend, \(plain ? "policy_code" : "policy"), epoll_fd, label FROM pollers ORDER BY poller")
         while try pollerRows.step() {
             let code = Int(pollerRows.int64(2))
             let backend = pollerRows.text(1)
-            guard code == Schema.unknownPolicyCode || DispatchPolicy(code: code) != nil,
+            guard code == PlainSchema.unknownPolicyCode || DispatchPolicy(code: code) != nil,
                   let poller = PollerID(exactly: pollerRows.int64(0)) else {
                 throw TraceStoreError.corrupted(path: path, detail: "poller row \(pollerRows.int64(0)) has an unknown policy code \(pollerRows.int64(2))")
             }
@@ -179,6 +197,8 @@ public final class TraceReader {
                                      startMonotonicNs: unstored(try integer("start_monotonic_ns")), pollers: pollers)
         let closed: Bool
         if case .integer(1)? = meta["closed_cleanly"] { closed = true } else { closed = false }
-        return (metadata, closed)
+        var ending: String?
+        if case .text(let value)? = meta["ended"] { ending = value }
+        return (metadata, closed, plain, ending)
     }
 }

@@ -1,18 +1,31 @@
 import PollTraceCore
 
-/// Streams a trace's records in sequence order, holding one row of each table at a
-/// time: `records`, `fd_records` and `syscall_rows` are merged by `seq`, together
+/// Streams a trace's records in sequence order. For a v7 trace, `PlainRecordCursor`
+/// reads the plain tables. The rest of this file reads the compact form (a trace
+/// being recorded, one whose writer never closed it, and files of versions 1 to 6),
+/// holding one row of each table at a time: `records`, `fd_records` and `syscall_rows` are merged by `seq`, together
 /// with the records unpacked from rows (`PendingRecords`). A v3 batch
 /// row carries its events (`BatchPacking`), a v4 syscall row later calls of its
 /// thread (`SyscallPacking`); in v1/v2 files they are read from
 /// `batch_event_rows` by a second cursor that normally just walks on (the writer
 /// stored each batch's events contiguously, in commit order).
 public struct TraceRecordCursor {
-    let state: CursorState
+    enum Source {
+        /// A v7 trace: its plain tables.
+        case plain(PlainRecordCursor)
+        /// The recording form, or a file of schema versions 1 to 6.
+        case compact(CursorState)
+    }
+    let source: Source
 
     /// The next record, or nil at the end. Throws `TraceStoreError.corrupted` when
     /// the file is damaged or holds values no writer produces.
-    public mutating func next() throws -> TraceRecord? { try state.next() }
+    public mutating func next() throws -> TraceRecord? {
+        switch source {
+        case .plain(let cursor): try cursor.next()
+        case .compact(let state): try state.next()
+        }
+    }
 }
 
 final class CursorState {
@@ -105,7 +118,7 @@ final class CursorState {
         stream.pending = false
         let s = stream.statement
         var row = RecordRow(seq: s.int64(0), tag: s.int64(1), t: s.int64(2))
-        let kind = row.tag & Int64(Schema.kindMask)
+        let kind = row.tag & Int64(CompactSchema.kindMask)
         if kind == Int64(RecordKind.batch.rawValue) && s.isText(7) { return try takePackedBatch(row, s) }
         // Fetch only the columns this kind uses: most rows use two or three of six.
         let used = kind >= 0 && kind < Self.columnsUsed.count ? Self.columnsUsed[Int(kind)] : 6
@@ -119,7 +132,7 @@ final class CursorState {
         var label = ""
         var base: RowEncoding.DispatchBase?
         if kind == Int64(RecordKind.dispatch.rawValue) {
-            if let flags = row.f, flags & Schema.dispatchRelativeBit != 0 {
+            if let flags = row.f, flags & CompactSchema.dispatchRelativeBit != 0 {
                 base = try dispatchBase(row)
             }
         } else if kind == Int64(RecordKind.batch.rawValue) {
@@ -177,7 +190,7 @@ final class CursorState {
             throw RowEncoding.DecodeError.bad("record \(row.seq): a relative dispatch without its batch")
         }
         let batchSeq = seq &- unstored(distance)
-        let poller = PollerID(truncatingIfNeeded: row.tag >> Schema.kindBits)
+        let poller = PollerID(truncatingIfNeeded: row.tag >> CompactSchema.kindBits)
         if let base = batches.base(poller: poller, batchSeq: batchSeq, eventIndex: index) { return base }
         batchLookup.bind(stored(batchSeq), at: 1)
         batchLookup.bind(Int64(index), at: 2)

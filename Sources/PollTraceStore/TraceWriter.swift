@@ -162,7 +162,27 @@ public final class TraceWriter: TraceRecorder, Sendable {
             do {
                 try file.finish(statistics: stats.withLock { $0 })
             } catch {
+                failed = true
                 stats.withLock { $0.lastError = "finishing the trace: " + Self.describe(error) }
+            }
+        }
+        if !failed, let verdicts = options.finalization {
+            // Off the traced loop: every record is written, and the loop is no longer
+            // recording into this file.
+            let began = monotonicNowNs()
+            do {
+                let summary = try TraceFinalizer.finalize(source: file.path, destination: file.path, verdicts: verdicts, ending: .closed)
+                let elapsed = monotonicNowNs() - began
+                stats.withLock {
+                    $0.finalizedRecords = summary.records
+                    $0.finalizedFindings = summary.findings
+                    $0.finalizeNs = elapsed
+                }
+            } catch {
+                stats.withLock {
+                    $0.lastError = "making the v7 tables (the trace is complete in its recording form; `polltrace finalize` retries): "
+                        + Self.describe(error)
+                }
             }
         }
         let cpu = threadCPUNs()

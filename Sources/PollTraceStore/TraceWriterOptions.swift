@@ -62,12 +62,20 @@ public struct TraceWriterOptions: Sendable {
     public var indexWhileWriting: Bool
     /// The writer thread's scheduling class (see `WriterPriority`).
     public var writerPriority: WriterPriority
+    /// What `close()` makes of the recorded file: `.replay` (the default) turns it
+    /// into a v7 trace with replay's verdicts and findings (`TraceFinalizer`), on the
+    /// writer's thread, after the last record; `.none` makes the v7 tables without
+    /// verdicts (an import writes its own findings); nil leaves the compact
+    /// recording form, which only `TraceReader` and `polltrace finalize` read (for
+    /// benchmarks of the recording path alone).
+    public var finalization: TraceFinalizer.Verdicts?
 
     public static let defaultBufferCapacity = 1 << 16
 
     public init(mode: TraceMode = .lossless, bufferCapacity: Int = TraceWriterOptions.defaultBufferCapacity,
                 flushInterval: Duration = .milliseconds(100), overwrite: Bool = false, maxFileBytes: Int? = nil,
-                indexWhileWriting: Bool = false, writerPriority: WriterPriority = .normal) {
+                indexWhileWriting: Bool = false, writerPriority: WriterPriority = .normal,
+                finalization: TraceFinalizer.Verdicts? = .replay) {
         self.mode = mode
         self.bufferCapacity = max(2, bufferCapacity)
         self.flushInterval = flushInterval
@@ -75,6 +83,7 @@ public struct TraceWriterOptions: Sendable {
         self.maxFileBytes = maxFileBytes
         self.indexWhileWriting = indexWhileWriting
         self.writerPriority = writerPriority
+        self.finalization = finalization
     }
 }
 
@@ -105,6 +114,11 @@ public struct TraceWriterStatistics: Sendable, Hashable {
     /// the WAL, once in the checkpoint) plus the pages a commit rewrites. 0 where
     /// the kernel does not report it.
     public var writerBytesWritten: UInt64 = 0
+    /// Records and findings of the v7 trace `close()` made, and how long that took
+    /// (0 until then, or when the trace was left in its recording form).
+    public var finalizedRecords: UInt64 = 0
+    public var finalizedFindings: UInt64 = 0
+    public var finalizeNs: UInt64 = 0
     /// The first write error, if any; once set, nothing more is written.
     public var lastError: String?
     /// The class the writer thread runs in: `.normal` also when `.idle` was asked

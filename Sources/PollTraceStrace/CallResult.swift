@@ -1,3 +1,4 @@
+import PollTraceCore
 /// What follows a call's closing `)`: ` = 3<socket:[123]>`, ` = -1 EAGAIN (…)`,
 /// ` = ?`, and with `-T` the time spent in the call, ` <0.000013>`.
 struct CallResult: Equatable {

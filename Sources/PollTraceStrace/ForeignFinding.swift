@@ -1,3 +1,4 @@
+import PollTraceCore
 /// One hazard found in a foreign (strace-imported) trace, with the log lines that
 /// show it. Line numbers are 1-based lines of the strace log.
 public struct ForeignFinding: Hashable, Sendable, Comparable {

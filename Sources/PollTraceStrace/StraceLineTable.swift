@@ -104,3 +104,49 @@ public enum StraceLineTable {
         return diagnostics
     }
 }
+
+extension StraceLineTable {
+    /// After `polltrace upgrade` of an imported trace: its line runs were copied as a
+    /// table; the `strace_lines` view over them is made anew for the v7 tables, and
+    /// the foreign analysis fills `findings` (the finalizer's replay does not apply
+    /// to a log's syscalls).
+    public static func finishUpgrade(tracePath: String) throws {
+        let db = try SQLiteConnection(path: tracePath, readOnly: false)
+        let hasRuns = try db.scalarInt(sql: "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = '\(runsTable)'") == 1
+        let hasLines = try db.scalarInt(sql: "SELECT count(*) FROM sqlite_schema WHERE name = '\(linesTable)'") == 1
+        if hasRuns && !hasLines { try db.execute(sql: createView) }
+        let report = try ForeignTraceAnalysis.analyze(reader: TraceReader(path: tracePath))
+        try ForeignFindingsTable.write(report.findings, into: db)
+    }
+}
+
+/// An import's findings as rows of the trace's `findings` table, so that SQL tells
+/// what `polltrace analyze` prints. A foreign finding names log lines; its `seq` is
+/// the record of the `epoll_wait` that harvested the event.
+public enum ForeignFindingsTable {
+    public static func write(_ findings: [ForeignFinding], into db: SQLiteConnection) throws {
+        try db.execute(sql: "BEGIN")
+        let insert = try db.makeStatement(sql: """
+            INSERT INTO findings(kind, seq, poller, fd, detail, closed_seq, reused_seq)
+            VALUES (?1, coalesce((SELECT r.seq + (?2 - r.line) FROM \(StraceLineTable.runsTable) r
+                                  WHERE r.line <= ?2 AND ?2 < r.line + r.count ORDER BY r.line DESC LIMIT 1), 0),
+                    coalesce((SELECT p.poller FROM pollers p WHERE p.epoll_fd = ?3 LIMIT 1), 0), ?4, ?5,
+                    (SELECT r.seq + (?6 - r.line) FROM \(StraceLineTable.runsTable) r
+                     WHERE r.line <= ?6 AND ?6 < r.line + r.count ORDER BY r.line DESC LIMIT 1),
+                    (SELECT r.seq + (?7 - r.line) FROM \(StraceLineTable.runsTable) r
+                     WHERE r.line <= ?7 AND ?7 < r.line + r.count ORDER BY r.line DESC LIMIT 1))
+            """, parameters: 7)
+        for f in findings {
+            insert.bind(f.kind.rawValue, at: 1)
+            insert.bind(Int64(f.waitLine), at: 2)
+            insert.bind(Int64(f.epollFD), at: 3)
+            insert.bind(Int64(f.fd), at: 4)
+            insert.bind(f.sentence, at: 5)
+            insert.bind(f.closeLine.map { Int64($0) }, at: 6)
+            insert.bind(f.reuseLine.map { Int64($0) }, at: 7)
+            try insert.run()
+            insert.reset()
+        }
+        try db.execute(sql: "COMMIT")
+    }
+}

@@ -39,6 +39,7 @@ public enum StraceTraceImport {
         try writer.close()
         try StraceLineTable.write(tracePath: tracePath, spool: spool, logPath: logPath, linesRead: outcome.linesRead,
                                   diagnostics: outcome.diagnostics)
+        try ForeignFindingsTable.write(analyzer.findings, into: SQLiteConnection(path: tracePath, readOnly: false))
         return Summary(linesRead: outcome.linesRead, recordsWritten: spool.records,
                        report: ForeignReport(findings: analyzer.findings, statistics: analyzer.stats,
                                              diagnostics: outcome.diagnostics))
@@ -50,7 +51,9 @@ public enum StraceTraceImport {
     /// How an import writes its trace: lossless, and indexed while writing (its
     /// writer thread has time to spare; `TraceWriterOptions.indexWhileWriting`).
     public static func writerOptions(overwrite: Bool) -> TraceWriterOptions {
-        TraceWriterOptions(mode: .lossless, overwrite: overwrite, indexWhileWriting: true)
+        // The v7 tables without replay's verdicts: a log has syscalls, not dispatches;
+        // its findings come from the foreign analysis (`ForeignFindingsTable`).
+        TraceWriterOptions(mode: .lossless, overwrite: overwrite, indexWhileWriting: true, finalization: TraceFinalizer.Verdicts.none)
     }
 
     /// The pid and `-ttt` time of the log's first line, for the trace's metadata.

@@ -15,7 +15,7 @@ struct PollTrace: ParsableCommand {
         Exit codes: 0 clean, 1 findings (stale dispatches, lost events, failed \
         verification), 2 usage error or bad input.
         """,
-        subcommands: [Analyze.self, Verify.self, Stats.self, Query.self, Import.self, Record.self, Demo.self]
+        subcommands: [Analyze.self, Verify.self, Stats.self, Query.self, Finalize.self, Import.self, Record.self, Demo.self]
     )
 
     /// Usage errors exit 2, not ArgumentParser's default 64, so that scripts can tell

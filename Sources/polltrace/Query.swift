@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import PollTraceAnalysis
 import PollTraceStore
 
@@ -7,15 +8,29 @@ struct Query: ParsableCommand {
         abstract: "Run read-only SQL against a trace.",
         discussion: """
         The trace is opened read-only and a statement that could write is refused \
-        before it runs. See docs/schema.md for the tables and views. Exit codes: 0 \
-        rows printed, 2 bad input (unreadable trace, invalid SQL, a refused write).
+        before it runs. docs/schema.md documents the tables (schema version 7) with \
+        example queries, e.g. the misrouted dispatches:
+          polltrace query T "SELECT * FROM findings WHERE kind = 'misrouted'"
+        A trace its writer never closed, or of an older version, is refused with the \
+        command that makes the tables (`polltrace finalize` / `polltrace upgrade`). \
+        Exit codes: 0 rows printed, 2 bad input (unreadable trace, invalid SQL, a \
+        refused write, an unbound parameter).
         """)
 
     @Argument(help: "A trace file (SQLite).")
     var trace: String
 
-    @Argument(help: "One SQL statement, e.g. \"SELECT * FROM dispatches LIMIT 10\".")
-    var sql: String
+    @Argument(help: "One SQL statement, e.g. \"SELECT * FROM dispatches LIMIT 10\", or - to read it from standard input. Comments before and after it are allowed.")
+    var sql: String?
+
+    @Option(name: .long, help: "Read the SQL statement from this file instead of the command line.")
+    var file: String?
+
+    @Option(name: .long, help: ArgumentHelp("Bind a parameter of the statement (:name, @name, $name or ?N), e.g. --param n=1200. Repeatable; numbers bind as numbers.", valueName: "name=value"))
+    var param: [String] = []
+
+    @Flag(name: .long, help: "Print how long the statement took (to standard error).")
+    var timer = false
 
     @Flag(name: .long, help: "Print comma-separated values (RFC 4180).")
     var csv = false
@@ -25,17 +40,53 @@ struct Query: ParsableCommand {
 
     func validate() throws {
         if csv && json { throw ValidationError("Choose one of --csv and --json.") }
+        if sql != nil && file != nil { throw ValidationError("Give the SQL as an argument or with --file, not both.") }
+        if sql == nil && file == nil { throw ValidationError("Give one SQL statement (or - for standard input, or --file PATH).") }
+        for p in param where !p.contains("=") || p.hasPrefix("=") {
+            throw ValidationError("--param takes name=value, e.g. --param n=1200 (got '\(p)').")
+        }
+    }
+
+    /// The statement's text: the argument, standard input (`-`), or `--file`.
+    private func statementText() throws -> String {
+        if let file {
+            guard let data = FileManager.default.contents(atPath: file) else {
+                throw ValidationError("\(file): cannot read the SQL file (missing or unreadable)")
+            }
+            return String(decoding: data, as: UTF8.self)
+        }
+        if sql == "-" { return String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self) }
+        return sql ?? ""
+    }
+
+    private var parameters: [String: SQLiteValue] {
+        var values: [String: SQLiteValue] = [:]
+        for p in param {
+            let name = String(p[..<p.firstIndex(of: "=")!])
+            let text = String(p[p.index(after: p.firstIndex(of: "=")!)...])
+            let key = name.first.map { ":@$?".contains($0) } == true ? String(name.dropFirst()) : name
+            values[key] = Int64(text).map(SQLiteValue.integer) ?? Double(text).map(SQLiteValue.real) ?? .text(text)
+        }
+        return values
     }
 
     func run() throws {
         var printer: any QueryPrinter
         if csv { printer = CSVPrinter() } else if json { printer = JSONRowPrinter() } else { printer = TablePrinter() }
+        let text = try statementText()
+        let clock = ContinuousClock()
+        let began = clock.now
         do {
-            try TraceQuery.run(path: trace, sql: sql, header: { printer.header($0) }, row: { printer.row($0) })
+            try TraceQuery.run(path: trace, sql: text, parameters: parameters, header: { printer.header($0) }, row: { printer.row($0) })
         } catch {
             throw Console.badInput(error, trace: trace)
         }
         printer.finish()
+        if timer {
+            let elapsed = clock.now - began
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            Console.err(String(format: "elapsed: %.3f s\n", seconds))
+        }
     }
 }
 

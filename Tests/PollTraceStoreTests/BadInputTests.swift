@@ -32,7 +32,7 @@ final class BadInputTests: XCTestCase {
         let dir = TemporaryDirectory()
         for (what, damage) in damages {
             let path = dir.file("damaged-\(what.replacingOccurrences(of: " ", with: "-")).trace")
-            try Fixtures.write(records, to: path)
+            try Fixtures.write(records, to: path, options: Self.recordingForm)
             XCTAssertEqual(try SQLiteConnection(path: path, readOnly: true).scalarInt(sql: layout.sql), 1, layout.why,
                            file: file, line: line)
             try sqlite(path, damage)
@@ -94,7 +94,7 @@ final class BadInputTests: XCTestCase {
         let path = dir.file("truncated.trace")
         try makeTrace(path)
         let size = try FileManager.default.attributesOfItem(atPath: path)[.size] as! Int
-        let page = Schema.pageSize
+        let page = PlainSchema.pageSize
         XCTAssertGreaterThan(size, 4 * page, "the fixture should span several pages")
         // Cut on a page boundary (the header's page count catches it) ...
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
@@ -121,7 +121,7 @@ final class BadInputTests: XCTestCase {
         // Overwrite every page after the first with a fixed junk pattern: the B-tree
         // page headers become invalid, which SQLite reports as SQLITE_CORRUPT.
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
-        let pageSize = Schema.pageSize
+        let pageSize = PlainSchema.pageSize
         for page in 1..<(size / pageSize) {
             try handle.seek(toOffset: UInt64(page * pageSize))
             try handle.write(contentsOf: Data((0..<pageSize).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }))
@@ -167,6 +167,10 @@ final class BadInputTests: XCTestCase {
             if case .missingMetadata(_, let what) = $0 { what.contains("start_monotonic_ns") } else { false }
         }
     }
+
+    /// The damage below is to the compact recording form, which a trace keeps when
+    /// its writer never closed it.
+    static let recordingForm = TraceWriterOptions(finalization: nil)
 
     func testBatchWhosePackedEventsAreDamaged_isCorrupted() throws {
         let batch = TraceRecord.batch(BatchHarvested(seq: 1, timeNs: Fixtures.start, poller: 1, batchNumber: 1, timeoutMs: 0,
@@ -228,7 +232,7 @@ final class BadInputTests: XCTestCase {
                                    data: 7, handlerLabel: "")),
         ]
         let good = dir.file("good.trace")
-        try Fixtures.write(records, to: good)
+        try Fixtures.write(records, to: good, options: Self.recordingForm)
         XCTAssertEqual(try Fixtures.readAll(good), records, "the open should come back before the call between")
         XCTAssertEqual(try SQLiteConnection(path: good, readOnly: true).scalarInt(sql: "SELECT h FROM fd_records WHERE seq = 3"), 2,
                        "the open should be packed into the registration's row, 2 back")

@@ -12,7 +12,7 @@ import PollTraceCore
 final class BatchPackingPropertyTests: XCTestCase {
     private static let pollers: [PollerID] = [1, 2, 3, 70]
 
-    private func schedule(_ random: inout SplitMix64) -> [TraceRecord] {
+    func schedule(_ random: inout SplitMix64) -> [TraceRecord] {
         var records: [TraceRecord] = []
         var seq: SequenceNumber = 0
         var time = Fixtures.start
@@ -121,7 +121,7 @@ final class BatchPackingPropertyTests: XCTestCase {
 
     /// Splits `records` into commits at random points (a commit can end between a
     /// batch and its dispatches), often or (so that syscall rows can fill up) rarely.
-    private func commits(_ records: [TraceRecord], _ random: inout SplitMix64) -> [[TraceRecord]] {
+    func commits(_ records: [TraceRecord], _ random: inout SplitMix64) -> [[TraceRecord]] {
         var out: [[TraceRecord]] = [[]]
         let splitChance = random.chance(0.5) ? 0.08 : 0.005
         for record in records {
@@ -131,7 +131,7 @@ final class BatchPackingPropertyTests: XCTestCase {
         return out
     }
 
-    func testRandomSchedules_readBackExactly_throughCursorAndViews() throws {
+    func testRandomSchedules_readBackExactly_throughCursorAndV7Tables() throws {
         let dir = TemporaryDirectory()
         let metadata = Fixtures.metadata(pollers: Self.pollers.map {
             PollerInfo(poller: $0, backend: "epoll", policy: .guarded, epollFD: 3, label: "p\($0)")
@@ -165,16 +165,21 @@ final class BatchPackingPropertyTests: XCTestCase {
             lonelyCalls += Int(try Fixtures.query(path, "SELECT count(*) FROM syscall_rows WHERE more IS NULL")[0][0].integerValue ?? 0)
             fullRows += Int(try Fixtures.query(path, "SELECT count(*) FROM syscall_rows WHERE json_array_length(more) = \(SyscallPacking.maxCallsPerRow - 1)")[0][0].integerValue ?? 0)
             XCTAssertEqual(try Fixtures.readAll(path), records, "seed \(seed): the cursor must give back every record, in seq order")
+            // The v7 trace made from it: the same records through TraceReader and through SQL.
+            let v7 = path + ".v7"
+            try TraceFinalizer.finalize(source: path, destination: v7)
+            XCTAssertEqual(try TraceReader(path: v7).isPlain, true, "seed \(seed): finalize makes a v7 trace")
+            XCTAssertEqual(try Fixtures.readAll(v7), records, "seed \(seed): the v7 tables give back every record, in seq order")
             let expectedCalls: [[SQLiteValue]] = records.compactMap {
                 guard case .syscall(let c) = $0 else { return nil }
                 return [.integer(Int64(c.seq)), .integer(Int64(c.poller)), .integer(Int64(bitPattern: c.timeNs)), .integer(Int64(c.tid)),
                         .integer(Int64(c.fd)), .text(c.name), .integer(c.result), .integer(Int64(c.errno)), .integer(c.isDataCall ? 1 : 0),
                         .integer(Int64(c.sourceLine))]
             }
-            XCTAssertEqual(try Fixtures.query(path, """
+            XCTAssertEqual(try Fixtures.query(v7, """
                 SELECT seq, poller, time_ns, tid, fd, name, result, errno, is_data_call, source_line FROM syscalls ORDER BY seq
                 """), expectedCalls, "seed \(seed): syscalls gives packed and first-of-row calls alike")
-            XCTAssertEqual(try Fixtures.query(path, "SELECT seq FROM (\(TraceReader.everyRecordSeqSQL)) ORDER BY seq"),
+            XCTAssertEqual(try Fixtures.query(v7, "SELECT seq FROM (\(TraceReader.everyRecordSeqSQL)) ORDER BY seq"),
                            records.map { [.integer(Int64($0.seq))] }, "seed \(seed): everyRecordSeqSQL names every record once")
             var opens: [[SQLiteValue]] = [], unregistrations: [[SQLiteValue]] = [], closes: [[SQLiteValue]] = []
             var firstUnregistration: [UInt32: UInt64] = [:], registrationIDs: [UInt32] = []
@@ -194,26 +199,27 @@ final class BatchPackingPropertyTests: XCTestCase {
                 default: break
                 }
             }
-            XCTAssertEqual(try Fixtures.query(path, "SELECT seq, poller, fd, time_ns FROM fd_closes ORDER BY seq"), closes,
+            XCTAssertEqual(try Fixtures.query(v7, "SELECT seq, poller, fd, time_ns FROM fd_closes ORDER BY seq"), closes,
                            "seed \(seed): fd_closes gives closes in their own rows and packed into registrations alike")
             // A registration's close: the first close of its fd after it, on any poller (the view's definition).
             let closedSeqs: [[SQLiteValue]] = registrations.sorted { $0.registrationID < $1.registrationID }.map { r in
                 let closed = records.first { if case .closed(let c) = $0 { c.fd == r.fd && c.seq > r.seq } else { false } }
                 return [.integer(Int64(r.registrationID)), closed.map { .integer(Int64($0.seq)) } ?? .null]
             }
-            XCTAssertEqual(try Fixtures.query(path, "SELECT registration_id, closed_seq FROM registrations ORDER BY registration_id"), closedSeqs,
+            XCTAssertEqual(try Fixtures.query(v7, "SELECT registration_id, closed_seq FROM registrations ORDER BY registration_id"), closedSeqs,
                            "seed \(seed): registrations.closed_seq finds closes in their own rows and packed ones")
-            XCTAssertEqual(try Fixtures.query(path, "SELECT seq, poller, fd, origin_code, time_ns FROM fd_opens ORDER BY seq"), opens,
+            XCTAssertEqual(try Fixtures.query(v7, "SELECT seq, poller, fd, origin_code, time_ns FROM fd_opens ORDER BY seq"), opens,
                            "seed \(seed): fd_opens gives packed and own-row opens alike")
-            XCTAssertEqual(try Fixtures.query(path, "SELECT seq, poller, fd, registration_id, time_ns FROM unregistrations ORDER BY seq"), unregistrations,
+            XCTAssertEqual(try Fixtures.query(v7, "SELECT seq, poller, fd, registration_id, time_ns FROM unregistrations ORDER BY seq"), unregistrations,
                            "seed \(seed): unregistrations gives packed and own-row ones alike")
-            XCTAssertEqual(try Fixtures.query(path, "SELECT registration_id, unregistered_seq FROM registrations ORDER BY registration_id"),
+            XCTAssertEqual(try Fixtures.query(v7, "SELECT registration_id, unregistered_seq FROM registrations ORDER BY registration_id"),
                            registrationIDs.sorted().map { [.integer(Int64($0)), firstUnregistration[$0].map { .integer(Int64($0)) } ?? .null] },
                            "seed \(seed): registrations.unregistered_seq finds packed unregistrations")
             XCTAssertEqual(try TraceReader(path: path).recordCount(), records.count, "seed \(seed): recordCount counts packed dispatches")
+            XCTAssertEqual(try TraceReader(path: v7).recordCount(), records.count, "seed \(seed): recordCount of the v7 trace")
 
             let expectedTimeline = records.map { [Int64($0.seq), Int64($0.kind.rawValue), Int64(bitPattern: $0.timeNs)].map(SQLiteValue.integer) }
-            XCTAssertEqual(try Fixtures.query(path, "SELECT seq, kind_code, time_ns FROM timeline ORDER BY seq"), expectedTimeline,
+            XCTAssertEqual(try Fixtures.query(v7, "SELECT seq, kind_code, time_ns FROM timeline ORDER BY seq"), expectedTimeline,
                            "seed \(seed): timeline has one row per record, packed dispatches included")
 
             var batches: [SequenceNumber: BatchHarvested] = [:]
@@ -238,9 +244,9 @@ final class BatchPackingPropertyTests: XCTestCase {
                 default: break
                 }
             }
-            XCTAssertEqual(try Fixtures.query(path, "SELECT batch_seq, event_index, fd, mask, data FROM batch_events ORDER BY batch_seq, event_index"),
+            XCTAssertEqual(try Fixtures.query(v7, "SELECT batch_seq, event_index, fd, mask, data FROM batch_events ORDER BY batch_seq, event_index"),
                            expectedEvents, "seed \(seed): batch_events unpacks every event")
-            XCTAssertEqual(try Fixtures.query(path, """
+            XCTAssertEqual(try Fixtures.query(v7, """
                 SELECT seq, time_ns, source, batch_seq, event_index, fd, harvested_data, ran_registration_id, delivered_mask,
                        suppression, handler_threw, duration_ns FROM dispatches ORDER BY seq
                 """), expectedDispatches, "seed \(seed): dispatches gives packed and own-row dispatches alike")

@@ -110,15 +110,40 @@ final class ExampleQueryTests: XCTestCase {
         XCTAssertEqual(got.map { [$0[0], $0[2], $0[4], $0[5], $0[8]] }, expected.map { $0.map(SQLiteValue.integer) },
                        "(b) should list exactly the dispatches whose fd closed between harvest and dispatch")
         XCTAssertEqual(got.first?[6], .text("rtp-tcp:40000"), "(b) the handler that wrongly ran is the new fd 12's")
-        // Per dispatch, the closes are found by a search (the closes_by_fd index or the
-        // seq range between batch and dispatch), never by scanning every record. The
-        // dispatches themselves are scanned once: the rows of their own (d) and the
-        // batch rows they are packed in (b, unpacked by json_each j).
+        // Per dispatch, the closes are found by a search on fd and seq range, never by
+        // scanning every close: the dispatches are scanned once.
         let queryPlan = try plan(ExampleQueries.dispatchesAfterClose)
         let scans = queryPlan.split(separator: "\n").filter { $0.contains("SCAN") }.map { $0.trimmingCharacters(in: .whitespaces) }
-        XCTAssertEqual(scans.filter { !$0.hasPrefix("SCAN (subquery") }, ["SCAN d", "SCAN b", "SCAN j VIRTUAL TABLE INDEX 1:"],
-                       "(b) should scan the dispatch rows and the batch rows once each and search everything else:\n\(queryPlan)")
-        XCTAssertTrue(queryPlan.contains("SEARCH fd_records USING INDEX closes_by_fd"), "(b) should find the closes by a search:\n\(queryPlan)")
+        XCTAssertEqual(scans, ["SCAN d"], "(b) should scan the dispatches once and search everything else:\n\(queryPlan)")
+        XCTAssertTrue(queryPlan.contains("fd_closes_by_fd (fd=? AND seq>? AND seq<?)"),
+                      "(b) should find the closes by fd and seq range:\n\(queryPlan)")
+    }
+
+    func testE_misrouted_isOneShortQuery_withTheWholeStory() throws {
+        var closeSeq: SequenceNumber = 0, reopenSeq: SequenceNumber = 0, misroutedSeq: SequenceNumber = 0
+        for record in records.sorted(by: { $0.seq < $1.seq }) {
+            if case .closed(let c) = record, c.fd == 12, closeSeq == 0 { closeSeq = c.seq }
+            if case .fdOpened(let o) = record, o.fd == 12, closeSeq != 0, reopenSeq == 0 { reopenSeq = o.seq }
+            if case .dispatch(let d) = record, d.ranRegistrationID == 4, misroutedSeq == 0 { misroutedSeq = d.seq }
+        }
+        XCTAssertEqual(try rows(ExampleQueries.misrouted), [[
+            .integer(Int64(misroutedSeq)), .integer(1), .integer(12), .text("rtp-udp:40000"), .text("rtp-tcp:40000"),
+            .integer(Int64(closeSeq)), .text("control-api"), .integer(Int64(reopenSeq)), .text("tcp-listener"),
+        ]], "(e) the seed's misrouted dispatch: harvested for the old fd 12, ran the new one; closed by fd 10's handler, reused by fd 11's")
+        XCTAssertEqual(try rows("SELECT verdict, harvested_registration_id, ran_registration_id FROM dispatches WHERE seq = \(misroutedSeq)"),
+                       [[.text("misrouted"), .integer(3), .integer(4)]], "the dispatch row carries the verdict and both registrations")
+    }
+
+    func testF_findingsByKind_equalsReplay() throws {
+        var replayer = Replayer(options: ReplayOptions(maxDetailed: nil))
+        for record in records.sorted(by: { $0.seq < $1.seq }) { replayer.consume(record) }
+        replayer.finish()
+        let expected = replayer.counts.filter { $0.key != .correct }.sorted { $0.key.rawValue < $1.key.rawValue }
+            .map { [SQLiteValue.text($0.key.rawValue), .integer(Int64($0.value))] }
+        XCTAssertFalse(expected.isEmpty)
+        XCTAssertEqual(try rows(ExampleQueries.findingsByKind), expected, "(f) findings by kind should equal replay's counts")
+        XCTAssertEqual(try rows("SELECT count(*) FROM dispatches WHERE verdict = 'correct'"),
+                       [[.integer(Int64(replayer.counts[.correct] ?? 0))]], "correct dispatches carry the verdict")
     }
 
     func testC_registrationsAliveAtEverySeq_matchTheModel() throws {
@@ -138,25 +163,6 @@ final class ExampleQueryTests: XCTestCase {
             }
             XCTAssertEqual(got, expected, "(c) registrations alive at seq \(record.seq)")
         }
-    }
-
-    func testC_usesTheIndexesBuiltAtClose_notAScanPerRegistration() throws {
-        let queryPlan = try plan(ExampleQueries.registrationsAliveAt)
-        let scans = queryPlan.split(separator: "\n").filter { $0.contains("SCAN") }.map { $0.trimmingCharacters(in: .whitespaces) }
-        XCTAssertEqual(scans.filter { !$0.hasPrefix("SCAN r") && !$0.contains("TEMP B-TREE") }, [],
-                       "(c) should scan registrations once and find their ends by index:\n\(queryPlan)")
-        XCTAssertTrue(queryPlan.contains("closes_by_fd") && queryPlan.contains("registrations_by_id"), queryPlan)
-        // The close is found by fd *and* seq: a search on the fd alone reads every
-        // close the fd number ever had (v6's first index did that: six times slower).
-        XCTAssertTrue(queryPlan.contains("closes_by_fd (a=? AND <expr>>?)"), "(c) should search closes by fd and seq:\n\(queryPlan)")
-    }
-
-    /// Example (b) looks closes up through `fd_closes` by fd and a seq range, which
-    /// the index must serve for closes packed into registration rows too (v6).
-    func testB_findsClosesByFDAndSeqRange() throws {
-        let queryPlan = try plan(ExampleQueries.dispatchesAfterClose)
-        XCTAssertTrue(queryPlan.contains("closes_by_fd (a=? AND <expr>>? AND <expr><?)"),
-                      "(b) should search closes by fd and seq range:\n\(queryPlan)")
     }
 
     func testD_topTenHandlersByTotalDispatchTime() throws {
@@ -186,7 +192,7 @@ final class ExampleQueryTests: XCTestCase {
 
     func testEveryViewRuns() throws {
         for view in ["poller_info", "timeline", "fd_opens", "fd_closes", "modifications", "unregistrations", "registrations",
-                     "batches", "batch_events", "dispatches", "handler_time", "gaps", "failed_calls", "syscalls"] {
+                     "batches", "batch_events", "dispatches", "handler_time", "gaps", "failed_calls", "syscalls", "findings"] {
             XCTAssertNoThrow(try rows("SELECT * FROM \(view)"), "view \(view) should run")
         }
         XCTAssertEqual(try rows("SELECT count(*) FROM timeline"), [[.integer(Int64(records.count))]], "timeline has one row per record")

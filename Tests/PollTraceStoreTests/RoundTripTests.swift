@@ -46,13 +46,9 @@ final class RoundTripTests: XCTestCase {
         _ = try file.write(&chunk, pollers: [])
         XCTAssertEqual(try indexes(early), ["closes_by_fd", "registrations_by_id"], "the indexes should exist before close")
         try file.finish(statistics: TraceWriterStatistics())
-        try Fixtures.write(records, to: late, sequence: sequence)
+        try Fixtures.write(records, to: late, options: TraceWriterOptions(finalization: nil), sequence: sequence)
         XCTAssertEqual(try indexes(early), try indexes(late))
         XCTAssertEqual(try Fixtures.readAll(early), try Fixtures.readAll(late), "both traces should read back the same records")
-        for view in ["registrations", "dispatches", "fd_opens", "unregistrations", "syscalls", "timeline"] {
-            XCTAssertEqual(try Fixtures.query(early, "SELECT * FROM \(view) ORDER BY 1, 2"), try Fixtures.query(late, "SELECT * FROM \(view) ORDER BY 1, 2"),
-                           "view \(view) should answer the same")
-        }
         let check = try SQLiteConnection(path: early, readOnly: true).makeStatement(sql: "PRAGMA integrity_check")
         XCTAssertTrue(try check.step())
         XCTAssertEqual(check.text(0), "ok", "indexes kept while writing should match their tables")

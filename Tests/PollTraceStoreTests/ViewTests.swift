@@ -50,6 +50,8 @@ final class ViewTests: XCTestCase {
         _ = try file.write(&second, pollers: [])
         try file.finish(statistics: TraceWriterStatistics())
         XCTAssertEqual(try Fixtures.readAll(path), [batch(3, reg: 30), batch(5, reg: 50), dispatch])
+        try TraceFinalizer.finalize(source: path, destination: path)
+        XCTAssertEqual(try Fixtures.readAll(path), [batch(3, reg: 30), batch(5, reg: 50), dispatch], "the same from the v7 tables")
         XCTAssertEqual(try Fixtures.query(path, "SELECT ran_registration_id, time_ns FROM dispatches"),
                        [[.integer(30), .integer(Int64(Fixtures.start + 3_500))]])
     }

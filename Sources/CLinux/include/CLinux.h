@@ -17,6 +17,7 @@
 #include <signal.h>
 #include <time.h>
 #include <sys/prctl.h>
+#include <pthread.h>
 
 /// errno read through a function: Swift cannot read the thread-local macro directly.
 static inline int clinux_errno(void) { return errno; }
@@ -55,6 +56,10 @@ int clinux_can_return_from_idle_priority(void);
 static inline void clinux_name_this_thread(const char *name) {
     prctl(PR_SET_NAME, (unsigned long)name, 0, 0, 0);
 }
+
+/// Names another thread of this process (its creator, right after creating it, so
+/// the name is there before the thread first runs). At most 15 bytes.
+int clinux_name_thread(pthread_t thread, const char *name);
 
 /// The wall clock in nanoseconds since the Unix epoch.
 static inline unsigned long long clinux_realtime_ns(void) {

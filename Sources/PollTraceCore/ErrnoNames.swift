@@ -1,7 +1,16 @@
 /// Linux errno names as strace prints them, and their numbers (asm-generic, which
 /// x86_64 and arm64 share). Also the restart codes strace shows for interrupted calls.
-enum ErrnoNames {
-    static let numbers: [String: Int32] = [
+public enum ErrnoNames {
+    public static let numbers: [String: Int32] = [
+        "EPERM": 1,
+        "ENOENT": 2,
+        "ESRCH": 3,
+        "EINTR": 4,
+        "EIO": 5,
+        "ENXIO": 6,
+        "E2BIG": 7,
+        "ENOEXEC": 8,
+        "EBADF": 9,
         "ECHILD": 10,
         "EAGAIN": 11,
         "ENOMEM": 12,
@@ -127,9 +136,12 @@ enum ErrnoNames {
     ]
 
     /// `EAGAIN` for 11; the number itself when unknown.
-    static func name(_ errno: Int32) -> String {
+    public static func name(_ errno: Int32) -> String {
         names[errno] ?? "errno \(errno)"
     }
+
+    /// Every number with its name, by number: for SQL that spells errno values.
+    public static var all: [(number: Int32, name: String)] { names.sorted { $0.key < $1.key }.map { ($0.key, $0.value) } }
 
     private static let names: [Int32: String] = {
         var table: [Int32: String] = [:]

@@ -1,0 +1,182 @@
+import PollTraceCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Turns a trace in its recording form (or a file of an older schema version) into
+/// a v7 trace: the plain tables of `PlainSchema`, with replay's verdicts beside the
+/// dispatches and its findings in `findings`.
+///
+/// The verdicts come from the same `Replayer` that `polltrace analyze` runs, fed
+/// the same records in the same order, so the tables and the analyzer cannot
+/// disagree. The source is only read; the result is written to a temporary file
+/// beside the destination and renamed into place when complete, so a failure (a
+/// full disk) leaves no half-written trace behind. `TraceWriter.close()` runs it on
+/// the writer's thread, off the traced loop; `polltrace finalize` and
+/// `polltrace upgrade` run it on files that were not closed, or are older.
+public enum TraceFinalizer {
+    /// What the finalizer computes besides the records' own rows.
+    public enum Verdicts: Sendable {
+        /// Replay every dispatch and write verdicts and findings (native traces).
+        case replay
+        /// Records only: `findings` stays empty and `verdict` NULL, for a caller that
+        /// writes its own findings (an strace import, whose analysis differs).
+        case none
+    }
+
+    public struct Summary: Sendable {
+        public var records: UInt64
+        public var rows: Int
+        public var findings: UInt64
+    }
+
+    /// How the trace being finalized ended, for `meta.ended`.
+    public enum Ending: String, Sendable {
+        /// Its writer closed it.
+        case closed
+        /// Its writer never closed it (the process was killed, the machine lost power):
+        /// records from the last ~100 ms before the end may be missing.
+        case notClosed = "not_closed"
+        /// A write failed (disk full, size limit): records after the failure are missing.
+        case writeFailed = "write_failed"
+    }
+
+    /// Reads `source` (any version) and writes the v7 trace to `destination`, which
+    /// may be the same path (the file is replaced only when the new one is complete).
+    /// `progress` is called every 65,536 records with the count so far.
+    @discardableResult
+    public static func finalize(source: String, destination: String, verdicts: Verdicts = .replay,
+                                ending: Ending? = nil, extraMeta: [(String, SQLiteValue)] = [],
+                                progress: ((UInt64) -> Void)? = nil) throws -> Summary {
+        let reader = try TraceReader(path: source)
+        let temporary = destination + ".finalizing"
+        for suffix in ["", "-journal", "-wal", "-shm"] { unlink(temporary + suffix) }
+        do {
+            let summary = try write(reader: reader, to: temporary, verdicts: verdicts,
+                                    ending: ending ?? (reader.closedCleanly ? .closed : .notClosed),
+                                    extraMeta: extraMeta, progress: progress)
+            guard rename(temporary, destination) == 0 else {
+                throw TraceStoreError.writeFailed(path: destination, detail: "renaming the finished trace into place: \(String(cString: strerror(errno)))")
+            }
+            // A finalized trace is one self-contained file.
+            if source == destination { for suffix in ["-wal", "-shm"] { unlink(destination + suffix) } }
+            return summary
+        } catch {
+            for suffix in ["", "-journal", "-wal", "-shm"] { unlink(temporary + suffix) }
+            if let error = error as? SQLiteError {
+                throw TraceStoreError.writeFailed(path: destination, detail: error.isFull
+                    ? "the disk or the trace's size limit is full (\(error))" : error.description)
+            }
+            throw error
+        }
+    }
+
+    private static func write(reader: TraceReader, to path: String, verdicts: Verdicts, ending: Ending,
+                              extraMeta: [(String, SQLiteValue)], progress: ((UInt64) -> Void)?) throws -> Summary {
+        let metadata = reader.metadata
+        let db = try SQLiteConnection(path: path, readOnly: false)
+        try db.execute(sql: """
+            PRAGMA page_size = \(PlainSchema.pageSize);
+            PRAGMA journal_mode = OFF;
+            PRAGMA synchronous = OFF;
+            PRAGMA cache_size = -65536;
+            PRAGMA application_id = \(PlainSchema.applicationID);
+            PRAGMA user_version = \(PlainSchema.version);
+            BEGIN;
+            """)
+        try db.execute(sql: PlainSchema.createTables(start: metadata.startMonotonicNs))
+        try db.execute(sql: PlainSchema.createViews)
+        let insertPoller = try db.makeStatement(
+            sql: "INSERT OR REPLACE INTO pollers(poller, backend, policy_code, epoll_fd, label) VALUES (?, ?, ?, ?, ?)", parameters: 5)
+        for poller in metadata.pollers {
+            insertPoller.bind(Int64(poller.poller), at: 1)
+            insertPoller.bind(poller.backend, at: 2)
+            insertPoller.bind(Int64(poller.policy?.code ?? PlainSchema.unknownPolicyCode), at: 3)
+            insertPoller.bind(Int64(poller.epollFD), at: 4)
+            insertPoller.bind(poller.label, at: 5)
+            try insertPoller.run()
+            insertPoller.reset()
+        }
+
+        let rows = try PlainRowWriter(connection: db, start: metadata.startMonotonicNs)
+        var conversion = RecordConversion(rows: rows, verdicts: verdicts)
+        var cursor = try reader.records()
+        var count: UInt64 = 0
+        while let record = try cursor.next() {
+            try conversion.consume(record)
+            count += 1
+            if count & 0xFFFF == 0 { progress?(count) }
+        }
+        try conversion.finish()
+        try copyExtraTables(from: reader, to: db)
+
+        var meta: [(String, SQLiteValue)] = [
+            ("format", .text(PlainSchema.formatName)),
+            ("schema_version", .integer(Int64(PlainSchema.version))),
+            ("pid", .integer(Int64(metadata.pid))),
+            ("program", .text(metadata.program)),
+            ("host", .text(metadata.host)),
+            ("start_wall_clock_ns", .integer(Int64(bitPattern: metadata.startWallClockNs))),
+            ("start_monotonic_ns", .integer(Int64(bitPattern: metadata.startMonotonicNs))),
+            ("records", .integer(Int64(count))),
+            ("ended", .text(ending.rawValue)),
+            ("closed_cleanly", .integer(ending == .closed ? 1 : 0)),
+            ("verdicts", .text(verdicts == .replay ? "replay" : "none")),
+            ("converted_from_version", .integer(Int64(metadata.schemaVersion))),
+        ]
+        // What the recording form's own meta says (writer mode, counts), unless set above.
+        let known = Set(meta.map(\.0) + extraMeta.map(\.0))
+        let source = try reader.connection.makeStatement(sql: "SELECT key, value FROM meta")
+        while try source.step() {
+            let key = source.text(0)
+            if !known.contains(key) && !key.hasPrefix("packed_") { meta.append((key, source.value(1))) }
+        }
+        meta += extraMeta
+        let insertMeta = try db.makeStatement(sql: "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", parameters: 2)
+        for (key, value) in meta {
+            insertMeta.bind(.text(key), at: 1)
+            insertMeta.bind(value, at: 2)
+            try insertMeta.run()
+            insertMeta.reset()
+        }
+        try db.execute(sql: PlainSchema.createIndexes)
+        try db.execute(sql: "COMMIT")
+        // Durable before it is renamed over anything.
+        try db.execute(sql: "PRAGMA journal_mode = DELETE")
+        guard fsyncPath(path) else {
+            throw TraceStoreError.writeFailed(path: path, detail: "fsync: \(String(cString: strerror(errno)))")
+        }
+        return Summary(records: count, rows: rows.rows, findings: conversion.findingCount)
+    }
+
+    /// Tables that are not part of the recording form (an import's `strace_*`
+    /// tables) are copied as they are; views over them are for their owner to make.
+    private static func copyExtraTables(from reader: TraceReader, to db: SQLiteConnection) throws {
+        let compact = Set(["strings", "records", "fd_records", "batch_event_rows", "syscall_rows", "syscall_names"]
+                          + PlainSchema.requiredTables)
+        let list = try reader.connection.makeStatement(sql: "SELECT name, sql FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+        var tables: [(String, String)] = []
+        while try list.step() {
+            if !compact.contains(list.text(0)) { tables.append((list.text(0), list.text(1))) }
+        }
+        for (name, sql) in tables {
+            try db.execute(sql: sql)
+            let select = try reader.connection.makeStatement(sql: "SELECT * FROM \"\(name)\"")
+            let columns = Int(select.columnCount)
+            let insert = try db.makeStatement(sql: "INSERT INTO \"\(name)\" VALUES (" + Array(repeating: "?", count: columns).joined(separator: ", ") + ")",
+                                              parameters: columns)
+            while try select.step() {
+                for i in 0..<Int32(columns) { insert.bind(select.value(i), at: i + 1) }
+                try insert.run()
+                insert.reset()
+            }
+        }
+    }
+
+    private static func fsyncPath(_ path: String) -> Bool {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        return fsync(fd) == 0
+    }
+}
