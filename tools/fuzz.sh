@@ -55,5 +55,5 @@ esac
 # Swift's backtracer would catch the crash first; let libFuzzer's handler save the input.
 export SWIFT_BACKTRACE=enable=no
 cd "$work"
-exec "$binary" corpus -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+exec "$binary" corpus -max_total_time="$seconds" -timeout=30 -rss_limit_mb=2048 \
     -print_final_stats=1 -artifact_prefix="$work/" "${extra[@]}" "$@"
