@@ -26,8 +26,17 @@ esac
 root=$PWD
 work="$root/.build/fuzz/$target"
 mkdir -p "$work/corpus"
-swift build -c release --package-path tools/fuzz --product "$product" \
-    -Xswiftc -sanitize=fuzzer -Xswiftc -use-ld=lld >&2
+build() {
+    swift build -c release --package-path tools/fuzz --product "$product" \
+        -Xswiftc -sanitize=fuzzer -Xswiftc -use-ld=lld >&2
+}
+# SwiftPM keeps the build plan of this nested package when the root package's files
+# are added or removed, and then fails on "missing inputs": plan it afresh once.
+if ! build; then
+    echo "fuzz.sh: build failed; retrying with a fresh build plan" >&2
+    rm -f tools/fuzz/.build/release.yaml tools/fuzz/.build/build.db
+    build
+fi
 binary="$(swift build -c release --package-path tools/fuzz --show-bin-path)/$product"
 
 # Seeds: the repo's own inputs, and every committed regression input.
