@@ -103,10 +103,13 @@ echo "file,bytes,exit,seconds" >"$OUT/analyze.csv"
     declare -A started_on
     while [ "$(date +%s)" -lt "$END" ]; do
         mapfile -t files < <(ls -1 "$OUT/traces"/*.sqlite 2>/dev/null | sort)
-        # The newest file is the one being written.
+        # The newest file is the one being written; an older one is finished once
+        # its -wal is gone (a rotated file is closed on a background thread, and
+        # opening it before that ends gives "database is locked").
         for ((i = 0; i + 1 < ${#files[@]}; i++)); do
             f=${files[$i]}
             [ -n "${started_on[$f]:-}" ] && continue
+            [ -e "$f-wal" ] && continue
             started_on[$f]=1
             [ -e "$f" ] && analyze_one "$f"
         done
