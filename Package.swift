@@ -27,7 +27,7 @@ let package = Package(
         .target(name: "CLinux"),
         // Records, the dispatch decision, the simulated fd table and the replayer. No I/O.
         .target(name: "PollTraceCore"),
-        .target(name: "PollTraceStore", dependencies: ["PollTraceCore", "CSQLite", "CLinux"]),
+        .target(name: "PollTraceStore", dependencies: ["PollTraceCore", "CSQLite", "CLinux"], exclude: ["RecordingForm/README.md"]),
         .target(name: "EventPoller", dependencies: [
             "PollTraceCore", "CLinux",
             .product(name: "Logging", package: "swift-log"),

@@ -1,4 +1,5 @@
 import PollTraceCore
+import PollTraceStore
 
 /// What `polltrace analyze` found in one trace.
 public struct AnalysisReport: Sendable {
@@ -17,6 +18,8 @@ public struct AnalysisReport: Sendable {
     public var gapCount: UInt64
     public var gapAffectedRecords: UInt64
     public var undispatchedEvents: UInt64
+    /// How the trace ended (nil for records that did not come from a file).
+    public var end: TraceEnd?
 
     public init(trace: String, metadata: TraceMetadata?, replayer: Replayer) {
         self.trace = trace

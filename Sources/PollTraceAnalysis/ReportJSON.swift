@@ -1,4 +1,5 @@
 import PollTraceCore
+import PollTraceStore
 
 /// The `--json` structures (documented in docs/cli.md). Keys keep their order, so
 /// the output is byte-identical across runs.
@@ -12,6 +13,7 @@ public enum ReportJSON {
             ("trace", .string(report.trace)),
             ("metadata", report.metadata.map(metadata) ?? .null),
             ("records", .uint(report.recordCount)),
+            ("ended", ended(report.end)),
             ("spin_threshold", .int(Int64(report.options.spinThreshold))),
             ("summary", summary(report)),
             ("findings", .array(report.findings.map(finding))),
@@ -50,6 +52,17 @@ public enum ReportJSON {
             ("gaps", gaps(a)),
             ("inconsistencies", inconsistencies(a)),
             ("passed", .bool(report.passed)),
+        ])
+    }
+
+    /// How the trace ended (docs/cli.md): `how` is `closed`, `not_closed` or `write_failed`.
+    static func ended(_ end: TraceEnd?) -> JSONValue {
+        guard let end else { return .null }
+        return .object([
+            ("how", .string(end.kind.rawValue)),
+            ("records_written", end.recordsWritten.map { .uint($0) } ?? .null),
+            ("records_dropped", .uint(end.recordsDropped)),
+            ("note", .string(end.sentence)),
         ])
     }
 

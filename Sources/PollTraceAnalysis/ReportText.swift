@@ -14,6 +14,7 @@ public enum ReportText {
             }
         }
         out += "  \(report.recordCount) records replayed, spin threshold \(report.options.spinThreshold) batches\n"
+        if let end = report.end { out += "  the trace was \(end.sentence)\n" }
 
         if !report.findings.isEmpty { out += "\nfindings (in sequence order):\n" }
         for finding in report.findings { out += "\n" + describe(finding, clock: clock) }
@@ -41,6 +42,7 @@ public enum ReportText {
     public static func render(_ report: VerificationReport) -> String {
         let a = report.analysis
         var out = "verify \(a.trace): replayed \(a.recordCount) records through the guarded dispatcher\n"
+        if let end = a.end { out += "  the trace was \(end.sentence)\n" }
         for p in (a.metadata?.pollers ?? []).sorted(by: { $0.poller < $1.poller }) {
             out += "  poller \(p.poller) was recorded under \(p.policy?.rawValue ?? "an unknown policy")\n"
         }

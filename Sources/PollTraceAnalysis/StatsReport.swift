@@ -1,4 +1,5 @@
 import PollTraceCore
+import PollTraceStore
 
 /// Text and `--json` renderings of `TraceStatistics`.
 public enum StatsReport {
@@ -7,6 +8,7 @@ public enum StatsReport {
     public static func text(_ s: TraceStatistics) -> String {
         var out = "trace \(s.trace)\n"
         if let m = s.metadata { out += "  program \(m.program.escapingControlCharacters) (pid \(m.pid)) on \(m.host.escapingControlCharacters), schema v\(m.schemaVersion)\n" }
+        if let end = s.end { out += "  the trace was \(end.sentence)\n" }
         out += "\nrecords: \(s.recordCount) (seq \(s.firstSeq)...\(s.lastSeq))\n"
         for kind in RecordKind.allCases where (s.byKind[kind] ?? 0) > 0 {
             out += "  " + ReportText.pad(kind.description, 14) + String(s.byKind[kind]!) + "\n"
@@ -75,6 +77,7 @@ public enum StatsReport {
             ("format_version", .int(ReportJSON.formatVersion)),
             ("trace", .string(s.trace)),
             ("metadata", s.metadata.map(ReportJSON.metadata) ?? .null),
+            ("ended", ReportJSON.ended(s.end)),
             ("records", records),
             ("pollers", .array(pollers)),
             ("batches", batches),

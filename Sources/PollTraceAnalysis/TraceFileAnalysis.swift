@@ -14,20 +14,36 @@ extension TraceAnalysis {
                                progress: ProgressCallback? = nil, pipelined: Bool = true) throws -> AnalysisReport {
         let reader = try TraceReader(path: path)
         let total = try progress.map { _ in UInt64(try reader.recordCount()) }
+        var report: AnalysisReport
         if !pipelined {
             var cursor = try reader.records()
-            return try analyze(name: path, metadata: reader.metadata, options: options,
-                               progress: progress.map { callback in { callback($0, total) } }) { try cursor.next() }
+            report = try analyze(name: path, metadata: reader.metadata, options: options,
+                                 progress: progress.map { callback in { callback($0, total) } }) { try cursor.next() }
+        } else {
+            let pipeline = RecordPipeline(path: path)
+            defer { pipeline.cancel() }
+            var session = ReplaySession(name: path, metadata: reader.metadata, options: options)
+            var done: UInt64 = 0
+            try pipeline.forEachChunk { chunk in
+                session.consume(chunk)
+                done = Self.reportProgress(progress, done: done, adding: chunk.count, total: total)
+            }
+            report = session.finish()
         }
-        let pipeline = RecordPipeline(path: path)
-        defer { pipeline.cancel() }
-        var session = ReplaySession(name: path, metadata: reader.metadata, options: options)
-        var done: UInt64 = 0
-        try pipeline.forEachChunk { chunk in
-            session.consume(chunk)
-            done = Self.reportProgress(progress, done: done, adding: chunk.count, total: total)
+        report.end = try checkedEnd(of: reader, recordsRead: report.recordCount)
+        return report
+    }
+
+    /// How the trace ended; and a trace that holds fewer (or more) records than its
+    /// writer said it wrote has been changed or damaged since: an analysis of it
+    /// would be a silent wrong answer, so it is bad input.
+    static func checkedEnd(of reader: TraceReader, recordsRead: UInt64) throws -> TraceEnd {
+        let end = reader.end
+        if let written = end.recordsWritten, written != recordsRead {
+            throw TraceStoreError.corrupted(path: reader.path, detail:
+                "its writer recorded \(written) records but \(recordsRead) are in the file: records were removed or added after it was written")
         }
-        return session.finish()
+        return end
     }
 
     /// Calls `progress` when the count crosses a multiple of 65,536 records (as the
@@ -55,7 +71,9 @@ extension FixVerification {
             done = TraceAnalysis.reportProgress(progress, done: done, adding: chunk.count, total: total)
         }
         verifier.finish()
-        return VerificationReport(trace: path, metadata: reader.metadata, verifier: verifier)
+        var report = VerificationReport(trace: path, metadata: reader.metadata, verifier: verifier)
+        report.analysis.end = try TraceAnalysis.checkedEnd(of: reader, recordsRead: report.analysis.recordCount)
+        return report
     }
 }
 
@@ -72,6 +90,7 @@ extension TraceStatistics {
             n += 1
             if let progress, n & 0xFFFF == 0 { progress(n, total) }
         }
+        stats.end = try TraceAnalysis.checkedEnd(of: reader, recordsRead: n)
         return stats
     }
 }

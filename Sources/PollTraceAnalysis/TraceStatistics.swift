@@ -1,10 +1,13 @@
 import PollTraceCore
+import PollTraceStore
 
 /// `polltrace stats`: counts gathered in one pass, in memory bounded by the number
 /// of distinct fd numbers (never by the trace's length).
 public struct TraceStatistics: Sendable {
     public var trace: String
     public var metadata: TraceMetadata?
+    /// How the trace ended (nil for records that did not come from a file).
+    public var end: TraceEnd?
     public private(set) var recordCount: UInt64 = 0
     public private(set) var byKind: [RecordKind: UInt64] = [:]
     public private(set) var batchesByPoller: [PollerID: UInt64] = [:]

@@ -41,7 +41,6 @@ public final class SQLiteConnection {
 
     deinit {
         sqlite3_close_v2(handle)
-        progressBox?.release()
     }
 
     /// Runs one or more statements that return no rows we need.
@@ -119,39 +118,4 @@ public final class SQLiteConnection {
         guard try statement.step(), !statement.isNull(0) else { return nil }
         return statement.int64(0)
     }
-
-    /// `sqlite3_changes64`: rows changed by the last INSERT/UPDATE/DELETE.
-    public var changes: Int64 { sqlite3_changes64(handle) }
-
-    /// Sets a run-time limit (`sqlite3_limit`), returning the previous value.
-    @discardableResult
-    public func setLimit(_ id: Int32, to value: Int32) -> Int32 { sqlite3_limit(handle, id, value) }
-
-    /// Interrupts any statement running on this connection (safe from another thread).
-    public func interrupt() { sqlite3_interrupt(handle) }
-
-    /// Installs a progress handler called about every `instructions` VM steps; the
-    /// closure returns true to interrupt. Used to bound how long a query may run.
-    public func setProgressHandler(every instructions: Int32, _ handler: (() -> Bool)?) {
-        if let handler {
-            let box = Unmanaged.passRetained(ProgressBox(handler))
-            progressBox?.release()
-            progressBox = box
-            sqlite3_progress_handler(handle, instructions, { context in
-                guard let context else { return 0 }
-                return Unmanaged<ProgressBox>.fromOpaque(context).takeUnretainedValue().handler() ? 1 : 0
-            }, box.toOpaque())
-        } else {
-            sqlite3_progress_handler(handle, 0, nil, nil)
-            progressBox?.release()
-            progressBox = nil
-        }
-    }
-
-    private var progressBox: Unmanaged<ProgressBox>?
-}
-
-private final class ProgressBox {
-    let handler: () -> Bool
-    init(_ handler: @escaping () -> Bool) { self.handler = handler }
 }

@@ -63,10 +63,6 @@ public final class SQLiteStatement {
         bindFailure = nil
     }
 
-    public func clearBindings() {
-        sqlite3_clear_bindings(handle)
-        bindFailure = nil
-    }
 
     // MARK: Binding
 
@@ -80,14 +76,12 @@ public final class SQLiteStatement {
         check(value.map { sqlite3_bind_int64(handle, index, $0) } ?? sqlite3_bind_null(handle, index), index)
     }
 
-    public func bind(_ value: Double, at index: Int32) { check(sqlite3_bind_double(handle, index, value), index) }
 
     public func bind(_ value: String?, at index: Int32) {
         guard let value else { check(sqlite3_bind_null(handle, index), index); return }
         check(sqlite3_bind_text(handle, index, value, -1, sqliteTransient), index)
     }
 
-    public func bindNull(at index: Int32) { check(sqlite3_bind_null(handle, index), index) }
 
     /// Binds packed text (UTF-8 bytes, copied by SQLite), or NULL.
     @inline(__always)
@@ -141,7 +135,6 @@ public final class SQLiteStatement {
     @inline(__always)
     public func int64(_ index: Int32) -> Int64 { sqlite3_column_int64(handle, index) }
 
-    public func double(_ index: Int32) -> Double { sqlite3_column_double(handle, index) }
 
     /// The column as text ("" for NULL), all of it: a zero byte inside is kept.
     public func text(_ index: Int32) -> String {

@@ -173,7 +173,11 @@ public final class TraceReader {
             throw TraceStoreError.corrupted(path: path, detail: "PRAGMA user_version is \(userVersion) but meta.schema_version is \(version)")
         }
         let plain = version >= PlainSchema.version
-        for table in plain ? PlainSchema.requiredTables : requiredTables where !tables.contains(table) {
+        // Files of versions 1 and 2 may keep the fd kinds in `records`; a later file
+        // without `fd_records` has lost it, and reading it as the old layout would
+        // silently miss every fd record.
+        let needed = plain ? PlainSchema.requiredTables : requiredTables + (version >= 3 ? ["fd_records"] : [])
+        for table in needed where !tables.contains(table) {
             throw TraceStoreError.corrupted(path: path, detail: "the \(table) table is missing")
         }
         var pollers: [PollerInfo] = []

@@ -92,7 +92,11 @@ struct AnalyzeBench: ParsableCommand {
 
 /// The analyze benchmark's baseline: a full scan with the SQLite C API alone.
 enum PlainScan {
-    static let tables = ["records", "fd_records", "batch_event_rows", "syscall_rows"]
+    /// The recording form's tables (and schema 1-6 files), then the v7 tables; a
+    /// file has one set or the other.
+    static let tables = ["records", "fd_records", "batch_event_rows", "syscall_rows",
+                         "fd_opens", "registrations", "modifications", "unregistrations", "fd_closes", "batches",
+                         "batch_events", "dispatches", "gaps", "failed_calls", "syscalls"]
 
     static func run(path: String) throws -> (rows: Int, detail: String) {
         var db: OpaquePointer?

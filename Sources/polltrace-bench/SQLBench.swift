@@ -131,15 +131,24 @@ struct SQLBench: ParsableCommand {
         let db = try SQLiteConnection(path: path, readOnly: false)
         try db.execute(sql: "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -65536;")
         try db.execute(sql: "ATTACH '\(source.path)' AS v7")
-        let objects = try source.makeStatement(sql: "SELECT name FROM sqlite_schema WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%'")
+        // Tables and the union view `timeline` become ordinary tables; views that
+        // group (`handler_time`) or rename (`poller_info`) stay views over the copies,
+        // so the same query does the same work on both files.
+        let objects = try source.makeStatement(sql: """
+            SELECT name, type, sql FROM sqlite_schema WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%'
+            """)
         var names: [String] = []
-        while try objects.step() { names.append(objects.text(0)) }
+        var views: [String] = []
+        while try objects.step() {
+            if objects.text(1) == "view" && objects.text(0) != "timeline" { views.append(objects.text(2)) } else { names.append(objects.text(0)) }
+        }
         try db.execute(sql: "BEGIN")
         for name in names {
             try db.execute(sql: "CREATE TABLE \"\(name)\" AS SELECT * FROM v7.\"\(name)\"")
         }
+        for view in views { try db.execute(sql: view) }
         // The same lookups by seq the v7 tables have through their keys.
-        for name in names where !["meta", "pollers", "poller_info", "handler_time", "findings", "batch_events", "registrations"].contains(name) {
+        for name in names where !["meta", "pollers", "findings", "batch_events", "registrations"].contains(name) {
             try db.execute(sql: "CREATE UNIQUE INDEX \"flat_\(name)_seq\" ON \"\(name)\"(seq)")
         }
         try db.execute(sql: "CREATE UNIQUE INDEX flat_batch_events_key ON batch_events(batch_seq, event_index)")

@@ -34,12 +34,10 @@ struct Demo: ParsableCommand {
         guard (1...8).contains(pollers) else { throw ValidationError("--pollers must be in 1...8") }
     }
 
-    /// Each dispatch joined with the registration its fd had when the batch was
-    /// harvested; a difference is a misrouted event (docs/schema.md, views).
-    static let misroutedSQL = "SELECT d.seq, d.fd, d.harvested_mask, r.handler_label AS harvested_for, d.handler_label AS ran "
-        + "FROM dispatches d JOIN registrations r ON r.fd = d.fd AND r.poller = d.poller AND r.registered_seq < d.batch_seq "
-        + "AND (r.ended_seq IS NULL OR r.ended_seq > d.batch_seq) "
-        + "WHERE d.source = 'event' AND d.suppression IS NULL AND d.ran_registration_id <> r.registration_id LIMIT 20"
+    /// The misrouted dispatches as the trace's `findings` table has them: the
+    /// handler each event was harvested for beside the one that ran (docs/schema.md).
+    static let misroutedSQL = "SELECT seq, fd, harvested_label, ran_label, closed_by_label, reused_by_label "
+        + "FROM findings WHERE kind = 'misrouted' ORDER BY seq LIMIT 20"
     static let suppressionsSQL = "SELECT suppression, count(*) AS dispatches FROM dispatches WHERE suppression IS NOT NULL GROUP BY suppression"
 
     private struct Run {

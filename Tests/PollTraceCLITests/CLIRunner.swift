@@ -24,7 +24,7 @@ enum CLI {
 
     static var binary: URL { productsDirectory.appendingPathComponent("polltrace") }
 
-    static func run(_ arguments: [String], file: StaticString = #filePath, line: UInt = #line) throws -> CLIResult {
+    static func run(_ arguments: [String], stdin: String? = nil, file: StaticString = #filePath, line: UInt = #line) throws -> CLIResult {
         guard FileManager.default.isExecutableFile(atPath: binary.path) else {
             XCTFail("the polltrace binary is not built at \(binary.path); run `swift build` first", file: file, line: line)
             throw CocoaError(.fileNoSuchFile)
@@ -36,7 +36,13 @@ enum CLI {
         let err = Pipe()
         process.standardOutput = out
         process.standardError = err
+        let input = Pipe()
+        if stdin != nil { process.standardInput = input }
         try process.run()
+        if let stdin {
+            input.fileHandleForWriting.write(Data(stdin.utf8))
+            try input.fileHandleForWriting.close()
+        }
         // Read both pipes concurrently so a large output cannot block the child.
         let group = DispatchGroup()
         nonisolated(unsafe) var errData = Data()

@@ -85,6 +85,24 @@ enum CLITraces {
         return path
     }
 
+    static func seedRecords(_ policy: DispatchPolicy) -> [TraceRecord] {
+        var b = Builder()
+        b.seedBatch(poller: 1, policy: policy, fds: (10, 11, 12))
+        return b.records
+    }
+
+    /// A trace in its recording form whose writer never closed it: as a killed
+    /// process leaves it (every record committed, no `closed_cleanly`).
+    static func writeUnclosed(_ records: [TraceRecord], to path: String) throws {
+        let metadata = TraceMetadata(pid: 7, program: "unclosed", host: "localhost", startWallClockNs: 1_700_000_000_000_000_000,
+                                     startMonotonicNs: 0, pollers: [PollerInfo(poller: 1, backend: "epoll", policy: .naive)])
+        let writer = try TraceWriter(path: path, metadata: metadata, options: TraceWriterOptions(overwrite: true, finalization: nil))
+        for r in records { writer.record(r) }
+        try writer.close()
+        let db = try SQLiteConnection(path: path, readOnly: false)
+        try db.execute(sql: "DELETE FROM meta WHERE key IN ('closed_cleanly', 'records_written')")
+    }
+
     static func seed(_ policy: DispatchPolicy, lossyGuard: Bool = false) throws -> String {
         var b = Builder()
         b.seedBatch(poller: 1, policy: policy, fds: (10, 11, 12), lossyGuard: lossyGuard)

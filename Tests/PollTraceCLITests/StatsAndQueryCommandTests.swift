@@ -31,9 +31,9 @@ final class StatsAndQueryCommandTests: XCTestCase {
     func testQuery_refusesWrites_andLeavesTheTraceUnchanged() throws {
         let path = try CLITraces.seed(.naive)
         let before = try Data(contentsOf: URL(fileURLWithPath: path))
-        for sql in ["DELETE FROM records", "DROP TABLE records", "UPDATE records SET t = 0",
-                    "INSERT INTO strings(text) VALUES ('x')", "PRAGMA user_version = 9",
-                    "SELECT 1; DELETE FROM records"] {
+        for sql in ["DELETE FROM dispatches", "DROP TABLE dispatches", "UPDATE dispatches SET duration_ns = 0",
+                    "INSERT INTO findings(kind, seq, poller, detail) VALUES ('x', 1, 1, 'x')", "PRAGMA user_version = 9",
+                    "SELECT 1; DELETE FROM dispatches", "CREATE TABLE x(a)"] {
             let r = try CLI.run(["query", path, sql])
             XCTAssertEqual(r.status, 2, "\(sql) must be refused with exit 2")
             XCTAssertTrue(r.stderr.contains(path), "the error names the file: \(r.stderr)")

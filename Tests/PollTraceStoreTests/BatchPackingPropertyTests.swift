@@ -139,6 +139,7 @@ final class BatchPackingPropertyTests: XCTestCase {
         var packedSomewhere = 0, unpackedEventDispatches = 0, packedPairs = 0, unpackedFDRows = 0
         var packedCalls = 0, lonelyCalls = 0, fullRows = 0, pairsAcrossCalls = 0
         var shortDispatches = 0, fullDispatches = 0, pairsAcrossOtherTables = 0, packedEnds = 0, endsInOwnRows = 0
+        var findingKinds: Set<String> = []
         for seed: UInt64 in 1...40 {
             var random = SplitMix64(seed: seed)
             let records = schedule(&random)
@@ -170,6 +171,20 @@ final class BatchPackingPropertyTests: XCTestCase {
             try TraceFinalizer.finalize(source: path, destination: v7)
             XCTAssertEqual(try TraceReader(path: v7).isPlain, true, "seed \(seed): finalize makes a v7 trace")
             XCTAssertEqual(try Fixtures.readAll(v7), records, "seed \(seed): the v7 tables give back every record, in seq order")
+            // The verdicts in SQL are analyze's: replay the same records and compare.
+            var replayer = Replayer(options: ReplayOptions(maxDetailed: nil))
+            for record in records { replayer.consume(record) }
+            replayer.finish()
+            var inSQL: [String: UInt64] = [:]
+            for row in try Fixtures.query(v7, "SELECT kind, count(*) FROM findings GROUP BY kind") {
+                if case .text(let kind) = row[0], case .integer(let n) = row[1] { inSQL[kind] = UInt64(n) }
+            }
+            if case .integer(let n) = try Fixtures.query(v7, "SELECT count(*) FROM dispatches WHERE verdict = 'correct'")[0][0], n > 0 {
+                inSQL["correct"] = UInt64(n)
+            }
+            XCTAssertEqual(inSQL, Dictionary(uniqueKeysWithValues: replayer.counts.map { ($0.key.rawValue, $0.value) }),
+                           "seed \(seed): findings and dispatch verdicts must equal replay's counts")
+            findingKinds.formUnion(inSQL.keys)
             let expectedCalls: [[SQLiteValue]] = records.compactMap {
                 guard case .syscall(let c) = $0 else { return nil }
                 return [.integer(Int64(c.seq)), .integer(Int64(c.poller)), .integer(Int64(bitPattern: c.timeNs)), .integer(Int64(c.tid)),
@@ -251,6 +266,7 @@ final class BatchPackingPropertyTests: XCTestCase {
                        suppression, handler_threw, duration_ns FROM dispatches ORDER BY seq
                 """), expectedDispatches, "seed \(seed): dispatches gives packed and own-row dispatches alike")
         }
+        XCTAssertGreaterThan(findingKinds.count, 3, "the schedules should give several kinds of finding: \(findingKinds)")
         XCTAssertGreaterThan(packedSomewhere, 0, "the schedules should pack dispatches into batch rows")
         XCTAssertGreaterThan(shortDispatches, 0, "the schedules should pack plain dispatches in the short form (v5)")
         XCTAssertGreaterThan(fullDispatches, 0, "the schedules should also pack dispatches that need every field")

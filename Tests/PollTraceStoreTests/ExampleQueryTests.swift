@@ -190,6 +190,33 @@ final class ExampleQueryTests: XCTestCase {
         }
     }
 
+    /// The "more questions" of docs/schema.md: each runs, and the ones about
+    /// verdicts agree with replay.
+    func testTheDocsMoreQuestions_runAndAgreeWithReplay() throws {
+        let docs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("docs/schema.md")
+        let text = try String(contentsOf: docs, encoding: .utf8)
+        let block = try XCTUnwrap(text.components(separatedBy: "More questions").last?.components(separatedBy: "```sql\n").dropFirst().first?
+            .components(separatedBy: "```").first)
+        var statements: [String] = []
+        var current = ""
+        for line in block.split(separator: "\n") where !line.hasPrefix("--") {
+            current += line + "\n"
+            if line.hasSuffix(";") { statements.append(current); current = "" }
+        }
+        XCTAssertGreaterThanOrEqual(statements.count, 7, "docs/schema.md's more questions: \(block)")
+        let misroutedSeq = try rows("SELECT seq FROM findings WHERE kind = 'misrouted'")[0][0]
+        for sql in statements {
+            let got = try rows(sql, bind: sql.contains(":s") ? [":s": misroutedSeq] : [:])
+            if sql.contains("verdict = 'misrouted'") {
+                XCTAssertEqual(got, [[.text("rtp-udp"), .text("rtp-tcp"), .integer(1)]], "misrouted by kind: \(sql)")
+            }
+            if sql.contains("FROM timeline WHERE seq BETWEEN") {
+                XCTAssertTrue(got.contains { $0[0] == misroutedSeq }, "the timeline around the finding holds it")
+            }
+        }
+    }
+
     func testEveryViewRuns() throws {
         for view in ["poller_info", "timeline", "fd_opens", "fd_closes", "modifications", "unregistrations", "registrations",
                      "batches", "batch_events", "dispatches", "handler_time", "gaps", "failed_calls", "syscalls", "findings"] {

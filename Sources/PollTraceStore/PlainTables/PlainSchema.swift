@@ -29,6 +29,9 @@ enum PlainSchema {
     static func createTables(start: UInt64) -> String {
         let s = String(Int64(bitPattern: start))
         func time(_ rel: String) -> String { "INTEGER GENERATED ALWAYS AS (\(rel) + \(s)) VIRTUAL" }
+        // `registrations` is small (a row per registration, not per event) and its
+        // derived columns are what its queries filter on (`ended_seq`): stored.
+        func storedTime(_ rel: String) -> String { "INTEGER GENERATED ALWAYS AS (\(rel) + \(s)) STORED" }
         return """
         CREATE TABLE meta(key TEXT PRIMARY KEY NOT NULL, value) WITHOUT ROWID;
         CREATE TABLE pollers(
@@ -54,19 +57,19 @@ enum PlainSchema {
             poller INTEGER NOT NULL,
             fd INTEGER NOT NULL,
             interest INTEGER NOT NULL,
-            interest_text TEXT GENERATED ALWAYS AS (\(maskText("interest"))) VIRTUAL,
+            interest_text TEXT GENERATED ALWAYS AS (\(maskText("interest"))) STORED,
             data INTEGER NOT NULL,
             handler_label TEXT NOT NULL,
-            handler_kind TEXT GENERATED ALWAYS AS (\(kindOf("handler_label"))) VIRTUAL,
+            handler_kind TEXT GENERATED ALWAYS AS (\(kindOf("handler_label"))) STORED,
             registered_rel_ns INTEGER NOT NULL,
-            registered_time_ns \(time("registered_rel_ns")),
+            registered_time_ns \(storedTime("registered_rel_ns")),
             fd_opened_seq INTEGER,
             unregistered_seq INTEGER,
             closed_seq INTEGER,
-            ended_seq INTEGER GENERATED ALWAYS AS (\(minOf("unregistered_seq", "closed_seq"))) VIRTUAL,
+            ended_seq INTEGER GENERATED ALWAYS AS (\(minOf("unregistered_seq", "closed_seq"))) STORED,
             ended_rel_ns INTEGER,
-            ended_time_ns \(time("ended_rel_ns")),
-            lifetime_ns INTEGER GENERATED ALWAYS AS (ended_rel_ns - registered_rel_ns) VIRTUAL
+            ended_time_ns \(storedTime("ended_rel_ns")),
+            lifetime_ns INTEGER GENERATED ALWAYS AS (ended_rel_ns - registered_rel_ns) STORED
         );
         CREATE TABLE modifications(
             seq INTEGER PRIMARY KEY,

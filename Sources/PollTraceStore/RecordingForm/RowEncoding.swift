@@ -125,7 +125,9 @@ enum RowEncoding {
         guard row.tag >= 0, let kind = RecordKind(rawValue: UInt8(row.tag & Int64(CompactSchema.kindMask))) else {
             throw DecodeError.bad("record \(row.seq) has an unknown kind tag \(row.tag)")
         }
-        let poller = PollerID(truncatingIfNeeded: row.tag >> CompactSchema.kindBits)
+        guard let poller = PollerID(exactly: row.tag >> CompactSchema.kindBits) else {
+            throw DecodeError.bad("record \(row.seq) names poller \(row.tag >> CompactSchema.kindBits), out of range")
+        }
         // Fast paths inline; the message is built only on failure, out of line.
         @inline(__always) func int32(_ v: Int64?, _ name: StaticString) throws -> Int32 {
             if let v, let x = Int32(exactly: v) { return x }
@@ -186,7 +188,9 @@ enum RowEncoding {
                                       deliveredMask: IOEvents(rawValue: try uint32(row.b, "mask")), suppression: suppression,
                                       handlerThrew: (flags >> CompactSchema.dispatchThrewShift) & 1 == 1, durationNs: try u64(row.c, "duration")))
         case .gap:
-            return .gap(Gap(seq: seq, timeNs: time, firstLost: try u64(row.a, "first lost"), lastLost: try u64(row.b, "last lost"),
+            let first = try u64(row.a, "first lost"), last = try u64(row.b, "last lost")
+            guard first <= last else { throw DecodeError.bad("gap \(row.seq): its first lost seq \(first) is after its last \(last)") }
+            return .gap(Gap(seq: seq, timeNs: time, firstLost: first, lastLost: last,
                             lostCount: try u64(row.c, "lost count"), fromTimeNs: start &+ (try u64(row.d, "from")),
                             toTimeNs: start &+ (try u64(row.e, "to"))))
         case .callFailed:

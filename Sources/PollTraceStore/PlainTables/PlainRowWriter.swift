@@ -30,59 +30,64 @@ final class PlainRowWriter {
         fdOpens = try insert("fd_opens", ["seq", "poller", "rel_ns", "fd", "origin_code"])
         registrations = try insert("registrations", [
             "registered_seq", "registration_id", "poller", "fd", "interest", "data", "handler_label",
-            "registered_rel_ns", "fd_opened_seq", "unregistered_seq", "closed_seq", "ended_rel_ns",
-        ])
+            "registered_rel_ns", "fd_opened_seq", "unregistered_seq", "closed_seq", "ended_rel_ns"])
         modifications = try insert("modifications", ["seq", "poller", "rel_ns", "fd", "registration_id", "interest"])
         unregistrations = try insert("unregistrations", ["seq", "poller", "rel_ns", "fd", "registration_id"])
         fdCloses = try insert("fd_closes", ["seq", "poller", "rel_ns", "fd"])
         batches = try insert("batches", ["seq", "poller", "rel_ns", "batch_number", "timeout_ms", "waited_ns", "event_count"])
         batchEvents = try insert("batch_events", [
-            "batch_seq", "event_index", "poller", "batch_number", "fd", "mask", "data", "harvest_rel_ns", "harvested_registration_id",
-        ])
+            "batch_seq", "event_index", "poller", "batch_number", "fd", "mask", "data", "harvest_rel_ns", "harvested_registration_id"])
         dispatches = try insert("dispatches", [
             "seq", "poller", "rel_ns", "source_code", "batch_seq", "event_index", "fd", "harvested_mask", "harvested_data",
             "harvested_registration_id", "ran_registration_id", "handler_label", "delivered_mask", "suppression_code",
-            "handler_threw", "duration_ns", "verdict_code",
-        ])
+            "handler_threw", "duration_ns", "verdict_code"])
         gaps = try insert("gaps", ["seq", "rel_ns", "first_lost_seq", "last_lost_seq", "lost_count", "from_rel_ns", "to_rel_ns"])
         failedCalls = try insert("failed_calls", ["seq", "poller", "rel_ns", "fd", "call_code", "errno"])
         syscalls = try insert("syscalls", [
-            "seq", "poller", "rel_ns", "tid", "fd", "name", "result", "errno", "is_data_call", "source_line",
-        ])
+            "seq", "poller", "rel_ns", "tid", "fd", "name", "result", "errno", "is_data_call", "source_line"])
         setUnregisteredSeq = try connection.makeStatement(
             sql: "UPDATE registrations SET unregistered_seq = ? WHERE registered_seq = ? AND unregistered_seq IS NULL", parameters: 2)
         findings = try insert("findings", [
             "kind", "seq", "poller", "fd", "mask", "batch_seq", "event_index", "harvested_registration_id",
             "harvested_label", "ran_registration_id", "ran_label", "closed_seq", "closed_by_label", "reused_seq",
-            "reused_by_label", "spin_batches", "detail",
-        ])
+            "reused_by_label", "spin_batches", "detail"])
     }
 
     private func rel(_ timeNs: UInt64) -> Int64 { Int64(bitPattern: timeNs &- start) }
 
-    /// Binds `values` in order and runs the statement once.
-    private func run(_ statement: SQLiteStatement, _ values: [SQLiteValue]) throws {
-        for (i, value) in values.enumerated() { statement.bind(value, at: Int32(i + 1)) }
+    /// Binds `values` in order (no array is built: this runs once per record) and
+    /// runs the statement once.
+    private func run(_ statement: SQLiteStatement, _ values: Value...) throws {
+        for (i, value) in values.enumerated() {
+            switch value {
+            case .int(let v): statement.bind(v, at: Int32(i + 1))
+            case .text(let v): statement.bind(v, at: Int32(i + 1))
+            }
+        }
         defer { statement.reset() }
         try statement.run()
         rows += 1
     }
 
-    private static func int<T: BinaryInteger>(_ value: T) -> SQLiteValue { .integer(Int64(truncatingIfNeeded: value)) }
-    private static func int<T: BinaryInteger>(_ value: T?) -> SQLiteValue { value.map { int($0) } ?? .null }
-    private static func text(_ value: String?) -> SQLiteValue { value.map { .text($0) } ?? .null }
+    enum Value {
+        case int(Int64?)
+        case text(String?)
+    }
+
+    private static func int<T: BinaryInteger>(_ value: T) -> Value { .int(Int64(truncatingIfNeeded: value)) }
+    private static func int<T: BinaryInteger>(_ value: T?) -> Value { .int(value.map { Int64(truncatingIfNeeded: $0) }) }
+    private static func text(_ value: String?) -> Value { .text(value) }
 
     func fdOpened(_ r: FDOpened) throws {
-        try run(fdOpens, [Self.int(r.seq), Self.int(r.poller), .integer(rel(r.timeNs)), Self.int(r.fd), Self.int(r.origin.rawValue)])
+        try run(fdOpens, Self.int(r.seq), Self.int(r.poller), .int(rel(r.timeNs)), Self.int(r.fd), Self.int(r.origin.rawValue))
     }
 
     func registration(_ r: RegistrationRow) throws {
-        try run(registrations, [
+        try run(registrations,
             Self.int(r.registered.seq), Self.int(r.registered.registrationID), Self.int(r.registered.poller),
             Self.int(r.registered.fd), Self.int(r.registered.interest.rawValue), Self.int(r.registered.data),
-            .text(r.registered.handlerLabel), .integer(rel(r.registered.timeNs)), Self.int(r.fdOpenedSeq),
-            Self.int(r.unregisteredSeq), Self.int(r.closedSeq), r.endedTimeNs.map { .integer(rel($0)) } ?? .null,
-        ])
+            .text(r.registered.handlerLabel), .int(rel(r.registered.timeNs)), Self.int(r.fdOpenedSeq),
+            Self.int(r.unregisteredSeq), Self.int(r.closedSeq), .int(r.endedTimeNs.map { rel($0) }))
     }
 
     /// An unregistration that came after the registration's row was written.
@@ -94,27 +99,27 @@ final class PlainRowWriter {
     }
 
     func modified(_ r: Modified) throws {
-        try run(modifications, [Self.int(r.seq), Self.int(r.poller), .integer(rel(r.timeNs)), Self.int(r.fd),
-                                Self.int(r.registrationID), Self.int(r.interest.rawValue)])
+        try run(modifications, Self.int(r.seq), Self.int(r.poller), .int(rel(r.timeNs)), Self.int(r.fd),
+                                Self.int(r.registrationID), Self.int(r.interest.rawValue))
     }
 
     func unregistered(_ r: Unregistered) throws {
-        try run(unregistrations, [Self.int(r.seq), Self.int(r.poller), .integer(rel(r.timeNs)), Self.int(r.fd),
-                                  Self.int(r.registrationID)])
+        try run(unregistrations, Self.int(r.seq), Self.int(r.poller), .int(rel(r.timeNs)), Self.int(r.fd),
+                                  Self.int(r.registrationID))
     }
 
     func closed(_ r: Closed) throws {
-        try run(fdCloses, [Self.int(r.seq), Self.int(r.poller), .integer(rel(r.timeNs)), Self.int(r.fd)])
+        try run(fdCloses, Self.int(r.seq), Self.int(r.poller), .int(rel(r.timeNs)), Self.int(r.fd))
     }
 
     /// The batch and one row per event, with the registration each event was
     /// harvested for (nil: an orphan, or not known).
     func batch(_ b: BatchHarvested, harvestedFor: [RegistrationID?]) throws {
-        try run(batches, [Self.int(b.seq), Self.int(b.poller), .integer(rel(b.timeNs)), Self.int(b.batchNumber),
-                          Self.int(b.timeoutMs), Self.int(b.waitedNs), Self.int(b.events.count)])
+        try run(batches, Self.int(b.seq), Self.int(b.poller), .int(rel(b.timeNs)), Self.int(b.batchNumber),
+                          Self.int(b.timeoutMs), Self.int(b.waitedNs), Self.int(b.events.count))
         for (i, e) in b.events.enumerated() {
-            try run(batchEvents, [Self.int(b.seq), Self.int(i), Self.int(b.poller), Self.int(b.batchNumber), Self.int(e.fd), Self.int(e.mask.rawValue),
-                                  Self.int(e.data), .integer(rel(b.timeNs)), Self.int(harvestedFor[i])])
+            try run(batchEvents, Self.int(b.seq), Self.int(i), Self.int(b.poller), Self.int(b.batchNumber), Self.int(e.fd), Self.int(e.mask.rawValue),
+                                  Self.int(e.data), .int(rel(b.timeNs)), Self.int(harvestedFor[i]))
         }
     }
 
@@ -122,38 +127,36 @@ final class PlainRowWriter {
     /// events of a batch that is not in the trace) and replay's verdict.
     func dispatch(_ d: Dispatch, event: HarvestedEvent?, harvestedFor: RegistrationID?, label: String?,
                   verdict: FindingKind?) throws {
-        try run(dispatches, [
-            Self.int(d.seq), Self.int(d.poller), .integer(rel(d.timeNs)), Self.int(d.source.rawValue),
+        try run(dispatches,
+            Self.int(d.seq), Self.int(d.poller), .int(rel(d.timeNs)), Self.int(d.source.rawValue),
             Self.int(d.batchSeq), Self.int(d.eventIndex), Self.int(event?.fd), Self.int(event?.mask.rawValue),
             Self.int(event?.data), Self.int(harvestedFor), Self.int(d.ranRegistrationID), Self.text(label),
-            Self.int(d.deliveredMask.rawValue), Self.int(d.suppression?.rawValue ?? 0), .integer(d.handlerThrew ? 1 : 0),
-            Self.int(d.durationNs), verdict.map { .integer(PlainSchema.verdictCode($0)) } ?? .null,
-        ])
+            Self.int(d.deliveredMask.rawValue), Self.int(d.suppression?.rawValue ?? 0), .int(d.handlerThrew ? 1 : 0),
+            Self.int(d.durationNs), .int(verdict.map { PlainSchema.verdictCode($0) }))
     }
 
     func gap(_ g: Gap) throws {
-        try run(gaps, [Self.int(g.seq), .integer(rel(g.timeNs)), Self.int(g.firstLost), Self.int(g.lastLost),
-                       Self.int(g.lostCount), .integer(rel(g.fromTimeNs)), .integer(rel(g.toTimeNs))])
+        try run(gaps, Self.int(g.seq), .int(rel(g.timeNs)), Self.int(g.firstLost), Self.int(g.lastLost),
+                       Self.int(g.lostCount), .int(rel(g.fromTimeNs)), .int(rel(g.toTimeNs)))
     }
 
     func callFailed(_ c: CallFailed) throws {
-        try run(failedCalls, [Self.int(c.seq), Self.int(c.poller), .integer(rel(c.timeNs)), Self.int(c.fd),
-                              Self.int(c.call.rawValue), Self.int(c.errno)])
+        try run(failedCalls, Self.int(c.seq), Self.int(c.poller), .int(rel(c.timeNs)), Self.int(c.fd),
+                              Self.int(c.call.rawValue), Self.int(c.errno))
     }
 
     func syscall(_ c: SyscallRecord) throws {
-        try run(syscalls, [Self.int(c.seq), Self.int(c.poller), .integer(rel(c.timeNs)), Self.int(c.tid), Self.int(c.fd),
-                           .text(c.name), .integer(c.result), Self.int(c.errno), .integer(c.isDataCall ? 1 : 0),
-                           Self.int(c.sourceLine)])
+        try run(syscalls, Self.int(c.seq), Self.int(c.poller), .int(rel(c.timeNs)), Self.int(c.tid), Self.int(c.fd),
+                           .text(c.name), .int(c.result), Self.int(c.errno), .int(c.isDataCall ? 1 : 0),
+                           Self.int(c.sourceLine))
     }
 
     func finding(_ f: FindingRow) throws {
-        try run(findings, [
+        try run(findings,
             .text(f.kind), Self.int(f.seq), Self.int(f.poller), Self.int(f.fd), Self.int(f.mask), Self.int(f.batchSeq),
             Self.int(f.eventIndex), Self.int(f.harvestedRegistrationID), Self.text(f.harvestedLabel),
             Self.int(f.ranRegistrationID), Self.text(f.ranLabel), Self.int(f.closedSeq), Self.text(f.closedByLabel),
-            Self.int(f.reusedSeq), Self.text(f.reusedByLabel), Self.int(f.spinBatches), .text(f.detail),
-        ])
+            Self.int(f.reusedSeq), Self.text(f.reusedByLabel), Self.int(f.spinBatches), .text(f.detail))
     }
 }
 
