@@ -117,6 +117,9 @@ echo "file,bytes,exit,seconds" >"$OUT/analyze.csv"
     done
 ) & PIDS+=($!)
 
+# From here on a failed sample must not end the soak (set -e would: `du` fails when
+# retention deletes a file under it, `ls` when the daemon is gone).
+set +e
 TICK=$(getconf CLK_TCK)
 echo "elapsed_s,fds,rss_kib,threads,cpu_s,trace_dir_bytes,traces,connections,records_written,records_dropped,control_errors,last_error" >"$OUT/samples.csv"
 while [ "$(date +%s)" -lt "$END" ] && kill -0 "$DAEMON" 2>/dev/null; do
@@ -124,7 +127,7 @@ while [ "$(date +%s)" -lt "$END" ] && kill -0 "$DAEMON" 2>/dev/null; do
     rss=$(awk '/^VmRSS/ {print $2}' /proc/$DAEMON/status 2>/dev/null || echo 0)
     threads=$(awk '/^Threads/ {print $2}' /proc/$DAEMON/status 2>/dev/null || echo 0)
     cpu=$(awk -v t="$TICK" '{printf "%.2f", ($14 + $15) / t}' /proc/$DAEMON/stat 2>/dev/null || echo 0)
-    bytes=$(du -sb "$OUT/traces" | cut -f1)
+    bytes=$(du -sb "$OUT/traces" 2>/dev/null | cut -f1)
     traces=$(ls -1 "$OUT/traces"/*.sqlite 2>/dev/null | wc -l)
     stats=$(api GET /api/stats || echo '{}')
     fields=$(jq -r '[.connections.current // "", .trace.records_written // "", .trace.records_dropped // "",
@@ -133,6 +136,12 @@ while [ "$(date +%s)" -lt "$END" ] && kill -0 "$DAEMON" 2>/dev/null; do
     sleep "$INTERVAL"
 done
 
+died=no
+kill -0 "$DAEMON" 2>/dev/null || died=yes
+if [ "$died" = yes ]; then
+    # The daemon is gone before the end: stop the load now rather than let it run on.
+    for pid in "${PIDS[@]}"; do kill $(ps -o pid= --ppid "$pid") "$pid" 2>/dev/null; done
+fi
 for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
 PIDS=()
 alive=yes; kill -0 "$DAEMON" 2>/dev/null || alive=no
