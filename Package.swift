@@ -9,6 +9,9 @@ let package = Package(
         .library(name: "PollTraceStore", targets: ["PollTraceStore"]),
         .library(name: "EventPoller", targets: ["EventPoller"]),
         .library(name: "PollTraceAnalysis", targets: ["PollTraceAnalysis"]),
+        // For the libFuzzer targets in tools/fuzz (a package of their own).
+        .library(name: "PollTraceStrace", targets: ["PollTraceStrace"]),
+        .library(name: "PollTraceDaemon", targets: ["PollTraceDaemon"]),
         .executable(name: "polltrace", targets: ["polltrace"]),
         .executable(name: "polltraced", targets: ["polltraced"]),
     ],

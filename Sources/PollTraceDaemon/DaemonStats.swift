@@ -12,6 +12,8 @@ public final class DaemonStats: Sendable {
     let controlRequests = Atomic<Int>(0)
     let controlErrors = Atomic<Int>(0)
     let requestTimeouts = Atomic<Int>(0)
+    /// Control requests refused for a missing or wrong access token (401).
+    let unauthorized = Atomic<Int>(0)
     // Services.
     let servicesCurrent = Atomic<Int>(0)
     let servicesOpened = Atomic<Int>(0)
@@ -93,7 +95,7 @@ public final class DaemonStats: Sendable {
     /// A plain-value copy for the stats endpoint and tests.
     public struct Snapshot: Hashable, Sendable {
         public var connectionsCurrent, connectionsPeak, connectionsAccepted, connectionsRefused: Int
-        public var controlRequests, controlErrors, requestTimeouts: Int
+        public var controlRequests, controlErrors, requestTimeouts, unauthorized: Int
         public var servicesCurrent, servicesOpened, servicesClosed: Int
         public var datagrams, rtpConnections, rtpBytes, emptyWakeups: Int
         public var batches, dispatchesRan, recordsSeen: Int
@@ -123,6 +125,7 @@ public final class DaemonStats: Sendable {
             controlRequests: controlRequests.load(ordering: .relaxed),
             controlErrors: controlErrors.load(ordering: .relaxed),
             requestTimeouts: requestTimeouts.load(ordering: .relaxed),
+            unauthorized: unauthorized.load(ordering: .relaxed),
             servicesCurrent: servicesCurrent.load(ordering: .relaxed),
             servicesOpened: servicesOpened.load(ordering: .relaxed),
             servicesClosed: servicesClosed.load(ordering: .relaxed),

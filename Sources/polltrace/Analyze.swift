@@ -118,7 +118,7 @@ struct Analyze: ParsableCommand {
                 }
                 worst = max(worst, report.inconsistencyCount > 0 ? 2 : (report.problemCount > 0 ? 1 : 0))
             } catch {
-                worst = max(worst, Console.badInput(error).rawValue)
+                worst = max(worst, Console.badInput(error, trace: path).rawValue)
             }
         }
         if worst != 0 { throw ExitCode(worst) }

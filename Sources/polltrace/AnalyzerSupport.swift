@@ -21,19 +21,6 @@ struct ReplayOptionGroup: ParsableArguments {
     }
 }
 
-/// Writes to stdout and stderr without buffering surprises between the two.
-enum Console {
-    static func out(_ text: String) { FileHandle.standardOutput.write(Data(text.utf8)) }
-    static func err(_ text: String) { FileHandle.standardError.write(Data(text.utf8)) }
-
-    /// Reports a bad-input error (a file that cannot be read, SQL that is refused)
-    /// and returns the exit code for it: 2, as documented.
-    static func badInput(_ error: Error) -> ExitCode {
-        err("polltrace: error: \(error)\n")
-        return ExitCode(2)
-    }
-}
-
 /// A progress bar on stderr, drawn only when stderr is a terminal: a pipe or a
 /// file gets nothing extra, so output captured by scripts stays byte-identical.
 final class ProgressBar {

@@ -125,3 +125,6 @@ struct Demo: ParsableCommand {
         return Run(policy: policy, trace: trace, churn: churn, stats: stats, analysis: analysis, verification: verification)
     }
 }
+
+/// The demo's lines go through `Console`, like every other verb's output.
+private func print(_ line: String) { Console.out(line + "\n") }
