@@ -84,7 +84,7 @@ struct Analyze: ParsableCommand {
             }
         } catch {
             bar.finish()
-            code = Console.badInput(error).rawValue
+            code = Console.badInput(error, trace: path).rawValue
         }
         // A trace that could not be read still prints a JSON value: an empty array.
         if json { Console.out((document ?? JSONValue.array([])).rendered()) }

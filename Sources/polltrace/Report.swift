@@ -51,7 +51,7 @@ struct Report: ParsableCommand {
             }
         } catch {
             bar.finish()
-            throw Console.badInput(error)
+            throw Console.badInput(error, trace: trace)
         }
     }
 

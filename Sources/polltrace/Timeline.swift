@@ -114,7 +114,7 @@ struct Timeline: ParsableCommand {
                 Console.out("wrote \(output): \(summary)\n")
             }
         } catch {
-            throw Console.badInput(error)
+            throw Console.badInput(error, trace: trace)
         }
     }
 

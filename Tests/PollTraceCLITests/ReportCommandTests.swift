@@ -117,9 +117,13 @@ final class ReportCommandTests: XCTestCase {
         let figure = try XCTUnwrap(html.components(separatedBy: "id=\"finding-1\"").dropFirst().first?.components(separatedBy: "</figure>").first)
         // The steps are the lines the foreign analysis names: the wait, the close,
         // the reuse and the access to the new fd.
-        var expected = [try XCTUnwrap(finding["kind"] as? String), "close fd \(try XCTUnwrap(TimelineCommandTests.int(finding["fd"])))"]
-        for key in ["wait_line", "close_line", "reuse_line", "access_line"] {
+        let event = try XCTUnwrap(finding["event"] as? [String: Any], "analyze --json's foreign finding has its event")
+        var expected = [try XCTUnwrap(finding["kind"] as? String), "close fd \(try XCTUnwrap(TimelineCommandTests.int(event["fd"])))"]
+        for key in ["wait_line", "close_line", "reuse_line"] {
             expected.append("line \(try XCTUnwrap(TimelineCommandTests.int(finding[key]), key))")
+        }
+        if let access = finding["access"] as? [String: Any] {
+            expected.append("line \(try XCTUnwrap(TimelineCommandTests.int(access["line"]), "access line"))")
         }
         for text in expected {
             XCTAssertTrue(figure.contains(text), "the diagram shows '\(text)'")
