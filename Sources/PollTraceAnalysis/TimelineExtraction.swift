@@ -25,10 +25,15 @@ public enum TimelineExtraction {
     /// The timeline of `window`. Throws `Failure.tooLarge` as soon as it holds more
     /// than `maxEvents` events, and `TraceStoreError` for a trace that cannot be read.
     /// `marks` place the findings of an imported trace (by log line).
+    /// `usesTables: false` replays from the first record even where a v7 trace's tables
+    /// could answer (the reference the table path is tested against).
     public static func extract(path: String, window: TraceWindow, maxEvents: Int = 1_000_000,
-                               marks: [LineMark] = []) throws -> Timeline {
+                               marks: [LineMark] = [], usesTables: Bool = true) throws -> Timeline {
         let reader = try TraceReader(path: path)
         var threads = try ImportedThreads(reader)
+        if reader.isPlain, threads == nil, usesTables {
+            return try PlainTimelineWindow.extract(reader: reader, window: window, maxEvents: maxEvents)
+        }
         var annotator = DispatchAnnotator()
         var builder = TimelineBuilder(metadata: reader.metadata, marks: marks)
         let base = reader.metadata.startMonotonicNs
@@ -61,8 +66,15 @@ public enum TimelineExtraction {
 
     /// The seq of finding `index` (from 1, in the order `polltrace analyze` lists
     /// findings), found by replaying until it appears.
-    public static func seq(ofFinding index: Int, path: String, options: ReplayOptions = ReplayOptions()) throws -> SequenceNumber {
+    public static func seq(ofFinding index: Int, path: String, options: ReplayOptions = ReplayOptions(),
+                           usesTables: Bool = true) throws -> SequenceNumber {
         precondition(index >= 1)
+        if usesTables, options.spinThreshold == ReplayOptions().spinThreshold {
+            let reader = try TraceReader(path: path)
+            if reader.isPlain, try ImportedThreads(reader) == nil {
+                return try PlainTimelineWindow.seq(ofFinding: index, reader: reader)
+            }
+        }
         var replay = Replayer(options: ReplayOptions(spinThreshold: options.spinThreshold, maxDetailed: index))
         var found: SequenceNumber?
         try TraceWindowReader.read(path: path, window: .whole, baseNs: 0, before: { _ in }, inside: { record in

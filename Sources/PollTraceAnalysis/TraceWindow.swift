@@ -47,12 +47,11 @@ public enum TraceWindow: Hashable, Sendable, CustomStringConvertible {
 /// Reads the records of a window, and the ones before it (which replay needs to
 /// know the fd table and the registrations at the window's start).
 ///
-/// This is the one place that decides how a window is read. Today it streams the
+/// The replay path, for traces without v7 tables (and imports): it streams the
 /// trace from its first record through `TraceReader.records()` (on a second thread,
 /// `RecordPipeline`) and stops after the window's last record, so its cost grows
-/// with the window's *end*, not its size. A store with tables indexed by seq can
-/// answer the window with one range query, and the state before it from its
-/// registration and finding tables; only this function would change.
+/// with the window's *end*, not its size. A v7 trace's window is read with range
+/// queries instead (`PlainTimelineWindow`).
 enum TraceWindowReader {
     /// Hands every record before `window` to `before` and every record in it to
     /// `inside`, in sequence order, and stops after the window (or when `inside`

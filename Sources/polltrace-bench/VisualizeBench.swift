@@ -5,7 +5,9 @@ import PollTraceCore
 import PollTraceStore
 
 /// `polltrace-bench visualize`: times `polltrace timeline --around` at three
-/// places in a generated trace (near its start, middle and end), `--finding 1`,
+/// places in a generated trace (near its start, middle and end; on a v7 trace it
+/// reads the window from the tables, and the last place is also timed by replay
+/// from the first record), `--finding 1`,
 /// and `polltrace report`, against a full `analyze` of the same file in the same
 /// run (the baseline: one pass over every record). Prints every run and medians.
 struct VisualizeBench: ParsableCommand {
@@ -66,6 +68,14 @@ struct VisualizeBench: ParsableCommand {
                 return "seq \(center): \(timeline.eventCount) events, \(bytes) bytes"
             }))
         }
+        // The same window by replay from the first record (what a trace without v7
+        // tables costs), for the ratio of the table path in the same run.
+        let late = UInt64(Double(lastSeq) * 0.9)
+        cases.append(("around 90% by replay ", {
+            let timeline = try TimelineExtraction.extract(path: path, window: .around(late, radius: radius), usesTables: false)
+            let bytes = try Self.write(timeline, to: scratch)
+            return "seq \(late): \(timeline.eventCount) events, \(bytes) bytes"
+        }))
         cases.append(("timeline --finding 1  ", {
             let seq = try TimelineExtraction.seq(ofFinding: 1, path: path)
             let timeline = try TimelineExtraction.extract(path: path, window: .around(seq, radius: radius))
