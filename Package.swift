@@ -9,6 +9,9 @@ let package = Package(
         .library(name: "PollTraceStore", targets: ["PollTraceStore"]),
         .library(name: "EventPoller", targets: ["EventPoller"]),
         .library(name: "PollTraceAnalysis", targets: ["PollTraceAnalysis"]),
+        // For the libFuzzer targets in tools/fuzz (a package of their own).
+        .library(name: "PollTraceStrace", targets: ["PollTraceStrace"]),
+        .library(name: "PollTraceDaemon", targets: ["PollTraceDaemon"]),
         .executable(name: "polltrace", targets: ["polltrace"]),
         .executable(name: "polltraced", targets: ["polltraced"]),
     ],
@@ -16,6 +19,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // The system libsqlite3 (Debian: libsqlite3-dev).
@@ -35,6 +40,9 @@ let package = Package(
             "PollTraceCore", "PollTraceStore", "EventPoller", "CLinux",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            // `/metrics`: the daemon's counters as swift-metrics metrics, exported by swift-prometheus.
+            .product(name: "CoreMetrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
         .executableTarget(name: "polltraced", dependencies: [
             "PollTraceDaemon", "PollTraceStore",

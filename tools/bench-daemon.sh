@@ -23,6 +23,15 @@
 # its own load generator, each side pinned to a core of its own (taskset), the
 # cores swapped every run: both sides see the same host at the same moment, so
 # the host's drift between runs, larger here than what tracing costs, cancels.
+# In `side-by-side`, SCRAPE_INTERVAL (seconds; unset, no scraping) has a scraper
+# fetch the traced side's GET /metrics that often for the whole run, pinned to
+# that side's core (so the scraper's own CPU is charged to it too: the cost it
+# shows is an upper bound), and BASELINE_TRACE_MODE (default off) is the other
+# side's --trace-mode. Scraping's cost is then, for example:
+#   SCRAPE_INTERVAL=1 BASELINE_TRACE_MODE=lossless tools/bench-daemon.sh side-by-side
+# which compares a traced daemon scraped every second with one traced the same
+# way and never scraped. BASELINE_BIN (default this tree's release polltraced) is
+# the other side's binary, to compare two builds (say, main's) side by side.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -38,6 +47,12 @@ case "$WRITER_PRIORITY" in ""|idle|normal|adaptive) ;; *) echo "WRITER_PRIORITY 
 HOGS="${HOGS:-2}"
 case "$HOGS" in ""|*[!0-9]*) echo "HOGS must be a number" >&2; exit 2 ;; esac
 case "$TRACE_MODE" in lossless|drop) ;; *) echo "TRACE_MODE must be lossless or drop" >&2; exit 2 ;; esac
+SCRAPE_INTERVAL="${SCRAPE_INTERVAL:-}"
+case "$SCRAPE_INTERVAL" in "") ;; *[!0-9.]*|.|*.*.*) echo "SCRAPE_INTERVAL must be a number of seconds" >&2; exit 2 ;; esac
+BASELINE_TRACE_MODE="${BASELINE_TRACE_MODE:-off}"
+BASELINE_BIN="${BASELINE_BIN:-}"
+[ -z "$BASELINE_BIN" ] || [ -x "$BASELINE_BIN" ] || { echo "BASELINE_BIN $BASELINE_BIN is not an executable" >&2; exit 2; }
+case "$BASELINE_TRACE_MODE" in lossless|drop|off) ;; *) echo "BASELINE_TRACE_MODE must be lossless, drop or off" >&2; exit 2 ;; esac
 BIN=.build/release
 
 swift build -c release --product polltraced >/dev/null
@@ -232,24 +247,34 @@ bench_hold() {
 SIDE_PIDS=()
 side_by_side_run() {
     # Index 0 is the traced side, 1 the untraced one.
-    local cores=("$1" "$2") ports=("$PORT" $((PORT + 1))) modes=("$TRACE_MODE" off) sides=(on off) k
+    local cores=("$1" "$2") ports=("$PORT" $((PORT + 1))) modes=("$TRACE_MODE" "$BASELINE_TRACE_MODE") sides=(on off) k
+    local binaries=("$BIN/polltraced" "${BASELINE_BIN:-$BIN/polltraced}")
     SIDE_PIDS=()
     for k in 0 1; do
         mkdir -p "$TRACE_DIR/${sides[$k]}"
-        echo "  ${sides[$k]}, core ${cores[$k]}: taskset -c ${cores[$k]} $BIN/polltraced --port ${ports[$k]} --trace-dir $TRACE_DIR/${sides[$k]} --pollers $POLLERS --trace-mode ${modes[$k]}" >&2
-        (ulimit -n "$(ulimit -Hn)"; exec taskset -c "${cores[$k]}" "$BIN/polltraced" --port "${ports[$k]}" \
+        echo "  ${sides[$k]}, core ${cores[$k]}: taskset -c ${cores[$k]} ${binaries[$k]} --port ${ports[$k]} --trace-dir $TRACE_DIR/${sides[$k]} --pollers $POLLERS --trace-mode ${modes[$k]}" >&2
+        (ulimit -n "$(ulimit -Hn)"; exec taskset -c "${cores[$k]}" "${binaries[$k]}" --port "${ports[$k]}" \
             --trace-dir "$TRACE_DIR/${sides[$k]}" --log-level warning --pollers "$POLLERS" --trace-mode "${modes[$k]}" \
             ${WRITER_PRIORITY:+--writer-priority "$WRITER_PRIORITY"} --max-connections 4096) &
         SIDE_PIDS+=($!)
         wait_for_port "${ports[$k]}"
     done
-    local loads=()
+    local loads=() scraper=""
+    if [ -n "$SCRAPE_INTERVAL" ]; then
+        (exec taskset -c "${cores[0]}" bash -c "$(declare -f scrape_loop); scrape_loop ${ports[0]} $SCRAPE_INTERVAL $DURATION" \
+            > "$TRACE_DIR/scrapes") &
+        scraper=$!
+    fi
     for k in 0 1; do
         (ulimit -n "$(ulimit -Hn)"; exec taskset -c "${cores[$k]}" "$BIN/polltrace-load" flood --workers 16 --services 4 \
             --duration "$DURATION" --count 100000000 --control-port "${ports[$k]}" > "$TRACE_DIR/${sides[$k]}.result") &
         loads+=($!)
     done
     wait "${loads[@]}"
+    if [ -n "$scraper" ]; then
+        wait "$scraper"
+        echo "  on: $(cat "$TRACE_DIR/scrapes")" >&2
+    fi
     local rates=() cpus=() file
     for k in 0 1; do
         file="$TRACE_DIR/${sides[$k]}.result"
@@ -264,8 +289,26 @@ side_by_side_run() {
     echo "${rates[0]} ${rates[1]} ${cpus[0]} ${cpus[1]}"
 }
 
+# scrape_loop <port> <interval> <seconds>: GET /metrics every <interval> seconds
+# for <seconds>; prints how many scrapes answered and their mean size. Plain bash.
+scrape_loop() {
+    local end=$((SECONDS + ${3%.*})) done=0 bytes=0 reply
+    while [ "$SECONDS" -lt "$end" ]; do
+        reply=$(exec 3<>"/dev/tcp/127.0.0.1/$1" \
+            && printf 'GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' >&3 \
+            && timeout 5 cat <&3) || reply=""
+        case "$reply" in "HTTP/1.1 200"*) done=$((done + 1)); bytes=$((bytes + ${#reply})) ;; esac
+        sleep "$2"
+    done
+    echo "scrapes answered $done, $((bytes / (done > 0 ? done : 1))) bytes each"
+}
+
 bench_side_by_side() {
-    echo; echo "== short TCP connections/s (flood), tracing on ($TRACE_MODE) and off at the same time, one core each, $POLLERS pollers per daemon"
+    local sides="tracing on ($TRACE_MODE) and off"
+    [ "$BASELINE_TRACE_MODE" = off ] || sides="tracing $TRACE_MODE on both sides (\"on\" and \"off\" name the sides)"
+    [ -z "$SCRAPE_INTERVAL" ] || sides="$sides, the on side scraped (GET /metrics) every ${SCRAPE_INTERVAL}s"
+    [ -z "$BASELINE_BIN" ] || sides="$sides, the off side running $BASELINE_BIN"
+    echo; echo "== short TCP connections/s (flood), $sides, at the same time, one core each, $POLLERS pollers per daemon"
     if [ "$(nproc)" -lt 2 ]; then echo "side-by-side needs two cores; this machine has $(nproc)" >&2; exit 2; fi
     command -v taskset >/dev/null || { echo "side-by-side needs taskset (util-linux)" >&2; exit 2; }
     local runs=$(( (RUNS + 1) / 2 * 2 )) run ratios=() swapped=() line on off con coff previous=""
@@ -289,7 +332,9 @@ bench_side_by_side() {
     done
     echo "side by side, tracing on/off throughput ratio per run: ${ratios[*]} -> median $(printf '%s\n' "${ratios[@]}" | median)"
     echo "side by side, per swap pair (geometric mean of its two runs): ${swapped[*]}"
-    echo "side by side, tracing on/off throughput ratio, mean of the swap pairs and its 95% confidence interval: $(printf '%s\n' "${swapped[@]}" | mean_interval) (goal >= 0.95)"
+    local goal="(goal >= 0.95)"
+    [ "$BASELINE_TRACE_MODE" = off ] || goal="(both sides traced: 1.000 inside the interval means no measurable difference)"
+    echo "side by side, tracing on/off throughput ratio, mean of the swap pairs and its 95% confidence interval: $(printf '%s\n' "${swapped[@]}" | mean_interval) $goal"
 }
 
 HOG_PIDS=()

@@ -27,12 +27,19 @@ public indirect enum JSONValue: Hashable, Sendable {
     /// Pretty-printed with two-space indentation and a trailing newline.
     public func rendered() -> String {
         var out = ""
-        write(into: &out, indent: 0)
+        write(into: &out, indent: 0, compact: false)
         out.append("\n")
         return out
     }
 
-    private func write(into out: inout String, indent: Int) {
+    /// On one line, without blanks (JSON Lines), and no trailing newline.
+    public func renderedOnOneLine() -> String {
+        var out = ""
+        write(into: &out, indent: 0, compact: true)
+        return out
+    }
+
+    private func write(into out: inout String, indent: Int, compact: Bool) {
         switch self {
         case .null: out.append("null")
         case .bool(let b): out.append(b ? "true" : "false")
@@ -53,21 +60,41 @@ public indirect enum JSONValue: Hashable, Sendable {
         case .string(let s): Self.writeString(s, into: &out)
         case .array(let items):
             if items.isEmpty { out.append("[]"); return }
+            if compact {
+                out.append("[")
+                for (i, item) in items.enumerated() {
+                    if i > 0 { out.append(",") }
+                    item.write(into: &out, indent: 0, compact: true)
+                }
+                out.append("]")
+                return
+            }
             out.append("[\n")
             for (i, item) in items.enumerated() {
                 out.append(String(repeating: " ", count: indent + 2))
-                item.write(into: &out, indent: indent + 2)
+                item.write(into: &out, indent: indent + 2, compact: false)
                 out.append(i + 1 < items.count ? ",\n" : "\n")
             }
             out.append(String(repeating: " ", count: indent) + "]")
         case .object(let fields):
             if fields.isEmpty { out.append("{}"); return }
+            if compact {
+                out.append("{")
+                for (i, (key, value)) in fields.enumerated() {
+                    if i > 0 { out.append(",") }
+                    Self.writeString(key, into: &out)
+                    out.append(":")
+                    value.write(into: &out, indent: 0, compact: true)
+                }
+                out.append("}")
+                return
+            }
             out.append("{\n")
             for (i, (key, value)) in fields.enumerated() {
                 out.append(String(repeating: " ", count: indent + 2))
                 Self.writeString(key, into: &out)
                 out.append(": ")
-                value.write(into: &out, indent: indent + 2)
+                value.write(into: &out, indent: indent + 2, compact: false)
                 out.append(i + 1 < fields.count ? ",\n" : "\n")
             }
             out.append(String(repeating: " ", count: indent) + "}")

@@ -10,7 +10,9 @@ public enum ReportJSON {
         .object([
             ("format", .string("polltrace-analyze")),
             ("format_version", .int(formatVersion)),
+            ("schema_version", report.metadata.map { .int(Int64($0.schemaVersion)) } ?? .null),
             ("trace", .string(report.trace)),
+            ("source", .string("native")),
             ("metadata", report.metadata.map(metadata) ?? .null),
             ("records", .uint(report.recordCount)),
             ("ended", ended(report.end)),
@@ -21,7 +23,14 @@ public enum ReportJSON {
             ("gaps", gaps(report)),
             ("inconsistencies", inconsistencies(report)),
             ("clean", .bool(report.isClean)),
+            ("strace", .null),
         ])
+    }
+
+    /// One line of `analyze --json-lines`: a finding with the trace it came from.
+    public static func findingLine(trace: String, source: String, finding: JSONValue) -> JSONValue {
+        .object([("format", .string("polltrace-finding")), ("format_version", .int(formatVersion)),
+                 ("trace", .string(trace)), ("source", .string(source)), ("finding", finding)])
     }
 
     public static func verification(_ report: VerificationReport) -> JSONValue {
@@ -56,7 +65,7 @@ public enum ReportJSON {
     }
 
     /// How the trace ended (docs/cli.md): `how` is `closed`, `not_closed` or `write_failed`.
-    static func ended(_ end: TraceEnd?) -> JSONValue {
+    public static func ended(_ end: TraceEnd?) -> JSONValue {
         guard let end else { return .null }
         return .object([
             ("how", .string(end.kind.rawValue)),
@@ -66,7 +75,7 @@ public enum ReportJSON {
         ])
     }
 
-    static func metadata(_ m: TraceMetadata) -> JSONValue {
+    public static func metadata(_ m: TraceMetadata) -> JSONValue {
         .object([
             ("schema_version", .int(Int64(m.schemaVersion))), ("pid", .int(Int64(m.pid))), ("program", .string(m.program)),
             ("host", .string(m.host)), ("start_wall_clock_ns", .uint(m.startWallClockNs)),
@@ -85,7 +94,7 @@ public enum ReportJSON {
         ])
     }
 
-    static func finding(_ f: Finding) -> JSONValue {
+    public static func finding(_ f: Finding) -> JSONValue {
         .object([
             ("kind", .string(f.kind.rawValue)),
             ("seq", .uint(f.seq)),

@@ -8,9 +8,9 @@ public enum ReportText {
         let clock = TraceClock(metadata: report.metadata)
         out += "trace \(report.trace)\n"
         if let m = report.metadata {
-            out += "  program \(m.program) (pid \(m.pid)) on \(m.host), schema v\(m.schemaVersion)\n"
+            out += "  program \(m.program.escapingControlCharacters) (pid \(m.pid)) on \(m.host.escapingControlCharacters), schema v\(m.schemaVersion)\n"
             for p in m.pollers.sorted(by: { $0.poller < $1.poller }) {
-                out += "  poller \(p.poller): \(p.backend), policy \(p.policyName)\(p.label.isEmpty ? "" : ", \(p.label)")\n"
+                out += "  poller \(p.poller): \(p.backend), policy \(p.policyName)\(p.label.isEmpty ? "" : ", \(p.label.escapingControlCharacters)")\n"
             }
         }
         out += "  \(report.recordCount) records replayed, spin threshold \(report.options.spinThreshold) batches\n"
@@ -70,7 +70,8 @@ public enum ReportText {
         if report.passed {
             out += "PASS: every stale dispatch is suppressed and no correct dispatch is\n"
         } else if report.failureCount > 0 {
-            out += "FAIL: \(report.failureCount) dispatches where the fix does not hold (exit 1)\n"
+            // Inconsistent records make the exit 2 whatever else failed.
+            out += "FAIL: \(report.failureCount) dispatches where the fix does not hold (exit \(a.inconsistencyCount > 0 ? 2 : 1))\n"
         } else {
             out += "FAIL: \(a.inconsistencyCount) inconsistent records (exit 2)\n"
         }
@@ -101,13 +102,13 @@ public enum ReportText {
         }
         if let r = f.ran, r.registrationID != f.harvestedFor?.registrationID {
             out += "  new fd \(r.fd) opened at seq \(r.fdOpenedSeq) (\(r.fdOrigin.map { "\($0)" } ?? "origin unknown")) " + by(r.fdOpenedBy) + "\n"
-            out += "  registered as #\(r.registrationID) \"\(r.handlerLabel)\" at seq \(r.registeredSeq) " + by(r.registeredBy) + "\n"
+            out += "  registered as #\(r.registrationID) \"\(r.handlerLabel.escapingControlCharacters)\" at seq \(r.registeredSeq) " + by(r.registeredBy) + "\n"
         }
         if let d = f.dispatch {
             if let reason = d.suppression {
                 out += "  handler: none, suppressed (\(reason))\n"
             } else if let r = f.ran {
-                out += "  handler that ran: #\(r.registrationID) \"\(r.handlerLabel)\" with \(d.deliveredMask), for \(d.durationNs) ns\(d.handlerThrew ? ", threw" : "")\n"
+                out += "  handler that ran: #\(r.registrationID) \"\(r.handlerLabel.escapingControlCharacters)\" with \(d.deliveredMask), for \(d.durationNs) ns\(d.handlerThrew ? ", threw" : "")\n"
             }
         }
         if f.kind == .spin, let first = f.spinFirstBatch {
@@ -117,12 +118,12 @@ public enum ReportText {
     }
 
     static func registration(_ r: RegistrationRecord) -> String {
-        "#\(r.registrationID) \"\(r.handlerLabel)\" (fd \(r.fd) opened at seq \(r.fdOpenedSeq) by \(r.fdOrigin.map { "\($0)" } ?? "unknown origin"), registered at seq \(r.registeredSeq) with \(r.interest))"
+        "#\(r.registrationID) \"\(r.handlerLabel.escapingControlCharacters)\" (fd \(r.fd) opened at seq \(r.fdOpenedSeq) by \(r.fdOrigin.map { "\($0)" } ?? "unknown origin"), registered at seq \(r.registeredSeq) with \(r.interest))"
     }
 
     static func by(_ ref: DispatchRef?) -> String {
         guard let ref else { return "outside any handler" }
-        return "by dispatch seq \(ref.seq) (handler \"\(ref.handlerLabel)\", poller \(ref.poller))"
+        return "by dispatch seq \(ref.seq) (handler \"\(ref.handlerLabel.escapingControlCharacters)\", poller \(ref.poller))"
     }
 
     // MARK: - Sections

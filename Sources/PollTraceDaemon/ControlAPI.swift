@@ -27,6 +27,7 @@ final class ControlAPI {
             case .listServices: return listServices()
             case .stats: return .json(.ok, daemon.statsDocument())
             case .rotateTrace: return rotateTrace()
+            case .metrics: return daemon.metrics.response()
             }
         }
     }

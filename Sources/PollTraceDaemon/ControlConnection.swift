@@ -27,10 +27,17 @@ final class ControlConnection {
     private(set) var lastActivityNs: UInt64
     private var drainDeadlineNs: UInt64 = 0
     private var drained = 0
+    /// When the first byte of the request in progress arrived (nil between
+    /// requests). The request timeout counts from here, not from the last byte, so
+    /// a client trickling a byte a second cannot hold the connection forever.
+    private var requestStartedNs: UInt64?
+    /// The client's IPv4 address, for the per-address connection count.
+    let peer: UInt32
 
-    init(registration: Registration, daemon: PollTraceDaemon) {
+    init(registration: Registration, daemon: PollTraceDaemon, peer: UInt32) {
         self.registration = registration
         self.daemon = daemon
+        self.peer = peer
         parser = HTTPRequestParser(limits: daemon.configuration.httpLimits)
         lastActivityNs = PollTraceDaemon.monotonicNs()
     }
@@ -56,6 +63,7 @@ final class ControlConnection {
         }
         guard count > 0 else { return close() } // the client closed
         lastActivityNs = PollTraceDaemon.monotonicNs()
+        if requestStartedNs == nil { requestStartedNs = lastActivityNs }
         switch phase {
         case .draining:
             drained += count
@@ -72,21 +80,39 @@ final class ControlConnection {
             case .needMoreData:
                 break parse
             case .request(let request):
-                var response = daemon.controlAPI.respond(to: request)
+                // The next request, if its bytes are already here, starts now.
+                requestStartedNs = parser.isIdle ? nil : lastActivityNs
+                var response = authorize(request) ?? daemon.controlAPI.respond(to: request)
+                daemon.metrics.countControlRequest(request, status: response.status)
                 if !request.wantsKeepAlive { response.closesConnection = true }
                 queue(response)
             case .failure(let error):
                 daemon.stats.controlErrors.wrappingAdd(1, ordering: .relaxed)
+                daemon.metrics.countControlRequest(nil, status: error.status)
                 queue(.error(error.status, error.description, closesConnection: true))
             }
         }
+        if parser.isIdle { requestStartedNs = nil }
         flush()
     }
 
-    /// Answers a client that sent half a request and went quiet.
+    /// nil when the request may go on to the router; otherwise the 401 to send.
+    /// Here, before routing, so that every route is covered, present and future.
+    private func authorize(_ request: HTTPRequest) -> HTTPResponse? {
+        guard let token = daemon.configuration.accessToken else { return nil }
+        if token.admits(authorization: request.header("Authorization")) { return nil }
+        daemon.stats.controlErrors.wrappingAdd(1, ordering: .relaxed)
+        daemon.stats.unauthorized.wrappingAdd(1, ordering: .relaxed)
+        var response = HTTPResponse.error(.unauthorized, "this daemon requires Authorization: Bearer <token> (see --token-file)")
+        response.extraHeaders.append((name: "WWW-Authenticate", value: "Bearer"))
+        return response
+    }
+
+    /// Answers a client that did not send a whole request in time.
     func timeOut() {
         guard phase == .open else { return }
         daemon.stats.requestTimeouts.wrappingAdd(1, ordering: .relaxed)
+        daemon.metrics.countControlRequest(nil, status: .requestTimeout)
         queue(.error(.requestTimeout, "no complete request within \(daemon.configuration.requestTimeoutMs) ms", closesConnection: true))
         flush()
     }
@@ -97,9 +123,9 @@ final class ControlConnection {
         let quietMs = Int((nowNs &- lastActivityNs) / 1_000_000)
         switch phase {
         case .open:
-            if !parser.isIdle, quietMs >= configuration.requestTimeoutMs {
+            if let started = requestStartedNs, Int((nowNs &- started) / 1_000_000) >= configuration.requestTimeoutMs {
                 timeOut()
-            } else if parser.isIdle, outbox.isEmpty, quietMs >= configuration.idleTimeoutMs {
+            } else if requestStartedNs == nil, outbox.isEmpty, quietMs >= configuration.idleTimeoutMs {
                 close()
             }
         case .draining:

@@ -7,6 +7,8 @@ public enum ControlEndpoint: Hashable, Sendable, CaseIterable {
     case listServices
     case stats
     case rotateTrace
+    /// The Prometheus exposition (`DaemonMetrics`).
+    case metrics
 
     public static let router = Router<ControlEndpoint>([
         ("POST", "/api/rtp/open", .openService),
@@ -14,6 +16,7 @@ public enum ControlEndpoint: Hashable, Sendable, CaseIterable {
         ("GET", "/api/rtp", .listServices),
         ("GET", "/api/stats", .stats),
         ("POST", "/api/trace/rotate", .rotateTrace),
+        ("GET", "/metrics", .metrics),
     ])
 }
 

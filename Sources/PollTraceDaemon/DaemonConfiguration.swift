@@ -16,9 +16,15 @@ public struct DaemonConfiguration: Sendable {
     public var trace: TraceSettings? = TraceSettings()
     /// Live connections (control and RTP together) past which new ones are refused.
     public var maxConnections: Int = 1024
-    /// A control client that has sent part of a request and nothing for this long
-    /// gets 408 and is closed.
+    /// A control client must send a whole request within this long of its first
+    /// byte, however it trickles the bytes in; otherwise it gets 408 and is closed.
     public var requestTimeoutMs: Int = 5_000
+    /// Live control connections from one client address past which new ones from it
+    /// are refused (503), so one address cannot take every slot.
+    public var maxConnectionsPerPeer: Int = 128
+    /// When set, every control request must carry `Authorization: Bearer <token>`
+    /// (401 otherwise). polltraced requires one for any address but loopback.
+    public var accessToken: AccessToken?
     /// A kept-alive control connection with no request in progress is closed after this long.
     public var idleTimeoutMs: Int = 30_000
     public var httpLimits = HTTPParserLimits()

@@ -12,6 +12,8 @@ public final class DaemonStats: Sendable {
     let controlRequests = Atomic<Int>(0)
     let controlErrors = Atomic<Int>(0)
     let requestTimeouts = Atomic<Int>(0)
+    /// Control requests refused for a missing or wrong access token (401).
+    let unauthorized = Atomic<Int>(0)
     // Services.
     let servicesCurrent = Atomic<Int>(0)
     let servicesOpened = Atomic<Int>(0)
@@ -28,8 +30,14 @@ public final class DaemonStats: Sendable {
     /// counters shared by all pollers bounced their cache line between the cores on
     /// each one. A poller's id picks its tally (ids past 16 share).
     private let tallies = UnretainedObjects((0..<16).map { _ in RecordTally() })
+    /// Whether `observe(contentsOf:)` looks for stale dispatches (`StaleDispatchDetector`):
+    /// only where the policy lets one happen. Under `guarded` there is none to find,
+    /// and the loop's record path stays as it was.
+    let detectsStaleDispatches: Bool
 
-    public init() {}
+    public init(policy: DispatchPolicy = .guarded) {
+        detectsStaleDispatches = policy != .guarded
+    }
 
     /// Counts a new connection if there is room for it under `limit`; false means
     /// refuse it. Lock-free: a compare-and-swap loop, so two pollers accepting at
@@ -69,7 +77,16 @@ public final class DaemonStats: Sendable {
     func observe(contentsOf records: [TraceRecord]) {
         guard let first = records.first else { return }
         var counts = RecordCounts()
-        for record in records { counts.count(record) }
+        if detectsStaleDispatches {
+            var detector = StaleDispatchDetector()
+            for record in records {
+                counts.count(record)
+                detector.observe(record)
+            }
+            counts.stale = detector.staleDispatches
+        } else {
+            for record in records { counts.count(record) }
+        }
         tallies.with(Int(first.poller & 15)) { counts.add(to: $0) }
     }
 
@@ -78,11 +95,21 @@ public final class DaemonStats: Sendable {
     /// A plain-value copy for the stats endpoint and tests.
     public struct Snapshot: Hashable, Sendable {
         public var connectionsCurrent, connectionsPeak, connectionsAccepted, connectionsRefused: Int
-        public var controlRequests, controlErrors, requestTimeouts: Int
+        public var controlRequests, controlErrors, requestTimeouts, unauthorized: Int
         public var servicesCurrent, servicesOpened, servicesClosed: Int
         public var datagrams, rtpConnections, rtpBytes, emptyWakeups: Int
         public var batches, dispatchesRan, recordsSeen: Int
         public var suppressed: [SuppressionReason: Int]
+        /// Handlers run for an event whose registration ended after its harvest, as
+        /// counted live (`StaleDispatchDetector`); always 0 under `guarded`.
+        public var staleDispatches: Int
+        /// Registrations made and ended (unregistered, or closed through the poller).
+        public var registrationsMade, registrationsEnded: Int
+
+        /// Event dispatches: one per harvested event, whether a handler ran or not.
+        public var eventDispatches: Int { dispatchesRan + suppressed.values.reduce(0, +) }
+        /// Registrations live now, on every poller.
+        public var registrationsOpen: Int { registrationsMade - registrationsEnded }
     }
 
     public var snapshot: Snapshot {
@@ -98,6 +125,7 @@ public final class DaemonStats: Sendable {
             controlRequests: controlRequests.load(ordering: .relaxed),
             controlErrors: controlErrors.load(ordering: .relaxed),
             requestTimeouts: requestTimeouts.load(ordering: .relaxed),
+            unauthorized: unauthorized.load(ordering: .relaxed),
             servicesCurrent: servicesCurrent.load(ordering: .relaxed),
             servicesOpened: servicesOpened.load(ordering: .relaxed),
             servicesClosed: servicesClosed.load(ordering: .relaxed),
@@ -108,13 +136,16 @@ public final class DaemonStats: Sendable {
             batches: sum { $0.batches.load(ordering: .relaxed) },
             dispatchesRan: sum { $0.dispatchesRan.load(ordering: .relaxed) },
             recordsSeen: sum { $0.records.load(ordering: .relaxed) },
-            suppressed: byReason)
+            suppressed: byReason,
+            staleDispatches: sum { $0.staleDispatches.load(ordering: .relaxed) },
+            registrationsMade: sum { $0.registered.load(ordering: .relaxed) },
+            registrationsEnded: sum { $0.unregistered.load(ordering: .relaxed) })
     }
 }
 
 /// What some records add to a poller's tally, counted in plain locals first.
 private struct RecordCounts {
-    var records = 0, batches = 0, ran = 0
+    var records = 0, batches = 0, ran = 0, registered = 0, unregistered = 0, stale = 0
     /// By `SuppressionReason.rawValue - 1` (raw values 1...4; a fifth reason needs a fifth slot).
     var suppressed = InlineArray<4, Int>(repeating: 0)
 
@@ -123,6 +154,10 @@ private struct RecordCounts {
         switch record {
         case .batch:
             batches += 1
+        case .registered:
+            registered += 1
+        case .unregistered:
+            unregistered += 1
         case .dispatch(let dispatch) where dispatch.source == .event:
             if let reason = dispatch.suppression { suppressed[Int(reason.rawValue) - 1] += 1 } else { ran += 1 }
         default:
@@ -134,6 +169,9 @@ private struct RecordCounts {
         tally.records.wrappingAdd(records, ordering: .relaxed)
         if batches > 0 { tally.batches.wrappingAdd(batches, ordering: .relaxed) }
         if ran > 0 { tally.dispatchesRan.wrappingAdd(ran, ordering: .relaxed) }
+        if registered > 0 { tally.registered.wrappingAdd(registered, ordering: .relaxed) }
+        if unregistered > 0 { tally.unregistered.wrappingAdd(unregistered, ordering: .relaxed) }
+        if stale > 0 { tally.staleDispatches.wrappingAdd(stale, ordering: .relaxed) }
         for reason in SuppressionReason.allCases {
             let count = suppressed[Int(reason.rawValue) - 1]
             if count > 0 { _ = tally.withSuppressed(reason) { $0.wrappingAdd(count, ordering: .relaxed) } }
@@ -147,6 +185,9 @@ final class RecordTally: Sendable {
     let records = Atomic<Int>(0)
     let batches = Atomic<Int>(0)
     let dispatchesRan = Atomic<Int>(0)
+    let registered = Atomic<Int>(0)
+    let unregistered = Atomic<Int>(0)
+    let staleDispatches = Atomic<Int>(0)
     // One counter per `SuppressionReason` (Atomic is not copyable, so no array).
     let suppressedReplaced = Atomic<Int>(0)
     let suppressedGone = Atomic<Int>(0)

@@ -19,10 +19,12 @@ import PollTraceStore
 public final class PollTraceDaemon: @unchecked Sendable {
     // Immutable after init: safe from any thread.
     public let configuration: DaemonConfiguration
-    public let stats = DaemonStats()
+    public let stats: DaemonStats
     public let recorder: DaemonRecorder?
     public let logger: Logger
     let group: PollerGroup
+    /// `GET /metrics`. Loop-confined to the control poller.
+    let metrics: DaemonMetrics
     private let readBuffers: [PollerID: ReadBuffer]
 
     // Loop-confined to the control poller (or to the one thread driving it with runOnce).
@@ -30,6 +32,7 @@ public final class PollTraceDaemon: @unchecked Sendable {
     private var controlListener: Registration?
     private var controlConnections: [RegistrationID: ControlConnection] = [:]
     private var sweepTimer: TimerHandle?
+    private var peerCounts: PeerConnectionCount
 
     /// Set by `setUp`: the control API's port (the one asked for, or the kernel's pick).
     public private(set) var controlPort: UInt16 = 0
@@ -41,9 +44,11 @@ public final class PollTraceDaemon: @unchecked Sendable {
         precondition(configuration.pollers >= 1, "the daemon needs at least one poller")
         self.configuration = configuration
         self.logger = logger
-        let stats = self.stats
+        let stats = DaemonStats(policy: configuration.dispatch)
+        self.stats = stats
         let recorder = try configuration.trace.map { try DaemonRecorder(settings: $0, stats: stats, logger: logger) }
         self.recorder = recorder
+        metrics = DaemonMetrics(stats: stats, recorder: recorder, policy: configuration.dispatch)
         do {
             group = try PollerGroup(count: configuration.pollers, policy: configuration.dispatch,
                                     recorder: recorder, labelPrefix: "polltraced")
@@ -54,6 +59,7 @@ public final class PollTraceDaemon: @unchecked Sendable {
         var buffers: [PollerID: ReadBuffer] = [:]
         for poller in group.pollers { buffers[poller.id] = ReadBuffer() }
         readBuffers = buffers
+        peerCounts = PeerConnectionCount(limit: configuration.maxConnectionsPerPeer)
         controlAPI = ControlAPI(daemon: self)
     }
 
@@ -63,7 +69,8 @@ public final class PollTraceDaemon: @unchecked Sendable {
 
     func readBuffer(for poller: EventPoller) -> ReadBuffer { readBuffers[poller.id]! }
 
-    /// Opens the control listener and the sweep timer. Call once, before `start`
+    /// Opens the control listener and starts the recorder's watch (write failures,
+    /// rotation). Call once, before `start`
     /// (or before driving the control poller by hand).
     public func setUp() throws {
         precondition(state == .created, "setUp called twice")
@@ -80,12 +87,11 @@ public final class PollTraceDaemon: @unchecked Sendable {
             controlListener = try poller.register(fd: listenerFD, interest: .readable, label: "control-listener") { [unowned self] _, context in
                 acceptControlConnections(context: context)
             }
-            sweepTimer = try poller.scheduleTimer(after: .milliseconds(100), repeating: .milliseconds(100),
-                                                  label: "control-sweep") { [unowned self] _ in sweep() }
         } catch {
             try? poller.close(fd: listenerFD)
             throw error
         }
+        recorder?.startRotationWatch()
         state = .setUp
         logger.info("polltraced listening", metadata: [
             "address": "\(configuration.address)", "port": "\(controlPort)",
@@ -144,8 +150,15 @@ public final class PollTraceDaemon: @unchecked Sendable {
             }
             guard let fd else { break }
             accepted += 1
+            let peer = SocketCalls.peerIPv4(fd)
+            guard peerCounts.admit(peer) else {
+                stats.connectionsRefused.wrappingAdd(1, ordering: .relaxed)
+                refuse(fd: fd, poller: context.poller, reason: "too many connections from \(PeerConnectionCount.describe(peer)) (limit \(configuration.maxConnectionsPerPeer) per address)")
+                continue
+            }
             guard stats.admitConnection(limit: configuration.maxConnections) else {
-                refuse(fd: fd, poller: context.poller)
+                peerCounts.release(peer)
+                refuse(fd: fd, poller: context.poller, reason: "too many connections (limit \(configuration.maxConnections))")
                 continue
             }
             do {
@@ -153,13 +166,15 @@ public final class PollTraceDaemon: @unchecked Sendable {
                 let registration = try context.poller.register(fd: fd, interest: .readable, label: "control-conn") { events, _ in
                     box.connection?.handle(events)
                 }
-                let connection = ControlConnection(registration: registration, daemon: self)
+                let connection = ControlConnection(registration: registration, daemon: self, peer: peer)
                 box.connection = connection
                 controlConnections[registration.registrationID] = connection
+                armSweep(on: context.poller)
             } catch {
                 logger.warning("registering a control connection failed: \(error)")
                 try? context.poller.close(fd: fd)
                 stats.connectionClosed()
+                peerCounts.release(peer)
             }
         }
         if accepted == 0 { stats.emptyWakeups.wrappingAdd(1, ordering: .relaxed) }
@@ -167,10 +182,8 @@ public final class PollTraceDaemon: @unchecked Sendable {
 
     /// Past `maxConnections`: one best-effort 503 and close. The response fits in an
     /// empty socket buffer, so a single non-blocking send delivers it.
-    private func refuse(fd: Int32, poller: EventPoller) {
-        let response = HTTPResponse.error(.serviceUnavailable,
-                                          "too many connections (limit \(configuration.maxConnections))",
-                                          closesConnection: true)
+    private func refuse(fd: Int32, poller: EventPoller, reason: String) {
+        let response = HTTPResponse.error(.serviceUnavailable, reason, closesConnection: true)
         _ = response.bytes.withUnsafeBytes { try? SocketCalls.send(fd, $0) }
         SocketCalls.shutdownWrite(fd)
         try? poller.close(fd: fd)
@@ -179,12 +192,26 @@ public final class PollTraceDaemon: @unchecked Sendable {
     func controlConnectionClosed(_ connection: ControlConnection) {
         controlConnections.removeValue(forKey: connection.registration.registrationID)
         stats.connectionClosed()
+        peerCounts.release(connection.peer)
+    }
+
+    /// The sweep timer runs only while a control connection is open: an idle daemon
+    /// then has nothing on its loop, so it writes nothing to its trace. (Every timer
+    /// firing is a dispatch the trace records; a permanent 100 ms sweep would cost an
+    /// idle daemon about 20 records and 160 KiB of trace a second.)
+    private func armSweep(on poller: EventPoller) {
+        guard sweepTimer == nil else { return }
+        sweepTimer = try? poller.scheduleTimer(after: .milliseconds(100), repeating: .milliseconds(100),
+                                               label: "control-sweep") { [unowned self] _ in sweep() }
     }
 
     private func sweep() {
         let now = Self.monotonicNs()
         for connection in Array(controlConnections.values) { connection.sweep(nowNs: now) }
-        recorder?.rotateIfDue(nowNs: now)
+        if controlConnections.isEmpty, let sweepTimer {
+            controlPoller.cancelTimer(sweepTimer)
+            self.sweepTimer = nil
+        }
     }
 
     // MARK: Stats
@@ -202,7 +229,7 @@ public final class PollTraceDaemon: @unchecked Sendable {
             ],
             "control": [
                 "requests": snapshot.controlRequests, "errors": snapshot.controlErrors,
-                "timeouts": snapshot.requestTimeouts,
+                "timeouts": snapshot.requestTimeouts, "unauthorized": snapshot.unauthorized,
             ],
             "services": [
                 "current": snapshot.servicesCurrent, "opened": snapshot.servicesOpened,

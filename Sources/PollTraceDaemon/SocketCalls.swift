@@ -40,6 +40,19 @@ enum SocketCalls {
         _ = Glibc.shutdown(fd, Int32(SHUT_WR))
     }
 
+    /// The peer's IPv4 address (host order), or 0 when the kernel cannot say (then
+    /// all such connections share one count).
+    @inline(never)
+    static func peerIPv4(_ fd: Int32) -> UInt32 {
+        var address = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let result = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(fd, $0, &length) }
+        }
+        guard result == 0, address.sin_family == sa_family_t(AF_INET) else { return 0 }
+        return UInt32(bigEndian: address.sin_addr.s_addr)
+    }
+
     /// True when a failure means "that address is taken" (the API's 409).
     static func isAddressInUse(_ error: any Error) -> Bool {
         (error as? SyscallError)?.errno == EADDRINUSE

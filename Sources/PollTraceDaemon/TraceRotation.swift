@@ -31,6 +31,10 @@ public final class DaemonRecorder: TraceRecorder, Sendable {
         var fileNumber = 0
         var rotations = 0
         var pendingCloses = 0
+        /// The file whose write failure is already logged.
+        var failureReported: String?
+        /// A policy rotation failed and has not succeeded since (its error is logged once).
+        var rotationFailing = false
     }
 
     // Every field is read and written under this lock.
@@ -150,6 +154,61 @@ public final class DaemonRecorder: TraceRecorder, Sendable {
         return (old?.path, opened)
     }
 
+    /// Every `watchIntervalNs`, on a plain thread of the recorder's own, off the
+    /// event loops: reports a trace that stopped being written (`reportWriteFailure`)
+    /// and applies the rotation policy. On a loop timer each check would be a
+    /// dispatch in the trace, so an idle daemon would keep writing its trace only to
+    /// say that it checked.
+    public func startRotationWatch() {
+        let thread = Thread { [self] in
+            var lastCheck = Self.monotonicNs()
+            while !watchStopped.load(ordering: .acquiring) {
+                usleep(50_000)
+                let now = Self.monotonicNs()
+                guard now &- lastCheck >= Self.watchIntervalNs else { continue }
+                lastCheck = now
+                if watchStopped.load(ordering: .acquiring) { break }
+                reportWriteFailure()
+                rotateIfDue(nowNs: now)
+            }
+            watchExited.store(true, ordering: .releasing)
+        }
+        thread.name = "trace-rotation"
+        watchRunning.store(true, ordering: .releasing)
+        thread.start()
+    }
+
+    static let watchIntervalNs: UInt64 = 250_000_000
+    private let watchStopped = Atomic<Bool>(false)
+    private let watchRunning = Atomic<Bool>(false)
+    private let watchExited = Atomic<Bool>(false)
+
+    /// Logs, once per file, that the current trace stopped being written (disk
+    /// full, size limit, I/O error): the writer keeps the daemon running and counts
+    /// what it drops, but without this line only `/api/stats` would say so.
+    func reportWriteFailure() {
+        let failed = state.withLock { state -> (path: String, error: String, dropped: Int)? in
+            guard let writer = state.writer, state.failureReported != writer.path else { return nil }
+            let statistics = writer.statistics
+            guard let error = statistics.lastError else { return nil }
+            state.failureReported = writer.path
+            return (writer.path, error, statistics.recordsDropped)
+        }
+        guard let failed else { return }
+        logger.error("trace writing stopped; later records are dropped and counted until the trace is rotated or the daemon stops", metadata: [
+            "trace": "\(failed.path)", "error": "\(failed.error)", "records_dropped": "\(failed.dropped)",
+        ])
+    }
+
+    /// Logs what a file that failed lost in all, when it is finished.
+    private func reportFinishedAfterFailure(_ writer: TraceWriter) {
+        let statistics = writer.statistics
+        guard let error = statistics.lastError else { return }
+        logger.error("trace finished after a write error; what was committed before it is readable", metadata: [
+            "trace": "\(writer.path)", "error": "\(error)", "records_dropped": "\(statistics.recordsDropped)",
+        ])
+    }
+
     /// Rotates if the policy says the current file is too big or too old.
     public func rotateIfDue(nowNs: UInt64) {
         guard settings.rotation.maxBytes != nil || settings.rotation.maxAgeSeconds != nil else { return }
@@ -158,13 +217,28 @@ public final class DaemonRecorder: TraceRecorder, Sendable {
         let bytes = Self.fileBytes(path) + Self.fileBytes(path + "-wal")
         let age = Double(nowNs &- openedAt) / 1e9
         if settings.rotation.isDue(bytes: bytes, ageSeconds: age) {
-            do { try rotate() } catch { logger.error("trace rotation failed: \(error)") }
+            do {
+                try rotate()
+                state.withLock { $0.rotationFailing = false }
+            } catch {
+                // Retried every check while due; logged once until one succeeds.
+                let first = state.withLock { state in
+                    defer { state.rotationFailing = true }
+                    return !state.rotationFailing
+                }
+                if first { logger.error("trace rotation failed; retrying while the policy says it is due: \(error)") }
+            }
         }
     }
 
     /// Finishes the current file and waits for every earlier one to be finished.
     /// After this, records are discarded (the daemon has stopped its pollers first).
     public func close() throws {
+        // Stop the rotation watch first, so it cannot open a file after this one.
+        watchStopped.store(true, ordering: .releasing)
+        if watchRunning.load(ordering: .acquiring) {
+            while !watchExited.load(ordering: .acquiring) { usleep(5_000) }
+        }
         let current = state.withLock { state -> TraceWriter? in
             defer {
                 state.writer = nil
@@ -175,6 +249,7 @@ public final class DaemonRecorder: TraceRecorder, Sendable {
         var failure: (any Error)?
         if let current {
             do { try current.close() } catch { failure = error }
+            reportFinishedAfterFailure(current)
             absorb(current.statistics)
         }
         // Wait for background closes still running (bounded: each is one file's flush).
@@ -186,6 +261,7 @@ public final class DaemonRecorder: TraceRecorder, Sendable {
 
     private func finish(_ writer: TraceWriter) {
         do { try writer.close() } catch { logger.error("finishing trace \(writer.path) failed: \(error)") }
+        reportFinishedAfterFailure(writer)
         absorb(writer.statistics)
         markFinished(writer.path)
         state.withLock { $0.pendingCloses -= 1 }
@@ -237,9 +313,17 @@ public final class DaemonRecorder: TraceRecorder, Sendable {
             pid: getpid(), program: "polltraced", host: ProcessInfo.processInfo.hostName,
             startWallClockNs: UInt64(Date().timeIntervalSince1970 * 1e9), startMonotonicNs: Self.monotonicNs())
         let mode: TraceMode = settings.mode == .drop ? .drop : .lossless
-        let writer = try TraceWriter(path: path, metadata: metadata,
+        let writer: TraceWriter
+        do {
+            writer = try TraceWriter(path: path, metadata: metadata,
                                      options: TraceWriterOptions(mode: mode, overwrite: true, writerPriority: settings.writerPriority),
                                      sequence: sequence)
+        } catch {
+            // On a full disk SQLite creates the file and then fails to write its
+            // header: leave no empty file that looks like a trace.
+            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+            throw error
+        }
         for info in state.pollers { writer.pollerStarted(info) }
         state.openedAtNs = Self.monotonicNs()
         return writer

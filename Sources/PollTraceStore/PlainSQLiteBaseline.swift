@@ -36,7 +36,7 @@ public struct PlainSQLiteBaseline {
         let clock = ContinuousClock()
         let began = clock.now
         let db = try SQLiteConnection(path: path, readOnly: false)
-        try db.execute(sql: "PRAGMA page_size = \(PlainSchema.pageSize); PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
+        try db.execute(sql: "PRAGMA page_size = \(CompactSchema.pageSize); PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
         try db.execute(sql: CompactSchema.createTables)
         // The same column lists the writer binds, checked against each row's count.
         func insertStatement<Row: BindableRow>(_ table: String, _ columns: [String], for _: Row.Type) throws -> SQLiteStatement {

@@ -136,9 +136,9 @@ public final class SQLiteStatement {
     public func int64(_ index: Int32) -> Int64 { sqlite3_column_int64(handle, index) }
 
 
-    /// The column as text ("" for NULL).
+    /// The column as text ("" for NULL), all of it: a zero byte inside is kept.
     public func text(_ index: Int32) -> String {
-        sqlite3_column_text(handle, index).map { String(cString: $0) } ?? ""
+        withTextBytes(index) { String(decoding: $0, as: UTF8.self) }
     }
 
     @inline(__always)

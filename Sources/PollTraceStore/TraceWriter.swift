@@ -10,7 +10,7 @@ import Glibc
 /// `record` (on any poller thread) appends to an in-memory buffer under a lock; a
 /// background thread swaps the buffer out and commits it in one transaction every
 /// `flushInterval`, or as soon as it is half full. What happens when the buffer is
-/// full is `options.mode`. `close()` writes everything left, builds the indexes and
+/// full is `options.mode`. `close()` writes everything left, makes the v7 tables and
 /// returns when the file is on disk; it throws if any write failed.
 ///
 /// A write error (disk full, size limit, I/O error) stops the writing: what was
@@ -73,7 +73,7 @@ public final class TraceWriter: TraceRecorder, Sendable {
     /// once per record. Same rules as `record` for a full buffer and after `close()`.
     public func record(contentsOf records: [TraceRecord]) { buffer.append(contentsOf: records) }
 
-    /// Writes everything buffered, builds the indexes, and returns when the trace is
+    /// Writes everything buffered, makes the v7 tables (`TraceFinalizer`), and returns when the trace is
     /// on disk. Idempotent: later calls return (or throw) the first call's result.
     public func close() throws {
         let result = closeResult.withLock { result -> Result<Void, TraceStoreError> in

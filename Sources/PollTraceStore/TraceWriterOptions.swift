@@ -53,13 +53,6 @@ public struct TraceWriterOptions: Sendable {
     /// many bytes; nil for no limit beyond the disk's. The trace written so far stays
     /// readable.
     public var maxFileBytes: Int?
-    /// Keep the indexes up to date from the first row instead of building them in
-    /// `close()`. It costs the writer thread about a quarter more time while
-    /// writing, and takes a full scan off `close()`: right for `polltrace import`,
-    /// whose parsing thread is the bottleneck while the writer thread has time to
-    /// spare (a 1M-line import: 1.0 s -> 0.83 s); wrong for live recording, where
-    /// the writer competes with the traced loop for the CPU.
-    public var indexWhileWriting: Bool
     /// The writer thread's scheduling class (see `WriterPriority`).
     public var writerPriority: WriterPriority
     /// What `close()` makes of the recorded file: `.replay` (the default) turns it
@@ -74,14 +67,13 @@ public struct TraceWriterOptions: Sendable {
 
     public init(mode: TraceMode = .lossless, bufferCapacity: Int = TraceWriterOptions.defaultBufferCapacity,
                 flushInterval: Duration = .milliseconds(100), overwrite: Bool = false, maxFileBytes: Int? = nil,
-                indexWhileWriting: Bool = false, writerPriority: WriterPriority = .normal,
+                writerPriority: WriterPriority = .normal,
                 finalization: TraceFinalizer.Verdicts? = .replay) {
         self.mode = mode
         self.bufferCapacity = max(2, bufferCapacity)
         self.flushInterval = flushInterval
         self.overwrite = overwrite
         self.maxFileBytes = maxFileBytes
-        self.indexWhileWriting = indexWhileWriting
         self.writerPriority = writerPriority
         self.finalization = finalization
     }

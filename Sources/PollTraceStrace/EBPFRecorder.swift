@@ -35,8 +35,10 @@ public struct EBPFRecorder: Sendable {
     public static let perfBufferPages = 1024
 
     /// Runs `target` under bpftrace; writes the strace-format log to `log`.
-    /// `workDirectory` holds the raw output and the FIFO while recording.
-    public func record(_ target: Target, log: String, workDirectory: String) throws -> Outcome {
+    /// `workDirectory` holds the raw output and the FIFO while recording. With
+    /// `stdoutToStderr` the command's standard output goes to standard error (so
+    /// that `--json` output is the document alone).
+    public func record(_ target: Target, log: String, workDirectory: String, stdoutToStderr: Bool = false) throws -> Outcome {
         let raw = "\(workDirectory)/polltrace-ebpf-\(getpid()).raw"
         let scriptPath = "\(workDirectory)/polltrace-ebpf-\(getpid()).bt"
         let fifo = "\(workDirectory)/polltrace-ebpf-\(getpid()).go"
@@ -56,6 +58,7 @@ public struct EBPFRecorder: Sendable {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/bin/sh")
             process.arguments = ["-c", "read -r _ < \"$0\" && exec \"$@\"", fifo] + command
+            if stdoutToStderr { process.standardOutput = FileHandle.standardError }
             do { try process.run() } catch { throw Failure(description: "cannot start \(command[0]): \(error)") }
             child = process
             pid = process.processIdentifier

@@ -28,13 +28,24 @@ public struct ForeignFinding: Hashable, Sendable, Comparable {
     public var data: UInt64
     public var waitLine: UInt32
     public var closeLine: UInt32?
-    /// The line that created the fd number again.
+    /// The line that took the event's key again: created its fd number again, or
+    /// (when `followsWord`) registered its data word for an fd.
     public var reuseLine: UInt32?
+    /// The fd that took the key first (the same number, unless `followsWord`).
+    public var reuseFD: Int32?
+    /// True when `epoll_data` is not the fd (a pointer): the loop finds the handler
+    /// by the word, so the event is followed to the fds its word is registered for.
+    public var followsWord = false
     /// The first data call on the new fd before the next wait.
     public var accessLine: UInt32?
     public var accessCall: String?
     public var accessResult: Int64?
     public var accessErrno: Int32?
+    /// The label of the registration the event was harvested for (the fd's `-yy`
+    /// annotation at its ADD: a socket's addresses, a file's path), when the log has it.
+    public var handler: String?
+    /// The label of the registration whose handler the stale dispatch reached.
+    public var accessHandler: String?
     /// For orphan events: where the registration was made.
     public var registeredLine: UInt32?
 
@@ -42,20 +53,37 @@ public struct ForeignFinding: Hashable, Sendable, Comparable {
         (a.waitLine, a.fd, a.kind.rawValue) < (b.waitLine, b.fd, b.kind.rawValue)
     }
 
+    /// ` (label)`, with control characters escaped so a label cannot forge report lines.
+    private func named(_ label: String?) -> String {
+        guard let label, !label.isEmpty else { return "" }
+        var out = ""
+        for scalar in label.unicodeScalars {
+            if scalar.value < 0x20 || scalar.value == 0x7F { out += "\\x" + String(scalar.value, radix: 16) }
+            else { out.unicodeScalars.append(scalar) }
+        }
+        return " (\(out))"
+    }
+
+    private var reuse: String {
+        followsWord
+            ? "its epoll_data registered again for fd \(reuseFD ?? -1) at line \(reuseLine ?? 0)"
+            : "number reused at line \(reuseLine ?? 0)"
+    }
+
     /// One sentence a user can check against the log.
     public var sentence: String {
         let at = "epoll fd \(epollFD) (tid \(tid)), wait at line \(waitLine)"
         switch kind {
         case .reuseWithinBatch:
-            return "reuse within batch: fd \(fd) [\(mask)] harvested at \(at); closed unhandled at line "
-                + "\(closeLine ?? 0), number reused at line \(reuseLine ?? 0) before the next wait"
+            return "reuse within batch: fd \(fd)\(named(handler)) [\(mask)] harvested at \(at); closed unhandled at line "
+                + "\(closeLine ?? 0), \(reuse) before the next wait"
         case .likelyStaleDispatch:
             var access = "\(accessCall ?? "?") at line \(accessLine ?? 0)"
             if let result = accessResult {
                 access += result < 0 && (accessErrno ?? 0) != 0 ? " = -1 \(ErrnoNames.name(accessErrno!))" : " (= \(result))"
             }
-            return "likely stale dispatch: fd \(fd) [\(mask)] harvested at \(at); closed unhandled at line "
-                + "\(closeLine ?? 0), reused at line \(reuseLine ?? 0), new fd accessed by \(access)"
+            return "likely stale dispatch: fd \(fd)\(named(handler)) [\(mask)] harvested at \(at); closed unhandled at line "
+                + "\(closeLine ?? 0), \(reuse), new fd\(named(accessHandler)) accessed by \(access)"
         case .orphanEvent:
             return "orphan event: fd \(fd) [\(mask)] at \(at); the fd was closed at line \(closeLine ?? 0) "
                 + "but its registration (line \(registeredLine ?? 0)) lives on through another fd to the same file"

@@ -23,6 +23,8 @@ public struct ImportDiagnostics: Sendable, Equatable {
         /// A new fd took a number the log never showed closed (closed outside the
         /// log, e.g. by exec's close-on-exec); the importer closed it first.
         case openedWhileOpen = "opened_while_open"
+        /// A line longer than the reader's limit (`LogReader.maxLineBytes`): skipped.
+        case lineTooLong = "line_too_long"
         /// A `+++ lost N events +++` line: the recorder dropped events here (each is
         /// a gap record in the trace).
         case lostEvents = "lost_events"

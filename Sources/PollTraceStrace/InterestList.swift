@@ -18,6 +18,8 @@ struct InterestList {
         /// still open through a dup): its events are orphans.
         var fdClosedAtLine: UInt32?
         var registeredAtLine: UInt32
+        /// The handler label (the fd's `-y`/`-yy` annotation at the ADD).
+        var label = ""
     }
 
     /// How an event's data word maps back.

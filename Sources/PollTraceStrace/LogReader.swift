@@ -11,57 +11,144 @@ public struct StraceLogError: Error, CustomStringConvertible {
     public var description: String { "\(path): \(reason)" }
 }
 
-/// Reads a log in fixed-size chunks and hands out its lines without copying them,
-/// so memory does not grow with the log. A line longer than the chunk grows the
-/// buffer to fit it (strace's lines are bounded by its `-s` string limit).
-public enum LogReader {
+/// Reads a log (a file, a pipe, `/dev/stdin`) once, front to back, in chunks, and
+/// hands out its lines without copying them, so memory does not grow with the log.
+///
+/// A line may be at most `maxLineBytes` long: strace's lines are bounded by its
+/// `-s` limit (an epoll_wait array of 512 events is about 25 KB), so a longer one
+/// is damage or a forgery. It is skipped and reported through `overlong`, and the
+/// buffer never grows past the limit, whatever the input.
+public final class LogReader {
     public static let chunkSize = 1 << 20
+    public static let defaultMaxLineBytes = 16 << 20
 
-    /// Calls `body` with each line (without `\n`) and its 1-based number.
-    public static func forEachLine(path: String, _ body: (UnsafeBufferPointer<UInt8>, UInt32) throws -> Void) throws {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+    public let path: String
+    public let maxLineBytes: Int
+    private let fd: Int32
+    private var buffer: UnsafeMutableBufferPointer<UInt8>
+    /// Bytes read into `buffer` and not yet handed out.
+    private var filled = 0
+    private var atEnd = false
+    /// The buffer's size now (tests check it stays within `maxLineBytes`).
+    var bufferCapacity: Int { buffer.count }
+
+    public init(path: String, maxLineBytes: Int = LogReader.defaultMaxLineBytes) throws {
+        self.path = path
+        self.maxLineBytes = max(maxLineBytes, 64)
+        fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw StraceLogError(path: path, reason: "cannot open: \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        var buffer = [UInt8](repeating: 0, count: chunkSize)
-        var filled = 0
+        var info = stat()
+        if fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFDIR {
+            close(fd)
+            throw StraceLogError(path: path, reason: "is a directory, not an strace log")
+        }
+        buffer = .allocate(capacity: min(Self.chunkSize, self.maxLineBytes))
+    }
+
+    deinit {
+        close(fd)
+        buffer.deallocate()
+    }
+
+    /// The first non-empty line of the log, if it is in the first chunk, without
+    /// consuming anything: `forEachLine` still starts at line 1. Works on pipes.
+    public func withFirstLine<T>(_ body: (UnsafeBufferPointer<UInt8>) -> T) throws -> T? {
+        if filled == 0 && !atEnd { _ = try fill() }
+        let all = UnsafeBufferPointer(rebasing: buffer[0..<filled])
+        var start = 0
+        while start < all.count {
+            var end = start
+            while end < all.count, all[end] != 0x0A { end += 1 }
+            if end == all.count && !atEnd { return nil }  // cut off by the chunk's end
+            if end > start { return body(UnsafeBufferPointer(rebasing: all[start..<end])) }
+            start = end + 1
+        }
+        return nil
+    }
+
+    /// Calls `body` with each line (without `\n`) and its 1-based number; a line
+    /// longer than `maxLineBytes` is skipped and its number given to `overlong`.
+    public func forEachLine(_ body: (UnsafeBufferPointer<UInt8>, UInt32) throws -> Void,
+                            overlong: (UInt32) -> Void = { _ in }) throws {
         var lineNumber: UInt32 = 0
+        // Inside an overlong line: bytes are dropped up to its newline.
+        var skipping = false
+        var scanFrom = 0
         while true {
-            if filled == buffer.count { buffer.append(contentsOf: repeatElement(0, count: buffer.count)) }
-            let n = buffer.withUnsafeMutableBytes { raw in
-                read(fd, raw.baseAddress! + filled, raw.count - filled)
+            if filled == buffer.count {
+                if buffer.count < maxLineBytes {
+                    grow()
+                } else {
+                    // The buffer is full and holds no newline: the line is too long.
+                    lineNumber &+= 1
+                    overlong(lineNumber)
+                    skipping = true
+                    filled = 0
+                    scanFrom = 0
+                }
             }
+            // Bytes `withFirstLine` read ahead are scanned before the end is noticed.
+            _ = try fill()
+            let base = UnsafePointer(buffer.baseAddress!)
+            var start = 0
+            var searchFrom = scanFrom
+            while searchFrom < filled, let hit = memchr(base + searchFrom, 0x0A, filled - searchFrom) {
+                let i = UnsafeRawPointer(hit).assumingMemoryBound(to: UInt8.self) - base
+                if skipping {
+                    skipping = false
+                } else {
+                    lineNumber &+= 1
+                    try body(UnsafeBufferPointer(start: base + start, count: i - start), lineNumber)
+                }
+                start = i + 1
+                searchFrom = start
+            }
+            if skipping {
+                filled = 0  // nothing of the overlong line is kept
+                scanFrom = 0
+                if atEnd { break }
+                continue
+            }
+            if start > 0 {
+                let rest = filled - start
+                if rest > 0 { _ = memmove(buffer.baseAddress!, buffer.baseAddress! + start, rest) }
+                filled = rest
+            }
+            scanFrom = filled  // the kept bytes hold no newline
+            if atEnd { break }
+        }
+        if filled > 0 && !skipping {
+            lineNumber &+= 1
+            try body(UnsafeBufferPointer(rebasing: buffer[0..<filled]), lineNumber)
+        }
+        filled = 0
+    }
+
+    /// Reads once into the free end of the buffer; 0 at the end of the log.
+    private func fill() throws -> Int {
+        guard !atEnd, filled < buffer.count else { return 0 }
+        while true {
+            let n = read(fd, buffer.baseAddress! + filled, buffer.count - filled)
             if n < 0 {
                 if errno == EINTR { continue }
                 throw StraceLogError(path: path, reason: "read failed: \(String(cString: strerror(errno)))")
             }
-            if n == 0 { break }
+            if n == 0 { atEnd = true }
             filled += n
-            let consumed: Int = try buffer.withUnsafeBufferPointer { all in
-                var start = 0
-                let base = all.baseAddress!
-                while start < filled,
-                      let hit = memchr(base + start, 0x0A, filled - start) {
-                    let i = UnsafeRawPointer(hit).assumingMemoryBound(to: UInt8.self) - base
-                    lineNumber &+= 1
-                    try body(UnsafeBufferPointer(rebasing: all[start..<i]), lineNumber)
-                    start = i + 1
-                }
-                return start
-            }
-            if consumed > 0 {
-                buffer.withUnsafeMutableBufferPointer { all in
-                    let rest = filled - consumed
-                    if rest > 0 { _ = memmove(all.baseAddress!, all.baseAddress! + consumed, rest) }
-                }
-                filled -= consumed
-            }
+            return n
         }
-        if filled > 0 {
-            lineNumber &+= 1
-            try buffer.withUnsafeBufferPointer { all in
-                try body(UnsafeBufferPointer(rebasing: all[0..<filled]), lineNumber)
-            }
-        }
+    }
+
+    private func grow() {
+        let bigger = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: min(buffer.count * 2, maxLineBytes))
+        _ = memcpy(bigger.baseAddress!, buffer.baseAddress!, filled)
+        buffer.deallocate()
+        buffer = bigger
+    }
+
+    /// Reads `path` line by line (see `forEachLine`), overlong lines skipped.
+    public static func forEachLine(path: String, _ body: (UnsafeBufferPointer<UInt8>, UInt32) throws -> Void) throws {
+        try LogReader(path: path).forEachLine(body)
     }
 
     /// The same over text in memory (tests, excerpts).

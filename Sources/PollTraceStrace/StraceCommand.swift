@@ -10,10 +10,15 @@ public enum StraceCommand {
 
     /// `-f` follows threads and children (and is required by `--seccomp-bpf`); `-q`
     /// drops attach/detach chatter but keeps exit lines; `-ttt -T` time each call;
-    /// `-s 512` keeps epoll_wait arrays whole (strace cuts arrays at the string
-    /// limit) without copying much payload into the log.
-    public static func arguments(output: String, seccompBPF: Bool) -> [String] {
-        var args = ["-f", "-q", "-ttt", "-T", "-s", "512", "-e", traceSet, "-o", output]
+    /// `-yy` annotates every fd with its socket's addresses or its file's path, which
+    /// become the registrations' handler labels; `-s 512` keeps epoll_wait arrays
+    /// whole (strace cuts arrays at the string limit) without copying much payload
+    /// into the log. `extra` goes before `-o`, so it can add options but not replace
+    /// the log. `labels: false` drops `-yy`: strace looks every socket up over
+    /// netlink for it, which made a socket-heavy test loop about 20 times slower.
+    public static func arguments(output: String, seccompBPF: Bool, labels: Bool = true, extra: [String] = []) -> [String] {
+        var args = ["-f", "-q", "-ttt", "-T"] + (labels ? ["-yy"] : []) + ["-s", "512", "-e", traceSet] + extra
+            + ["-o", output]
         if seccompBPF { args.insert("--seccomp-bpf", at: 0) }
         return args
     }

@@ -7,15 +7,22 @@ public enum StraceImport {
         public var linesRead: UInt32
         public var diagnostics: ImportDiagnostics
         public var firstEpochTimeNs: UInt64?
+        public var timestamps: LogTimestamps
     }
 
     /// Imports `path` into `consumers`.
     public static func run(path: String, sequence: SequenceCounter, consumers: [ImportConsumer]) throws -> Outcome {
+        try run(reader: LogReader(path: path), sequence: sequence, consumers: consumers)
+    }
+
+    /// Imports what `reader` has not handed out yet into `consumers`.
+    public static func run(reader: LogReader, sequence: SequenceCounter, consumers: [ImportConsumer]) throws -> Outcome {
         let importer = StraceImporter(sequence: sequence, consumers: consumers)
-        try LogReader.forEachLine(path: path) { line, number in importer.feed(line, number: number) }
+        try reader.forEachLine({ line, number in importer.feed(line, number: number) },
+                               overlong: { importer.skipOverlong(number: $0) })
         importer.finish()
         return Outcome(linesRead: importer.linesRead, diagnostics: importer.diagnostics,
-                       firstEpochTimeNs: importer.firstEpochTimeNs)
+                       firstEpochTimeNs: importer.firstEpochTimeNs, timestamps: importer.timestamps)
     }
 
     /// Imports log text held in memory.
@@ -24,7 +31,7 @@ public enum StraceImport {
         LogReader.forEachLine(text: text) { line, number in importer.feed(line, number: number) }
         importer.finish()
         return Outcome(linesRead: importer.linesRead, diagnostics: importer.diagnostics,
-                       firstEpochTimeNs: importer.firstEpochTimeNs)
+                       firstEpochTimeNs: importer.firstEpochTimeNs, timestamps: importer.timestamps)
     }
 
     /// Imports text and analyses it in memory, without a trace file.

@@ -19,9 +19,19 @@ public final class StraceImporter {
     public var linesRead: UInt32 { engine.linesRead }
     /// The first `-ttt` time seen, ns since the epoch (nil when the log has none).
     public var firstEpochTimeNs: UInt64? { engine.firstEpochTimeNs }
+    /// What the log's timestamps were.
+    public var timestamps: LogTimestamps {
+        engine.firstEpochTimeNs != nil ? .epoch : (engine.sawTimeOfDay ? .timeOfDay : .none)
+    }
 
     /// One line, without its `\n`. `number` counts from 1.
     public func feed(_ line: UnsafeBufferPointer<UInt8>, number: UInt32) { engine.feed(line, number: number) }
+
+    /// Line `number` was too long to read: counted, and skipped.
+    public func skipOverlong(number: UInt32) {
+        engine.linesRead = number
+        engine.diagnostics.note(.lineTooLong, line: number)
+    }
 
     /// The log ended: calls still in flight never returned.
     public func finish() { engine.finish() }
@@ -32,8 +42,9 @@ struct ImportEngine {
     let sequence: SequenceCounter
     private let consumers: [ImportConsumer]
     var diagnostics = ImportDiagnostics()
-    private(set) var linesRead: UInt32 = 0
+    var linesRead: UInt32 = 0
     private(set) var firstEpochTimeNs: UInt64?
+    private(set) var sawTimeOfDay = false
 
     var model = FDTableModel()
     var stitcher = CallStitcher()
@@ -186,6 +197,8 @@ struct ImportEngine {
     private mutating func noteTime(_ t: UInt64, epoch: Bool) {
         if epoch {
             if firstEpochTimeNs == nil { firstEpochTimeNs = t }
+        } else if !sawTimeOfDay {
+            sawTimeOfDay = true
         } else if t < lastTimeNs, lastTimeNs - t > 43_200_000_000_000 {
             // -t/-tt print the time of day: past midnight it starts again from 0.
             dayOffsetNs &+= 86_400_000_000_000
@@ -257,6 +270,25 @@ struct PollerByThread {
     mutating func rename(_ old: Int32, to new: Int32) {
         if let poller = pollers.removeValue(forKey: old) { pollers[new] = poller }
         cached = nil
+    }
+}
+
+/// The timestamps an strace log carries, which decide what a trace's times mean.
+public enum LogTimestamps: String, Sendable {
+    /// `-ttt`: seconds since the epoch; record times are wall-clock times.
+    case epoch
+    /// `-t`/`-tt`: the time of day; record times count from the log's midnight.
+    case timeOfDay = "time_of_day"
+    /// None: every record time is 0.
+    case none
+
+    /// What a user should know, or nil when the times are whole.
+    public func note(log: String) -> String? {
+        switch self {
+        case .epoch: nil
+        case .timeOfDay: "\(log) has -t/-tt times of day, not -ttt: the trace's times count from midnight, not the epoch"
+        case .none: "\(log) has no timestamps (strace -ttt): every time in the trace is 0"
+        }
     }
 }
 

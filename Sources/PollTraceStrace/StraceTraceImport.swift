@@ -10,13 +10,16 @@ public enum StraceTraceImport {
         public var linesRead: UInt32
         public var recordsWritten: Int
         public var report: ForeignReport
+        public var timestamps: LogTimestamps
     }
 
     public static func importLog(logPath: String, tracePath: String, overwrite: Bool = false) throws -> Summary {
         guard FileManager.default.fileExists(atPath: logPath) else {
             throw StraceLogError(path: logPath, reason: "no such file")
         }
-        let head = peekFirstCall(logPath)
+        // One reader for the whole import: a pipe can be read only once.
+        let reader = try LogReader(path: logPath)
+        let head = try peekFirstCall(reader)
         let metadata = TraceMetadata(pid: head.pid ?? 0, program: "strace log \(logPath)", host: "unknown (imported)",
                                      startWallClockNs: head.epochNs ?? 0, startMonotonicNs: head.epochNs ?? 0)
         let sequence = SequenceCounter()
@@ -29,7 +32,7 @@ public enum StraceTraceImport {
         let analyzer = ForeignHazardAnalyzer()
         let outcome: StraceImport.Outcome
         do {
-            outcome = try StraceImport.run(path: logPath, sequence: sequence, consumers: [sink, analyzer])
+            outcome = try StraceImport.run(reader: reader, sequence: sequence, consumers: [sink, analyzer])
         } catch {
             try? writer.close()
             throw error
@@ -42,31 +45,27 @@ public enum StraceTraceImport {
         try ForeignFindingsTable.write(analyzer.findings, into: SQLiteConnection(path: tracePath, readOnly: false))
         return Summary(linesRead: outcome.linesRead, recordsWritten: spool.records,
                        report: ForeignReport(findings: analyzer.findings, statistics: analyzer.stats,
-                                             diagnostics: outcome.diagnostics))
+                                             diagnostics: outcome.diagnostics),
+                       timestamps: outcome.timestamps)
     }
 
     /// Records an import hands the writer at a time (one lock round trip each).
     public static let handOver = 1024
 
-    /// How an import writes its trace: lossless, and indexed while writing (its
-    /// writer thread has time to spare; `TraceWriterOptions.indexWhileWriting`).
+    /// How an import writes its trace: lossless, then the v7 tables.
     public static func writerOptions(overwrite: Bool) -> TraceWriterOptions {
         // The v7 tables without replay's verdicts: a log has syscalls, not dispatches;
         // its findings come from the foreign analysis (`ForeignFindingsTable`).
-        TraceWriterOptions(mode: .lossless, overwrite: overwrite, indexWhileWriting: true, finalization: TraceFinalizer.Verdicts.none)
+        TraceWriterOptions(mode: .lossless, overwrite: overwrite, finalization: TraceFinalizer.Verdicts.none)
     }
 
-    /// The pid and `-ttt` time of the log's first line, for the trace's metadata.
-    static func peekFirstCall(_ path: String) -> (pid: Int32?, epochNs: UInt64?) {
-        var found: (Int32?, UInt64?) = (nil, nil)
-        struct Stop: Error {}
-        try? LogReader.forEachLine(path: path) { line, _ in
+    /// The pid and `-ttt` time of the log's first line, for the trace's metadata,
+    /// read without consuming it.
+    static func peekFirstCall(_ reader: LogReader) throws -> (pid: Int32?, epochNs: UInt64?) {
+        try reader.withFirstLine { line in
             let framed = LineFraming.frame(line)
-            guard !framed.body.isEmpty else { return }
-            found = (framed.pid, framed.timeIsEpoch ? framed.timeNs : nil)
-            throw Stop()
-        }
-        return found
+            return (framed.pid, framed.timeIsEpoch ? framed.timeNs : nil)
+        } ?? (nil, nil)
     }
 }
 

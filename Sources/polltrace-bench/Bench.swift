@@ -7,6 +7,7 @@ struct PollTraceBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "polltrace-bench",
         abstract: "Measure PollTrace's hot paths against their baselines.",
-        subcommands: [StoreBench.self, PollerBench.self, AnalyzeBench.self, ImportBench.self, SQLBench.self]
+        subcommands: [StoreBench.self, PollerBench.self, AnalyzeBench.self, ImportBench.self, SQLBench.self, FleetBench.self, VisualizeBench.self,
+                      ForeignTruthBench.self]
     )
 }

@@ -28,6 +28,9 @@ struct ImportBench: ParsableCommand {
     @Flag(help: "Skip the strace-cost measurement.")
     var skipStraceCost = false
 
+    @Option(help: "Instead: import logs whose one epoll_wait line holds this many events for one fd (comma-separated counts), and a zero-filled line of 1 GB with no newline.")
+    var oneFDEvents: String?
+
     @Option(help: "Only write a synthetic log of --lines lines to this path (for profiling), then exit.")
     var generate: String?
 
@@ -41,6 +44,7 @@ struct ImportBench: ParsableCommand {
             return say("wrote \(lines) lines, \(bytes) bytes to \(generate)")
         }
         say("machine: \(BenchMachine.describe())")
+        if let oneFDEvents { return try HostileLineBench.measure(counts: oneFDEvents, runs: runs, spawn: spawnChild) }
         say("command: swift run -c release polltrace-bench import --lines \(lines) --runs \(runs)")
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("polltrace-import-bench-\(getpid())")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -86,7 +90,7 @@ struct ImportBench: ParsableCommand {
     /// costs, wall time what a user waited.
     struct ChildResult { var seconds: Double; var cpuSeconds: Double; var peakRSSKB: Int }
 
-    private func spawnChild(mode: String, log: String, dir: URL) throws -> ChildResult {
+    func spawnChild(mode: String, log: String, dir: URL) throws -> ChildResult {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         process.arguments = ["import", "--child", mode, "--child-log", log]

@@ -90,38 +90,44 @@ struct SQLBench: ParsableCommand {
         let flatDB = try SQLiteConnection(path: flat, readOnly: true)
         print("records: \(try db.scalarInt(sql: "SELECT value FROM meta WHERE key = 'records'") ?? 0)")
         print("")
-        print("query | v7 s | flat s | v7/flat")
-        print("--- | --- | --- | ---")
+        print("Each query runs on both files in turn, \(runs) times; the figures are medians of the CPU")
+        print("time for the query (user + system), which a loaded machine does not inflate, and wall time beside it.")
+        print("")
+        print("query | v7 CPU s | flat CPU s | v7/flat (CPU) | v7 wall s | flat wall s")
+        print("--- | --- | --- | --- | --- | ---")
         var worst = 0.0
         var misroutedSeconds = 0.0, lookupSeconds = 0.0
         for (name, sql) in Self.queries(misroutedSeq: misroutedSeq, middleSeq: maxSeq / 2, middleNs: maxNs / 2) {
-            let v7 = try time(sql, on: db)
-            let plain = try time(sql, on: flatDB)
+            var v7CPU: [Double] = [], flatCPU: [Double] = [], v7Wall: [Double] = [], flatWall: [Double] = []
+            for _ in 0..<runs {
+                let a = try time(sql, on: db)
+                v7CPU.append(a.cpu); v7Wall.append(a.wall)
+                let b = try time(sql, on: flatDB)
+                flatCPU.append(b.cpu); flatWall.append(b.wall)
+            }
+            let v7 = median(v7CPU), plain = median(flatCPU)
             let ratio = v7 / max(plain, 1e-6)
-            // Below a millisecond both are noise: the ratio is not a goal there.
-            if max(v7, plain) > 0.001 { worst = max(worst, ratio) }
-            if name.hasPrefix("(e)") { misroutedSeconds = v7 }
-            if name == "dispatch by seq" { lookupSeconds = v7 }
-            print(String(format: "%@ | %.4f | %.4f | %.2f", name, v7, plain, ratio))
+            // Below 10 ms of CPU the clock's resolution and noise dominate: not a ratio to judge.
+            if max(v7, plain) > 0.01 { worst = max(worst, ratio) }
+            if name.hasPrefix("(e)") { misroutedSeconds = median(v7Wall) }
+            if name == "dispatch by seq" { lookupSeconds = median(v7Wall) }
+            print(String(format: "%@ | %.4f | %.4f | %.2f | %.4f | %.4f", name, v7, plain, ratio, median(v7Wall), median(flatWall)))
         }
         print("")
-        print(String(format: "worst ratio (queries over 1 ms): %.2f (goal <= 2: %@)", worst, worst <= 2 ? "met" : "NOT met"))
-        print(String(format: "misrouted question: %.4f s (goal < 2 s: %@)", misroutedSeconds, misroutedSeconds < 2 ? "met" : "NOT met"))
-        print(String(format: "lookup by seq: %.2f ms (goal < 10 ms: %@)", lookupSeconds * 1000, lookupSeconds < 0.01 ? "met" : "NOT met"))
+        print(String(format: "worst CPU ratio (queries over 10 ms of CPU): %.2f (goal <= 2: %@)", worst, worst <= 2 ? "met" : "NOT met"))
+        print(String(format: "misrouted question: %.4f s wall (goal < 2 s: %@)", misroutedSeconds, misroutedSeconds < 2 ? "met" : "NOT met"))
+        print(String(format: "lookup by seq: %.2f ms wall (goal < 10 ms: %@)", lookupSeconds * 1000, lookupSeconds < 0.01 ? "met" : "NOT met"))
     }
 
-    /// Median seconds to step `sql` to its end.
-    private func time(_ sql: String, on db: SQLiteConnection) throws -> Double {
-        var samples: [Double] = []
-        for _ in 0..<runs {
-            let clock = ContinuousClock()
-            let began = clock.now
-            let statement = try db.makeStatement(sql: sql)
-            while try statement.step() {}
-            let elapsed = clock.now - began
-            samples.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
-        }
-        return median(samples)
+    /// Seconds of CPU (this thread, user + system) and of wall clock to step `sql` to its end.
+    private func time(_ sql: String, on db: SQLiteConnection) throws -> (cpu: Double, wall: Double) {
+        let clock = ContinuousClock()
+        let cpuBefore = ProcessCPU.threadSeconds()
+        let began = clock.now
+        let statement = try db.makeStatement(sql: sql)
+        while try statement.step() {}
+        let elapsed = clock.now - began
+        return (ProcessCPU.threadSeconds() - cpuBefore, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
     }
 
     /// Every table and view of the trace as an ordinary table (generated columns

@@ -22,6 +22,10 @@ final class ControlClient {
     private var fd: Int32 = -1
     private var pending: [UInt8] = []
 
+    /// `Authorization` header value for a daemon started with `--token-file`; set
+    /// once at start-up (`LoadOptions.validate`), before any worker runs.
+    nonisolated(unsafe) static var authorization: String?
+
     init(port: UInt16) { self.port = port }
     deinit { if fd >= 0 { LoopbackSocket.close(fd) } }
 
@@ -33,7 +37,8 @@ final class ControlClient {
             fd = connected
             pending = []
         }
-        let text = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: \(body.utf8.count)\r\n\r\n" + body
+        let auth = Self.authorization.map { "Authorization: \($0)\r\n" } ?? ""
+        let text = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n\(auth)Content-Length: \(body.utf8.count)\r\n\r\n" + body
         if LoopbackSocket.sendAll(fd, Array(text.utf8)) { return true }
         LoopbackSocket.close(fd)
         fd = -1
@@ -58,6 +63,7 @@ final class ControlClient {
                 pending = []
             }
             var head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            if let authorization = Self.authorization { head += "Authorization: \(authorization)\r\n" }
             if !body.isEmpty || method == "POST" { head += "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n" }
             head += "\r\n" + body
             if LoopbackSocket.sendAll(fd, Array(head.utf8)), let response = readResponse() {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 /// Churn load for polltraced. Talks to 127.0.0.1 only; every loop is bounded by a
 /// count and a duration.
@@ -30,11 +31,21 @@ struct LoadOptions: ParsableArguments {
     @Option(help: "Worker threads.")
     var workers: Int = 2
 
+    @Option(help: "The daemon's --token-file, for a daemon that requires the token.")
+    var tokenFile: String?
+
     func validate() throws {
         guard duration > 0, duration <= 3600 else { throw ValidationError("--duration must be in (0, 3600] seconds") }
         guard count > 0 else { throw ValidationError("--count must be positive") }
         guard (1...512).contains(workers) else { throw ValidationError("--workers must be in 1...512") }
         guard controlPort > 0 else { throw ValidationError("--control-port must be a port in 1...65535") }
+        if let tokenFile {
+            guard let text = try? String(contentsOfFile: tokenFile, encoding: .utf8),
+                  !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+                throw ValidationError("--token-file \(tokenFile): cannot read a token from it")
+            }
+            ControlClient.authorization = "Bearer " + text.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
     }
 
     var bounds: LoadBounds { LoadBounds(maxOperations: count, seconds: duration) }

@@ -24,14 +24,39 @@ final class LoadCounters: Sendable {
     /// Claimed before each operation, so the total never exceeds the bound.
     let claimed = Atomic<Int>(0)
 
-    /// Claims the next operation; false once `bounds` are reached.
+    /// Errors since the last operation that succeeded (any worker's).
+    let consecutiveErrors = Atomic<Int>(0)
+    let lastSuccessNs = Atomic<UInt64>(DispatchTime.now().uptimeNanoseconds)
+    /// Set when nothing succeeded for `giveUpAfterNs`: the daemon is gone or stuck.
+    let gaveUp = Atomic<Bool>(false)
+
+    /// With nothing but errors for this long, every worker stops.
+    static let giveUpAfterNs: UInt64 = 5_000_000_000
+
+    /// Claims the next operation; false once `bounds` are reached or the load gave up.
     func claim(_ bounds: LoadBounds) -> Bool {
-        guard !bounds.timeIsUp else { return false }
+        guard !bounds.timeIsUp, !gaveUp.load(ordering: .relaxed) else { return false }
         return claimed.wrappingAdd(1, ordering: .relaxed).newValue <= bounds.maxOperations
     }
 
-    func countOperation() { operations.wrappingAdd(1, ordering: .relaxed) }
-    func countError() { errors.wrappingAdd(1, ordering: .relaxed) }
+    func countOperation() {
+        operations.wrappingAdd(1, ordering: .relaxed)
+        consecutiveErrors.store(0, ordering: .relaxed)
+        lastSuccessNs.store(DispatchTime.now().uptimeNanoseconds, ordering: .relaxed)
+    }
+
+    /// Counts an error and, after a few in a row, backs off (1 ms doubling to
+    /// 200 ms), so a daemon that went away is not hammered at tens of thousands of
+    /// failed connects a second; after `giveUpAfterNs` without a success the load stops.
+    func countError() {
+        errors.wrappingAdd(1, ordering: .relaxed)
+        let run = consecutiveErrors.wrappingAdd(1, ordering: .relaxed).newValue
+        let now = DispatchTime.now().uptimeNanoseconds
+        if now &- lastSuccessNs.load(ordering: .relaxed) >= Self.giveUpAfterNs {
+            gaveUp.store(true, ordering: .relaxed)
+        }
+        if run >= 4 { usleep(UInt32(min(200_000, 1_000 << min((run - 4) / 4, 8)))) }
+    }
 }
 
 /// Runs `body(worker)` on `count` threads and waits for all of them.
@@ -57,5 +82,10 @@ func printResult(mode: String, counters: LoadCounters, seconds: Double, extra: [
     var fields = [("mode", mode), ("ops", "\(operations)"), ("seconds", String(format: "%.2f", seconds)),
                   ("rate", String(format: "%.1f", rate)), ("errors", "\(counters.errors.load(ordering: .relaxed))")]
     fields += extra
+    if counters.gaveUp.load(ordering: .relaxed) { fields.append(("gave_up", "1")) }
     print("result " + fields.map { "\($0.0)=\($0.1)" }.joined(separator: " "))
+    if counters.gaveUp.load(ordering: .relaxed) {
+        FileHandle.standardError.write(Data("polltrace-load: stopped early: no operation succeeded for \(LoadCounters.giveUpAfterNs / 1_000_000_000) s (is polltraced still running?)\n".utf8))
+        exit(1)
+    }
 }

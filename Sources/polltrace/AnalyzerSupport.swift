@@ -21,28 +21,18 @@ struct ReplayOptionGroup: ParsableArguments {
     }
 }
 
-/// Writes to stdout and stderr without buffering surprises between the two.
-enum Console {
-    static func out(_ text: String) { FileHandle.standardOutput.write(Data(text.utf8)) }
-    static func err(_ text: String) { FileHandle.standardError.write(Data(text.utf8)) }
-
-    /// Reports a bad-input error (a file that cannot be read, SQL that is refused)
-    /// and returns the exit code for it: 2, as documented.
-    static func badInput(_ error: Error) -> ExitCode {
-        err("polltrace: error: \(error)\n")
-        return ExitCode(2)
-    }
-}
-
 /// A progress bar on stderr, drawn only when stderr is a terminal: a pipe or a
 /// file gets nothing extra, so output captured by scripts stays byte-identical.
 final class ProgressBar {
     private let enabled: Bool
     private let label: String
+    /// What `done` and `total` count.
+    private let unit: String
     private var drawn = false
 
-    init(label: String) {
+    init(label: String, unit: String = "records") {
         self.label = label
+        self.unit = unit
         enabled = isatty(STDERR_FILENO) != 0
     }
 
@@ -58,9 +48,9 @@ final class ProgressBar {
             let fraction = min(1, Double(done) / Double(total))
             let filled = Int(fraction * 30)
             line += "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: 30 - filled) + "] "
-            line += "\(Int(fraction * 100))% \(done)/\(total) records"
+            line += "\(Int(fraction * 100))% \(done)/\(total) \(unit)"
         } else {
-            line += "\(done) records"
+            line += "\(done) \(unit)"
         }
         Console.err(line)
         drawn = true

@@ -72,6 +72,19 @@ struct Demo: ParsableCommand {
         print("  swift run polltrace query \(guarded.trace) \"\(Self.suppressionsSQL)\"")
         print("  swift run polltrace analyze \(naive.trace)")
         print("  swift run polltrace verify \(naive.trace)")
+        print("  swift run polltrace timeline \(naive.trace) --finding 1 -o finding-1.json   # open in https://ui.perfetto.dev")
+
+        // The naive trace drawn: each finding's interleaving, the timeline, histograms.
+        let reportPath = (naive.trace as NSString).deletingPathExtension + ".html"
+        do {
+            let html = try Report.render(trace: naive.trace)
+            let file = try OutputFile(path: reportPath)
+            try file.write(html)
+            try file.commit()
+            print("\nreport of the naive trace: \(reportPath) (one self-contained HTML file; open it in a browser)")
+        } catch {
+            Console.err("polltrace: could not write the report \(reportPath): \(error)\n")
+        }
         if !(verdict.reproduced && verdict.fixHeld) { throw ExitCode(1) }
     }
 
@@ -112,3 +125,6 @@ struct Demo: ParsableCommand {
         return Run(policy: policy, trace: trace, churn: churn, stats: stats, analysis: analysis, verification: verification)
     }
 }
+
+/// The demo's lines go through `Console`, like every other verb's output.
+private func print(_ line: String) { Console.out(line + "\n") }

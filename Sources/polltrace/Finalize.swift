@@ -61,7 +61,7 @@ struct Finalize: ParsableCommand {
             throw code
         } catch {
             bar.finish()
-            throw Console.badInput(error)
+            throw Console.badInput(error, trace: trace)
         }
     }
 

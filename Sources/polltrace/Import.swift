@@ -1,5 +1,8 @@
 import ArgumentParser
 import Foundation
+import PollTraceAnalysis
+import PollTraceStore
+import Glibc
 import PollTraceStrace
 
 struct Import: ParsableCommand {
@@ -36,42 +39,69 @@ struct Import: ParsableCommand {
 enum ImportOutput {
     /// Prints `message` as an error and returns exit code 2 (bad input) to throw.
     static func fail(_ message: String) -> ExitCode {
-        FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+        Console.err("error: \(message)\n")
         return ExitCode(2)
     }
 
     /// Imports `log` into `trace` and prints the findings; the exit code says what
     /// was found (0 none, 1 findings, 2 bad input). Shared by `import` and `record`.
+    ///
+    /// The trace is written to a temporary file beside `trace` and renamed over it
+    /// only once the import succeeded: a failed import leaves no trace behind that
+    /// could be analyzed as if it were whole, and `--force` replaces the old trace
+    /// only with a complete new one.
     static func importAndReport(log: String, trace: String, force: Bool, json: Bool) throws {
+        try ImportPaths.check(log: log, trace: trace, force: force)
+        let staging = ImportPaths.stagingPath(for: trace)
         let summary: StraceTraceImport.Summary
         do {
-            summary = try StraceTraceImport.importLog(logPath: log, tracePath: trace, overwrite: force)
+            summary = try StraceTraceImport.importLog(logPath: log, tracePath: staging, overwrite: true)
         } catch {
-            throw fail("\(error)")
+            ImportPaths.remove(staging)
+            // The user named -o, not the staging file: say it in their terms.
+            throw fail("\(error)".replacingOccurrences(of: staging, with: trace))
+        }
+        do {
+            try check(summary, log: log)
+        } catch {
+            ImportPaths.remove(staging)
+            throw error
+        }
+        if rename(staging, trace) != 0 {
+            let reason = String(cString: strerror(errno))
+            ImportPaths.remove(staging)
+            throw fail("cannot move the new trace into place at \(trace): \(reason)")
+        }
+        if let note = summary.timestamps.note(log: log) {
+            FileHandle.standardError.write(Data("note: \(note)\n".utf8))
         }
         try print(summary.report, linesRead: summary.linesRead, records: summary.recordsWritten, log: log, trace: trace, json: json)
     }
 
-    private static func print(_ report: ForeignReport, linesRead: UInt32, records: Int, log: String, trace: String,
-                      json: Bool) throws {
-        if linesRead == 0 {
-            try? FileManager.default.removeItem(atPath: trace)  // nothing in it worth keeping
+    /// Refuses an import that found nothing to put in a trace.
+    private static func check(_ summary: StraceTraceImport.Summary, log: String) throws {
+        if summary.linesRead == 0 {
             throw fail("\(log) is empty: no strace output to import")
         }
-        if records == 0 {
-            try? FileManager.default.removeItem(atPath: trace)
-            FileHandle.standardError.write(Data("""
-                error: \(log): no fd or epoll calls found in \(linesRead) line(s); is this an strace log?
-                \((report.diagnostics?.summary ?? []).map { "  " + $0 }.joined(separator: "\n"))
+        if summary.recordsWritten == 0 {
+            Console.err("""
+                error: \(log): no fd or epoll calls found in \(summary.linesRead) line(s); is this an strace log?
+                \((summary.report.diagnostics?.summary ?? []).map { "  " + $0 }.joined(separator: "\n"))
 
-                """.utf8))
+                """)
             throw ExitCode(2)
         }
+    }
+
+    private static func print(_ report: ForeignReport, linesRead: UInt32, records: Int, log: String, trace: String,
+                      json: Bool) throws {
         if json {
-            Swift.print(report.renderJSON(), terminator: "")
+            // The document `analyze --json` prints for this trace.
+            let reader = try? TraceReader(path: trace)
+            Console.out(ForeignReportJSON.analysis(report, trace: trace, metadata: reader?.metadata, end: reader?.end).rendered())
         } else {
-            Swift.print("imported \(linesRead) lines of \(log) into \(trace): \(records) records")
-            Swift.print(report.renderText(), terminator: "")
+            Console.out("imported \(linesRead) lines of \(log) into \(trace): \(records) records\n")
+            Console.out(report.renderText())
         }
         if !report.findings.isEmpty { throw ExitCode(1) }
     }

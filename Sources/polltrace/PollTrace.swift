@@ -15,24 +15,25 @@ struct PollTrace: ParsableCommand {
         Exit codes: 0 clean, 1 findings (stale dispatches, lost events, failed \
         verification), 2 usage error or bad input.
         """,
-        subcommands: [Analyze.self, Verify.self, Stats.self, Query.self, Finalize.self, Import.self, Record.self, Demo.self]
+        subcommands: [Analyze.self, Verify.self, Stats.self, Query.self, Finalize.self, Timeline.self, Report.self, Import.self, Record.self, Demo.self]
     )
 
     /// Usage errors exit 2, not ArgumentParser's default 64, so that scripts can tell
     /// "bad input" (2) from "findings" (1) with one documented convention.
     static func main() {
+        Console.prepare()
         do {
             var command = try parseAsRoot()
             try command.run()
         } catch {
             let code = exitCode(for: error)
-            if code == .success || code.rawValue == 1 {
-                exit(withError: error)
-            }
             let message = fullMessage(for: error)
-            if !message.isEmpty {
-                FileHandle.standardError.write(Data((message + "\n").utf8))
+            if code == .success {
+                // --help and --version: asked for, so they go to stdout.
+                if !message.isEmpty { Console.out(message + "\n") }
+                Foundation.exit(0)
             }
+            if !message.isEmpty { Console.err(message + "\n") }
             Foundation.exit(code == ExitCode(1) ? 1 : 2)
         }
     }

@@ -79,7 +79,7 @@ struct Query: ParsableCommand {
         do {
             try TraceQuery.run(path: trace, sql: text, parameters: parameters, header: { printer.header($0) }, row: { printer.row($0) })
         } catch {
-            throw Console.badInput(error)
+            throw Console.badInput(error, trace: trace)
         }
         printer.finish()
         if timer {
@@ -101,8 +101,10 @@ protocol QueryPrinter {
 struct TablePrinter: QueryPrinter {
     var columns: [String] = []
     var rows: [[String]] = []
-    mutating func header(_ columns: [String]) { self.columns = columns }
-    mutating func row(_ values: [SQLiteValue]) { rows.append(values.map(\.description)) }
+    // Escaped for the terminal: a value with an escape sequence or a newline must
+    // not rewrite the screen or add a line; --csv and --json carry values exactly.
+    mutating func header(_ columns: [String]) { self.columns = columns.map(\.escapingControlCharacters) }
+    mutating func row(_ values: [SQLiteValue]) { rows.append(values.map(\.description.escapingControlCharacters)) }
     mutating func finish() {
         var widths = columns.map(\.count)
         for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }

@@ -34,11 +34,18 @@ struct Record: ParsableCommand {
     @Flag(help: "Do not use --seccomp-bpf even where the kernel allows it.")
     var noSeccomp = false
 
+    @Flag(help: "Do not pass -yy (socket addresses and paths as handler labels): its lookups can slow a socket-heavy program many times.")
+    var noLabels = false
+
     @Flag(help: "Replace the trace file if it exists.")
     var force = false
 
-    @Flag(help: "Print the findings as JSON instead of text.")
+    @Flag(help: "Print the findings as JSON instead of text (the program's standard output then goes to standard error).")
     var json = false
+
+    @Option(name: .customLong("strace-arg"), parsing: .unconditionalSingleValue,
+            help: "Pass one more option to strace (repeat for several), e.g. --strace-arg=-e --strace-arg=signal=none.")
+    var straceArguments: [String] = []
 
     @Argument(parsing: .postTerminator, help: "The command to run, after --.")
     var command: [String] = []
@@ -63,37 +70,28 @@ struct Record: ParsableCommand {
         if pid == nil && !noSeccomp {
             useSeccomp = StraceCommand.seccompBPFWorks(strace: strace)
             if !useSeccomp {
-                FileHandle.standardError.write(Data(
-                    "note: this kernel does not let strace filter with --seccomp-bpf; recording without it (slower)\n".utf8))
+                Console.err("note: this kernel does not let strace filter with --seccomp-bpf; recording without it (slower)\n")
             }
         }
-        var arguments = StraceCommand.arguments(output: logPath, seccompBPF: useSeccomp)
+        var arguments = StraceCommand.arguments(output: logPath, seccompBPF: useSeccomp, labels: !noLabels,
+                                                extra: straceArguments)
         if let pid { arguments += ["-p", String(pid)] } else { arguments += ["--"] + command }
 
-        // Ctrl-C should stop the traced program (or, with --pid, make strace detach)
-        // and still leave us to import the log: catch SIGINT with a handler that
-        // does nothing. (A caught signal is reset to default across exec, so the
-        // program and strace get the terminal's SIGINT as usual.)
-        signal(SIGINT) { _ in }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: strace)
-        process.arguments = arguments
-        do { try process.run() } catch { throw ImportOutput.fail("cannot run \(strace): \(error)") }
-        if let seconds {
-            // strace detaches cleanly from the process on SIGINT.
-            let deadline = Date().addingTimeInterval(seconds)
-            while process.isRunning && Date() < deadline { usleep(50_000) }
-            if process.isRunning { process.interrupt() }
-        }
-        process.waitUntilExit()
+        // Ctrl-C, SIGTERM and SIGHUP stop the recording and still import the log
+        // (see StraceRun for who gets which signal). With --json, standard output is
+        // polltrace's alone: the program (and strace) write theirs to standard error.
+        let run = try StraceRun.start(strace: strace, arguments: arguments, attached: pid != nil, stdoutToStderr: json)
+        let (ending, stop) = run.wait(deadline: seconds.map { Date().addingTimeInterval($0) })
         // strace re-raises the SIGINT that made it detach, so a signal ending is normal
         // here; what matters is whether it wrote a log.
         guard FileManager.default.fileExists(atPath: logPath) else {
-            let how = process.terminationReason == .uncaughtSignal ? "signal" : "status"
-            throw ImportOutput.fail("strace failed (\(how) \(process.terminationStatus)); no log at \(logPath)")
+            throw ImportOutput.fail("strace failed (\(ending)); no log at \(logPath)")
         }
-        if pid == nil && process.terminationStatus != 0 {
-            FileHandle.standardError.write(Data("note: the traced command exited with status \(process.terminationStatus)\n".utf8))
+        if case .signal(let signal) = stop {
+            Console.err("note: recording stopped by \(String(cString: strsignal(signal))); importing what strace captured\n")
+        }
+        if pid == nil, ending != .exited(0) {
+            Console.err("note: the traced command ended with \(ending)\n")
         }
         try ImportOutput.importAndReport(log: logPath, trace: output, force: force, json: json)
     }

@@ -41,7 +41,8 @@ enum EBPFRecording {
         let outcome: EBPFRecorder.Outcome
         do {
             outcome = try EBPFRecorder(bpftrace: bpftrace)
-                .record(target, log: logPath, workDirectory: FileManager.default.temporaryDirectory.path)
+                .record(target, log: logPath, workDirectory: FileManager.default.temporaryDirectory.path,
+                        stdoutToStderr: record.json)
         } catch {
             throw ImportOutput.fail("\(error)")
         }

@@ -20,7 +20,7 @@ struct Stats: ParsableCommand {
             Console.out(json ? StatsReport.json(stats).rendered() : StatsReport.text(stats))
         } catch {
             bar.finish()
-            throw Console.badInput(error)
+            throw Console.badInput(error, trace: trace)
         }
     }
 }

@@ -37,7 +37,7 @@ struct Verify: ParsableCommand {
             throw exit
         } catch {
             bar.finish()
-            throw Console.badInput(error)
+            throw Console.badInput(error, trace: trace)
         }
         Console.out(json ? ReportJSON.verification(report).rendered() : ReportText.render(report))
         if report.analysis.inconsistencyCount > 0 { throw ExitCode(2) }

@@ -15,8 +15,9 @@ struct Polltraced: AsyncParsableCommand {
         abstract: "Run a media-server-shaped service on EventPoller and record its event loop to a trace.",
         discussion: """
         Control API (JSON over HTTP/1.1): POST /api/rtp/open, POST /api/rtp/close, \
-        GET /api/rtp, GET /api/stats, POST /api/trace/rotate. See docs/daemon.md. \
-        SIGINT and SIGTERM finish the trace and exit 0.
+        GET /api/rtp, GET /api/stats, POST /api/trace/rotate; GET /metrics in the \
+        Prometheus text format. See docs/daemon.md and docs/fleet.md. \
+        SIGINT, SIGTERM and SIGHUP finish the trace and exit 0.
         """
     )
 
@@ -67,8 +68,16 @@ struct Polltraced: AsyncParsableCommand {
     @Option(help: "Live connections (control and RTP) past which new ones are refused.")
     var maxConnections = 1024
 
-    @Option(help: "Milliseconds a control client may sit on half a request before it gets 408.")
+    @Option(help: "Milliseconds a control client has, from the first byte of a request, to send all of it before it gets 408.")
     var requestTimeoutMs = 5_000
+
+    @Option(help: "Live control connections from one client address past which new ones from it get 503.")
+    var maxConnectionsPerPeer = 128
+
+    @Option(help: ArgumentHelp(
+        "A file holding the access token control clients must send as 'Authorization: Bearer <token>'.",
+        discussion: "Required when --address is not loopback (127.x.x.x); optional otherwise. At least 16 printable characters, e.g. from `openssl rand -hex 16`."))
+    var tokenFile: String?
 
     @Option(help: "Milliseconds an idle kept-alive control connection stays open.")
     var idleTimeoutMs = 30_000
@@ -83,6 +92,10 @@ struct Polltraced: AsyncParsableCommand {
         }
         guard (1...64).contains(pollers) else { throw ValidationError("--pollers must be in 1...64") }
         guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
+        guard maxConnectionsPerPeer >= 1 else { throw ValidationError("--max-connections-per-peer must be at least 1") }
+        if tokenFile == nil, !Self.isLoopback(address) {
+            throw ValidationError("--address \(address) is not loopback: give --token-file, so that only clients with the token can use the control API")
+        }
         if let rotateMiB, rotateMiB <= 0 { throw ValidationError("--rotate-mib must be positive") }
         if let rotateSeconds, rotateSeconds <= 0 { throw ValidationError("--rotate-seconds must be positive") }
         if let retain, retain < 0 { throw ValidationError("--retain must be 0 or more") }
@@ -110,6 +123,15 @@ struct Polltraced: AsyncParsableCommand {
         configuration.dispatch = dispatch
         configuration.maxConnections = maxConnections
         configuration.requestTimeoutMs = requestTimeoutMs
+        configuration.maxConnectionsPerPeer = maxConnectionsPerPeer
+        if let tokenFile {
+            do {
+                configuration.accessToken = try Self.readToken(tokenFile)
+            } catch {
+                FileHandle.standardError.write(Data("polltraced: \(error)\n".utf8))
+                throw ExitCode.failure
+            }
+        }
         configuration.idleTimeoutMs = idleTimeoutMs
         if traceMode == .off {
             configuration.trace = nil
@@ -140,8 +162,25 @@ struct Polltraced: AsyncParsableCommand {
             throw ExitCode.failure
         }
         let group = ServiceGroup(services: [DaemonService(daemon: daemon)],
-                                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+                                 gracefulShutdownSignals: [.sigterm, .sigint, .sighup], logger: logger)
         try await group.run()
+    }
+
+    static func isLoopback(_ address: String) -> Bool {
+        var probe = in_addr()
+        guard inet_pton(AF_INET, address, &probe) == 1 else { return false }
+        return UInt32(bigEndian: probe.s_addr) >> 24 == 127
+    }
+
+    /// Reads and checks the token file: one line of at least 16 printable characters.
+    static func readToken(_ path: String) throws -> AccessToken {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ValidationError("--token-file \(path): cannot read it")
+        }
+        guard let token = AccessToken(fileContents: Array(data)), token.isLongEnough else {
+            throw ValidationError("--token-file \(path): the token must be one word of at least \(AccessToken.minimumLength) printable characters")
+        }
+        return token
     }
 
     /// Raises the soft RLIMIT_NOFILE to the hard limit, for many concurrent connections.

@@ -39,11 +39,12 @@ final class AnalyzeCommandTests: XCTestCase {
         XCTAssertEqual(object["clean"] as? Bool, false)
     }
 
-    func testAnalyze_severalTraces_jsonIsAnArray_andTheWorstExitCodeWins() throws {
+    func testAnalyze_severalTraces_jsonIsTheFleetReport_andTheWorstExitCodeWins() throws {
         let r = try CLI.run(["analyze", "--json", try CLITraces.seed(.guarded), try CLITraces.seed(.naive)])
         XCTAssertEqual(r.status, 1, "one clean trace and one with findings exit 1")
-        let array = try XCTUnwrap(CLI.json(r.stdout) as? [[String: Any]])
-        XCTAssertEqual(array.map { $0["clean"] as? Bool }, [true, false])
+        let fleet = try XCTUnwrap(CLI.json(r.stdout) as? [String: Any])
+        let traces = try XCTUnwrap(fleet["traces"] as? [[String: Any]])
+        XCTAssertEqual(traces.map { $0["status"] as? String }, ["clean", "findings"], "in the order given")
     }
 
     func testAnalyze_multiPollerTrace_isByteIdenticalAcrossRuns() throws {

@@ -36,18 +36,52 @@ final class ImportCommandTests: XCTestCase {
         let json = try CLI.run(["analyze", "--json", trace])
         XCTAssertEqual(json.status, 1)
         let document = CLI.json(json.stdout) as? [String: Any]
-        let counts = document?["counts"] as? [String: Any]
-        XCTAssertEqual(counts?["likely_stale_dispatch"] as? Int, 1, json.stdout)
+        let summary = document?["summary"] as? [String: Any]
+        XCTAssertEqual(summary?["likely_stale_dispatch"] as? Int, 1, json.stdout)
         let findings = document?["findings"] as? [[String: Any]]
-        XCTAssertEqual(findings?.first?["access_call"] as? String, "read", "the stale event reached a read on the new fd")
+        let access = findings?.first?["access"] as? [String: Any]
+        XCTAssertEqual(access?["call"] as? String, "read", "the stale event reached a read on the new fd")
     }
 
-    func testAnalyzeOfSeveralTraces_mixesImportedAndRecordedInOneJSONArray() throws {
+    func testJSON_nativeAndImportedTraces_shareOneShape_andImportPrintsWhatAnalyzePrints() throws {
+        let trace = directory.appendingPathComponent("seed.sqlite").path
+        let imported = try CLI.run(["import", "--json", seedLog, "-o", trace])
+        let analyzed = try CLI.run(["analyze", "--json", trace])
+        XCTAssertEqual(imported.stdout, analyzed.stdout, "import --json prints the document analyze --json gives the trace")
+        let foreign = try XCTUnwrap(CLI.json(analyzed.stdout) as? [String: Any])
+        let native = try XCTUnwrap(CLI.json(try CLI.run(["analyze", "--json", try CLITraces.seed(.snapshot)]).stdout)
+                                   as? [String: Any])
+        XCTAssertEqual(Set(foreign.keys), Set(native.keys), "one top-level shape")
+        for key in ["format", "schema_version", "trace"] { XCTAssertNotNil(foreign[key], key); XCTAssertNotNil(native[key], key) }
+        XCTAssertEqual(foreign["source"] as? String, "strace")
+        XCTAssertEqual(native["source"] as? String, "native")
+        XCTAssertEqual(foreign["trace"] as? String, trace)
+        XCTAssertEqual(foreign["schema_version"] as? Int, native["schema_version"] as? Int)
+    }
+
+    func testJSONLines_printsOneFindingPerLine_forEachTrace() throws {
+        let trace = directory.appendingPathComponent("seed.sqlite").path
+        _ = try CLI.run(["import", seedLog, "-o", trace])
+        let native = try CLITraces.seed(.snapshot)
+        let result = try CLI.run(["analyze", "--json-lines", trace, native])
+        XCTAssertEqual(result.status, 1)
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines.count, 2, "one finding in each trace:\n\(result.stdout)")
+        let objects = lines.compactMap { CLI.json($0) as? [String: Any] }
+        XCTAssertEqual(objects.map { $0["trace"] as? String }, [trace, native])
+        XCTAssertEqual(objects.map { ($0["finding"] as? [String: Any])?["kind"] as? String },
+                       ["likely_stale_dispatch", "dead_registration"])
+    }
+
+    func testAnalyzeOfSeveralTraces_listsImportedTracesInTheFleetReport() throws {
         let trace = directory.appendingPathComponent("seed.sqlite").path
         _ = try CLI.run(["import", seedLog, "-o", trace])
         let result = try CLI.run(["analyze", "--json", trace, trace])
-        let documents = CLI.json(result.stdout) as? [Any]
-        XCTAssertEqual(documents?.count, 2, "one JSON document per trace:\n\(result.stdout.prefix(300))")
+        let traces = (CLI.json(result.stdout) as? [String: Any])?["traces"] as? [[String: Any]]
+        XCTAssertEqual(traces?.count, 2, "one entry per trace argument:\n\(result.stdout.prefix(300))")
+        XCTAssertEqual(traces?.map { $0["imported"] as? Bool }, [true, true])
+        XCTAssertEqual(traces?.map { ($0["findings_by_kind"] as? [String: Int])?["likely_stale_dispatch"] }, [1, 1])
+        XCTAssertEqual(result.status, 1)
     }
 
     func testVerifyOfAnImportedTrace_isRefusedWithAClearMessage() throws {

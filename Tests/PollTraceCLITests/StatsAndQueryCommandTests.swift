@@ -61,7 +61,9 @@ final class StatsAndQueryCommandTests: XCTestCase {
                                  (["verify", text], "not a SQLite database"),
                                  (["stats", empty], "empty"),
                                  (["query", text, "SELECT 1"], "not a SQLite database"),
-                                 (["analyze", traceDir.path], "a directory, not a trace file; it holds 1 trace file, the newest \(inside)")] {
+                                 (["verify", traceDir.path], "a directory, not a trace file; it holds 1 trace file, the newest \(inside)"),
+                                 // analyze takes a directory's traces: here one, an empty file.
+                                 (["analyze", traceDir.path], "\(inside): the file is empty")] {
             let r = try CLI.run(args)
             XCTAssertEqual(r.status, 2, "\(args): bad input exits 2")
             XCTAssertTrue(r.stderr.contains(args[1]) && r.stderr.contains(expected), "\(args): \(r.stderr)")

@@ -241,6 +241,17 @@ final class DaemonLifecycleTests: XCTestCase {
         let traces = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".sqlite") }
         XCTAssertEqual(Set(traces.map { $0.hasPrefix("demo-naive") ? "naive" : $0.hasPrefix("demo-guarded") ? "guarded" : $0 }),
                        ["naive", "guarded"], "the demo must leave one trace per policy: \(traces)")
+        // It ends with the naive trace's HTML report, beside the trace, and its path.
+        let reportLine = try XCTUnwrap(output.split(separator: "\n").first { $0.hasPrefix("report of the naive trace: ") }, output)
+        let reportPath = String(reportLine.dropFirst("report of the naive trace: ".count).split(separator: " ")[0])
+        XCTAssertTrue(reportPath.hasPrefix(directory + "/demo-naive") && reportPath.hasSuffix(".html"), reportPath)
+        let html = try String(contentsOfFile: reportPath, encoding: .utf8)
+        // Problems are drawn first; a justified suppression (a naive loop that found no
+        // handler) may come before them and is then not drawn, so the first figure's
+        // number depends on the interleaving.
+        XCTAssertTrue(html.hasPrefix("<!DOCTYPE html>") && html.contains("<figure class=\"finding stale\" id=\"finding-")
+                      && html.contains("<svg class=\"seq\""),
+                      "the report draws the naive trace's first stale dispatch: \(html.prefix(3000))")
     }
 
     func testPolltraced_onSIGTERMandSIGINT_finishesTheTraceAndExitsZero() throws {

@@ -123,6 +123,8 @@ final class DaemonSeedInterleavingTests: XCTestCase {
         XCTAssertEqual(outcome.analysis.inconsistencyCount, 0, "the trace must replay without inconsistencies")
         XCTAssertTrue(outcome.verification.passed, "replaying the naive trace through the guarded dispatcher must suppress every stale dispatch")
         XCTAssertGreaterThanOrEqual(outcome.verification.staleSuppressed, outcome.analysis.count(.misrouted))
+        XCTAssertEqual(outcome.stats.staleDispatches, Int(outcome.analysis.staleDispatchCount),
+            "the live stale-dispatch count (/metrics) must equal the analyzer's when each loop iteration reaches the recorder whole")
     }
 
     func testSnapshot_seedInterleaving_runsTheClosedRegistrationsHandler() throws {
@@ -130,6 +132,8 @@ final class DaemonSeedInterleavingTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(outcome.analysis.count(.deadRegistration), 1,
             "under snapshot, service A's released UDP handler should still run for the event harvested before its close")
         XCTAssertEqual(outcome.analysis.count(.misrouted), 0, "snapshot captures handlers at harvest, so it never misroutes")
+        XCTAssertEqual(outcome.stats.staleDispatches, Int(outcome.analysis.staleDispatchCount),
+            "the live stale-dispatch count (/metrics) must equal the analyzer's count of dead-registration dispatches")
     }
 
     func testGuarded_seedInterleaving_suppressesTheStaleEvent_andLeaksNoFD() throws {
@@ -138,6 +142,10 @@ final class DaemonSeedInterleavingTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(outcome.analysis.count(.justifiedSuppression), 1,
             "guarded should have dropped the stale UDP event at least once in \(Self.rounds) rounds")
         XCTAssertEqual(outcome.analysis.count(.lostEvent), 0, "guarded must not drop an event of a live registration")
+        XCTAssertEqual(outcome.stats.staleDispatches, 0, "the guarded daemon does not look for stale dispatches (there are none)")
+        let dropped = (outcome.stats.suppressed[.registrationReplaced] ?? 0) + (outcome.stats.suppressed[.registrationGone] ?? 0)
+        XCTAssertEqual(dropped, Int(outcome.analysis.count(.justifiedSuppression)),
+            "the guard's live drop count (/metrics) must equal the stale events the analyzer finds justly suppressed")
         XCTAssertTrue(outcome.analysis.isClean, "the guarded trace must analyze clean")
         XCTAssertTrue(outcome.verification.passed, "verify must pass on the guarded trace")
         XCTAssertEqual(outcome.fdsLeftOpenInTrace, [],

@@ -26,34 +26,6 @@ final class RoundTripTests: XCTestCase {
         XCTAssertEqual(Set(RecordKind.allCases), Set(back.map(\.kind)), "the fixture should cover every kind")
     }
 
-    /// `indexWhileWriting` (what an import uses) changes when the indexes are built,
-    /// not what the file holds: the indexes exist from the first commit, and the
-    /// closed trace reads back and answers the views exactly as one indexed at close.
-    func testIndexWhileWriting_indexesFromTheStart_sameTraceAtTheEnd() throws {
-        let dir = TemporaryDirectory()
-        let sequence = SequenceCounter()
-        let records = Fixtures.everyKind(sequence: sequence)
-        let early = dir.file("early.trace"), late = dir.file("late.trace")
-        func indexes(_ path: String) throws -> [String] {
-            let db = try SQLiteConnection(path: path, readOnly: true)
-            let list = try db.makeStatement(sql: "SELECT name FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL ORDER BY name")
-            var names: [String] = []
-            while try list.step() { names.append(list.text(0)) }
-            return names
-        }
-        let file = try TraceFile(path: early, metadata: Fixtures.metadata(), options: TraceWriterOptions(indexWhileWriting: true))
-        var chunk = records
-        _ = try file.write(&chunk, pollers: [])
-        XCTAssertEqual(try indexes(early), ["closes_by_fd", "registrations_by_id"], "the indexes should exist before close")
-        try file.finish(statistics: TraceWriterStatistics())
-        try Fixtures.write(records, to: late, options: TraceWriterOptions(finalization: nil), sequence: sequence)
-        XCTAssertEqual(try indexes(early), try indexes(late))
-        XCTAssertEqual(try Fixtures.readAll(early), try Fixtures.readAll(late), "both traces should read back the same records")
-        let check = try SQLiteConnection(path: early, readOnly: true).makeStatement(sql: "PRAGMA integrity_check")
-        XCTAssertTrue(try check.step())
-        XCTAssertEqual(check.text(0), "ok", "indexes kept while writing should match their tables")
-    }
-
     func testMetadataAndPollers_roundTrip_includingPollersStartedWhileRecording() throws {
         let dir = TemporaryDirectory()
         let path = dir.file("meta.trace")

@@ -11,7 +11,7 @@ final class WriteFailureTests: XCTestCase {
         // 40 pages; one flush per few hundred records, so several commit before it fills.
         let writer = try TraceWriter(path: path, metadata: Fixtures.metadata(),
                                      options: TraceWriterOptions(bufferCapacity: 512, flushInterval: .milliseconds(1),
-                                                                 maxFileBytes: 40 * PlainSchema.pageSize),
+                                                                 maxFileBytes: 40 * CompactSchema.pageSize),
                                      sequence: sequence)
         for i in 0..<200_000 {
             let seq = sequence.next()

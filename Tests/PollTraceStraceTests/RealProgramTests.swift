@@ -29,6 +29,10 @@ final class RealProgramTests: XCTestCase {
         XCTAssertEqual(finding.accessCall, "read")
         XCTAssertEqual(finding.accessErrno, 11, "the stale read on the new connection fails with EAGAIN")
         XCTAssertEqual(report.diagnostics?.total, 0, "a real strace log reads without complaint")
+        // record's -yy names each handler by its socket.
+        XCTAssertTrue(finding.handler?.hasPrefix("UDP:[") == true, "\(finding.handler ?? "nil")")
+        XCTAssertTrue(finding.accessHandler?.hasPrefix("TCP:[127.0.0.1:") == true, "\(finding.accessHandler ?? "nil")")
+        XCTAssertTrue(finding.sentence.contains("fd 8 (UDP:["), finding.sentence)
     }
 
     func testSeedLoop_guarded_givesAHazardWithNoAccess() throws {

@@ -52,10 +52,15 @@ enum StraceFixtures {
         return process.terminationStatus
     }
 
-    /// 1-based numbers of the log lines that contain `text`.
+    /// 1-based numbers of the log lines that contain `text`, once `-yy` annotations
+    /// (`8<UDP:[127.0.0.1:5000]>`, `6<TCP:[a->b]>`) are taken out.
     static func lines(containing text: String, in log: String) throws -> [UInt32] {
         let content = try String(contentsOfFile: log, encoding: .utf8)
         return content.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
-            .filter { $0.element.contains(text) }.map { UInt32($0.offset + 1) }
+            .filter { withoutAnnotations(String($0.element)).contains(text) }.map { UInt32($0.offset + 1) }
+    }
+
+    static func withoutAnnotations(_ line: String) -> String {
+        line.replacingOccurrences(of: #"(\d)<(?:->|[^>])*>"#, with: "$1", options: .regularExpression)
     }
 }

@@ -1,6 +1,6 @@
 // A libuv TCP server for the strace import tests: answers each read with "pong"
 // and closes a connection when its peer does. It stops by itself after
-// argv[2] connections have closed, or after 30 s, whichever comes first, so
+// argv[2] connections have closed, or after 120 s, whichever comes first, so
 // a test that records it under strace is bounded.
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,7 +73,7 @@ int main(int argc, char **argv) {
     if (uv_tcp_bind(&server, (const struct sockaddr *)&address, 0) != 0) return 1;
     if (uv_listen((uv_stream_t *)&server, 128, on_new_connection) != 0) return 1;
     uv_timer_init(loop, &deadline);
-    uv_timer_start(&deadline, on_deadline, 30000, 0);
+    uv_timer_start(&deadline, on_deadline, 120000, 0);
     uv_run(loop, UV_RUN_DEFAULT);
     uv_loop_close(loop);
     return 0;

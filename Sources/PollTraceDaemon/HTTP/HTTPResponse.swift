@@ -9,6 +9,7 @@ public struct HTTPStatus: Hashable, Sendable, CustomStringConvertible {
     public static let ok = HTTPStatus(code: 200, reason: "OK")
     public static let created = HTTPStatus(code: 201, reason: "Created")
     public static let badRequest = HTTPStatus(code: 400, reason: "Bad Request")
+    public static let unauthorized = HTTPStatus(code: 401, reason: "Unauthorized")
     public static let notFound = HTTPStatus(code: 404, reason: "Not Found")
     public static let methodNotAllowed = HTTPStatus(code: 405, reason: "Method Not Allowed")
     public static let requestTimeout = HTTPStatus(code: 408, reason: "Request Timeout")
@@ -24,7 +25,8 @@ public struct HTTPStatus: Hashable, Sendable, CustomStringConvertible {
 }
 
 /// A response with a JSON body. Every answer of the control API, errors included,
-/// is JSON, so `curl ... | jq` works on all of them.
+/// is JSON, so `curl ... | jq` works on all of them; `/metrics` alone answers in
+/// the Prometheus text format (`contentType`).
 public struct HTTPResponse: Sendable {
     public var status: HTTPStatus
     public var extraHeaders: [(name: String, value: String)]
@@ -32,11 +34,15 @@ public struct HTTPResponse: Sendable {
     public var body: [UInt8]
     /// The connection is closed after this response is written.
     public var closesConnection: Bool
+    /// JSON unless a route says otherwise; only JSON bodies get the trailing newline.
+    public var contentType: String
+
+    public static let jsonContentType = "application/json"
 
     public init(status: HTTPStatus, body: [UInt8], extraHeaders: [(name: String, value: String)] = [],
-                closesConnection: Bool = false) {
+                closesConnection: Bool = false, contentType: String = HTTPResponse.jsonContentType) {
         self.status = status; self.body = body; self.extraHeaders = extraHeaders
-        self.closesConnection = closesConnection
+        self.closesConnection = closesConnection; self.contentType = contentType
     }
 
     /// A JSON response built from any JSON-serialisable object (dictionaries,
@@ -56,15 +62,16 @@ public struct HTTPResponse: Sendable {
     /// (so curl's output ends cleanly on a terminal).
     public var bytes: [UInt8] {
         var head = "HTTP/1.1 \(status.code) \(status.reason)\r\n"
-        head += "Content-Type: application/json\r\n"
-        head += "Content-Length: \(body.count + 1)\r\n"
+        let newline = contentType == Self.jsonContentType ? 1 : 0
+        head += "Content-Type: \(contentType)\r\n"
+        head += "Content-Length: \(body.count + newline)\r\n"
         for (name, value) in extraHeaders { head += "\(name): \(value)\r\n" }
         if closesConnection { head += "Connection: close\r\n" }
         head += "\r\n"
         var out = Array(head.utf8)
-        out.reserveCapacity(out.count + body.count + 1)
+        out.reserveCapacity(out.count + body.count + newline)
         out.append(contentsOf: body)
-        out.append(10)
+        if newline == 1 { out.append(10) }
         return out
     }
 }

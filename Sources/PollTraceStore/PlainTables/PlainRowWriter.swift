@@ -5,27 +5,25 @@ import PollTraceCore
 /// add the start back in their generated `time_ns` columns.
 final class PlainRowWriter {
     private let start: UInt64
-    private let fdOpens: SQLiteStatement
-    private let registrations: SQLiteStatement
-    private let modifications: SQLiteStatement
-    private let unregistrations: SQLiteStatement
-    private let fdCloses: SQLiteStatement
-    private let batches: SQLiteStatement
-    private let batchEvents: SQLiteStatement
-    private let dispatches: SQLiteStatement
-    private let gaps: SQLiteStatement
-    private let failedCalls: SQLiteStatement
-    private let syscalls: SQLiteStatement
-    private let findings: SQLiteStatement
+    private let fdOpens: PlainInsert
+    private let registrations: PlainInsert
+    private let modifications: PlainInsert
+    private let unregistrations: PlainInsert
+    private let fdCloses: PlainInsert
+    private let batches: PlainInsert
+    private let batchEvents: PlainInsert
+    private let dispatches: PlainInsert
+    private let gaps: PlainInsert
+    private let failedCalls: PlainInsert
+    private let syscalls: PlainInsert
+    private let findings: PlainInsert
     private let setUnregisteredSeq: SQLiteStatement
     private(set) var rows = 0
 
     init(connection: SQLiteConnection, start: UInt64) throws {
         self.start = start
-        func insert(_ table: String, _ columns: [String]) throws -> SQLiteStatement {
-            let sql = "INSERT INTO \(table)(\(columns.joined(separator: ", "))) VALUES ("
-                + Array(repeating: "?", count: columns.count).joined(separator: ", ") + ")"
-            return try connection.makeStatement(sql: sql, parameters: columns.count)
+        func insert(_ table: String, _ columns: [String]) throws -> PlainInsert {
+            try PlainInsert(connection: connection, table: table, columns: columns)
         }
         fdOpens = try insert("fd_opens", ["seq", "poller", "rel_ns", "fd", "origin_code"])
         registrations = try insert("registrations", [
@@ -55,18 +53,18 @@ final class PlainRowWriter {
 
     private func rel(_ timeNs: UInt64) -> Int64 { Int64(bitPattern: timeNs &- start) }
 
-    /// Binds `values` in order (no array is built: this runs once per record) and
-    /// runs the statement once.
-    private func run(_ statement: SQLiteStatement, _ values: Value...) throws {
-        for (i, value) in values.enumerated() {
-            switch value {
-            case .int(let v): statement.bind(v, at: Int32(i + 1))
-            case .text(let v): statement.bind(v, at: Int32(i + 1))
-            }
-        }
-        defer { statement.reset() }
-        try statement.run()
+    /// Adds one row to `table`'s insert.
+    private func run(_ table: PlainInsert, _ values: Value...) throws {
+        try table.add(values)
         rows += 1
+    }
+
+    /// Inserts the rows still waiting for a full group. Call before reading the tables.
+    func finish() throws {
+        for table in [fdOpens, registrations, modifications, unregistrations, fdCloses, batches, batchEvents, dispatches,
+                      gaps, failedCalls, syscalls, findings] {
+            try table.finish()
+        }
     }
 
     enum Value {
@@ -92,6 +90,7 @@ final class PlainRowWriter {
 
     /// An unregistration that came after the registration's row was written.
     func setUnregistered(registeredSeq: SequenceNumber, seq: SequenceNumber) throws {
+        try registrations.finish()  // the row may still be waiting for its group
         setUnregisteredSeq.bind(Int64(bitPattern: seq), at: 1)
         setUnregisteredSeq.bind(Int64(bitPattern: registeredSeq), at: 2)
         defer { setUnregisteredSeq.reset() }
@@ -233,5 +232,57 @@ public struct FindingRow: Sendable {
                   harvestedLabel: harvested?.handlerLabel, ranRegistrationID: ran?.registrationID, ranLabel: ran?.handlerLabel,
                   closedSeq: closing?.seq, closedByLabel: closing?.by?.handlerLabel, reusedSeq: reusedSeq,
                   reusedByLabel: reusedBy, spinBatches: f.kind == .spin ? f.spinLength : nil, detail: detail)
+    }
+}
+
+/// Inserts one table's rows `rowsPerStatement` at a time with one multi-row
+/// `INSERT … VALUES (…), (…), …`, and the remainder one at a time: SQLite's cost
+/// per statement is then paid once per group, not once per row.
+final class PlainInsert {
+    static let rowsPerStatement = 32
+    private let many: SQLiteStatement
+    private let one: SQLiteStatement
+    private let columns: Int
+    private var pending: [PlainRowWriter.Value] = []
+
+    init(connection: SQLiteConnection, table: String, columns: [String]) throws {
+        self.columns = columns.count
+        let head = "INSERT INTO \(table)(\(columns.joined(separator: ", "))) VALUES "
+        let tuple = "(" + Array(repeating: "?", count: columns.count).joined(separator: ",") + ")"
+        many = try connection.makeStatement(sql: head + Array(repeating: tuple, count: Self.rowsPerStatement).joined(separator: ","),
+                                            parameters: columns.count * Self.rowsPerStatement)
+        one = try connection.makeStatement(sql: head + tuple, parameters: columns.count)
+        pending.reserveCapacity(columns.count * Self.rowsPerStatement)
+    }
+
+    func add(_ values: [PlainRowWriter.Value]) throws {
+        precondition(values.count == columns, "a row of \(values.count) values for \(columns) columns")
+        pending.append(contentsOf: values)
+        if pending.count == columns * Self.rowsPerStatement {
+            try run(many, pending[...])
+            pending.removeAll(keepingCapacity: true)
+        }
+    }
+
+    func finish() throws {
+        var start = 0
+        while start < pending.count {
+            try run(one, pending[start..<(start + columns)])
+            start += columns
+        }
+        pending.removeAll(keepingCapacity: true)
+    }
+
+    private func run(_ statement: SQLiteStatement, _ values: ArraySlice<PlainRowWriter.Value>) throws {
+        var index: Int32 = 1
+        for value in values {
+            switch value {
+            case .int(let v): statement.bind(v, at: index)
+            case .text(let v): statement.bind(v, at: index)
+            }
+            index += 1
+        }
+        defer { statement.reset() }
+        try statement.run()
     }
 }

@@ -14,12 +14,13 @@ enum PlainSchema {
     static let version = TraceMetadata.currentSchemaVersion
     /// `PRAGMA application_id`: "PlTr". Marks the file as a PollTrace trace.
     static let applicationID: Int32 = 0x506C_5472
-    /// The page size traces are written with. 16 KiB rather than SQLite's 4 KiB: a
-    /// quarter of the WAL frames, pwrite calls and checkpoint copies for the same
-    /// bytes, which took the writer thread's CPU per record about 13% lower in the
-    /// store benchmark (interleaved runs; most of it kernel time). Readers take any
-    /// page size, so older traces are unaffected.
-    static let pageSize = 16_384
+    /// The page size a v7 trace is written with: SQLite's default, 4 KiB. Queries
+    /// jump between a table and an index (example b looks up each dispatch's closes),
+    /// and a reader's page cache is counted in bytes (2 MiB in `sqlite3`), so
+    /// smaller pages keep four times as many of the pages a query touches: with
+    /// 16 KiB pages example (b) took 3x the CPU, most of it in reads, on a
+    /// 10M-record trace (docs/benchmarks.md).
+    static let pageSize = 4096
     /// The `meta` table's `format` value.
     static let formatName = "polltrace-trace"
 

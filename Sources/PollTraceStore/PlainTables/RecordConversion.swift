@@ -143,6 +143,7 @@ struct RecordConversion {
             replayer.finish()
             try writeFindings()
         }
+        try rows.finish()
     }
 
     private mutating func writeFindings() throws {

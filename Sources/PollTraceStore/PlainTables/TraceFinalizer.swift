@@ -79,7 +79,7 @@ public enum TraceFinalizer {
             PRAGMA page_size = \(PlainSchema.pageSize);
             PRAGMA journal_mode = OFF;
             PRAGMA synchronous = OFF;
-            PRAGMA cache_size = -65536;
+            PRAGMA cache_size = -16384;
             PRAGMA application_id = \(PlainSchema.applicationID);
             PRAGMA user_version = \(PlainSchema.version);
             BEGIN;

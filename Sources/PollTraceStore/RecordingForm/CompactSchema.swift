@@ -14,6 +14,13 @@ enum CompactSchema {
     /// The version number this form carries in its header while it is being recorded
     /// (and in files of PollTrace versions before 7).
     static let version = 6
+    /// The page size the recording form is written with. 16 KiB rather than SQLite's
+    /// 4 KiB: a quarter of the WAL frames, pwrite calls and checkpoint copies for the
+    /// same bytes, which took the writer thread's CPU per record about 13% lower in
+    /// the store benchmark (interleaved runs; most of it kernel time). Readers take
+    /// any page size.
+    static let pageSize = 16_384
+
     /// `tag = kind | poller << 4`: one small integer instead of two columns.
     static let kindBits = 4
     static let kindMask = 15
@@ -71,61 +78,4 @@ enum CompactSchema {
             more
         );
         """
-
-    /// Built by `TraceWriter.close()` (or from the start, `indexWhileWriting`): the two lookups the views need, each a
-    /// partial index over rare kinds only, so they cost little space and little
-    /// time to build (each is one scan of `records`). Views repeat an index's
-    /// `WHERE` term verbatim, which is what lets SQLite use a partial index.
-    /// `syscall_rows` gets none: no view needs one, and building it was a fifth of
-    /// an import's time (0.25 s for 550k syscalls, after parsing has finished).
-    static var createIndexes: String {
-        """
-        CREATE INDEX IF NOT EXISTS closes_by_fd ON fd_records(a, \(closeSeq(nil))) WHERE \(closeTerm(nil));
-        CREATE INDEX IF NOT EXISTS registrations_by_id ON fd_records(b, seq) WHERE \(registrationIndexTerm);
-        """
-    }
-
-    /// Every record's seq, packed records included (`BatchPacking`, `FDRecordPairing`, `SyscallPacking`):
-    /// for SQL outside the store that must cover every record, such as an import's
-    /// `strace_lines` view, so that how rows are packed stays known in one place.
-    static let everyRecordSeq = """
-        SELECT seq FROM records UNION ALL SELECT seq FROM fd_records UNION ALL SELECT seq FROM syscall_rows
-        UNION ALL SELECT seq - coalesce(h, 1) FROM fd_records WHERE tag & 15 = 2 AND g IS NOT NULL
-        UNION ALL SELECT seq - 1 FROM fd_records WHERE tag & 15 = 5 AND b IS NOT NULL
-        UNION ALL SELECT seq + i - 1 FROM fd_records WHERE tag & 15 = 2 AND i IS NOT NULL
-        UNION ALL SELECT seq + i FROM fd_records WHERE tag & 15 = 2 AND i IS NOT NULL
-        UNION ALL SELECT b.seq + (j.value ->> 3) FROM records b, json_each(b.e) j
-                  WHERE b.tag & 15 = 6 AND b.f > 0 AND json_array_length(j.value) >= 6
-        UNION ALL SELECT c.seq + (j.value ->> 0) FROM syscall_rows c, json_each(c.more) j WHERE c.more IS NOT NULL
-        """
-
-    /// The rows that hold an fd's close: a close's own row (tag 5) or, since v6, a
-    /// registration row with its end packed in (`FDLifetimePacking`). The term of
-    /// `closes_by_fd`, repeated verbatim by the views that look closes up by fd.
-    static func closeTerm(_ alias: String?) -> String {
-        let p = alias.map { "\($0)." } ?? ""
-        return "(\(p)tag & 15 = 5 OR (\(p)tag & 15 = 2 AND \(p)i IS NOT NULL))"
-    }
-
-    /// A close's seq in either kind of row of `closeTerm`: `closes_by_fd`'s second
-    /// column. The `CAST` gives the indexed expression integer affinity: without it
-    /// SQLite would not use the index for a range against an integer column
-    /// (`> r.seq`), only for the fd, and the README's query over `registrations`
-    /// took six times as long on a demo trace (docs/benchmarks.md, session 12).
-    static func closeSeq(_ alias: String?) -> String {
-        let p = alias.map { "\($0)." } ?? ""
-        return "CAST(\(p)seq + coalesce(\(p)i, 0) AS INTEGER)"
-    }
-
-    /// The `WHERE` term of `registrations_by_id`, for views that look registrations up
-    /// by id (they repeat it with their own table alias, `registrationIndexTerm("u")`).
-    /// ORs, not `IN (2, 4, 5)`: SQLite built the index from the `IN` form 2.5x slower
-    /// (0.22 s instead of 0.09 s for 300k fd rows, a fifth of an import's time).
-    static let registrationIndexTerm = registrationIndexTerm(nil)
-
-    static func registrationIndexTerm(_ alias: String?) -> String {
-        let tag = alias.map { "\($0).tag" } ?? "tag"
-        return "(\(tag) & 15 = 2 OR \(tag) & 15 = 4 OR \(tag) & 15 = 5)"
-    }
-
 }

@@ -6,7 +6,7 @@ import Glibc
 
 /// The writing side of one trace file, used only by the writer's background
 /// thread (after `create` ran on the caller's): creates the schema, commits one
-/// chunk of records per transaction, builds the indexes at the end.
+/// chunk of records per transaction, marks the file complete at the end.
 final class TraceFile {
     let path: String
     let connection: SQLiteConnection
@@ -29,12 +29,8 @@ final class TraceFile {
     /// order touches only the right edge of each B-tree, a few pages, so a bigger
     /// cache only keeps pages that are never read again: with 16 MiB the writer
     /// cycled through 16 MiB of memory, pushing the traced loop's data out of the
-    /// shared CPU cache. With 1 MiB the store benchmark's writer used 5-20% less
-    /// CPU per record (docs/benchmarks.md, session 9). An index kept up while
-    /// writing is not appended in order and needs the big cache, and so does
-    /// building the indexes in `finish()`.
+    /// shared CPU cache (5-20% more writer CPU per record in the store benchmark).
     static let appendingCacheKiB = 1024
-    static let indexingCacheKiB = 16384
 
     /// Creates the file and its schema and writes the metadata, durably.
     init(path: String, metadata: TraceMetadata, options: TraceWriterOptions) throws {
@@ -54,21 +50,19 @@ final class TraceFile {
             // traced process crashing (the crash test checks this), not the machine
             // losing power mid-trace; close() checkpoints with a full sync.
             try connection.execute(sql: """
-                PRAGMA page_size = \(PlainSchema.pageSize);
+                PRAGMA page_size = \(CompactSchema.pageSize);
                 PRAGMA journal_mode = WAL;
                 PRAGMA synchronous = NORMAL;
-                PRAGMA cache_size = -\(options.indexWhileWriting ? Self.indexingCacheKiB : Self.appendingCacheKiB);
+                PRAGMA cache_size = -\(Self.appendingCacheKiB);
                 PRAGMA application_id = \(PlainSchema.applicationID);
                 PRAGMA user_version = \(CompactSchema.version);
                 """)
             if let limit = options.maxFileBytes {
                 // A size cap behaves exactly like a full disk: SQLITE_FULL.
-                try connection.execute(sql: "PRAGMA max_page_count = \(max(1, limit / PlainSchema.pageSize))")
+                try connection.execute(sql: "PRAGMA max_page_count = \(max(1, limit / CompactSchema.pageSize))")
             }
             try connection.execute(sql: "BEGIN")
             try connection.execute(sql: CompactSchema.createTables)
-            // Otherwise `finish()` builds them (`IF NOT EXISTS` makes that a no-op here).
-            if options.indexWhileWriting { try connection.execute(sql: CompactSchema.createIndexes) }
             let meta = try connection.makeStatement(sql: "INSERT INTO meta(key, value) VALUES (?, ?)")
             let values: [(String, SQLiteValue)] = [
                 ("format", .text(PlainSchema.formatName)),
@@ -174,16 +168,14 @@ final class TraceFile {
         return true
     }
 
-    /// Builds the indexes, marks the trace complete, and leaves one self-contained
+    /// Marks the trace complete, and leaves one self-contained
     /// file: the WAL is checkpointed into it (with a full sync) and removed, so a
     /// read-only reader never needs to create `-wal` or `-shm` files.
     func finish(statistics: TraceWriterStatistics) throws {
         // FULL: this last commit fsyncs the WAL, which makes every earlier frame
         // durable too, so close() returns with the whole trace on disk.
         try connection.execute(sql: "PRAGMA synchronous = FULL")
-        try connection.execute(sql: "PRAGMA cache_size = -\(Self.indexingCacheKiB)")
         try connection.execute(sql: "BEGIN")
-        try connection.execute(sql: CompactSchema.createIndexes)
         let meta = try connection.makeStatement(sql: "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)")
         let values: [(String, Int64)] = [
             ("closed_cleanly", 1),
