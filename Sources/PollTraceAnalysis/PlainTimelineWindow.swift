@@ -32,10 +32,11 @@ enum PlainTimelineWindow {
                 last.bind(Int64(clamping: range.lowerBound), at: 2)
                 guard try last.step() else { continue }
                 let seq = SequenceNumber(bitPattern: last.int64(0))
-                if let batch = try PlainWindowRecords(reader: reader, range: seq...seq).next() { openBatches[poller] = batch }
+                var one = try reader.records(in: seq...seq)
+                if let batch = try one.next() { openBatches[poller] = batch }
             }
         }
-        let records = try PlainWindowRecords(reader: reader, range: range)
+        var records = try reader.records(in: range)
         while let record = try records.next() {
             switch window.place(record, baseNs: base) {
             case .before:

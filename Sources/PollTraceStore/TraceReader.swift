@@ -55,6 +55,22 @@ public final class TraceReader {
         }
     }
 
+    /// The records whose seq is in `range`, in sequence order, read with one range
+    /// query per table: for a window of a large trace. Only a v7 trace has tables
+    /// keyed by seq; for the recording form (and versions 1 to 6) this throws, and
+    /// `records()` streams from the start.
+    public func records(in range: ClosedRange<SequenceNumber>) throws -> TraceRecordCursor {
+        guard isPlain else {
+            throw TraceStoreError.readFailed(path: path, detail: "a seq range is read from the v7 tables, which this trace does not have")
+        }
+        do {
+            return TraceRecordCursor(source: .plain(try PlainRecordCursor(connection: connection, path: path,
+                                                                           start: metadata.startMonotonicNs, range: range)))
+        } catch let error as SQLiteError {
+            throw Self.map(error, path: path)
+        }
+    }
+
     /// Records in the trace (a batch counts once), for progress bars.
     public func recordCount() throws -> Int {
         do {

@@ -2,7 +2,8 @@ import PollTraceCore
 
 /// Streams a v7 trace's records in sequence order from the same plain tables SQL
 /// users query: one scan per table (each in `seq` order, its primary key), merged by
-/// `seq`. Memory is one row per table.
+/// `seq`. Memory is one row per table. With a seq range, each scan is a range on
+/// the table's key, so a window costs what it holds, not where it is.
 final class PlainRecordCursor {
     let path: String
     private let start: UInt64
@@ -11,32 +12,47 @@ final class PlainRecordCursor {
     private let events: SQLiteStatement
     private var eventPending = false
 
-    init(connection db: SQLiteConnection, path: String, start: UInt64) throws {
+    init(connection db: SQLiteConnection, path: String, start: UInt64,
+         range: ClosedRange<SequenceNumber> = 0...SequenceNumber(Int64.max)) throws {
         self.path = path
         self.start = start
-        func stream(_ kind: RecordKind, _ sql: String) throws -> PlainStream { PlainStream(kind: kind, statement: try db.makeStatement(sql: sql)) }
+        let lo = Int64(clamping: range.lowerBound), hi = Int64(clamping: range.upperBound)
+        // Every query's key is the record's seq (`registered_seq`, `batch_seq`):
+        // `?1` and `?2` bound it, on its index.
+        func bound(_ statement: SQLiteStatement) -> SQLiteStatement {
+            statement.bind(lo, at: 1)
+            statement.bind(hi, at: 2)
+            return statement
+        }
+        func stream(_ kind: RecordKind, _ select: String, key: String = "seq") throws -> PlainStream {
+            let sql = "\(select) WHERE \(key) BETWEEN ?1 AND ?2 ORDER BY \(key)"
+            return PlainStream(kind: kind, statement: bound(try db.makeStatement(sql: sql, parameters: 2)))
+        }
         streams = [
-            try stream(.fdOpened, "SELECT seq, poller, rel_ns, fd, origin_code FROM fd_opens ORDER BY seq"),
+            try stream(.fdOpened, "SELECT seq, poller, rel_ns, fd, origin_code FROM fd_opens"),
             try stream(.registered, """
                 SELECT registered_seq, poller, registered_rel_ns, registration_id, fd, interest, data, handler_label
-                FROM registrations ORDER BY registered_seq
-                """),
-            try stream(.modified, "SELECT seq, poller, rel_ns, registration_id, fd, interest FROM modifications ORDER BY seq"),
-            try stream(.unregistered, "SELECT seq, poller, rel_ns, registration_id, fd FROM unregistrations ORDER BY seq"),
-            try stream(.closed, "SELECT seq, poller, rel_ns, fd FROM fd_closes ORDER BY seq"),
-            try stream(.batch, "SELECT seq, poller, rel_ns, batch_number, timeout_ms, waited_ns, event_count FROM batches ORDER BY seq"),
+                FROM registrations
+                """, key: "registered_seq"),
+            try stream(.modified, "SELECT seq, poller, rel_ns, registration_id, fd, interest FROM modifications"),
+            try stream(.unregistered, "SELECT seq, poller, rel_ns, registration_id, fd FROM unregistrations"),
+            try stream(.closed, "SELECT seq, poller, rel_ns, fd FROM fd_closes"),
+            try stream(.batch, "SELECT seq, poller, rel_ns, batch_number, timeout_ms, waited_ns, event_count FROM batches"),
             try stream(.dispatch, """
                 SELECT seq, poller, rel_ns, source_code, batch_seq, event_index, ran_registration_id, delivered_mask,
                        suppression_code, handler_threw, duration_ns
-                FROM dispatches ORDER BY seq
+                FROM dispatches
                 """),
-            try stream(.gap, "SELECT seq, 0, rel_ns, first_lost_seq, last_lost_seq, lost_count, from_rel_ns, to_rel_ns FROM gaps ORDER BY seq"),
-            try stream(.callFailed, "SELECT seq, poller, rel_ns, fd, call_code, errno FROM failed_calls ORDER BY seq"),
+            try stream(.gap, "SELECT seq, 0, rel_ns, first_lost_seq, last_lost_seq, lost_count, from_rel_ns, to_rel_ns FROM gaps"),
+            try stream(.callFailed, "SELECT seq, poller, rel_ns, fd, call_code, errno FROM failed_calls"),
             try stream(.syscall, """
-                SELECT seq, poller, rel_ns, tid, fd, name, result, errno, is_data_call, source_line FROM syscalls ORDER BY seq
+                SELECT seq, poller, rel_ns, tid, fd, name, result, errno, is_data_call, source_line FROM syscalls
                 """),
         ]
-        events = try db.makeStatement(sql: "SELECT batch_seq, event_index, fd, mask, data FROM batch_events ORDER BY batch_seq, event_index")
+        events = bound(try db.makeStatement(sql: """
+            SELECT batch_seq, event_index, fd, mask, data FROM batch_events
+            WHERE batch_seq BETWEEN ?1 AND ?2 ORDER BY batch_seq, event_index
+            """, parameters: 2))
         for i in streams.indices { try streams[i].advance() }
     }
 
