@@ -7,7 +7,7 @@ import PollTraceCore
 /// before its handler runs and is appended after the records the handler made, so
 /// it sits a few places late. Sorting the joined chunk saw each such dispatch as a
 /// break in a run, and spent a merge sort on the whole chunk (about a twentieth of
-/// the writer thread in polltraced's flood, docs/benchmarks.md session 10). Moving
+/// the writer thread in polltraced's flood, measured in the store benchmark). Moving
 /// each late record back into place is one pass plus a few swaps; the joined chunk
 /// is then one sorted run per poller, which the writer's sort merges in one pass.
 enum NearlySortedRecords {

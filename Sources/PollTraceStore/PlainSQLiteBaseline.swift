@@ -1,6 +1,6 @@
 import PollTraceCore
 
-/// The baseline the store's benchmark compares the writer against (issue 2): plain
+/// The baseline the store's benchmark compares the writer against: plain
 /// SQLite inserting the *same rows* into the same tables, with one prepared
 /// single-row INSERT reused, 10k-row transactions, WAL and synchronous=NORMAL.
 ///

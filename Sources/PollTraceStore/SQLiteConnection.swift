@@ -32,7 +32,7 @@ public final class SQLiteConnection {
 
     /// Process-wide settings, made before the first open initializes SQLite. Memory
     /// statistics off: each SQLite allocation took a global mutex to count itself
-    /// (a few percent of the trace writer thread, docs/benchmarks.md, session 12).
+    /// (a few percent of the trace writer thread, measured with perf).
     /// If something in the process initialized SQLite first, the call is refused
     /// and SQLite keeps counting; nothing else changes.
     private static let configureOnce: Void = {

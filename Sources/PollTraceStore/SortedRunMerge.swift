@@ -7,7 +7,7 @@ import PollTraceCore
 /// a retain of each payload that holds a reference, such as a batch's events,
 /// and a release when the buffer was emptied) and then let the sort merge the
 /// runs. In polltraced's flood that copy and its reference counting were about a
-/// tenth of the writer thread (docs/benchmarks.md, session 12). `removeLast` and
+/// tenth of the writer thread (measured with perf). `removeLast` and
 /// `append` move a record without touching its references, so the merge runs
 /// from the back: it takes the larger of the runs' last records each time, and
 /// reverses the result once at the end (swaps through the buffer, which move).

@@ -3,7 +3,7 @@ import Foundation
 import PollTraceCore
 import PollTraceStore
 
-/// `polltrace-bench store`: the trace store's goals from issue 2, measured in one
+/// `polltrace-bench store`: the trace store's goals, measured in one
 /// run on the same rows.
 ///
 /// The unit of the goals is the record (`TraceRecord`). Rows (of `records`,

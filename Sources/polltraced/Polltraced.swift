@@ -47,7 +47,7 @@ struct Polltraced: AsyncParsableCommand {
             the writer has caught up, so it never stalls or drops like idle; it needs \
             CAP_SYS_NICE (root) to move the writer back, and without it stays normal \
             (/api/stats says why). Neither idle nor adaptive measurably raised throughput \
-            over normal in the flood benchmark of docs/benchmarks.md (session 10).
+            over normal in the flood benchmark of tools/bench-daemon.sh.
             """))
     var writerPriority: WriterPriority = .normal
 

@@ -12,7 +12,7 @@ import PollTraceCore
 /// packed in), its close (with the unregistration packed in) and, for one handed
 /// to another poller, the open. Rows are what the writer thread pays for (SQLite's
 /// insert per row); leaving the close row out took polltraced's traced flood
-/// about 1% faster in a side-by-side A/B (docs/benchmarks.md, session 12). A
+/// about 1% faster in a side-by-side A/B (an A/B with bench-daemon.sh side-by-side). A
 /// reader takes the two records out when it reaches the row and returns them in
 /// their own seq order later (they are later records, like a batch's packed
 /// dispatches), so no other row has to move.

@@ -13,7 +13,7 @@ import PollTraceCore
 /// (thousands of records in a busy trace, so thousands of them at once), in a
 /// small plain struct: sifting `TraceRecord`s through a heap that deep copied each
 /// one with its value witness at every step, and took the analyzer's reading from
-/// 2.5 to 4.1 s for 10M records (docs/benchmarks.md, session 12).
+/// 2.5 to 4.1 s for 10M records (the analyze benchmark).
 struct PendingRecords {
     /// A binary min-heap on `seq`.
     private var heap: [TraceRecord] = []
