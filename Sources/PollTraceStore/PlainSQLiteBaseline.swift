@@ -42,7 +42,7 @@ public struct PlainSQLiteBaseline {
         func insertStatement<Row: BindableRow>(_ table: String, _ columns: [String], for _: Row.Type) throws -> SQLiteStatement {
             try db.makeStatement(sql: "INSERT INTO \(table)(\(columns.joined(separator: ", "))) VALUES ("
                                     + Array(repeating: "?", count: columns.count).joined(separator: ",") + ")",
-                                 parameters: Int(Row.columnCount))
+                                 parameters: columns.count)
         }
         let insertRecord = try insertStatement("records", RecordRow.columns, for: RecordRow.self)
         let insertBatch = try insertStatement("records", BatchRow.columns, for: BatchRow.self)

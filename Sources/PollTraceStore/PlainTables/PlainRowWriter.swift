@@ -5,25 +5,25 @@ import PollTraceCore
 /// add the start back in their generated `time_ns` columns.
 final class PlainRowWriter {
     private let start: UInt64
-    private let fdOpens: PlainInsert
-    private let registrations: PlainInsert
-    private let modifications: PlainInsert
-    private let unregistrations: PlainInsert
-    private let fdCloses: PlainInsert
-    private let batches: PlainInsert
-    private let batchEvents: PlainInsert
-    private let dispatches: PlainInsert
-    private let gaps: PlainInsert
-    private let failedCalls: PlainInsert
-    private let syscalls: PlainInsert
-    private let findings: PlainInsert
+    private var fdOpens: MultiRowInsert<PlainRow>
+    private var registrations: MultiRowInsert<PlainRow>
+    private var modifications: MultiRowInsert<PlainRow>
+    private var unregistrations: MultiRowInsert<PlainRow>
+    private var fdCloses: MultiRowInsert<PlainRow>
+    private var batches: MultiRowInsert<PlainRow>
+    private var batchEvents: MultiRowInsert<PlainRow>
+    private var dispatches: MultiRowInsert<PlainRow>
+    private var gaps: MultiRowInsert<PlainRow>
+    private var failedCalls: MultiRowInsert<PlainRow>
+    private var syscalls: MultiRowInsert<PlainRow>
+    private var findings: MultiRowInsert<PlainRow>
     private let setUnregisteredSeq: SQLiteStatement
     private(set) var rows = 0
 
     init(connection: SQLiteConnection, start: UInt64) throws {
         self.start = start
-        func insert(_ table: String, _ columns: [String]) throws -> PlainInsert {
-            try PlainInsert(connection: connection, table: table, columns: columns)
+        func insert(_ table: String, _ columns: [String]) throws -> MultiRowInsert<PlainRow> {
+            try MultiRowInsert(connection: connection, table: table, columns: columns, rowsPerStatement: Self.rowsPerStatement)
         }
         fdOpens = try insert("fd_opens", ["seq", "poller", "rel_ns", "fd", "origin_code"])
         registrations = try insert("registrations", [
@@ -53,18 +53,22 @@ final class PlainRowWriter {
 
     private func rel(_ timeNs: UInt64) -> Int64 { Int64(bitPattern: timeNs &- start) }
 
+    /// Rows per multi-row `INSERT`: SQLite's cost per statement is then paid once
+    /// per group of rows, not once per row (as in the recording form's writer).
+    static let rowsPerStatement = 32
+
     /// Adds one row to `table`'s insert.
-    private func run(_ table: PlainInsert, _ values: Value...) throws {
-        try table.add(values)
+    private func run(_ table: inout MultiRowInsert<PlainRow>, _ values: Value...) throws {
+        precondition(values.count == Int(table.columnCount), "a row of \(values.count) values for \(table.columnCount) columns")
+        try table.add(PlainRow(values: values))
         rows += 1
     }
 
     /// Inserts the rows still waiting for a full group. Call before reading the tables.
     func finish() throws {
-        for table in [fdOpens, registrations, modifications, unregistrations, fdCloses, batches, batchEvents, dispatches,
-                      gaps, failedCalls, syscalls, findings] {
-            try table.finish()
-        }
+        try fdOpens.finish(); try registrations.finish(); try modifications.finish(); try unregistrations.finish()
+        try fdCloses.finish(); try batches.finish(); try batchEvents.finish(); try dispatches.finish()
+        try gaps.finish(); try failedCalls.finish(); try syscalls.finish(); try findings.finish()
     }
 
     enum Value {
@@ -77,11 +81,11 @@ final class PlainRowWriter {
     private static func text(_ value: String?) -> Value { .text(value) }
 
     func fdOpened(_ r: FDOpened) throws {
-        try run(fdOpens, Self.int(r.seq), Self.int(r.poller), .int(rel(r.timeNs)), Self.int(r.fd), Self.int(r.origin.rawValue))
+        try run(&fdOpens, Self.int(r.seq), Self.int(r.poller), .int(rel(r.timeNs)), Self.int(r.fd), Self.int(r.origin.rawValue))
     }
 
     func registration(_ r: RegistrationRow) throws {
-        try run(registrations,
+        try run(&registrations,
             Self.int(r.registered.seq), Self.int(r.registered.registrationID), Self.int(r.registered.poller),
             Self.int(r.registered.fd), Self.int(r.registered.interest.rawValue), Self.int(r.registered.data),
             .text(r.registered.handlerLabel), .int(rel(r.registered.timeNs)), Self.int(r.fdOpenedSeq),
@@ -98,26 +102,26 @@ final class PlainRowWriter {
     }
 
     func modified(_ r: Modified) throws {
-        try run(modifications, Self.int(r.seq), Self.int(r.poller), .int(rel(r.timeNs)), Self.int(r.fd),
+        try run(&modifications, Self.int(r.seq), Self.int(r.poller), .int(rel(r.timeNs)), Self.int(r.fd),
                                 Self.int(r.registrationID), Self.int(r.interest.rawValue))
     }
 
     func unregistered(_ r: Unregistered) throws {
-        try run(unregistrations, Self.int(r.seq), Self.int(r.poller), .int(rel(r.timeNs)), Self.int(r.fd),
+        try run(&unregistrations, Self.int(r.seq), Self.int(r.poller), .int(rel(r.timeNs)), Self.int(r.fd),
                                   Self.int(r.registrationID))
     }
 
     func closed(_ r: Closed) throws {
-        try run(fdCloses, Self.int(r.seq), Self.int(r.poller), .int(rel(r.timeNs)), Self.int(r.fd))
+        try run(&fdCloses, Self.int(r.seq), Self.int(r.poller), .int(rel(r.timeNs)), Self.int(r.fd))
     }
 
     /// The batch and one row per event, with the registration each event was
     /// harvested for (nil: an orphan, or not known).
     func batch(_ b: BatchHarvested, harvestedFor: [RegistrationID?]) throws {
-        try run(batches, Self.int(b.seq), Self.int(b.poller), .int(rel(b.timeNs)), Self.int(b.batchNumber),
+        try run(&batches, Self.int(b.seq), Self.int(b.poller), .int(rel(b.timeNs)), Self.int(b.batchNumber),
                           Self.int(b.timeoutMs), Self.int(b.waitedNs), Self.int(b.events.count))
         for (i, e) in b.events.enumerated() {
-            try run(batchEvents, Self.int(b.seq), Self.int(i), Self.int(b.poller), Self.int(b.batchNumber), Self.int(e.fd), Self.int(e.mask.rawValue),
+            try run(&batchEvents, Self.int(b.seq), Self.int(i), Self.int(b.poller), Self.int(b.batchNumber), Self.int(e.fd), Self.int(e.mask.rawValue),
                                   Self.int(e.data), .int(rel(b.timeNs)), Self.int(harvestedFor[i]))
         }
     }
@@ -126,7 +130,7 @@ final class PlainRowWriter {
     /// events of a batch that is not in the trace) and replay's verdict.
     func dispatch(_ d: Dispatch, event: HarvestedEvent?, harvestedFor: RegistrationID?, label: String?,
                   verdict: FindingKind?) throws {
-        try run(dispatches,
+        try run(&dispatches,
             Self.int(d.seq), Self.int(d.poller), .int(rel(d.timeNs)), Self.int(d.source.rawValue),
             Self.int(d.batchSeq), Self.int(d.eventIndex), Self.int(event?.fd), Self.int(event?.mask.rawValue),
             Self.int(event?.data), Self.int(harvestedFor), Self.int(d.ranRegistrationID), Self.text(label),
@@ -135,23 +139,23 @@ final class PlainRowWriter {
     }
 
     func gap(_ g: Gap) throws {
-        try run(gaps, Self.int(g.seq), .int(rel(g.timeNs)), Self.int(g.firstLost), Self.int(g.lastLost),
+        try run(&gaps, Self.int(g.seq), .int(rel(g.timeNs)), Self.int(g.firstLost), Self.int(g.lastLost),
                        Self.int(g.lostCount), .int(rel(g.fromTimeNs)), .int(rel(g.toTimeNs)))
     }
 
     func callFailed(_ c: CallFailed) throws {
-        try run(failedCalls, Self.int(c.seq), Self.int(c.poller), .int(rel(c.timeNs)), Self.int(c.fd),
+        try run(&failedCalls, Self.int(c.seq), Self.int(c.poller), .int(rel(c.timeNs)), Self.int(c.fd),
                               Self.int(c.call.rawValue), Self.int(c.errno))
     }
 
     func syscall(_ c: SyscallRecord) throws {
-        try run(syscalls, Self.int(c.seq), Self.int(c.poller), .int(rel(c.timeNs)), Self.int(c.tid), Self.int(c.fd),
+        try run(&syscalls, Self.int(c.seq), Self.int(c.poller), .int(rel(c.timeNs)), Self.int(c.tid), Self.int(c.fd),
                            .text(c.name), .int(c.result), Self.int(c.errno), .int(c.isDataCall ? 1 : 0),
                            Self.int(c.sourceLine))
     }
 
     func finding(_ f: FindingRow) throws {
-        try run(findings,
+        try run(&findings,
             .text(f.kind), Self.int(f.seq), Self.int(f.poller), Self.int(f.fd), Self.int(f.mask), Self.int(f.batchSeq),
             Self.int(f.eventIndex), Self.int(f.harvestedRegistrationID), Self.text(f.harvestedLabel),
             Self.int(f.ranRegistrationID), Self.text(f.ranLabel), Self.int(f.closedSeq), Self.text(f.closedByLabel),
@@ -235,46 +239,12 @@ public struct FindingRow: Sendable {
     }
 }
 
-/// Inserts one table's rows `rowsPerStatement` at a time with one multi-row
-/// `INSERT … VALUES (…), (…), …`, and the remainder one at a time: SQLite's cost
-/// per statement is then paid once per group, not once per row.
-final class PlainInsert {
-    static let rowsPerStatement = 32
-    private let many: SQLiteStatement
-    private let one: SQLiteStatement
-    private let columns: Int
-    private var pending: [PlainRowWriter.Value] = []
+/// One row of a v7 table: its values in column order.
+struct PlainRow: BindableRow {
+    var values: [PlainRowWriter.Value]
 
-    init(connection: SQLiteConnection, table: String, columns: [String]) throws {
-        self.columns = columns.count
-        let head = "INSERT INTO \(table)(\(columns.joined(separator: ", "))) VALUES "
-        let tuple = "(" + Array(repeating: "?", count: columns.count).joined(separator: ",") + ")"
-        many = try connection.makeStatement(sql: head + Array(repeating: tuple, count: Self.rowsPerStatement).joined(separator: ","),
-                                            parameters: columns.count * Self.rowsPerStatement)
-        one = try connection.makeStatement(sql: head + tuple, parameters: columns.count)
-        pending.reserveCapacity(columns.count * Self.rowsPerStatement)
-    }
-
-    func add(_ values: [PlainRowWriter.Value]) throws {
-        precondition(values.count == columns, "a row of \(values.count) values for \(columns) columns")
-        pending.append(contentsOf: values)
-        if pending.count == columns * Self.rowsPerStatement {
-            try run(many, pending[...])
-            pending.removeAll(keepingCapacity: true)
-        }
-    }
-
-    func finish() throws {
-        var start = 0
-        while start < pending.count {
-            try run(one, pending[start..<(start + columns)])
-            start += columns
-        }
-        pending.removeAll(keepingCapacity: true)
-    }
-
-    private func run(_ statement: SQLiteStatement, _ values: ArraySlice<PlainRowWriter.Value>) throws {
-        var index: Int32 = 1
+    func bind(to statement: SQLiteStatement, at first: Int32) {
+        var index = first
         for value in values {
             switch value {
             case .int(let v): statement.bind(v, at: index)
@@ -282,7 +252,5 @@ final class PlainInsert {
             }
             index += 1
         }
-        defer { statement.reset() }
-        try statement.run()
     }
 }

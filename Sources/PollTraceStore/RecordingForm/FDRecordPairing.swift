@@ -91,7 +91,6 @@ struct FDRow: BindableRow {
     var i: Int64? = nil
     var j: Int64? = nil
     var k: Int64? = nil
-    static let columnCount: Int32 = 14
     static let columns = RecordRow.columns + ["g", "h", "i", "j", "k"]
 
     @inline(__always)

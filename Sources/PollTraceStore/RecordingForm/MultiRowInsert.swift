@@ -1,6 +1,6 @@
-/// A row that knows how to bind itself to consecutive `?` parameters.
+/// A row that knows how to bind itself to consecutive `?` parameters, one per
+/// column of its `MultiRowInsert`.
 protocol BindableRow {
-    static var columnCount: Int32 { get }
     func bind(to statement: SQLiteStatement, at firstParameter: Int32)
 }
 
@@ -10,13 +10,15 @@ protocol BindableRow {
 /// per-statement overhead is paid once per group.
 struct MultiRowInsert<Row: BindableRow> {
     let rowsPerStatement: Int
+    /// Parameters each row binds.
+    let columnCount: Int32
     private let many: SQLiteStatement
     private let one: SQLiteStatement
     private var pending: [Row] = []
 
     init(connection: SQLiteConnection, table: String, columns: [String], rowsPerStatement: Int) throws {
-        precondition(columns.count == Int(Row.columnCount))
         self.rowsPerStatement = rowsPerStatement
+        columnCount = Int32(columns.count)
         let tuple = "(" + Array(repeating: "?", count: columns.count).joined(separator: ",") + ")"
         // OR FAIL, not the default ABORT. To undo just a failed statement, ABORT
         // makes SQLite copy each page a multi-row INSERT changes into a statement
@@ -44,7 +46,7 @@ struct MultiRowInsert<Row: BindableRow> {
         var parameter: Int32 = 1
         for row in pending {
             row.bind(to: many, at: parameter)
-            parameter += Row.columnCount
+            parameter += columnCount
         }
         pending.removeAll(keepingCapacity: true)
         defer { many.reset() }
@@ -66,7 +68,6 @@ struct MultiRowInsert<Row: BindableRow> {
 }
 
 extension RecordRow: BindableRow {
-    static let columnCount: Int32 = 9
     static let columns = ["seq", "tag", "t", "a", "b", "c", "d", "e", "f"]
 
     @inline(__always)
@@ -90,7 +91,6 @@ struct EventRow: BindableRow {
     var mask: Int64
     var dataHigh: Int64
     var dataLow: Int64?
-    static let columnCount: Int32 = 5
     static let columns = ["id", "fd", "mask", "data_hi", "data_lo"]
 
     @inline(__always)
@@ -109,7 +109,6 @@ struct SyscallRow: BindableRow {
     var seq: Int64, poller: Int64, t: Int64, tid: Int64, fd: Int64, nameID: Int64
     var result: Int64, errno: Int64, isData: Int64, sourceLine: Int64
     var more: PackedTextBytes? = nil
-    static let columnCount: Int32 = 11
     static let columns = ["seq", "poller", "t", "tid", "fd", "name_id", "result", "errno", "is_data", "source_line", "more"]
 
     func bind(to statement: SQLiteStatement, at p: Int32) {
@@ -126,7 +125,6 @@ struct BatchRow: BindableRow {
     var seq: Int64, tag: Int64, t: Int64, batchNumber: Int64, timeout: Int64, waited: Int64, eventCount: Int64
     var events: PackedTextBytes?
     var packedDispatches: Int64?
-    static let columnCount: Int32 = 9
     static let columns = RecordRow.columns
 
     @inline(__always)
