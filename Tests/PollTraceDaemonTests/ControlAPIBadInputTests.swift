@@ -7,26 +7,7 @@ import XCTest
 /// The control API against bad input, over real loopback sockets, with the daemon
 /// running on its own poller thread in this process. Each case also checks that
 /// the daemon is still serving afterwards.
-final class ControlAPIBadInputTests: XCTestCase {
-    private var daemon: PollTraceDaemon!
-    private var traceDirectory = ""
-
-    private func startDaemon(_ adjust: (inout DaemonConfiguration) -> Void = { _ in }) throws {
-        traceDirectory = temporaryTraceDirectory(name)
-        var configuration = DaemonConfiguration()
-        configuration.controlPort = 0
-        configuration.trace = TraceSettings(directory: traceDirectory)
-        adjust(&configuration)
-        daemon = try PollTraceDaemon(configuration: configuration)
-        try daemon.start()
-    }
-
-    override func tearDown() {
-        try? daemon?.stop()
-        daemon = nil
-        try? FileManager.default.removeItem(atPath: traceDirectory)
-        super.tearDown()
-    }
+final class ControlAPIBadInputTests: RunningDaemonTestCase {
 
     private func client() throws -> TestClient { try TestClient(port: daemon.controlPort) }
 

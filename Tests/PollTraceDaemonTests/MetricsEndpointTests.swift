@@ -8,26 +8,7 @@ import XCTest
 /// `GET /metrics` over real loopback sockets: the exposition's form, control
 /// requests by route and status, agreement with `/api/stats`, and the live
 /// stale-dispatch count of a naive daemon under churn against its trace.
-final class MetricsEndpointTests: XCTestCase {
-    private var daemon: PollTraceDaemon!
-    private var traceDirectory = ""
-
-    private func startDaemon(_ adjust: (inout DaemonConfiguration) -> Void = { _ in }) throws {
-        traceDirectory = temporaryTraceDirectory(name)
-        var configuration = DaemonConfiguration()
-        configuration.controlPort = 0
-        configuration.trace = TraceSettings(directory: traceDirectory)
-        adjust(&configuration)
-        daemon = try PollTraceDaemon(configuration: configuration)
-        try daemon.start()
-    }
-
-    override func tearDown() {
-        try? daemon?.stop()
-        daemon = nil
-        try? FileManager.default.removeItem(atPath: traceDirectory)
-        super.tearDown()
-    }
+final class MetricsEndpointTests: RunningDaemonTestCase {
 
     private func scrape(_ client: TestClient, file: StaticString = #filePath, line: UInt = #line) throws -> PrometheusExposition {
         client.request("GET", "/metrics")

@@ -180,3 +180,28 @@ func eventually(seconds: Double = 5, _ condition: () -> Bool) -> Bool {
     }
     return condition()
 }
+
+/// A test case with one daemon of this process on a free loopback port, started by
+/// `startDaemon` (configuration adjustable) and stopped, with its traces removed,
+/// after each test.
+class RunningDaemonTestCase: XCTestCase {
+    var daemon: PollTraceDaemon!
+    var traceDirectory = ""
+
+    func startDaemon(_ adjust: (inout DaemonConfiguration) -> Void = { _ in }) throws {
+        traceDirectory = temporaryTraceDirectory(name)
+        var configuration = DaemonConfiguration()
+        configuration.controlPort = 0
+        configuration.trace = TraceSettings(directory: traceDirectory)
+        adjust(&configuration)
+        daemon = try PollTraceDaemon(configuration: configuration)
+        try daemon.start()
+    }
+
+    override func tearDown() {
+        try? daemon?.stop()
+        daemon = nil
+        try? FileManager.default.removeItem(atPath: traceDirectory)
+        super.tearDown()
+    }
+}
