@@ -28,7 +28,9 @@ let package = Package(
         // Glibc does not expose sys/epoll.h, sys/eventfd.h or sys/timerfd.h; this shim does.
         .target(name: "CLinux"),
         // Records, the dispatch decision, the simulated fd table and the replayer. No I/O.
-        .target(name: "PollTraceCore"),
+        // CLinux only for the threading primitives every module shares (NamedThread,
+        // ConditionLock, MonotonicClock).
+        .target(name: "PollTraceCore", dependencies: ["CLinux"]),
         .target(name: "PollTraceStore", dependencies: ["PollTraceCore", "CSQLite", "CLinux"], exclude: ["RecordingForm/README.md"]),
         .target(name: "EventPoller", dependencies: [
             "PollTraceCore", "CLinux",

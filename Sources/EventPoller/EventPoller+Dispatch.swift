@@ -8,7 +8,7 @@ import PollTraceCore
 extension EventPoller {
     @discardableResult
     func iterate(timeoutMs: Int32) throws -> Int {
-        let waitStartNs = recording == nil ? 0 : monotonicNow()
+        let waitStartNs = recording == nil ? 0 : MonotonicClock.nowNs()
         let count = try Linux.Epoll.wait(epollFD: epollFD, into: eventBuffer, capacity: eventCapacity,
                                          timeoutMs: timeoutMs)
         // The iteration's records go to the recorder together when it ends, before
@@ -29,7 +29,7 @@ extension EventPoller {
         var clockNs: UInt64 = 0
         if let recording {
             batchSeq = recording.nextSequence()
-            clockNs = monotonicNow()
+            clockNs = MonotonicClock.nowNs()
             deliver(.batch(BatchHarvested(
                 seq: batchSeq, timeNs: clockNs, poller: id, batchNumber: batchNumber, timeoutMs: timeoutMs,
                 waitedNs: clockNs &- waitStartNs, events: events)), via: recording)
@@ -86,7 +86,7 @@ extension EventPoller {
             suppression = reason
         }
         guard let recording else { return 0 }
-        let endNs = monotonicNow()
+        let endNs = MonotonicClock.nowNs()
         deliver(.dispatch(Dispatch(
             seq: seq, timeNs: startNs, poller: id, source: .event, batchSeq: batchSeq,
             eventIndex: pending.index, ranRegistrationID: ran, deliveredMask: delivered,
@@ -111,7 +111,7 @@ extension EventPoller {
         var startNs: UInt64 = 0
         if let recording {
             seq = recording.nextSequence()
-            startNs = monotonicNow()
+            startNs = MonotonicClock.nowNs()
         }
         var threw = false
         do {
@@ -124,7 +124,7 @@ extension EventPoller {
             deliver(.dispatch(Dispatch(
                 seq: seq, timeNs: startNs, poller: id, source: source, batchSeq: 0, eventIndex: 0,
                 ranRegistrationID: dispatchID, deliveredMask: [], suppression: nil, handlerThrew: threw,
-                durationNs: monotonicNow() &- startNs)), via: recording)
+                durationNs: MonotonicClock.nowNs() &- startNs)), via: recording)
         }
         return threw
     }

@@ -1,4 +1,3 @@
-import Dispatch
 import PollTraceCore
 
 /// Running, stopping and closing the loop.
@@ -27,30 +26,29 @@ extension EventPoller {
     /// Runs the loop on a new thread; returns once the loop
     /// is running, so that from then on only that thread may touch it.
     public func start() throws {
-        final class Outcome: @unchecked Sendable {
-            // Written by the new thread before it signals `entered`; read after the wait.
-            var error: (any Error)?
-            let entered = DispatchSemaphore(value: 0)
-        }
-        let outcome = Outcome()
-        let thread = try LoopThread(name: "poller-\(id)") { [self] in
-            do {
-                try enterLoop(forgettingEarlierStop: true)
-            } catch {
-                outcome.error = error
-                outcome.entered.signal()
-                return
+        // The new thread's answer to "did the loop start?", waited for below.
+        let entered = Handoff<Result<Void, any Error>>()
+        let thread: NamedThread
+        do {
+            thread = try NamedThread(name: "poller-\(id)") { [self] in
+                do {
+                    try enterLoop(forgettingEarlierStop: true)
+                } catch {
+                    entered.put(.failure(error))
+                    return
+                }
+                entered.put(.success(()))
+                defer { leaveLoop() }
+                do {
+                    try loopUntilStopped()
+                } catch {
+                    logger.critical("the loop stopped on an error: \(error)")
+                }
             }
-            outcome.entered.signal()
-            defer { leaveLoop() }
-            do {
-                try loopUntilStopped()
-            } catch {
-                logger.critical("the loop stopped on an error: \(error)")
-            }
+        } catch let failure as NamedThread.StartFailure {
+            throw SyscallError(call: "pthread_create", errno: failure.errno)
         }
-        outcome.entered.wait()
-        if let error = outcome.error {
+        if case .failure(let error) = entered.take() {
             thread.join()
             throw error
         }
@@ -73,7 +71,7 @@ extension EventPoller {
         // One look under the lock: checking "running" and "on its thread" separately
         // could see the loop exit in between and mistake the caller for its thread.
         let onOwnLoop = shared.withLock { state in
-            if case .running(let thread) = state.lifecycle { thread == LoopThread.currentID } else { false }
+            if case .running(let thread) = state.lifecycle { thread == NamedThread.currentID } else { false }
         }
         if onOwnLoop { throw EventPollerError.joinFromLoopThread(poller: label) }
         let thread = shared.withLock { state in
@@ -100,7 +98,7 @@ extension EventPoller {
     public func close() throws {
         let previous = shared.withLock { state in
             let previous = state.lifecycle
-            if previous == .idle { state.lifecycle = .closing(thread: LoopThread.currentID) }
+            if previous == .idle { state.lifecycle = .closing(thread: NamedThread.currentID) }
             return previous
         }
         switch previous {
@@ -131,7 +129,7 @@ extension EventPoller {
         let previous = shared.withLock { state in
             let previous = state.lifecycle
             if previous == .idle {
-                state.lifecycle = .running(thread: LoopThread.currentID)
+                state.lifecycle = .running(thread: NamedThread.currentID)
                 if forgettingEarlierStop { state.stopRequested = false }
             }
             return previous
@@ -167,7 +165,7 @@ extension EventPoller {
     private func effectiveTimeout(requestedMs: Int32) -> Int32 {
         if shared.withLock({ !$0.tasks.isEmpty || $0.stopRequested }) { return 0 }
         guard let deadline = timers.nextDeadline() else { return requestedMs }
-        let now = monotonicNow()
+        let now = MonotonicClock.nowNs()
         guard deadline > now else { return 0 }
         let timerMs = Int32(clamping: (deadline - now + 999_999) / 1_000_000)
         return requestedMs < 0 ? timerMs : min(requestedMs, timerMs)

@@ -7,7 +7,7 @@ extension EventPoller {
     @inline(__always)
     func record(_ make: (_ seq: SequenceNumber, _ timeNs: UInt64) -> TraceRecord) {
         if let recording {
-            deliver(make(recording.nextSequence(), monotonicNow()), via: recording)
+            deliver(make(recording.nextSequence(), MonotonicClock.nowNs()), via: recording)
         }
     }
 

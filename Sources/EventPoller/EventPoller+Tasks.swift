@@ -1,4 +1,3 @@
-import Dispatch
 import Glibc
 import PollTraceCore
 
@@ -37,15 +36,15 @@ extension EventPoller {
             return try result.get()
         }
         let slot = ResultSlot<T>()
+        let done = Handoff<Result<T, any Error>>()
         // The caller resumes once the task's dispatch is recorded, so a trace read
         // right after this returns already holds it.
         try post(PostedTask(body: {
             let result = Result { try body() }
             slot.result = result
             if case .failure(let error) = result { throw error }
-        }, whenRecorded: { slot.done.signal() }))
-        slot.done.wait()
-        return try slot.result!.get()
+        }, whenRecorded: { done.put(slot.result!) }))
+        return try done.take().get()
     }
 
     /// Wakes the loop from `epoll_wait`. Safe from any thread; a no-op once closed.
@@ -109,11 +108,11 @@ extension EventPoller {
     }
 }
 
-/// Carries `executeAndWait`'s result from the loop thread to the waiting one.
+/// Keeps `executeAndWait`'s result on the loop thread from the task's dispatch
+/// until the dispatch is recorded and the result handed to the waiting thread.
 private final class ResultSlot<T>: @unchecked Sendable {
-    // Written on the loop thread before `done` is signalled; read only after the wait.
+    // Loop thread only: written by the task, read by its `whenRecorded`.
     var result: Result<T, any Error>?
-    let done = DispatchSemaphore(value: 0)
 }
 
 extension EventPoller.Lifecycle {

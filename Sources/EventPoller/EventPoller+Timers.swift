@@ -12,7 +12,7 @@ extension EventPoller {
         if let interval { precondition(interval > .zero, "a repeating timer needs a positive interval") }
         nextTimerID &+= 1
         let handle = TimerHandle(timerID: nextTimerID, poller: id, label: label)
-        timers.insert(TimerQueue.Timer(handle: handle, deadlineNs: monotonicNow() &+ delay.nanoseconds,
+        timers.insert(TimerQueue.Timer(handle: handle, deadlineNs: MonotonicClock.nowNs() &+ delay.nanoseconds,
                                        intervalNs: interval?.nanoseconds, handler: handler))
         return handle
     }
@@ -29,10 +29,10 @@ extension EventPoller {
     /// Runs the timers due now, soonest first.
     func runDueTimers() {
         if timers.isEmpty { return }
-        for timerID in timers.takeDue(nowNs: monotonicNow()) {
+        for timerID in timers.takeDue(nowNs: MonotonicClock.nowNs()) {
             guard let timer = timers.beginRun(timerID) else { continue } // cancelled by an earlier timer
             dispatchNonEvent(.timer, id: timerID) { try timer.handler(timer.handle) }
-            timers.reschedule(timerID, nowNs: monotonicNow())
+            timers.reschedule(timerID, nowNs: MonotonicClock.nowNs())
         }
     }
 }

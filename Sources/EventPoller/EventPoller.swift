@@ -26,7 +26,18 @@ public final class EventPoller: @unchecked Sendable {
 
     let dispatcher: Dispatcher
     /// nil when not recording: every record site is then one `if let` and nothing else.
-    let recording: Recording?
+    ///
+    /// Loop thread only: it reaches the recorder through a borrowed reference and the
+    /// staging below, neither of which the runtime checks. Debug builds assert the
+    /// thread on every read, so a record site reached off the loop fails a test
+    /// instead of racing silently in a release build.
+    var recording: Recording? {
+        @inline(__always) get {
+            assertOnLoopThread()
+            return borrowedRecording
+        }
+    }
+    private let borrowedRecording: Recording?
     /// Owns what `recording` borrows, for as long as the poller lives.
     private let recordingOwner: RecordingTargets?
 
@@ -80,8 +91,21 @@ public final class EventPoller: @unchecked Sendable {
     /// The records of the iteration under way, handed to the recorder together when
     /// it ends (`StagedRecords`). Touched on every record, by the loop thread
     /// only, and nothing it calls comes back to it: the runtime's exclusivity
-    /// check (a call and a walk of the thread's access set per record) is left out.
-    @exclusivity(unchecked) var staged = StagedRecords()
+    /// check (a call and a walk of the thread's access set per record) is left out
+    /// of the storage. What rules out overlapping access is the loop-thread
+    /// confinement, so debug builds assert it on every access (release builds
+    /// compile the assert out).
+    var staged: StagedRecords {
+        @inline(__always) _read {
+            assertOnLoopThread()
+            yield uncheckedStaged
+        }
+        @inline(__always) _modify {
+            assertOnLoopThread()
+            yield &uncheckedStaged
+        }
+    }
+    @exclusivity(unchecked) private var uncheckedStaged = StagedRecords()
     let eventBuffer: UnsafeMutablePointer<epoll_event>
     let eventCapacity: Int32
 
@@ -98,7 +122,7 @@ public final class EventPoller: @unchecked Sendable {
         var wakePending = false
         var stopRequested = false
         /// The thread `start` made, until `join` collects it.
-        var thread: LoopThread?
+        var thread: NamedThread?
     }
 
     /// A task from `execute`, and what to call once its dispatch is recorded.
@@ -141,7 +165,7 @@ public final class EventPoller: @unchecked Sendable {
         self.dispatcher = Dispatcher(policy: policy)
         let owner = recorder.map(RecordingTargets.init(recorder:))
         self.recordingOwner = owner
-        self.recording = owner.map { Recording(targets: .passUnretained($0)) }
+        self.borrowedRecording = owner.map { Recording(targets: .passUnretained($0)) }
         var logger = Logger(label: "polltrace.poller")
         logger[metadataKey: "poller"] = "\(label)#\(id)"
         self.logger = logger
@@ -193,7 +217,7 @@ public final class EventPoller: @unchecked Sendable {
     /// True on the thread running the loop, and on any thread while the loop does not run.
     public var isOnLoopThread: Bool {
         shared.withLock {
-            if let thread = $0.lifecycle.thread { thread == LoopThread.currentID } else { true }
+            if let thread = $0.lifecycle.thread { thread == NamedThread.currentID } else { true }
         }
     }
 

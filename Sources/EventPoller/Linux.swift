@@ -11,7 +11,7 @@ public enum Linux {
     enum Epoll {
         @inline(never)
         static func create() throws -> Int32 {
-            try syscallValue { epoll_create1(Int32(EPOLL_CLOEXEC)) }
+            try syscallValue("epoll_create1") { epoll_create1(Int32(EPOLL_CLOEXEC)) }
         }
 
         @inline(never)
@@ -34,7 +34,7 @@ public enum Linux {
             var event = epoll_event()
             event.events = events
             event.data.u64 = data
-            _ = try syscallValue(where: "epoll_ctl") { epoll_ctl(epollFD, operation, fd, &event) }
+            _ = try syscallValue("epoll_ctl") { epoll_ctl(epollFD, operation, fd, &event) }
         }
 
         /// Waits for events. An interrupting signal returns 0 events rather than
@@ -54,7 +54,7 @@ public enum Linux {
     public enum EventFd {
         @inline(never)
         public static func create(initialValue: UInt32 = 0) throws -> Int32 {
-            try syscallValue(where: "eventfd") { eventfd(initialValue, Int32(EFD_CLOEXEC | EFD_NONBLOCK)) }
+            try syscallValue("eventfd") { eventfd(initialValue, Int32(EFD_CLOEXEC | EFD_NONBLOCK)) }
         }
 
         /// Adds `value` to the counter. `.wouldBlock` only if the counter would overflow.
@@ -62,14 +62,14 @@ public enum Linux {
         @inline(never)
         public static func write(fd: Int32, value: UInt64 = 1) throws -> IOResult<Int> {
             var value = value
-            return try syscall(blocking: false, where: "eventfd_write") { Glibc.write(fd, &value, 8) }
+            return try syscall("eventfd_write", blocking: false) { Glibc.write(fd, &value, 8) }
         }
 
         /// Reads and resets the counter; `.wouldBlock` when it is zero.
         @inline(never)
         public static func read(fd: Int32) throws -> IOResult<UInt64> {
             var value: UInt64 = 0
-            switch try syscall(blocking: false, where: "eventfd_read", { Glibc.read(fd, &value, 8) }) {
+            switch try syscall("eventfd_read", blocking: false, { Glibc.read(fd, &value, 8) }) {
             case .processed: return .processed(value)
             case .wouldBlock: return .wouldBlock
             }
@@ -90,12 +90,12 @@ public enum Linux {
 
         @inline(never)
         public static func read(fd: Int32, into buffer: UnsafeMutableRawBufferPointer) throws -> IOResult<Int> {
-            try syscall(blocking: false, where: "read") { Glibc.read(fd, buffer.baseAddress, buffer.count) }
+            try syscall("read", blocking: false) { Glibc.read(fd, buffer.baseAddress, buffer.count) }
         }
 
         @inline(never)
         public static func write(fd: Int32, from buffer: UnsafeRawBufferPointer) throws -> IOResult<Int> {
-            try syscall(blocking: false, where: "write") { Glibc.write(fd, buffer.baseAddress, buffer.count) }
+            try syscall("write", blocking: false) { Glibc.write(fd, buffer.baseAddress, buffer.count) }
         }
 
         /// A non-blocking, close-on-exec pipe, made so in the same call (`pipe2`).
@@ -104,7 +104,7 @@ public enum Linux {
             var fds: (Int32, Int32) = (-1, -1)
             _ = try withUnsafeMutablePointer(to: &fds) { pointer in
                 try pointer.withMemoryRebound(to: Int32.self, capacity: 2) { fds in
-                    try syscallValue(where: "pipe2") { clinux_pipe_nonblocking_cloexec(fds) }
+                    try syscallValue("pipe2") { clinux_pipe_nonblocking_cloexec(fds) }
                 }
             }
             return (fds.0, fds.1)
@@ -112,14 +112,14 @@ public enum Linux {
 
         @inline(never)
         public static func setCloseOnExec(_ fd: Int32) throws {
-            _ = try syscallValue(where: "fcntl") { fcntl(fd, F_SETFD, FD_CLOEXEC) }
+            _ = try syscallValue("fcntl") { fcntl(fd, F_SETFD, FD_CLOEXEC) }
         }
 
         /// Sets `O_NONBLOCK` on an fd made elsewhere.
         @inline(never)
         public static func setNonBlocking(_ fd: Int32) throws {
-            let flags = try syscallValue(where: "fcntl") { fcntl(fd, F_GETFL) }
-            _ = try syscallValue(where: "fcntl") { fcntl(fd, F_SETFL, flags | O_NONBLOCK) }
+            let flags = try syscallValue("fcntl") { fcntl(fd, F_GETFL) }
+            _ = try syscallValue("fcntl") { fcntl(fd, F_SETFL, flags | O_NONBLOCK) }
         }
     }
 }

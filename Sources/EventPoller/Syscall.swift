@@ -1,7 +1,8 @@
 import CLinux
 import Glibc
 
-/// A system call failed. `call` names it (the wrapper's `#function`), `errno` says why.
+/// A system call failed. `call` names it (the name its wrapper passes to `syscall`),
+/// `errno` says why.
 public struct SyscallError: Error, Hashable, Sendable, CustomStringConvertible {
     public var call: String
     public var errno: Int32
@@ -27,7 +28,8 @@ extension IOResult: Equatable where Value: Equatable {}
 
 /// Runs one system call: retries `EINTR`, reports `EAGAIN` as `.wouldBlock` (when the
 /// fd is non-blocking), and throws every other failure as a `SyscallError` naming the
-/// call.
+/// call. The name has no default: a default of `#function` names the Swift wrapper
+/// (`create()`), not the call that failed (`epoll_create1`).
 ///
 /// `@inline(never)`, like every wrapper that calls it: errno is thread-local and
 /// any code the compiler inlines between the call and the read (ARC traffic, a
@@ -35,8 +37,8 @@ extension IOResult: Equatable where Value: Equatable {}
 /// frame leaves nothing in between.
 @inline(never)
 func syscall<T: FixedWidthInteger & Sendable>(
+    _ name: String,
     blocking: Bool,
-    where function: String = #function,
     _ body: () throws -> T
 ) throws -> IOResult<T> {
     while true {
@@ -49,7 +51,7 @@ func syscall<T: FixedWidthInteger & Sendable>(
         case EAGAIN where !blocking, EWOULDBLOCK where !blocking:
             return .wouldBlock
         default:
-            throw SyscallError(call: function, errno: err)
+            throw SyscallError(call: name, errno: err)
         }
     }
 }
@@ -57,15 +59,11 @@ func syscall<T: FixedWidthInteger & Sendable>(
 /// `syscall` for calls that cannot return `EAGAIN` (or where it would be a failure).
 @inline(never)
 func syscallValue<T: FixedWidthInteger & Sendable>(
-    where function: String = #function,
+    _ name: String,
     _ body: () throws -> T
 ) throws -> T {
-    switch try syscall(blocking: true, where: function, body) {
+    switch try syscall(name, blocking: true, body) {
     case .processed(let value): return value
-    case .wouldBlock: throw SyscallError(call: function, errno: EAGAIN)
+    case .wouldBlock: throw SyscallError(call: name, errno: EAGAIN)
     }
 }
-
-/// The monotonic clock every record's `timeNs` uses.
-@inline(__always)
-func monotonicNow() -> UInt64 { UInt64(clinux_monotonic_ns()) }

@@ -12,12 +12,37 @@ public final class SequenceCounter: Sendable {
     }
 
     /// The next number. Lock-free; safe from any thread.
+    //
+    // Why `.relaxed` is enough. A sequence number must be (1) unique, (2) larger
+    // than every number taken earlier on the same thread, and (3) larger than the
+    // number of any record that happens before this one on another thread. The
+    // case that matters is an fd number closed on one poller and reused on
+    // another: the close's number is taken before `close(2)`, the open's after the
+    // call that returned the number, and the kernel hands the number over under
+    // its fd-table lock, whose release and acquire make the first `next()` happen
+    // before the second. Likewise when one thread tells another through a lock,
+    // an eventfd or a task queue.
+    //
+    // Every read-modify-write of one atomic, whatever its ordering, is atomic and
+    // takes its place in that atomic's single modification order, reading the
+    // value just before it there: so no two calls return the same number (1), and
+    // the numbers follow the modification order. Coherence puts an operation that
+    // happens before another earlier in that order, for relaxed operations too:
+    // same thread (2), and across threads through any happens-before edge (3).
+    // What the counter does not do is publish the record itself; the record
+    // reaches the writer through the recorder's lock, which orders it.
+    //
+    // What would break this: deriving a number without a read-modify-write (a
+    // load then a store), or expecting numbers to order records that no
+    // happens-before edge relates (two pollers' independent events get numbers in
+    // whichever order their increments ran, and the trace says only that).
     @inline(__always)
     public func next() -> SequenceNumber {
         last.wrappingAdd(1, ordering: .relaxed).newValue
     }
 
-    /// The most recently handed-out number.
+    /// The most recently handed-out number: at least every number whose `next()`
+    /// happens before this read (coherence, as for `next`).
     public var current: SequenceNumber { last.load(ordering: .relaxed) }
 }
 

@@ -54,7 +54,7 @@ final class ControlAPI {
             service = try RTPService.open(on: daemon.controlPoller, address: daemon.configuration.address,
                                           port: UInt16(port), daemon: daemon)
         } catch {
-            if SocketCalls.isAddressInUse(error) {
+            if DaemonError.isAddressInUse(error) {
                 return failed(.error(.conflict, "port \(port) is in use"))
             }
             daemon.logger.error("opening a service failed: \(error)")

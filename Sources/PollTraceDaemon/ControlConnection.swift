@@ -39,7 +39,7 @@ final class ControlConnection {
         self.daemon = daemon
         self.peer = peer
         parser = HTTPRequestParser(limits: daemon.configuration.httpLimits)
-        lastActivityNs = PollTraceDaemon.monotonicNs()
+        lastActivityNs = MonotonicClock.nowNs()
     }
 
     var poller: EventPoller { daemon.controlPoller }
@@ -53,7 +53,7 @@ final class ControlConnection {
         let buffer = daemon.readBuffer(for: poller)
         let result: IOResult<Int>
         do {
-            result = try SocketCalls.receive(registration.fd, into: buffer.storage)
+            result = try Linux.Socket.receive(registration.fd, into: buffer.storage)
         } catch {
             return close() // reset by the peer
         }
@@ -62,7 +62,7 @@ final class ControlConnection {
             return
         }
         guard count > 0 else { return close() } // the client closed
-        lastActivityNs = PollTraceDaemon.monotonicNs()
+        lastActivityNs = MonotonicClock.nowNs()
         if requestStartedNs == nil { requestStartedNs = lastActivityNs }
         switch phase {
         case .draining:
@@ -146,7 +146,7 @@ final class ControlConnection {
 
     private func flush() {
         while !outbox.isEmpty {
-            let result = outbox.withUnsafeBytes { try? SocketCalls.send(registration.fd, $0) }
+            let result = outbox.withUnsafeBytes { try? Linux.Socket.send(registration.fd, $0) }
             switch result {
             case .processed(let sent)?:
                 outbox.removeFirst(sent)
@@ -159,9 +159,9 @@ final class ControlConnection {
         }
         setWritableInterest(false)
         if phase == .closingAfterWrite {
-            SocketCalls.shutdownWrite(registration.fd)
+            try? Linux.Socket.shutdownWrite(registration.fd)
             phase = .draining
-            drainDeadlineNs = PollTraceDaemon.monotonicNs() + 1_000_000_000
+            drainDeadlineNs = MonotonicClock.nowNs() + 1_000_000_000
         }
     }
 

@@ -23,4 +23,9 @@ public enum DaemonError: Error, CustomStringConvertible {
         if let error = error as? SyscallError { return String(cString: strerror(error.errno)) }
         return "\(error)"
     }
+
+    /// True when a failure means "that address is taken" (the API's 409).
+    static func isAddressInUse(_ error: any Error) -> Bool {
+        (error as? SyscallError)?.errno == EADDRINUSE
+    }
 }

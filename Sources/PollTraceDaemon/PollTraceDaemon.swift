@@ -1,4 +1,3 @@
-import CLinux
 import EventPoller
 import Foundation
 import Logging
@@ -91,7 +90,7 @@ public final class PollTraceDaemon: @unchecked Sendable {
             try? poller.close(fd: listenerFD)
             throw error
         }
-        recorder?.startRotationWatch()
+        try recorder?.startRotationWatch()
         state = .setUp
         logger.info("polltraced listening", metadata: [
             "address": "\(configuration.address)", "port": "\(controlPort)",
@@ -150,7 +149,8 @@ public final class PollTraceDaemon: @unchecked Sendable {
             }
             guard let fd else { break }
             accepted += 1
-            let peer = SocketCalls.peerIPv4(fd)
+            // 0 when the kernel cannot say: then all such connections share one count.
+            let peer = ((try? Linux.Socket.peerIPv4(fd)) ?? nil) ?? 0
             guard peerCounts.admit(peer) else {
                 stats.connectionsRefused.wrappingAdd(1, ordering: .relaxed)
                 refuse(fd: fd, poller: context.poller, reason: "too many connections from \(PeerConnectionCount.describe(peer)) (limit \(configuration.maxConnectionsPerPeer) per address)")
@@ -184,8 +184,8 @@ public final class PollTraceDaemon: @unchecked Sendable {
     /// empty socket buffer, so a single non-blocking send delivers it.
     private func refuse(fd: Int32, poller: EventPoller, reason: String) {
         let response = HTTPResponse.error(.serviceUnavailable, reason, closesConnection: true)
-        _ = response.bytes.withUnsafeBytes { try? SocketCalls.send(fd, $0) }
-        SocketCalls.shutdownWrite(fd)
+        _ = response.bytes.withUnsafeBytes { try? Linux.Socket.send(fd, $0) }
+        try? Linux.Socket.shutdownWrite(fd)
         try? poller.close(fd: fd)
     }
 
@@ -206,7 +206,7 @@ public final class PollTraceDaemon: @unchecked Sendable {
     }
 
     private func sweep() {
-        let now = Self.monotonicNs()
+        let now = MonotonicClock.nowNs()
         for connection in Array(controlConnections.values) { connection.sweep(nowNs: now) }
         if controlConnections.isEmpty, let sweepTimer {
             controlPoller.cancelTimer(sweepTimer)
@@ -262,8 +262,6 @@ public final class PollTraceDaemon: @unchecked Sendable {
         }
         return document
     }
-
-    static func monotonicNs() -> UInt64 { UInt64(clinux_monotonic_ns()) }
 }
 
 /// Lets a connection's handler refer to the connection made after registering.

@@ -64,7 +64,7 @@ enum RTPConnection {
         for attempt in 0..<4 {
             let result: IOResult<Int>
             do {
-                result = try SocketCalls.receive(fd, into: buffer.storage)
+                result = try Linux.Socket.receive(fd, into: buffer.storage)
             } catch {
                 result = .processed(0) // reset by the peer: done, like an orderly close
             }

@@ -36,7 +36,7 @@ final class RTPService {
                 udpFD = try poller.makeUDPSocket(host: address, port: port)
             } catch {
                 try? poller.close(fd: listenerFD)
-                if requested == 0, attempts < 8, SocketCalls.isAddressInUse(error) { continue }
+                if requested == 0, attempts < 8, DaemonError.isAddressInUse(error) { continue }
                 throw error
             }
             // Build the service before registering so both handlers can capture it.
@@ -55,7 +55,7 @@ final class RTPService {
                 try? poller.close(fd: listenerFD)
                 throw error
             }
-            let service = RTPService(port: port, udp: udp, listener: listener, openedAtNs: PollTraceDaemon.monotonicNs())
+            let service = RTPService(port: port, udp: udp, listener: listener, openedAtNs: MonotonicClock.nowNs())
             box.service = service
             return service
         }
@@ -78,7 +78,7 @@ final class RTPService {
         let buffer = daemon.readBuffer(for: context.poller)
         var received = 0
         while received < 64 {
-            guard case .processed = (try? SocketCalls.receive(udp.fd, into: buffer.storage)) ?? .wouldBlock else { break }
+            guard case .processed = (try? Linux.Socket.receive(udp.fd, into: buffer.storage)) ?? .wouldBlock else { break }
             received += 1
         }
         datagrams += received

@@ -30,7 +30,6 @@ public final class DaemonRecorder: TraceRecorder, Sendable {
         var finished = TraceWriterStatistics()
         var fileNumber = 0
         var rotations = 0
-        var pendingCloses = 0
         /// The file whose write failure is already logged.
         var failureReported: String?
         /// A policy rotation failed and has not succeeded since (its error is logged once).
@@ -140,48 +139,34 @@ public final class DaemonRecorder: TraceRecorder, Sendable {
             state.writer = try makeWriter(&state)
             route(to: state.writer)
             state.rotations += 1
-            if old != nil { state.pendingCloses += 1 }
+            if old != nil { background.closeStarting() }
             return (old, state.writer!.path)
         }
         if let old {
-            let thread = Thread { [self] in
+            background.runClose { [self] in
                 finish(old)
                 applyRetention()
             }
-            thread.start()
         }
         logger.info("trace rotated", metadata: ["closed": "\(old?.path ?? "-")", "opened": "\(opened)"])
         return (old?.path, opened)
     }
 
-    /// Every `watchIntervalNs`, on a plain thread of the recorder's own, off the
-    /// event loops: reports a trace that stopped being written (`reportWriteFailure`)
+    /// Every `watchIntervalNs`, on a thread of the recorder's own, off the event
+    /// loops: reports a trace that stopped being written (`reportWriteFailure`)
     /// and applies the rotation policy. On a loop timer each check would be a
     /// dispatch in the trace, so an idle daemon would keep writing its trace only to
     /// say that it checked.
-    public func startRotationWatch() {
-        let thread = Thread { [self] in
-            var lastCheck = Self.monotonicNs()
-            while !watchStopped.load(ordering: .acquiring) {
-                usleep(50_000)
-                let now = Self.monotonicNs()
-                guard now &- lastCheck >= Self.watchIntervalNs else { continue }
-                lastCheck = now
-                if watchStopped.load(ordering: .acquiring) { break }
-                reportWriteFailure()
-                rotateIfDue(nowNs: now)
-            }
-            watchExited.store(true, ordering: .releasing)
+    public func startRotationWatch() throws {
+        try background.startWatch(name: "trace-rotation", intervalNs: Self.watchIntervalNs) { [self] nowNs in
+            reportWriteFailure()
+            rotateIfDue(nowNs: nowNs)
         }
-        thread.name = "trace-rotation"
-        watchRunning.store(true, ordering: .releasing)
-        thread.start()
     }
 
     static let watchIntervalNs: UInt64 = 250_000_000
-    private let watchStopped = Atomic<Bool>(false)
-    private let watchRunning = Atomic<Bool>(false)
-    private let watchExited = Atomic<Bool>(false)
+    /// The rotation watch and the closes of rotated files.
+    private let background = RecorderBackground()
 
     /// Logs, once per file, that the current trace stopped being written (disk
     /// full, size limit, I/O error): the writer keeps the daemon running and counts
@@ -235,10 +220,7 @@ public final class DaemonRecorder: TraceRecorder, Sendable {
     /// After this, records are discarded (the daemon has stopped its pollers first).
     public func close() throws {
         // Stop the rotation watch first, so it cannot open a file after this one.
-        watchStopped.store(true, ordering: .releasing)
-        if watchRunning.load(ordering: .acquiring) {
-            while !watchExited.load(ordering: .acquiring) { usleep(5_000) }
-        }
+        background.stopWatch()
         let current = state.withLock { state -> TraceWriter? in
             defer {
                 state.writer = nil
@@ -253,7 +235,7 @@ public final class DaemonRecorder: TraceRecorder, Sendable {
             absorb(current.statistics)
         }
         // Wait for background closes still running (bounded: each is one file's flush).
-        while state.withLock({ $0.pendingCloses }) > 0 { usleep(10_000) }
+        background.waitForCloses()
         if let current { markFinished(current.path) }
         applyRetention()
         if let failure { throw failure }
@@ -264,7 +246,6 @@ public final class DaemonRecorder: TraceRecorder, Sendable {
         reportFinishedAfterFailure(writer)
         absorb(writer.statistics)
         markFinished(writer.path)
-        state.withLock { $0.pendingCloses -= 1 }
     }
 
     /// Files are numbered in the order they were opened; keep `completed` in that
@@ -311,7 +292,7 @@ public final class DaemonRecorder: TraceRecorder, Sendable {
         let path = "\(settings.directory)/\(settings.prefix)-\(Self.timestamp())-\(getpid())-\(state.fileNumber).sqlite"
         let metadata = TraceMetadata(
             pid: getpid(), program: "polltraced", host: ProcessInfo.processInfo.hostName,
-            startWallClockNs: UInt64(Date().timeIntervalSince1970 * 1e9), startMonotonicNs: Self.monotonicNs())
+            startWallClockNs: UInt64(Date().timeIntervalSince1970 * 1e9), startMonotonicNs: MonotonicClock.nowNs())
         let mode: TraceMode = settings.mode == .drop ? .drop : .lossless
         let writer: TraceWriter
         do {
@@ -325,7 +306,7 @@ public final class DaemonRecorder: TraceRecorder, Sendable {
             throw error
         }
         for info in state.pollers { writer.pollerStarted(info) }
-        state.openedAtNs = Self.monotonicNs()
+        state.openedAtNs = MonotonicClock.nowNs()
         return writer
     }
 
@@ -335,12 +316,6 @@ public final class DaemonRecorder: TraceRecorder, Sendable {
         formatter.timeZone = TimeZone(identifier: "UTC")
         formatter.dateFormat = "yyyyMMdd'T'HHmmss"
         return formatter.string(from: Date())
-    }
-
-    static func monotonicNs() -> UInt64 {
-        var time = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &time)
-        return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
     }
 
     static func fileBytes(_ path: String) -> Int64 {

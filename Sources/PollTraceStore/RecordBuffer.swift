@@ -39,6 +39,7 @@ final class RecordBuffer: @unchecked Sendable {
     /// Guards `writerWoken`, `closeRequested`, `newPollers` and the writer's wait.
     /// Never taken while a shard's lock is held.
     private let wake = ConditionLock()
+    private let writerWake: ConditionLock.Condition
     private var writerWoken = false
     private var closeRequested = false
     private var newPollers: [PollerInfo] = []
@@ -50,6 +51,7 @@ final class RecordBuffer: @unchecked Sendable {
         self.capacity = capacity
         self.sequence = sequence
         self.scheduling = scheduling
+        writerWake = wake.makeCondition()
         shards = UnretainedObjects((0..<Self.shardCount).map { _ in Shard(capacity: capacity) })
     }
 
@@ -119,7 +121,7 @@ final class RecordBuffer: @unchecked Sendable {
                 wakeWriter()
                 shard.lock.lock()
                 // The writer may have swapped while the lock was free.
-                if shard.filling.count >= capacity && !shard.closing && !shard.writerStopped { shard.lock.waitForRoom() }
+                if shard.filling.count >= capacity && !shard.closing && !shard.writerStopped { shard.roomAvailable.wait() }
             }
             if shard.closing || shard.writerStopped {
                 shard.refusedCount += 1
@@ -151,7 +153,7 @@ final class RecordBuffer: @unchecked Sendable {
         scheduling?.writerIsBehind()
         wake.lock()
         writerWoken = true
-        wake.wakeWriter()
+        writerWake.signal()
         wake.unlock()
     }
 
@@ -169,8 +171,8 @@ final class RecordBuffer: @unchecked Sendable {
     func take(spare: [TraceRecord], waitUntilMonotonicNs deadline: UInt64) -> Chunk {
         if spare.capacity > 0 { spares.append(spare) }  // the writer emptied it
         wake.lock()
-        while !writerWoken && !closeRequested && monotonicNowNs() < deadline {
-            wake.waitForWriterWake(untilMonotonicNs: deadline)
+        while !writerWoken && !closeRequested && MonotonicClock.nowNs() < deadline {
+            writerWake.wait(untilMonotonicNs: deadline)
         }
         writerWoken = false
         let pollers = newPollers
@@ -193,12 +195,12 @@ final class RecordBuffer: @unchecked Sendable {
             swap(&taken, &shard.filling)
             if let run = shard.lost {
                 // Taken now, under the lock: after every lost number, before any later record.
-                let gap = Gap(seq: sequence.next(), timeNs: monotonicNowNs(), firstLost: run.first, lastLost: run.last,
+                let gap = Gap(seq: sequence.next(), timeNs: MonotonicClock.nowNs(), firstLost: run.first, lastLost: run.last,
                               lostCount: run.count, fromTimeNs: run.fromTimeNs, toTimeNs: run.toTimeNs)
                 taken.append(.gap(gap))
                 shard.lost = nil
             }
-            shard.lock.announceRoom()
+            shard.roomAvailable.broadcast()
             shard.lock.unlock()
             NearlySortedRecords.sort(&taken)
             runs.append(consume taken)
@@ -220,12 +222,12 @@ final class RecordBuffer: @unchecked Sendable {
         for shard in shards.all {
             shard.lock.lock()
             shard.closing = true
-            shard.lock.announceRoom()
+            shard.roomAvailable.broadcast()
             shard.lock.unlock()
         }
         wake.lock()
         closeRequested = true
-        wake.wakeWriter()
+        writerWake.signal()
         wake.unlock()
     }
 
@@ -234,7 +236,7 @@ final class RecordBuffer: @unchecked Sendable {
         for shard in shards.all {
             shard.lock.lock()
             shard.writerStopped = true
-            shard.lock.announceRoom()
+            shard.roomAvailable.broadcast()
             shard.lock.unlock()
         }
     }
@@ -261,11 +263,25 @@ private struct LostRun {
 /// One poller's part of the buffer. Everything in it is guarded by `lock`.
 private final class Shard: @unchecked Sendable {
     let lock = ConditionLock()
+    /// Broadcast when the writer swapped `filling` out (or recording must stop):
+    /// a lossless recorder waiting for room looks again.
+    let roomAvailable: ConditionLock.Condition
     let wakeThreshold: Int
     // The lock is what rules out overlapping access, so the runtime's exclusivity
-    // check on `filling` (two per append, about 150 instructions, a third of what
-    // recording cost the loop thread) is left out.
-    @exclusivity(unchecked) var filling: [TraceRecord] = []
+    // check on the storage (two per append, about 150 instructions, a third of what
+    // recording cost the loop thread) is left out. Debug builds assert the lock is
+    // held on every access instead; release builds compile the assert out.
+    var filling: [TraceRecord] {
+        @inline(__always) _read {
+            lock.assertHeld()
+            yield uncheckedFilling
+        }
+        @inline(__always) _modify {
+            lock.assertHeld()
+            yield &uncheckedFilling
+        }
+    }
+    @exclusivity(unchecked) private var uncheckedFilling: [TraceRecord] = []
     var lost: LostRun?
     /// Records refused: dropped in drop mode, or offered after close.
     var refusedCount = 0
@@ -276,6 +292,7 @@ private final class Shard: @unchecked Sendable {
     var writerStopped = false
 
     init(capacity: Int) {
+        roomAvailable = lock.makeCondition()
         wakeThreshold = max(1, capacity / 2)
     }
 }

@@ -26,7 +26,7 @@ public final class TraceWriter: TraceRecorder, Sendable {
     private let stats = StatisticsBox()
     /// Under `.adaptive` (when this process may take a thread out of SCHED_IDLE).
     private let scheduling: WriterScheduling?
-    private let thread: BackgroundThread
+    private let thread: NamedThread
     /// Set by the first `close()`, which holds this lock until the file is
     /// finished, so a concurrent second `close()` waits for the same result.
     private let closeResult = Mutex<Result<Void, TraceStoreError>?>(nil)
@@ -53,8 +53,12 @@ public final class TraceWriter: TraceRecorder, Sendable {
         // by the writer thread, which the box hands it to.
         let file = try TraceFile(path: path, metadata: metadata, options: options)
         let handoff = UncheckedBox(file)
-        thread = try BackgroundThread(name: "trace-writer") { [buffer, stats, options, scheduling] in
-            Self.writerLoop(file: handoff.value, buffer: buffer, stats: stats, options: options, scheduling: scheduling)
+        do {
+            thread = try NamedThread(name: "trace-writer") { [buffer, stats, options, scheduling] in
+                Self.writerLoop(file: handoff.value, buffer: buffer, stats: stats, options: options, scheduling: scheduling)
+            }
+        } catch {
+            throw TraceStoreError.writeFailed(path: path, detail: "\(error)")
         }
     }
 
@@ -123,7 +127,7 @@ public final class TraceWriter: TraceRecorder, Sendable {
         spare.reserveCapacity(options.bufferCapacity)
         var failed = false
         while true {
-            var chunk = buffer.take(spare: spare, waitUntilMonotonicNs: monotonicNowNs() + max(intervalNs, 1_000_000))
+            var chunk = buffer.take(spare: spare, waitUntilMonotonicNs: MonotonicClock.nowNs() + max(intervalNs, 1_000_000))
             scheduling?.writerTook(largestShard: chunk.largestShard, capacity: options.bufferCapacity)
             if !failed && (!chunk.records.isEmpty || !chunk.pollers.isEmpty) {
                 do {
@@ -169,10 +173,10 @@ public final class TraceWriter: TraceRecorder, Sendable {
         if !failed, let verdicts = options.finalization {
             // Off the traced loop: every record is written, and the loop is no longer
             // recording into this file.
-            let began = monotonicNowNs()
+            let began = MonotonicClock.nowNs()
             do {
                 let summary = try TraceFinalizer.finalize(source: file.path, destination: file.path, verdicts: verdicts, ending: .closed)
-                let elapsed = monotonicNowNs() - began
+                let elapsed = MonotonicClock.nowNs() - began
                 stats.withLock {
                     $0.finalizedRecords = summary.records
                     $0.finalizedFindings = summary.findings

@@ -157,7 +157,7 @@ struct Polltraced: AsyncParsableCommand {
         do {
             try daemon.setUp()
         } catch {
-            try? daemon.stop()
+            try? await daemon.stopWithoutBlocking()
             FileHandle.standardError.write(Data("polltraced: \(error)\n".utf8))
             throw ExitCode.failure
         }

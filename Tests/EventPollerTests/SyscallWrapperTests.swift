@@ -30,6 +30,24 @@ final class SyscallWrapperTests: XCTestCase {
         }
     }
 
+    /// The error names the system call, not the Swift wrapper that made it (a
+    /// defaulted `#function` would say "create()"). With no fd left to hand out,
+    /// the poller's first call, `epoll_create1`, fails with EMFILE.
+    func testPollerCreation_whenNoFDIsLeft_namesEpollCreate1() throws {
+        var saved = rlimit()
+        XCTAssertEqual(getrlimit(Int32(RLIMIT_NOFILE.rawValue), &saved), 0)
+        var none = saved
+        none.rlim_cur = 0
+        XCTAssertEqual(setrlimit(Int32(RLIMIT_NOFILE.rawValue), &none), 0, "lowering one's own soft limit is always allowed")
+        let result = Result { try EventPoller(id: 1, label: "no-fds") }
+        XCTAssertEqual(setrlimit(Int32(RLIMIT_NOFILE.rawValue), &saved), 0)
+        if case .success(let poller) = result { try poller.close() }
+        XCTAssertThrowsError(try result.get()) { error in
+            XCTAssertEqual((error as? SyscallError)?.call, "epoll_create1", "the error must name the call: \(error)")
+            XCTAssertEqual((error as? SyscallError)?.errno, EMFILE)
+        }
+    }
+
     func testEmptyEventFDReadIsWouldBlockNotAnError() throws {
         let fd = try Linux.EventFd.create()
         defer { try? Linux.FileDescriptor.close(fd) }

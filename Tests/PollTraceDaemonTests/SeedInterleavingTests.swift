@@ -62,9 +62,12 @@ final class DaemonSeedInterleavingTests: XCTestCase {
             XCTAssertEqual(response.status, 201, response.body)
             return UInt16(try XCTUnwrap(response.json["port"] as? Int))
         }
-        /// Lets the loopback deliver what was just sent before the next step, so
-        /// the fds become ready in the order of the steps (no assertion on time).
-        func settle() { usleep(3_000) }
+        /// Returns once the daemon's end of `client`'s control connection holds
+        /// what the client sent, so the fds become ready in the order of the steps.
+        func waitUntilReceived(_ client: TestClient) {
+            waitUntilDaemonSocketIsReadable(type: SOCK_STREAM, localPort: daemon.controlPort,
+                                            peerPort: boundPort(of: client.fd))
+        }
 
         do {
             let c1 = try TestClient(port: daemon.controlPort)
@@ -77,13 +80,13 @@ final class DaemonSeedInterleavingTests: XCTestCase {
                 try poller.runOnce(timeoutMs: 0)
 
                 c1.request("POST", "/api/rtp/close", body: #"{"port": \#(serviceA)}"#)
-                settle()
+                waitUntilReceived(c1)
                 let peer = try TestClient(port: serviceB)
-                settle()
+                waitUntilDaemonSocketIsReadable(type: SOCK_STREAM, localPort: serviceB, peerPort: nil)
                 c2.request("POST", "/api/rtp/open", body: "{}")
-                settle()
+                waitUntilReceived(c2)
                 sendDatagram(to: serviceA)
-                settle()
+                waitUntilDaemonSocketIsReadable(type: SOCK_DGRAM, localPort: serviceA, peerPort: nil)
                 try poller.runOnce(timeoutMs: 100) // the batch
 
                 try pump { c1.isReadable && c2.isReadable }

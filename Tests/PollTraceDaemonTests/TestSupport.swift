@@ -205,3 +205,38 @@ class RunningDaemonTestCase: XCTestCase {
         super.tearDown()
     }
 }
+
+/// The port a socket of this process is bound to (its local or its peer's end).
+func boundPort(of fd: Int32, peer: Bool = false) -> UInt16? {
+    var address = sockaddr_in()
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let result = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { peer ? getpeername(fd, $0, &length) : getsockname(fd, $0, &length) }
+    }
+    guard result == 0, address.sin_family == sa_family_t(AF_INET) else { return nil }
+    return UInt16(bigEndian: address.sin_port)
+}
+
+/// Waits until the daemon's end of a loopback socket is readable, without reading
+/// it: the step that sent to it is then done in the kernel, and the next step's fd
+/// becomes ready after it. The daemon runs in this process, so its socket is found
+/// by address: type (`SOCK_STREAM`, `SOCK_DGRAM`), local port, and the peer's
+/// port for a connected socket (nil: not connected, a listener or a UDP socket).
+/// The 5 s bound only keeps a broken daemon from hanging the test.
+func waitUntilDaemonSocketIsReadable(type: __socket_type, localPort: UInt16, peerPort: UInt16?,
+                                     file: StaticString = #filePath, line: UInt = #line) {
+    let matches = openFDs().keys.sorted().filter { fd in
+        var socketType: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        guard getsockopt(fd, SOL_SOCKET, SO_TYPE, &socketType, &length) == 0, socketType == Int32(type.rawValue),
+              boundPort(of: fd) == localPort else { return false }
+        return boundPort(of: fd, peer: true) == peerPort
+    }
+    guard matches.count == 1, let fd = matches.first else {
+        return XCTFail("expected one daemon socket (type \(type.rawValue), port \(localPort), peer \(peerPort.map(String.init) ?? "none")), found \(matches)",
+                       file: file, line: line)
+    }
+    var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+    XCTAssertEqual(poll(&entry, 1, 5_000), 1, "the daemon's socket \(fd) on port \(localPort) never became readable",
+                   file: file, line: line)
+}

@@ -44,7 +44,7 @@ final class DropModeTests: XCTestCase {
         var seen: [SequenceNumber] = []
         let deadline = Date().addingTimeInterval(2)
         while seen.count < 3 && Date() < deadline {
-            seen += buffer.take(spare: [], waitUntilMonotonicNs: monotonicNowNs() + 1_000_000).records.map(\.seq)
+            seen += buffer.take(spare: [], waitUntilMonotonicNs: MonotonicClock.nowNs() + 1_000_000).records.map(\.seq)
         }
         XCTAssertEqual(seen, [1, 2, 3], "lossless: every record arrives, in order")
         XCTAssertEqual(buffer.refused, 0)
@@ -94,7 +94,7 @@ final class DropModeTests: XCTestCase {
         var seen: [SequenceNumber] = []
         let deadline = Date().addingTimeInterval(2)
         while seen.count < 10 && Date() < deadline {
-            seen += buffer.take(spare: [], waitUntilMonotonicNs: monotonicNowNs() + 1_000_000).records.map(\.seq)
+            seen += buffer.take(spare: [], waitUntilMonotonicNs: MonotonicClock.nowNs() + 1_000_000).records.map(\.seq)
         }
         XCTAssertEqual(seen, Array(1...10), "lossless: every record of the bulk append arrives, in order")
         XCTAssertEqual(buffer.refused, 0)

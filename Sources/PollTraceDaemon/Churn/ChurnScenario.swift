@@ -1,6 +1,6 @@
-import Dispatch
 import Foundation
 import Glibc
+import PollTraceCore
 import Synchronization
 
 /// The seed's churn against a running daemon, from threads of this process:
@@ -43,7 +43,7 @@ public struct ChurnScenario: Sendable {
 
     /// Runs the churn and returns when it is done; every service it opened is closed.
     public func run() -> Result {
-        let started = DispatchTime.now().uptimeNanoseconds
+        let started = MonotonicClock.nowNs()
         let deadline = started + UInt64(seconds * 1e9)
         let claimed = Atomic<Int>(0)
         let replacements = Atomic<Int>(0)
@@ -54,13 +54,12 @@ public struct ChurnScenario: Sendable {
         let live = Mutex<[UInt16]>([])
         let scenario = self
         let threadCount = controlWorkers + sprayers + connectors
-        let finished = DispatchSemaphore(value: 0)
+        var threads: [NamedThread] = []
 
-        @Sendable func timeIsUp() -> Bool { DispatchTime.now().uptimeNanoseconds >= deadline }
+        @Sendable func timeIsUp() -> Bool { MonotonicClock.nowNs() >= deadline }
 
         for index in 0..<threadCount {
-            let thread = Thread {
-                defer { finished.signal() }
+            let thread = try? NamedThread(name: "churn-\(index)") {
                 if index < scenario.controlWorkers {
                     defer { workersDone.wrappingAdd(1, ordering: .relaxed) }
                     // Two connections per worker: the seed's "handler of fd 10" (close)
@@ -138,15 +137,16 @@ public struct ChurnScenario: Sendable {
                     }
                 }
             }
-            thread.start()
+            // A thread that cannot start is a failed run of its part of the churn.
+            if let thread { threads.append(thread) } else { failures.wrappingAdd(1, ordering: .relaxed) }
         }
-        for _ in 0..<threadCount { finished.wait() }
+        for thread in threads { thread.join() }
         var result = Result()
         result.replacements = replacements.load(ordering: .relaxed)
         result.failures = failures.load(ordering: .relaxed)
         result.datagrams = datagrams.load(ordering: .relaxed)
         result.connections = connections.load(ordering: .relaxed)
-        result.seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        result.seconds = Double(MonotonicClock.nowNs() - started) / 1e9
         return result
     }
 }

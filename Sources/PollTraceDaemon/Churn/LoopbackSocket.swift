@@ -1,18 +1,14 @@
 import CLinux
+import EventPoller
 import Glibc
 
 /// Blocking loopback client sockets for the load generator (`polltrace-load`) and
-/// the demo's in-process churn: thin wrappers, errors as values.
+/// the demo's in-process churn: thin wrappers, errors as values (`SyscallError`,
+/// as everywhere else).
 ///
 /// The load generator only ever talks to 127.0.0.1: `loopback` is the one address
 /// it builds, and no flag can change it.
 public enum LoopbackSocket {
-    public struct Failure: Error, CustomStringConvertible {
-        public var call: String
-        public var errno: Int32
-        public var description: String { "\(call) failed: \(String(cString: strerror(errno))) (errno \(errno))" }
-    }
-
     public static func loopback(port: UInt16) -> sockaddr_in {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -24,23 +20,23 @@ public enum LoopbackSocket {
     /// Connects to 127.0.0.1:`port`, giving up after `timeoutMs` (a full accept
     /// backlog would otherwise leave connect retrying SYNs for minutes). The socket
     /// is returned blocking, with send and receive timeouts of `timeoutMs`.
-    public static func connectTCP(port: UInt16, timeoutMs: Int32 = 2000) -> Result<Int32, Failure> {
+    public static func connectTCP(port: UInt16, timeoutMs: Int32 = 2000) -> Result<Int32, SyscallError> {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
-        guard fd >= 0 else { return .failure(Failure(call: "socket", errno: clinux_errno())) }
+        guard fd >= 0 else { return .failure(SyscallError(call: "socket", errno: clinux_errno())) }
         var address = loopback(port: port)
         let result = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         if result != 0 {
             let err = clinux_errno()
-            guard err == EINPROGRESS else { close(fd); return .failure(Failure(call: "connect", errno: err)) }
+            guard err == EINPROGRESS else { close(fd); return .failure(SyscallError(call: "connect", errno: err)) }
             var entry = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
             let ready = poll(&entry, 1, timeoutMs)
-            guard ready == 1 else { close(fd); return .failure(Failure(call: "connect (timed out)", errno: ETIMEDOUT)) }
+            guard ready == 1 else { close(fd); return .failure(SyscallError(call: "connect (timed out)", errno: ETIMEDOUT)) }
             var soError: Int32 = 0
             var length = socklen_t(MemoryLayout<Int32>.size)
             getsockopt(fd, SOL_SOCKET, SO_ERROR, &soError, &length)
-            guard soError == 0 else { close(fd); return .failure(Failure(call: "connect", errno: soError)) }
+            guard soError == 0 else { close(fd); return .failure(SyscallError(call: "connect", errno: soError)) }
         }
         _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
         var timeout = timeval(tv_sec: Int(timeoutMs / 1000), tv_usec: Int(timeoutMs % 1000) * 1000)
