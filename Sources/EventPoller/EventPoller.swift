@@ -45,9 +45,9 @@ public final class EventPoller: @unchecked Sendable {
     ///
     /// Borrowed, not owned (`recordingOwner` owns them): each `if let recording`
     /// copies this value, and each call through a strong or `unowned(unsafe)`
-    /// reference costs a retain and a release. With strong references that was four
-    /// of each per dispatch, about 260 instructions a round trip in the echo
-    /// benchmark: half of what recording added to the loop thread.
+    /// reference costs a retain and a release: with strong references, four of each
+    /// per dispatch, half of what recording adds to the loop thread in the echo
+    /// benchmark.
     struct Recording {
         let targets: Unmanaged<RecordingTargets>
 

@@ -59,7 +59,7 @@ public protocol TraceRecorder: AnyObject, Sendable {
     func pollerStarted(_ info: PollerInfo)
     /// Takes the record (`consuming`): the caller hands over a value it just made,
     /// so storing it is a move, not a copy. Copying a `TraceRecord` (an enum whose
-    /// cases hold strings and arrays) was 85 instructions, two fifths of a record call.
+    /// cases hold strings and arrays) costs about two fifths of a record call.
     func record(_ record: consuming TraceRecord)
     /// Takes several records at once, in the order given: what a poller made in
     /// one loop iteration. Same rules as `record`; a recorder that takes locks

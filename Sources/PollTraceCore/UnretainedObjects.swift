@@ -2,7 +2,7 @@
 /// per access.
 ///
 /// Why: taking an object out of a plain array retains it and releases it again,
-/// about 40 instructions, and the record path reaches one of these on every
+/// and the record path reaches one of these on every
 /// record (a record buffer's shard, a daemon lane, a statistics tally). The list
 /// owns its objects, so a borrowed reference stays valid for as long as the list.
 public struct UnretainedObjects<Object: AnyObject> {

@@ -2,8 +2,8 @@ import EventPoller
 import PollTraceCore
 
 /// An accepted TCP connection to a service. Reads (and counts) until the peer
-/// closes, then closes. It has no timeout: the service reads until the peer
-/// is done, and the peak-connections benchmark holds connections open on purpose.
+/// closes, then closes. It has no timeout: an RTP-style service reads until the
+/// peer is done, and the peak-connections benchmark holds connections open on purpose.
 enum RTPConnection {
     /// The connections one accept handler run took, grouped by the poller each will
     /// live on. Those for the accepting poller are registered at once; the others

@@ -269,10 +269,10 @@ public final class DaemonRecorder: TraceRecorder, Sendable {
     /// Deletes this daemon's oldest finished files beyond `retain`. Only files this
     /// recorder made are ever deleted.
     ///
-    /// One pass at a time (`retentionPass`), deletions included: a background
-    /// close's pass could take files off `completed` and still be deleting them when
-    /// `close()`'s own pass found nothing left to do, so `close()` returned with
-    /// more files on disk than `retain` allows (seen once in CI).
+    /// One pass at a time (`retentionPass`), deletions included: otherwise a
+    /// background close's pass could take files off `completed` and still be
+    /// deleting them when `close()`'s own pass finds nothing left to do, and
+    /// `close()` would return with more files on disk than `retain` allows.
     private func applyRetention() {
         retentionPass.withLock { _ in
             let doomed = state.withLock { state -> [String] in

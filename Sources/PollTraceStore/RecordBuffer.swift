@@ -268,9 +268,9 @@ private final class Shard: @unchecked Sendable {
     let roomAvailable: ConditionLock.Condition
     let wakeThreshold: Int
     // The lock is what rules out overlapping access, so the runtime's exclusivity
-    // check on the storage (two per append, about 150 instructions, a third of what
-    // recording cost the loop thread) is left out. Debug builds assert the lock is
-    // held on every access instead; release builds compile the assert out.
+    // check on the storage (two per append, a third of what recording cost the loop
+    // thread) is left out. Debug builds assert the lock is held on every access
+    // instead; release builds compile the assert out.
     var filling: [TraceRecord] {
         @inline(__always) _read {
             lock.assertHeld()

@@ -3,14 +3,13 @@ import PollTraceCore
 /// Joins the pollers' buffers, each already in seq order, into one array in seq
 /// order, by moving records instead of copying them.
 ///
-/// The writer used to append each buffer to the first (a copy of every record:
-/// a retain of each payload that holds a reference, such as a batch's events,
-/// and a release when the buffer was emptied) and then let the sort merge the
-/// runs. In polltraced's flood that copy and its reference counting were about a
-/// tenth of the writer thread (measured with perf). `removeLast` and
-/// `append` move a record without touching its references, so the merge runs
-/// from the back: it takes the larger of the runs' last records each time, and
-/// reverses the result once at the end (swaps through the buffer, which move).
+/// Why not append each buffer to the first and sort: that copies every record (a
+/// retain of each payload that holds a reference, such as a batch's events, and a
+/// release when the buffer is emptied), which in polltraced's flood was about a
+/// tenth of the writer thread (measured with perf). `removeLast` and `append` move
+/// a record without touching its references, so the merge runs from the back: it
+/// takes the larger of the runs' last records each time, and reverses the result
+/// once at the end (swaps through the buffer, which move).
 enum SortedRunMerge {
     /// Empties `runs` (each in seq order; their capacity is kept, for reuse) into
     /// `output`, which must be empty, in seq order.

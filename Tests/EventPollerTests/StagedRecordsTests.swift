@@ -1,4 +1,4 @@
-import EventPoller
+@testable import EventPoller
 import Foundation
 import Glibc
 import PollTraceCore
@@ -129,7 +129,11 @@ final class StagedRecordsTests: XCTestCase {
             looked.signal()
             done.signal()
         }
-        usleep(100_000)  // the helper's task is queued by now (if not, the next task waits it out)
+        // Readiness, not a sleep: the helper's task is in the queue (the loop, held in
+        // the gate task, cannot take it out), so the task posted next runs after it.
+        let deadline = Date().addingTimeInterval(5)
+        while poller.shared.withLock({ $0.tasks.isEmpty }) && Date() < deadline { usleep(1_000) }
+        XCTAssertFalse(poller.shared.withLock { $0.tasks.isEmpty }, "the helper thread's executeAndWait posts its task")
         try poller.execute { _ = looked.wait(timeout: .now() + 5) }
         gate.signal()
         XCTAssertEqual(done.wait(timeout: .now() + 10), .success)
