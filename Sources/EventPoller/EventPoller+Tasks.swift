@@ -1,5 +1,6 @@
 import Glibc
 import PollTraceCore
+import Synchronization
 
 /// Tasks posted from any thread. The queue lives under `shared`'s lock; the loop
 /// takes the whole queue once per iteration and runs each task as a dispatch
@@ -64,7 +65,7 @@ extension EventPoller {
     func claimWakeLocked(_ state: inout SharedState) -> Bool {
         guard !state.wakePending, state.lifecycle != .closed, !state.lifecycle.isClosing else { return false }
         state.wakePending = true
-        wakeWritesInFlight.wrappingAdd(1, ordering: .relaxed)
+        wakeWritesInFlight.claim()
         return true
     }
 
@@ -73,14 +74,14 @@ extension EventPoller {
     /// handler only resets the counter.
     func writeWake() {
         _ = try? Linux.EventFd.write(fd: wakeFD)
-        wakeWritesInFlight.wrappingSubtract(1, ordering: .releasing)
+        wakeWritesInFlight.finish()
     }
 
     /// Returns once no claimed wake-up write is still under way. Called by `close`
     /// after it marked the poller closing (so no new claims), before it closes the
-    /// eventfd. A write is one short syscall, so yielding is enough.
+    /// eventfd.
     func waitForWakeWrites() {
-        while wakeWritesInFlight.load(ordering: .acquiring) != 0 { sched_yield() }
+        wakeWritesInFlight.waitUntilNone()
     }
 
     /// Runs every task posted before this call, each as one dispatch.
@@ -118,5 +119,40 @@ private final class ResultSlot<T>: @unchecked Sendable {
 extension EventPoller.Lifecycle {
     var isClosing: Bool {
         if case .closing = self { true } else { false }
+    }
+}
+
+/// Counts the wake-up writes claimed and not yet done, and lets `close` wait for
+/// the count to reach zero without spinning.
+///
+/// The writers' side stays two atomic operations (a claim, a finish) unless a
+/// closer waits: only then does the write that finishes last take the lock to
+/// signal. Both sides use sequentially consistent operations, so either the last
+/// finisher sees `closerWaits` set (and signals) or the closer, which sets it
+/// before looking, sees the count at zero (and does not wait): no lost wake-up.
+final class WritesInFlight: Sendable {
+    private let count = Atomic<Int>(0)
+    private let closerWaits = Atomic<Bool>(false)
+    private let lock = ConditionLock()
+    private let none: ConditionLock.Condition
+
+    init() { none = lock.makeCondition() }
+
+    func claim() { count.wrappingAdd(1, ordering: .sequentiallyConsistent) }
+
+    func finish() {
+        let left = count.wrappingSubtract(1, ordering: .sequentiallyConsistent).newValue
+        if left == 0 && closerWaits.load(ordering: .sequentiallyConsistent) {
+            lock.withLock { none.broadcast() }
+        }
+    }
+
+    /// Returns once no claimed write is still under way. Call once claims have
+    /// stopped (the poller is closing).
+    func waitUntilNone() {
+        closerWaits.store(true, ordering: .sequentiallyConsistent)
+        lock.withLock {
+            while count.load(ordering: .sequentiallyConsistent) != 0 { none.wait() }
+        }
     }
 }

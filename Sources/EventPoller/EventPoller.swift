@@ -112,7 +112,7 @@ public final class EventPoller: @unchecked Sendable {
     // Shared with other threads; every field is read and written under this lock.
     let shared = Mutex(SharedState())
     /// Wake-up writes claimed under `shared` but not yet done (`claimWakeLocked`).
-    let wakeWritesInFlight = Atomic<Int>(0)
+    let wakeWritesInFlight = WritesInFlight()
 
     struct SharedState {
         var lifecycle: Lifecycle = .idle

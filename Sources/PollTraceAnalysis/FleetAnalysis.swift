@@ -18,21 +18,19 @@ public enum FleetAnalysis {
         let results = Mutex<[FleetEntry?]>(Array(repeating: nil, count: paths.count))
         let next = Atomic<Int>(0)
         let workers = max(1, min(jobs, paths.count))
-        let done = DispatchSemaphore(value: 0)
-        for worker in 0..<workers {
-            let thread = Thread {
-                defer { done.signal() }
-                while true {
-                    let index = next.wrappingAdd(1, ordering: .relaxed).oldValue
-                    guard index < paths.count else { return }
-                    let entry = analyze(paths[index])
-                    results.withLock { $0[index] = entry }
-                }
+        @Sendable func work() {
+            while true {
+                let index = next.wrappingAdd(1, ordering: .relaxed).oldValue
+                guard index < paths.count else { return }
+                let entry = analyze(paths[index])
+                results.withLock { $0[index] = entry }
             }
-            thread.name = "polltrace-job-\(worker + 1)"
-            thread.start()
         }
-        for _ in 0..<workers { done.wait() }
+        // A job that cannot get a thread leaves its share to the others; with no
+        // thread at all, the calling thread does the work.
+        let threads = (0..<workers).compactMap { worker in try? NamedThread(name: "polltrace-job-\(worker + 1)", work) }
+        if threads.isEmpty { work() }
+        for thread in threads { thread.join() }
         return results.withLock { $0.map { $0! } }
     }
 }

@@ -13,8 +13,10 @@ import PollTraceStore
 /// the empty buffer back for the reader to fill again. One lock round trip moves
 /// thousands of records, and no chunk buffer is allocated after the first few.
 final class RecordPipeline: @unchecked Sendable {
-    // Every field below is guarded by `condition`'s lock.
-    private let condition = NSCondition()
+    // Every field below is guarded by `lock`.
+    private let lock = ConditionLock()
+    /// Broadcast when a chunk, an empty buffer, the end or a cancel arrives.
+    private let changed: ConditionLock.Condition
     /// Full chunks in order; `head` is the next to hand out.
     private var full: [[TraceRecord]] = []
     private var head = 0
@@ -32,9 +34,13 @@ final class RecordPipeline: @unchecked Sendable {
     init(path: String, chunkSize: Int = 4096, capacity: Int = 8) {
         self.chunkSize = chunkSize
         self.capacity = capacity
-        let thread = Thread { [self] in produce(path: path) }
-        thread.name = "polltrace-reader"
-        thread.start()
+        changed = lock.makeCondition()
+        do {
+            let thread = try NamedThread(name: "polltrace-reader") { [self] in produce(path: path) }
+            thread.detach()
+        } catch {
+            finish(error)
+        }
     }
 
     deinit { cancel() }
@@ -67,44 +73,44 @@ final class RecordPipeline: @unchecked Sendable {
     /// Queues a full chunk (waiting while the queue is full) and returns an empty
     /// buffer to fill next, in one lock round trip. nil when the consumer went away.
     private func exchange(_ chunk: [TraceRecord]) -> [TraceRecord]? {
-        condition.lock()
-        while full.count - head >= capacity && !cancelled { condition.wait() }
+        lock.lock()
+        while full.count - head >= capacity && !cancelled { changed.wait() }
         if cancelled {
-            condition.unlock()
+            lock.unlock()
             return nil
         }
         full.append(chunk)
         // Wakes the replay thread only when it may be waiting for this chunk.
-        if full.count - head == 1 { condition.broadcast() }
+        if full.count - head == 1 { changed.broadcast() }
         let empty = spare.popLast()
-        condition.unlock()
+        lock.unlock()
         return empty ?? newChunk()
     }
 
     private func finish(_ error: (any Error)?) {
-        condition.lock()
+        lock.lock()
         finished = true
         failure = error
-        condition.broadcast()
-        condition.unlock()
+        changed.broadcast()
+        lock.unlock()
     }
 
     /// Stops the reader thread (it exits at its next chunk).
     func cancel() {
-        condition.lock()
+        lock.lock()
         cancelled = true
-        condition.broadcast()
-        condition.unlock()
+        changed.broadcast()
+        lock.unlock()
     }
 
     /// The next chunk of records in sequence order; nil at the end. Rethrows the
     /// reader's error. Hand the chunk back with `recycle` once it is replayed.
     func nextChunk() throws -> [TraceRecord]? {
-        condition.lock()
-        while head == full.count && !finished { condition.wait() }
+        lock.lock()
+        while head == full.count && !finished { changed.wait() }
         if head == full.count {
             let error = failure
-            condition.unlock()
+            lock.unlock()
             if let error { throw error }
             return nil
         }
@@ -113,8 +119,8 @@ final class RecordPipeline: @unchecked Sendable {
         head += 1
         if head == full.count { full.removeAll(keepingCapacity: true); head = 0 }
         // Wakes the reader only when it may be waiting for room.
-        if full.count - head == capacity - 1 { condition.broadcast() }
-        condition.unlock()
+        if full.count - head == capacity - 1 { changed.broadcast() }
+        lock.unlock()
         return chunk
     }
 
@@ -122,9 +128,9 @@ final class RecordPipeline: @unchecked Sendable {
     /// thread, and its buffer goes back to the reader.
     func recycle(_ chunk: inout [TraceRecord]) {
         chunk.removeAll(keepingCapacity: true)
-        condition.lock()
+        lock.lock()
         if spare.count < capacity { spare.append(chunk) }
-        condition.unlock()
+        lock.unlock()
         chunk = []
     }
 
