@@ -116,30 +116,3 @@ public final class ConditionLock: @unchecked Sendable {
         }
     }
 }
-
-/// One value handed from one thread to another that waits for it: a thread's
-/// outcome to the thread that started it, a loop task's result to its poster.
-public final class Handoff<Value>: @unchecked Sendable {
-    private let lock = ConditionLock()
-    private let delivered: ConditionLock.Condition
-    // Guarded by `lock`.
-    private var value: Value?
-
-    public init() { delivered = lock.makeCondition() }
-
-    /// Hands `value` over, waking the waiter. Call once.
-    public func put(_ value: Value) {
-        lock.withLock {
-            self.value = value
-            delivered.signal()
-        }
-    }
-
-    /// Waits until `put` has run, and returns its value.
-    public func take() -> Value {
-        lock.withLock {
-            while value == nil { delivered.wait() }
-            return value!
-        }
-    }
-}
