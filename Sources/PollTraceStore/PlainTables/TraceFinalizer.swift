@@ -85,7 +85,6 @@ public enum TraceFinalizer {
             BEGIN;
             """)
         try db.execute(sql: PlainSchema.createTables(start: metadata.startMonotonicNs))
-        try db.execute(sql: PlainSchema.createViews)
         let insertPoller = try db.makeStatement(
             sql: "INSERT OR REPLACE INTO pollers(poller, backend, policy_code, epoll_fd, label) VALUES (?, ?, ?, ?, ?)", parameters: 5)
         for poller in metadata.pollers {
@@ -139,6 +138,8 @@ public enum TraceFinalizer {
             try insertMeta.run()
             insertMeta.reset()
         }
+        try db.execute(sql: PlainSchema.addDerivedColumns(start: metadata.startMonotonicNs))
+        try db.execute(sql: PlainSchema.createViews)
         try db.execute(sql: PlainSchema.createIndexes)
         try db.execute(sql: "COMMIT")
         // Durable before it is renamed over anything.
