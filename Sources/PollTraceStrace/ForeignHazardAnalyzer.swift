@@ -14,7 +14,8 @@ import PollTraceCore
 /// a hazard.
 ///
 /// The analyzer consumes records in sequence order with their log lines. It keeps
-/// only the open batches and the interest lists, so memory follows the number of
+/// only the open batches and the interest lists (those the importer keeps, while
+/// an import runs: `EpollInterestLists`), so memory follows the number of
 /// live fds, not the log's length; the work per record is bounded by the events it
 /// touches, each of which is visited a bounded number of times.
 public final class ForeignHazardAnalyzer: ImportConsumer {
