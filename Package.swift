@@ -63,7 +63,7 @@ let package = Package(
         ]),
         // Churn load generator for polltraced: `swift run -c release polltrace-load --help`.
         .executableTarget(name: "polltrace-load", dependencies: [
-            "CLinux", "PollTraceDaemon",
+            "CLinux", "PollTraceCore", "PollTraceDaemon",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "PollTraceCoreTests", dependencies: ["PollTraceCore"]),

@@ -28,13 +28,19 @@ public final class NamedThread: @unchecked Sendable {
         init(_ body: @escaping () -> Void) { self.body = body }
     }
 
-    /// Starts a thread named `name` (cut to the kernel's 15 bytes) running `body`.
-    public init(name: String, _ body: @escaping @Sendable () -> Void) throws {
+    /// Starts a thread named `name` (cut to the kernel's 15 bytes) running `body`,
+    /// with a stack of `stackBytes` (nil: the system's default, `ulimit -s`; a load
+    /// generator running hundreds of small workers asks for less).
+    public init(name: String, stackBytes: Int? = nil, _ body: @escaping @Sendable () -> Void) throws {
         let box = Unmanaged.passRetained(Box({
             clinux_name_this_thread(name)
             body()
         })).toOpaque()
-        let code = pthread_create(&handle, nil, { argument in
+        var attributes = pthread_attr_t()
+        pthread_attr_init(&attributes)
+        defer { pthread_attr_destroy(&attributes) }
+        if let stackBytes { pthread_attr_setstacksize(&attributes, max(stackBytes, Int(PTHREAD_STACK_MIN))) }
+        let code = pthread_create(&handle, &attributes, { argument in
             let box = Unmanaged<Box>.fromOpaque(argument!).takeRetainedValue()
             box.body()
             return nil

@@ -1,5 +1,5 @@
-import Dispatch
 import Foundation
+import PollTraceCore
 import Synchronization
 
 /// Every load loop stops at whichever comes first: its count or its deadline.
@@ -9,10 +9,10 @@ struct LoadBounds: Sendable {
 
     init(maxOperations: Int, seconds: Double) {
         self.maxOperations = maxOperations
-        deadlineNs = DispatchTime.now().uptimeNanoseconds + UInt64(max(seconds, 0) * 1e9)
+        deadlineNs = MonotonicClock.nowNs() + UInt64(max(seconds, 0) * 1e9)
     }
 
-    var timeIsUp: Bool { DispatchTime.now().uptimeNanoseconds >= deadlineNs }
+    var timeIsUp: Bool { MonotonicClock.nowNs() >= deadlineNs }
 }
 
 /// Counters shared by worker threads.
@@ -26,7 +26,7 @@ final class LoadCounters: Sendable {
 
     /// Errors since the last operation that succeeded (any worker's).
     let consecutiveErrors = Atomic<Int>(0)
-    let lastSuccessNs = Atomic<UInt64>(DispatchTime.now().uptimeNanoseconds)
+    let lastSuccessNs = Atomic<UInt64>(MonotonicClock.nowNs())
     /// Set when nothing succeeded for `giveUpAfterNs`: the daemon is gone or stuck.
     let gaveUp = Atomic<Bool>(false)
 
@@ -42,7 +42,7 @@ final class LoadCounters: Sendable {
     func countOperation() {
         operations.wrappingAdd(1, ordering: .relaxed)
         consecutiveErrors.store(0, ordering: .relaxed)
-        lastSuccessNs.store(DispatchTime.now().uptimeNanoseconds, ordering: .relaxed)
+        lastSuccessNs.store(MonotonicClock.nowNs(), ordering: .relaxed)
     }
 
     /// Counts an error and, after a few in a row, backs off (1 ms doubling to
@@ -51,7 +51,7 @@ final class LoadCounters: Sendable {
     func countError() {
         errors.wrappingAdd(1, ordering: .relaxed)
         let run = consecutiveErrors.wrappingAdd(1, ordering: .relaxed).newValue
-        let now = DispatchTime.now().uptimeNanoseconds
+        let now = MonotonicClock.nowNs()
         if now &- lastSuccessNs.load(ordering: .relaxed) >= Self.giveUpAfterNs {
             gaveUp.store(true, ordering: .relaxed)
         }
@@ -61,19 +61,19 @@ final class LoadCounters: Sendable {
 
 /// Runs `body(worker)` on `count` threads and waits for all of them.
 func runWorkers(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
-    let done = DispatchSemaphore(value: 0)
+    var threads: [NamedThread] = []
     for worker in 0..<count {
-        let thread = Thread {
-            body(worker)
-            done.signal()
+        do {
+            threads.append(try NamedThread(name: "load-\(worker)", stackBytes: 256 * 1024) { body(worker) })
+        } catch {
+            FileHandle.standardError.write(Data("polltrace-load: \(error); running with \(threads.count) workers\n".utf8))
+            break
         }
-        thread.stackSize = 256 * 1024
-        thread.start()
     }
-    for _ in 0..<count { done.wait() }
+    for thread in threads { thread.join() }
 }
 
-func monotonicSeconds() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+func monotonicSeconds() -> Double { Double(MonotonicClock.nowNs()) / 1e9 }
 
 /// The one summary line scripts parse (`tools/bench-daemon.sh`), then a readable one.
 func printResult(mode: String, counters: LoadCounters, seconds: Double, extra: [(String, String)] = []) {
