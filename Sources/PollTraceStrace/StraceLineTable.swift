@@ -8,8 +8,8 @@ import PollTraceStore
 ///   the foreign-trace analysis needs `tid` and `fd_table` to tell threads and
 ///   processes apart. A view over `strace_line_runs`.
 /// - `strace_line_runs(seq, count, line, tid, fd_table)`: the same, one row per run
-///   of records on consecutive lines (`LineRun`). One row per record was 1.1M rows for
-///   a 1M-line log, copied after the writer closed: a third of the import's time.
+///   of records on consecutive lines (`LineRun`). One row per record would be about a
+///   row per log line, copied after the writer closed.
 /// - `strace_import(key, value)`: the log's path, lines read, and what could not be
 ///   read (`unreadable.<kind>` = count, `unreadable.<kind>.lines` = first lines).
 public enum StraceLineTable {

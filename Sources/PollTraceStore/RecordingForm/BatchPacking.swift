@@ -3,7 +3,7 @@ import PollTraceCore
 /// How schema v3 stores a batch's events, and the dispatches of those events, inside
 /// the batch's own `records` row: column `e` holds a JSON array with one array per
 /// event, so SQL users unpack it with `json_each` (the `batch_events` and
-/// `dispatches` views do) and the writer inserts one row where it used to insert
+/// `dispatches` views do) and the writer inserts one row instead of
 /// `1 + events + dispatches`. Row count is what SQLite's cost follows, on both the
 /// recording side and the analyzer's.
 ///

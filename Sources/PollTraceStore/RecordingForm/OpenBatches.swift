@@ -16,7 +16,7 @@ struct OpenBatches {
 
         /// Packs `dispatch` here if it belongs to this batch and its event has no
         /// dispatch yet. Called in place (through `slots[p]?`): copying an entry out
-        /// and back, as this once did, was a fifth of the writer thread's work.
+        /// and back would copy its dispatch list for every dispatch.
         @inline(__always)
         mutating func pack(_ dispatch: Dispatch) -> Bool {
             guard BatchPacking.canPack(dispatch, into: batch), dispatches[Int(dispatch.eventIndex)] == nil else { return false }
@@ -30,8 +30,7 @@ struct OpenBatches {
     private var overflow: [PollerID: Entry] = [:]
     private var held = 0
     /// Dispatch lists of batches already written, emptied, for the next batches:
-    /// a new array per batch went through the runtime's generic-metadata cache
-    /// (about 500 instructions each). At most one per poller slot is kept.
+    /// a new array per batch goes through the runtime's generic-metadata cache. At most one per poller slot is kept.
     private var spareLists: [[Dispatch?]] = []
 
     /// Holds `batch`, returning the batch its poller held before (now complete).

@@ -6,10 +6,9 @@
 /// One row's packed text, in memory the writer allocates with a size it knows.
 ///
 /// Why not `[UInt8]`: making a new array per row (`unsafeUninitializedCapacity`)
-/// went through the Swift runtime's generic-metadata cache on every call, about
-/// 800 instructions, which callgrind put at 8% of the writer thread's work in the
-/// store benchmark. A final class with a raw allocation has its metadata at compile
-/// time. Immutable once written; freed with the last row that holds it.
+/// goes through the Swift runtime's generic-metadata cache on every call, a cost
+/// the writer thread would pay per row. A final class with a raw allocation has its
+/// metadata at compile time. Immutable once written; freed with the last row that holds it.
 final class PackedTextBytes {
     let base: UnsafeMutablePointer<UInt8>
     let count: Int
@@ -32,8 +31,8 @@ enum PackedTextError: Error { case bad(String) }
 /// Writes into memory sized for the worst case: no bounds checks or array growth
 /// per byte (the writer's hot loop). 21 bytes per number and its separator is
 /// always enough. Kept in a local variable by the encoders (not behind a closure's
-/// `inout`), so that `count` stays in a register: storing it back per byte was a
-/// tenth of the batch encoder's instructions. Its memory goes to the
+/// `inout`), so that `count` stays in a register instead of being stored back
+/// per byte. Its memory goes to the
 /// `PackedTextBytes` made from it.
 struct PackedTextWriter {
     let base: UnsafeMutablePointer<UInt8>
@@ -67,9 +66,8 @@ struct PackedTextWriter {
     }
 
     /// The decimal digits of `magnitude`: a chain of compares against
-    /// constants, smallest first, as the writer's numbers are mostly short. It
-    /// replaced a loop that multiplied a limit by 10 per digit, which was a fifth of
-    /// the encoder's instructions.
+    /// constants, smallest first, as the writer's numbers are mostly short: cheaper
+    /// than multiplying a limit by 10 per digit.
     @inline(__always)
     static func digitCount(_ magnitude: UInt64) -> Int {
         if magnitude < 10 { return 1 }
