@@ -46,6 +46,17 @@ public struct PollerModel: Sendable {
         lists.index(poller).map { lists[$0] } ?? InterestList()
     }
 
+    /// Where `poller`'s interest list is, for a caller that looks up many fds of
+    /// one poller in a row without copying the list (replay, per batch).
+    @inline(__always)
+    func listIndex(_ poller: PollerID) -> Int? { lists.index(poller) }
+
+    /// The fd's current registration in the list at `listIndex`.
+    @inline(__always)
+    func currentRegistration(inList i: Int, fd: Int32) -> RegistrationState? {
+        lists[i].currentRegistration(forFD: fd)
+    }
+
     public func isLive(_ id: RegistrationID) -> Bool { live.contains(id) }
 
     // MARK: - Records

@@ -240,6 +240,7 @@ public struct Replayer: Sendable {
     /// Writes the end of each registration the model's last record ended into its
     /// details, and queues it to be forgotten once no open batch can name it.
     private mutating func noteEndings(seq: SequenceNumber, timeNs: UInt64, by: DispatchRef?) {
+        if model.change.ended.isEmpty { return }
         for k in model.change.ended.indices {
             let ending = model.change.ended[k]
             guard let slot = registrations.slot(of: ending.registrationID), registrations[slot: slot].record.isLive else { continue }
@@ -290,10 +291,10 @@ public struct Replayer: Sendable {
         let ref = BatchRef(seq: b.seq, timeNs: b.timeNs, poller: b.poller, batchNumber: b.batchNumber)
         // The batch's per-event slots reuse the previous batch's storage.
         pollers[i].batch.open(ref: ref, events: b.events)
-        let interest = model.interestList(b.poller)
+        let list = model.listIndex(b.poller)
         for index in b.events.indices {
             let event = b.events[index]
-            if let current = interest.currentRegistration(forFD: event.fd),
+            if let list, let current = model.currentRegistration(inList: list, fd: event.fd),
                let slot = registrations.slot(of: current.registrationID),
                registrations[slot: slot].record.data == event.data {
                 pollers[i].batch.slots[index].harvestedFor = current.registrationID
