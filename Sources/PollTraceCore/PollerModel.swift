@@ -89,13 +89,9 @@ public struct PollerModel: Sendable {
             change.anomalies.append(.duplicateRegistrationID(existingFD: live[slot: slot].fd))
             end(r.registrationID, reason: .unregistered)
         }
-        if let open = fdTable.lookup(r.fd) {
-            change.fd = open
-        } else {
+        if fdTable.lookup(r.fd) == nil {
             change.anomalies.append(.registerOfUnknownFD)
-            let assumed = OpenFD(fd: r.fd, openedSeq: r.seq, origin: nil, openedBy: nil)
-            fdTable.opened(assumed)
-            change.fd = assumed
+            fdTable.opened(OpenFD(fd: r.fd, openedSeq: r.seq, origin: nil, openedBy: nil))
         }
         if let previous = currentRegistration(onPoller: r.poller, fd: r.fd) {
             change.anomalies.append(.fdAlreadyRegistered(previous: previous.registrationID))
@@ -129,7 +125,7 @@ public struct PollerModel: Sendable {
     public mutating func closed(_ r: Closed) {
         change.reset()
         if let closing = fdTable.closed(r.fd) {
-            change.fd = closing
+            change.closedFDOpenedSeq = closing.openedSeq
         } else {
             change.anomalies.append(.closeOfUnknownFD)
         }
@@ -211,15 +207,15 @@ public struct PollerModelChange: Sendable {
     public internal(set) var ended: [Ending] = []
     /// In the order they were found.
     public internal(set) var anomalies: [Anomaly] = []
-    /// For a close, the open fd it closed; for a registration, the open fd it was
-    /// made on (assumed open if it was unknown).
-    public internal(set) var fd: OpenFD?
+    /// For a close of an open fd, when that fd was opened (which open it ended).
+    /// Plain numbers here, so that keeping them costs no copy of an `OpenFD`.
+    public internal(set) var closedFDOpenedSeq: SequenceNumber?
 
     /// Keeps the arrays' storage: most records end nothing and find nothing wrong.
     mutating func reset() {
         if !ended.isEmpty { ended.removeAll(keepingCapacity: true) }
         if !anomalies.isEmpty { anomalies.removeAll(keepingCapacity: true) }
-        fd = nil
+        closedFDOpenedSeq = nil
     }
 }
 

@@ -150,7 +150,8 @@ public struct Replayer: Sendable {
         }
         // Before the new record is stored: a duplicate id ends the old record here.
         noteEndings(seq: r.seq, timeNs: r.timeNs, by: by)
-        let openFD = model.change.fd!
+        // The model has the fd open now (assumed open if it was unknown).
+        let openFD = model.fdTable.lookup(r.fd)!
         let record = RegistrationRecord(
             registrationID: r.registrationID, poller: r.poller, fd: r.fd, interest: r.interest, data: r.data,
             handlerLabel: r.handlerLabel, registeredSeq: r.seq, registeredTimeNs: r.timeNs, registeredBy: by,
@@ -210,7 +211,7 @@ public struct Replayer: Sendable {
         let by = sideEffect(on: r.poller)
         model.closed(r)
         noteEndings(seq: r.seq, timeNs: r.timeNs, by: by)
-        guard let closing = model.change.fd else {
+        guard let closedOpenedSeq = model.change.closedFDOpenedSeq else {
             report(.closeOfUnknownFD, r.seq, "close of fd \(r.fd), which was never seen open", gapRelated: true)
             return
         }
@@ -220,7 +221,7 @@ public struct Replayer: Sendable {
         for i in pollers.indicesByPoller {
             for entry in pollers[i].ended {
                 if let slot = registrations.slot(of: entry.id), registrations[slot: slot].record.fd == r.fd,
-                   registrations[slot: slot].record.fdOpenedSeq == closing.openedSeq,
+                   registrations[slot: slot].record.fdOpenedSeq == closedOpenedSeq,
                    registrations[slot: slot].record.fdClose == nil {
                     registrations[slot: slot].record.fdClose = close
                 }

@@ -55,7 +55,7 @@ final class PollerModelTests: XCTestCase {
                              register(5, 30, 8, poller: 1)])
         model.apply(close(6, 7))
         XCTAssertEqual(model.change.ended, [ending(10, poller: 1, fd: 7, .closed), ending(20, poller: 2, fd: 7, .closed)])
-        XCTAssertEqual(model.change.fd?.openedSeq, 1, "the change names the open fd the close ended")
+        XCTAssertEqual(model.change.closedFDOpenedSeq, 1, "the change names the open fd the close ended")
         XCTAssertEqual(model.change.anomalies, [])
         XCTAssertFalse(model.isLive(10))
         XCTAssertFalse(model.isLive(20))
@@ -137,7 +137,7 @@ final class PollerModelTests: XCTestCase {
         model.apply(close(2, 7))
         model.apply(close(3, 7))
         XCTAssertEqual(model.change.anomalies, [.closeOfUnknownFD])
-        XCTAssertNil(model.change.fd)
+        XCTAssertNil(model.change.closedFDOpenedSeq)
     }
 
     // MARK: - Replay and verify apply the same rules
