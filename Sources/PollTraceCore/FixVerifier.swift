@@ -221,6 +221,8 @@ public struct FixVerifier: Sendable {
         case .modified(let r): divergentFDs.insert(r.fd)
         case .unregistered(let r): divergentFDs.insert(r.fd)
         case .closed(let r): divergentFDs.insert(r.fd)
+        // A failed DEL ends a registration (`PollerModel`): skipped, the fd diverges.
+        case .callFailed(let r) where r.call == .epollDelete: divergentFDs.insert(r.fd)
         case .batch, .dispatch, .gap, .callFailed, .syscall: break
         }
     }

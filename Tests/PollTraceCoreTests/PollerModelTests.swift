@@ -172,6 +172,28 @@ final class PollerModelTests: XCTestCase {
         XCTAssertEqual(verifier.correctKept, 1)
     }
 
+    /// The guarded replay suppresses a dead registration's dispatch whose handler,
+    /// in the recording, went on to fail a DEL of fd 7: in the fixed world that DEL
+    /// never happened, so fd 7 diverges and its next dispatch is counted, not judged.
+    func testFailedDelete_skippedAsASuppressedHandlersEffect_makesItsFDDivergent() {
+        let records: [TraceRecord] = [
+            open(1, 7), register(2, 10, 7), open(3, 8), register(4, 11, 8),
+            batch(5, number: 1, [(8, 11), (7, 10)]),
+            unregister(6, 11, 8),
+            ran(7, batch: 5, index: 0, id: 11),      // dead: #11 was unregistered after the harvest
+            failed(8, .epollDelete, 7),              // that handler's effect
+            suppressed(9, batch: 5, index: 1, .noHandler),
+        ]
+        var verifier = FixVerifier(recordedPolicies: [1: .naive])
+        for record in records { verifier.consume(record) }
+        verifier.finish()
+        XCTAssertEqual(verifier.replayer.findings.map(\.kind), [.deadRegistration, .justifiedSuppression])
+        XCTAssertEqual(verifier.staleSuppressed, 1)
+        XCTAssertEqual(verifier.skippedEffectRecords, 1, "the failed DEL is not applied to the fixed loop's table")
+        XCTAssertEqual(verifier.divergentDispatches, 1, "fd 7's dispatch is not judged: the worlds differ on it")
+        XCTAssertTrue(verifier.passed, "\(verifier.failures)")
+    }
+
     /// fd 7's close is missing: the next open of 7 ends #10 in replay, and in the
     /// verifier's table too, so the guarded replay suppresses the stale event that
     /// the naive recording ran (it judged the same registration dead).
