@@ -92,7 +92,7 @@ public struct Dispatcher: Hashable, Sendable {
             guard current.registrationID == harvestedFor else { return .suppress(.registrationReplaced) }
             // A MOD earlier in the batch may have narrowed the interest: deliver only
             // what the handler still asks for (errors and hangups always count).
-            let mask = event.mask.intersection(current.interest.union(.alwaysReported))
+            let mask = event.mask.deliverable(to: current.interest)
             guard !mask.isEmpty else { return .suppress(.notInterested) }
             return .run(registrationID: current.registrationID, mask: mask)
         }

@@ -22,8 +22,9 @@ public struct VerificationFailure: Hashable, Sendable {
 }
 
 /// `polltrace verify`: replays a trace through the *real* `Dispatcher` under the
-/// `guarded` policy, against a simulated kernel and a simulated registration table
-/// fed from the trace, beside the analysis `Replayer` that classifies each recorded
+/// `guarded` policy, against a simulated kernel and a registration table fed from
+/// the trace (its own `PollerModel`, so records change it exactly as they change
+/// the analysis), beside the analysis `Replayer` that classifies each recorded
 /// dispatch. Every stale dispatch must be suppressed and every correct one kept.
 ///
 /// The simulated kernel returns, for each recorded event, what the kernel would have
@@ -41,8 +42,9 @@ public struct FixVerifier: Sendable {
     public private(set) var replayer: Replayer
     private let recordedPolicies: [PollerID: DispatchPolicy]
 
-    private var tables: [PollerID: InterestList] = [:]
-    private var livePollerOf: [RegistrationID: (poller: PollerID, fd: Int32)] = [:]
+    /// The fixed loop's state: every record applied, except the effects of
+    /// handlers the fixed loop would not have run.
+    private var model = PollerModel()
     private var pending: [PollerID: (batchSeq: SequenceNumber, events: [PendingEvent])] = [:]
     private var skippingEffectsOf: [PollerID: SequenceNumber] = [:]
     private var divergentFDs: Set<Int32> = []
@@ -92,36 +94,18 @@ public struct FixVerifier: Sendable {
         }
         if let adopted = replayer.lastAdopted {
             // Made before the trace's first record: the fixed loop's table held it too.
-            tables[record.poller, default: InterestList()].add(adopted)
-            livePollerOf[adopted.registrationID] = (record.poller, adopted.fd)
+            model.adopt(adopted, poller: record.poller)
         }
+        model.apply(record)
         switch record {
-        case .registered(let r):
-            if let old = tables[r.poller]?.currentRegistration(forFD: r.fd) { livePollerOf[old.registrationID] = nil }
-            tables[r.poller, default: InterestList()].add(
-                RegistrationState(registrationID: r.registrationID, fd: r.fd, interest: r.interest))
-            livePollerOf[r.registrationID] = (r.poller, r.fd)
-        case .modified(let r):
-            if let owner = livePollerOf[r.registrationID] { tables[owner.poller]?.modify(fd: owner.fd, interest: r.interest) }
-        case .unregistered(let r):
-            if let owner = livePollerOf.removeValue(forKey: r.registrationID),
-               tables[owner.poller]?.currentRegistration(forFD: owner.fd)?.registrationID == r.registrationID {
-                tables[owner.poller]?.remove(fd: owner.fd)
-            }
         case .closed(let r):
-            for p in tables.keys.sorted() {
-                if let current = tables[p]?.currentRegistration(forFD: r.fd) {
-                    livePollerOf[current.registrationID] = nil
-                    tables[p]?.remove(fd: r.fd)
-                }
-            }
             // Both worlds agree again on this number: it is closed.
             if !divergentFDs.isEmpty { divergentFDs.remove(r.fd) }
         case .batch(let b):
             harvest(b)
         case .dispatch(let d):
             if d.source == .event { judge(d) }
-        case .fdOpened, .gap, .callFailed, .syscall:
+        case .fdOpened, .registered, .modified, .unregistered, .gap, .callFailed, .syscall:
             break
         }
     }
@@ -131,7 +115,7 @@ public struct FixVerifier: Sendable {
     // MARK: - The simulated kernel and the real dispatcher
 
     private mutating func harvest(_ b: BatchHarvested) {
-        let table = tables[b.poller] ?? InterestList()
+        let table = model.interestList(b.poller)
         let kernelEvents = b.events.enumerated().map { index, event in
             let harvestedFor = replayer.harvestedFor(poller: b.poller, eventIndex: index)
                 ?? EpollData.registrationID(event.data)
@@ -146,7 +130,7 @@ public struct FixVerifier: Sendable {
               let batch = pending[d.poller], batch.batchSeq == d.batchSeq,
               Int(d.eventIndex) < batch.events.count else { return }
         let pendingEvent = batch.events[Int(d.eventIndex)]
-        let decision = dispatcher.decide(pendingEvent, lookup: tables[d.poller] ?? InterestList())
+        let decision = dispatcher.decide(pendingEvent, lookup: model.interestList(d.poller))
         let recordedRan = d.suppression == nil
         let harvestedID = EpollData.registrationID(pendingEvent.event.data)
 
@@ -237,6 +221,8 @@ public struct FixVerifier: Sendable {
         case .modified(let r): divergentFDs.insert(r.fd)
         case .unregistered(let r): divergentFDs.insert(r.fd)
         case .closed(let r): divergentFDs.insert(r.fd)
+        // A failed DEL ends a registration (`PollerModel`): skipped, the fd diverges.
+        case .callFailed(let r) where r.call == .epollDelete: divergentFDs.insert(r.fd)
         case .batch, .dispatch, .gap, .callFailed, .syscall: break
         }
     }

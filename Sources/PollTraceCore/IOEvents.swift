@@ -22,6 +22,14 @@ public struct IOEvents: OptionSet, Hashable, Sendable, CustomStringConvertible {
     /// Bits that change how the kernel reports, not what is ready.
     public static let modeFlags: IOEvents = [.exclusive, .oneShot, .edgeTriggered]
 
+    /// What of this ready mask a registration with `interest` is told of: the bits
+    /// it asked for, and errors and hangups, which the kernel reports whether asked
+    /// for or not. The dispatcher delivers this; replay and the tests judge by it.
+    @inline(__always)
+    public func deliverable(to interest: IOEvents) -> IOEvents {
+        intersection(interest.union(.alwaysReported))
+    }
+
     private static let names: [(IOEvents, String)] = [
         (.readable, "IN"), (.priority, "PRI"), (.writable, "OUT"), (.error, "ERR"),
         (.hangup, "HUP"), (.readHangup, "RDHUP"), (.exclusive, "EXCLUSIVE"),

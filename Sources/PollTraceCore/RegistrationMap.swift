@@ -1,3 +1,8 @@
+/// What a `RegistrationMap` can hold: a value with a placeholder for empty slots.
+protocol RegistrationMapValue: Sendable {
+    static var placeholder: Self { get }
+}
+
 /// A hash map keyed by registration id, for replay's per-record lookups.
 ///
 /// `Dictionary` hashes every key with SipHash (seeded per process, to resist
@@ -11,12 +16,11 @@
 /// The map is never iterated, so its slot order cannot leak into a report: replay
 /// stays deterministic however the table grows.
 ///
-/// Not generic, and empty slots hold a placeholder rather than `nil`: a slot is
-/// then read and changed in place through the array's own accessors. (With
-/// `Optional` values, or unspecialized generic code, every read copied the whole
-/// registration, strings and all.)
-struct RegistrationMap: Sendable {
-    typealias Value = ReplayRegistration
+/// Empty slots hold a placeholder rather than `nil`: a slot is then read and
+/// changed in place through the array's own accessors. (With `Optional` values,
+/// every read copied the whole registration, strings and all.) Generic over the
+/// value, and used only inside this module, where it is specialized for each use.
+struct RegistrationMap<Value: RegistrationMapValue>: Sendable {
     private static var emptyKey: UInt64 { .max }
     /// `emptyKey`, or the id in the low 32 bits. Power-of-two length.
     private var keys: [UInt64]
@@ -65,7 +69,7 @@ struct RegistrationMap: Sendable {
     /// that as a finding's `ran:` put garbage in its first 16 bytes (spin findings
     /// named registrations that never existed). Release builds were not affected;
     /// scalars read through the subscript are.
-    func record(inSlot i: Int) -> RegistrationRecord { values[i].record }
+    func record(inSlot i: Int) -> RegistrationRecord where Value == ReplayRegistration { values[i].record }
 
     subscript(id: RegistrationID) -> Value? {
         guard let i = slot(of: id) else { return nil }

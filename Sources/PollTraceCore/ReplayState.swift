@@ -1,49 +1,10 @@
 /// The per-poller state the `Replayer` keeps, and how it is stored.
 
-/// Every poller's replay state, in an array so that it is mutated in place (a
-/// dictionary value copied out and written back would copy its tables each time).
-struct PollerStates: Sendable {
-    private var states: [PollerReplayState] = []
-    /// Poller id -> index, for small ids (the common case) without hashing.
-    private var smallIDs: [Int32] = []
-    private var largeIDs: [PollerID: Int] = [:]
-    /// Indices ordered by poller id, for deterministic iteration.
-    private(set) var indicesByPoller: [Int] = []
-    private var ids: [PollerID] = []
-
-    func index(_ poller: PollerID) -> Int? {
-        if Int(poller) < smallIDs.count { let i = smallIDs[Int(poller)]; return i < 0 ? nil : Int(i) }
-        return largeIDs[poller]
-    }
-
-    mutating func index(creating poller: PollerID) -> Int {
-        if let i = index(poller) { return i }
-        let i = states.count
-        states.append(PollerReplayState())
-        ids.append(poller)
-        if poller < 4096 {
-            if Int(poller) >= smallIDs.count { smallIDs += Array(repeating: -1, count: Int(poller) + 1 - smallIDs.count) }
-            smallIDs[Int(poller)] = Int32(i)
-        } else {
-            largeIDs[poller] = i
-        }
-        indicesByPoller = states.indices.sorted { ids[$0] < ids[$1] }
-        return i
-    }
-
-    /// Read and modified in place: `_read` lends the element rather than copying it
-    /// (a copy would retain and release every table inside it on each access).
-    /// As with `RegistrationMap.record(inSlot:)`, copy a projected struct before it
-    /// becomes an `Optional` (a Swift 6.3.1 debug-build bug).
-    subscript(i: Int) -> PollerReplayState {
-        _read { yield states[i] }
-        _modify { yield &states[i] }
-    }
-}
+/// Every poller's replay state (see `PollerSlots`).
+typealias PollerStates = PollerSlots<PollerReplayState>
 
 /// What replay keeps per poller.
 struct PollerReplayState: Sendable {
-    var interest = InterestList()
     /// The batch whose events are being dispatched (its storage is reused).
     var batch = OpenBatch()
     var batchCount: UInt64 = 0
@@ -105,7 +66,7 @@ struct OpenBatch: Sendable {
 
 /// A registration as replay holds it: the full record (to explain findings) and
 /// the spin run it is in, if it is live and has been dispatched.
-struct ReplayRegistration: Sendable {
+struct ReplayRegistration: RegistrationMapValue {
     var record: RegistrationRecord
     var spin: SpinRun?
     /// Posted tasks that run later in the same iteration count as this

@@ -1,6 +1,6 @@
-/// Replays a trace's records, in sequence order, one at a time, against a simulated
-/// fd table and a simulated interest list per poller, and classifies every event
-/// dispatch (see `FindingKind`).
+/// Replays a trace's records, in sequence order, one at a time, against the state
+/// they imply (a `PollerModel`: the fd table and each poller's interest list), and
+/// classifies every event dispatch (see `FindingKind`).
 ///
 /// Memory follows the live state (open fds, live registrations, one open batch per
 /// poller, recently ended registrations an open batch may still name), not the
@@ -9,11 +9,14 @@ public struct Replayer: Sendable {
     public let options: ReplayOptions
 
     // The simulated process.
-    public private(set) var fdTable = FDTable()
-    private var pollers = PollerStates()
-    /// Live and recently ended registrations. Read in place through `slot(of:)`,
-    /// so the hot path never copies a record (with its strings) to look at it.
-    private var registrations = RegistrationMap()
+    /// Which registrations are live and which fds open: the one model of them.
+    private var model = PollerModel()
+    private var pollers = PollerStates(empty: PollerReplayState())
+    /// The details of live and recently ended registrations, for findings (who
+    /// opened, registered, ended them). Read in place through `slot(of:)`, so the
+    /// hot path never copies a record (with its strings) to look at it. A record
+    /// here is live exactly when `model` holds its registration.
+    private var registrations = RegistrationMap<ReplayRegistration>()
 
     // What replay found.
     /// Per `FindingKind.ordinal`, `correct` included.
@@ -44,8 +47,10 @@ public struct Replayer: Sendable {
 
     public init(options: ReplayOptions = ReplayOptions()) { self.options = options }
 
+    public var fdTable: FDTable { model.fdTable }
+
     /// The interest list replay holds for `poller` now.
-    public func interestList(_ poller: PollerID) -> InterestList { pollers.index(poller).map { pollers[$0].interest } ?? InterestList() }
+    public func interestList(_ poller: PollerID) -> InterestList { model.interestList(poller) }
 
     public func registration(_ id: RegistrationID) -> RegistrationRecord? { registrations[id]?.record }
 
@@ -99,7 +104,8 @@ public struct Replayer: Sendable {
         case .batch(let r): harvested(r)
         case .dispatch(let r): dispatched(r)
         case .gap(let r): gap(r)
-        case .callFailed, .syscall: break
+        case .callFailed(let r): callFailed(r)
+        case .syscall: break
         }
     }
 
@@ -120,39 +126,39 @@ public struct Replayer: Sendable {
 
     private mutating func fdOpened(_ r: FDOpened) {
         let by = sideEffect(on: r.poller)
-        if let previous = fdTable.opened(OpenFD(fd: r.fd, openedSeq: r.seq, origin: r.origin, openedBy: by)) {
+        model.opened(r, by: by)
+        for case .openOfOpenFD(let previous) in model.change.anomalies {
             report(.openOfOpenFD, r.seq, "fd \(r.fd) opened (\(r.origin)) while still open since seq \(previous.openedSeq); its close is missing, so its registrations were ended here", gapRelated: true)
-            endRegistrations(ofFD: r.fd, seq: r.seq, timeNs: r.timeNs, by: by)
         }
+        noteEndings(seq: r.seq, timeNs: r.timeNs, by: by)
     }
 
     private mutating func registered(_ r: Registered) {
         let by = sideEffect(on: r.poller)
-        if let slot = registrations.slot(of: r.registrationID), registrations[slot: slot].record.isLive {
-            let existingFD = registrations[slot: slot].record.fd
-            report(.duplicateRegistrationID, r.seq, "registration #\(r.registrationID) registered again (fd \(r.fd)) while still live for fd \(existingFD); the old one was ended here")
-            end(r.registrationID, seq: r.seq, timeNs: r.timeNs, reason: .unregistered, by: by)
+        model.registered(r)
+        for anomaly in model.change.anomalies {
+            switch anomaly {
+            case .duplicateRegistrationID(let existingFD):
+                report(.duplicateRegistrationID, r.seq, "registration #\(r.registrationID) registered again (fd \(r.fd)) while still live for fd \(existingFD); the old one was ended here")
+            case .registerOfUnknownFD:
+                report(.registerOfUnknownFD, r.seq, "fd \(r.fd) registered (#\(r.registrationID)) but never seen opened; assumed open", gapRelated: true)
+            case .fdAlreadyRegistered(let previous):
+                report(.fdAlreadyRegistered, r.seq, "fd \(r.fd) registered (#\(r.registrationID)) on poller \(r.poller) while #\(previous) still held it; the old one was ended here")
+            default:
+                break
+            }
         }
-        var openFD = fdTable.lookup(r.fd)
-        if openFD == nil {
-            report(.registerOfUnknownFD, r.seq, "fd \(r.fd) registered (#\(r.registrationID)) but never seen opened; assumed open", gapRelated: true)
-            let assumed = OpenFD(fd: r.fd, openedSeq: r.seq, origin: nil, openedBy: nil)
-            fdTable.opened(assumed)
-            openFD = assumed
-        }
-        if let p = pollers.index(r.poller), let previous = pollers[p].interest.currentRegistration(forFD: r.fd) {
-            report(.fdAlreadyRegistered, r.seq, "fd \(r.fd) registered (#\(r.registrationID)) on poller \(r.poller) while #\(previous.registrationID) still held it; the old one was ended here")
-            end(previous.registrationID, seq: r.seq, timeNs: r.timeNs, reason: .unregistered, by: by)
-        }
+        // Before the new record is stored: a duplicate id ends the old record here.
+        noteEndings(seq: r.seq, timeNs: r.timeNs, by: by)
+        // The model has the fd open now (assumed open if it was unknown).
+        let openFD = model.fdTable.lookup(r.fd)!
         let record = RegistrationRecord(
             registrationID: r.registrationID, poller: r.poller, fd: r.fd, interest: r.interest, data: r.data,
             handlerLabel: r.handlerLabel, registeredSeq: r.seq, registeredTimeNs: r.timeNs, registeredBy: by,
-            fdOpenedSeq: openFD!.openedSeq, fdOrigin: openFD!.origin, fdOpenedBy: openFD!.openedBy, end: nil, fdClose: nil)
-        let state = record.state
+            fdOpenedSeq: openFD.openedSeq, fdOrigin: openFD.origin, fdOpenedBy: openFD.openedBy, end: nil, fdClose: nil)
         registrations.updateValue(ReplayRegistration(record: record, tasksAreItsWork: r.handlerLabel == HandlerLabels.pollerWakeUp),
                                   forKey: r.registrationID)
         let i = pollers.index(creating: r.poller)
-        pollers[i].interest.add(state)
         // The previous registration of this number on this poller is now superseded:
         // a loop that kept it in its table has replaced it, so it can be forgotten
         // once no open batch can name it.
@@ -165,49 +171,57 @@ public struct Replayer: Sendable {
 
     private mutating func modified(_ r: Modified) {
         sideEffect(on: r.poller)
-        guard let slot = registrations.slot(of: r.registrationID), registrations[slot: slot].record.isLive else {
-            report(.unknownRegistration, r.seq, "modify of registration #\(r.registrationID) (fd \(r.fd)), which is not live", gapRelated: true)
-            return
+        model.modified(r)
+        for anomaly in model.change.anomalies {
+            switch anomaly {
+            case .notLive:
+                report(.unknownRegistration, r.seq, "modify of registration #\(r.registrationID) (fd \(r.fd)), which is not live", gapRelated: true)
+                return
+            case .registrationFDMismatch(let fd):
+                report(.registrationFDMismatch, r.seq, "modify names fd \(r.fd) but registration #\(r.registrationID) is for fd \(fd); applied to fd \(fd)")
+            default:
+                break
+            }
         }
-        let fd = registrations[slot: slot].record.fd, poller = registrations[slot: slot].record.poller
-        if fd != r.fd {
-            report(.registrationFDMismatch, r.seq, "modify names fd \(r.fd) but registration #\(r.registrationID) is for fd \(fd); applied to fd \(fd)")
-        }
-        registrations[slot: slot].record.interest = r.interest
-        if let i = pollers.index(poller) { pollers[i].interest.modify(fd: fd, interest: r.interest) }
+        if let slot = registrations.slot(of: r.registrationID) { registrations[slot: slot].record.interest = r.interest }
     }
 
     private mutating func unregistered(_ r: Unregistered) {
         let by = sideEffect(on: r.poller)
-        guard let slot = registrations.slot(of: r.registrationID) else {
-            report(.unknownRegistration, r.seq, "unregister of registration #\(r.registrationID) (fd \(r.fd)), never seen registered", gapRelated: true)
-            return
+        model.unregistered(r)
+        for anomaly in model.change.anomalies {
+            switch anomaly {
+            case .notLive:
+                // Already ended by the close of its fd: the poller records the end
+                // of a registration whose fd it closed, which may come after the close.
+                if !registrations.contains(r.registrationID) {
+                    report(.unknownRegistration, r.seq, "unregister of registration #\(r.registrationID) (fd \(r.fd)), never seen registered", gapRelated: true)
+                }
+                return
+            case .registrationFDMismatch(let fd):
+                report(.registrationFDMismatch, r.seq, "unregister names fd \(r.fd) but registration #\(r.registrationID) is for fd \(fd)")
+            default:
+                break
+            }
         }
-        // Already ended by the close of its fd: the poller records the end of a
-        // registration whose fd it closed, which may come after the close.
-        guard registrations[slot: slot].record.isLive else { return }
-        let fd = registrations[slot: slot].record.fd
-        if fd != r.fd {
-            report(.registrationFDMismatch, r.seq, "unregister names fd \(r.fd) but registration #\(r.registrationID) is for fd \(fd)")
-        }
-        end(r.registrationID, seq: r.seq, timeNs: r.timeNs, reason: .unregistered, by: by)
+        noteEndings(seq: r.seq, timeNs: r.timeNs, by: by)
     }
 
     private mutating func closed(_ r: Closed) {
         let by = sideEffect(on: r.poller)
-        guard let closing = fdTable.closed(r.fd) else {
+        model.closed(r)
+        noteEndings(seq: r.seq, timeNs: r.timeNs, by: by)
+        guard let closedOpenedSeq = model.change.closedFDOpenedSeq else {
             report(.closeOfUnknownFD, r.seq, "close of fd \(r.fd), which was never seen open", gapRelated: true)
-            endRegistrations(ofFD: r.fd, seq: r.seq, timeNs: r.timeNs, by: by)
             return
         }
-        endRegistrations(ofFD: r.fd, seq: r.seq, timeNs: r.timeNs, by: by)
         // Note the close on every registration of this open fd replay still holds, so
         // a finding can say which handler closed the fd as well as who unregistered it.
         let close = RegistrationEnd(seq: r.seq, timeNs: r.timeNs, reason: .closed, by: by)
         for i in pollers.indicesByPoller {
             for entry in pollers[i].ended {
                 if let slot = registrations.slot(of: entry.id), registrations[slot: slot].record.fd == r.fd,
-                   registrations[slot: slot].record.fdOpenedSeq == closing.openedSeq,
+                   registrations[slot: slot].record.fdOpenedSeq == closedOpenedSeq,
                    registrations[slot: slot].record.fdClose == nil {
                     registrations[slot: slot].record.fdClose = close
                 }
@@ -215,31 +229,28 @@ public struct Replayer: Sendable {
         }
     }
 
-    /// Ends every live registration of `fd`, on every poller: closing the fd takes it
-    /// out of every interest list (the kernel keeps it only while a dup lives, and
-    /// then the registration is dead to the loop anyway).
-    private mutating func endRegistrations(ofFD fd: Int32, seq: SequenceNumber, timeNs: UInt64, by: DispatchRef?) {
-        for i in pollers.indicesByPoller {
-            if let current = pollers[i].interest.currentRegistration(forFD: fd) {
-                end(current.registrationID, seq: seq, timeNs: timeNs, reason: .closed, by: by)
-            }
-        }
+    /// A failed `EPOLL_CTL_DEL` is an unregister whose kernel call failed (see
+    /// `PollerModel`): the handler's work, like any fd record on its thread.
+    private mutating func callFailed(_ r: CallFailed) {
+        guard r.call == .epollDelete else { return }
+        let by = sideEffect(on: r.poller)
+        model.callFailed(r)
+        noteEndings(seq: r.seq, timeNs: r.timeNs, by: by)
     }
 
-    private mutating func end(_ id: RegistrationID, seq: SequenceNumber, timeNs: UInt64,
-                              reason: RegistrationEndReason, by: DispatchRef?) {
-        guard let slot = registrations.slot(of: id), registrations[slot: slot].record.isLive else { return }
-        registrations[slot: slot].record.end = RegistrationEnd(seq: seq, timeNs: timeNs, reason: reason, by: by)
-        registrations[slot: slot].spin = nil
-        let fd = registrations[slot: slot].record.fd, poller = registrations[slot: slot].record.poller
-        // Mutated in place (never copied out and back), so the poller's tables are
-        // not copied on every record.
-        if let i = pollers.index(poller) {
-            if pollers[i].interest.currentRegistration(forFD: fd)?.registrationID == id {
-                pollers[i].interest.remove(fd: fd)
+    /// Writes the end of each registration the model's last record ended into its
+    /// details, and queues it to be forgotten once no open batch can name it.
+    private mutating func noteEndings(seq: SequenceNumber, timeNs: UInt64, by: DispatchRef?) {
+        if model.change.ended.isEmpty { return }
+        for k in model.change.ended.indices {
+            let ending = model.change.ended[k]
+            guard let slot = registrations.slot(of: ending.registrationID), registrations[slot: slot].record.isLive else { continue }
+            registrations[slot: slot].record.end = RegistrationEnd(seq: seq, timeNs: timeNs, reason: ending.reason, by: by)
+            registrations[slot: slot].spin = nil
+            if let i = pollers.index(ending.poller) {
+                let batchCount = pollers[i].batchCount
+                pollers[i].ended.append(EndedRegistration(id: ending.registrationID, batchCount: batchCount))
             }
-            let batchCount = pollers[i].batchCount
-            pollers[i].ended.append(EndedRegistration(id: id, batchCount: batchCount))
         }
     }
 
@@ -281,9 +292,10 @@ public struct Replayer: Sendable {
         let ref = BatchRef(seq: b.seq, timeNs: b.timeNs, poller: b.poller, batchNumber: b.batchNumber)
         // The batch's per-event slots reuse the previous batch's storage.
         pollers[i].batch.open(ref: ref, events: b.events)
+        let list = model.listIndex(b.poller)
         for index in b.events.indices {
             let event = b.events[index]
-            if let current = pollers[i].interest.currentRegistration(forFD: event.fd),
+            if let list, let current = model.currentRegistration(inList: list, fd: event.fd),
                let slot = registrations.slot(of: current.registrationID),
                registrations[slot: slot].record.data == event.data {
                 pollers[i].batch.slots[index].harvestedFor = current.registrationID
@@ -358,12 +370,12 @@ public struct Replayer: Sendable {
         var ranLive = false
         let verdict: FindingKind
         if let suppression = d.suppression {
-            let current = pollers[i].interest.currentRegistration(forFD: event.fd)
+            let current = model.currentRegistration(onPoller: d.poller, fd: event.fd)
             let stale = harvestedLive.map { !$0 || current?.registrationID != harvestedID } ?? true
             if stale {
                 verdict = .justifiedSuppression
             } else if suppression == .notInterested, let current,
-                      event.mask.intersection(current.interest.union(.alwaysReported)).isEmpty {
+                      event.mask.deliverable(to: current.interest).isEmpty {
                 verdict = .correct
             } else {
                 verdict = .lostEvent
@@ -409,13 +421,12 @@ public struct Replayer: Sendable {
     /// label is unknown, so it might be a poller's wake-up eventfd: tasks count as
     /// its work.
     private mutating func adopt(_ id: RegistrationID, poller: PollerID, pollerIndex i: Int, event: HarvestedEvent) {
-        fdTable.opened(OpenFD(fd: event.fd, openedSeq: 0, origin: nil, openedBy: nil))
         let record = RegistrationRecord(
             registrationID: id, poller: poller, fd: event.fd, interest: [.readable, .priority, .writable, .readHangup],
             data: event.data, handlerLabel: "(registered before the trace)", registeredSeq: 0, registeredTimeNs: 0,
             registeredBy: nil, fdOpenedSeq: 0, fdOrigin: nil, fdOpenedBy: nil, end: nil, fdClose: nil)
         registrations.updateValue(ReplayRegistration(record: record, tasksAreItsWork: true), forKey: id)
-        pollers[i].interest.add(record.state)
+        model.adopt(record.state, poller: poller)
         pollers[i].lastByFD.updateValue(id, forKey: event.fd)
         lastAdopted = record.state
     }
@@ -435,7 +446,7 @@ public struct Replayer: Sendable {
     /// No open, registration or close of `fd` (on poller index `i`) has reached
     /// replay: after a gap, the records that made it are among the missing.
     private func knowsNothing(of fd: Int32, onPoller i: Int) -> Bool {
-        pollers[i].lastByFD[fd] == nil && fdTable.lookup(fd) == nil
+        pollers[i].lastByFD[fd] == nil && model.fdTable.lookup(fd) == nil
     }
 
     private mutating func endSpinRun(of id: RegistrationID) {

@@ -27,6 +27,7 @@ final class SchedulePropertyTests: XCTestCase {
         let options = ReplayOptions(spinThreshold: Self.spinThreshold, maxDetailed: nil)
         let report = TraceAnalysis.analyze(records: records, metadata: metadata, options: options)
         let context = "seed \(seed), policies \(policies)"
+        XCTAssertEqual(truth.unstated, [], "\(context): dispatches VerdictRules.table states no verdict for", file: file, line: line)
         XCTAssertEqual(report.inconsistencyCount, 0, "\(context): a generated trace must be consistent: \(report.inconsistencies.prefix(3))", file: file, line: line)
         let found = report.findings.map { "\($0.kind)@\($0.seq)" }
         let expected = truth.findings.map { "\($0.kind)@\($0.seq)" }
@@ -60,11 +61,13 @@ final class SchedulePropertyTests: XCTestCase {
 
     func testRandomSchedules_findingsEqualGroundTruth_inMemory() {
         var totals: [String: Int] = [:]
+        var rowsUsed: [Int: Int] = [:]
         for seed in UInt64(1)...150 {
             for policies in Self.policySets {
                 let collector = RecordCollector()
                 let (truth, pollers) = Self.generate(seed: seed, policies: policies, steps: 300, recorder: collector)
                 for f in truth.findings { totals[f.kind.rawValue, default: 0] += 1 }
+                rowsUsed.merge(truth.rowsUsed, uniquingKeysWith: +)
                 check(seed: seed, policies: policies, records: collector.records, truth: truth, pollers: pollers)
             }
         }
@@ -73,6 +76,31 @@ final class SchedulePropertyTests: XCTestCase {
             XCTAssertGreaterThan(totals[kind, default: 0], 0, "the generator never produced \(kind): the property test would prove nothing about it")
         }
         print("schedule property totals: \(totals.sorted { $0.key < $1.key })")
+        // And every row of the verdict table it can make, or the table states a rule
+        // nothing checks. It cannot make these: a live registration is its fd's
+        // current entry in every loop's table, so no policy runs another for its
+        // event; and only the guarded policy suppresses as "not interested", only
+        // for the live registration the event was harvested for.
+        let unreachable: Set<String> = [
+            "live/ranOtherLive", "live/ranOtherEnded", "ended/suppressedNothingWanted", "orphan/suppressedNothingWanted",
+        ]
+        for (row, rule) in VerdictRules.table.enumerated() {
+            let used = rowsUsed[row, default: 0]
+            print("verdict rule (\(rule.harvested), \(rule.loopDid)) -> \(rule.verdict): \(used) dispatches")
+            if unreachable.contains("\(rule.harvested)/\(rule.loopDid.name)") {
+                XCTAssertEqual(used, 0, "the generator made (\(rule.harvested), \(rule.loopDid)): take it off the unreachable list")
+            } else {
+                XCTAssertGreaterThan(used, 0, "the generator never made (\(rule.harvested), \(rule.loopDid)): its rule goes unchecked")
+            }
+        }
+    }
+
+    func testVerdictTable_statesEachCaseOnce() {
+        var seen: Set<String> = []
+        for rule in VerdictRules.table {
+            XCTAssertTrue(seen.insert("\(rule.harvested)/\(rule.loopDid)").inserted,
+                          "(\(rule.harvested), \(rule.loopDid)) has two rows: the table contradicts itself or repeats")
+        }
     }
 }
 

@@ -29,22 +29,23 @@ struct GroundTruth {
     /// Problems (lost, dead, misrouted) made by loops that ran the guarded code: what
     /// `verify` must catch as "the recording disagrees with the replay".
     var guardedProblems: UInt64 = 0
+    /// How many dispatches each row of `VerdictRules.table` judged.
+    var rowsUsed: [Int: Int] = [:]
+    /// Dispatches the table states no verdict for: each one a hole in the table.
+    var unstated: [String] = []
 }
 
 /// A simulated process with several event loops, a simulated kernel (one interest
 /// list of epitems per epoll instance, level-triggered readiness per open file), and
 /// the *real* `Dispatcher` making every dispatch decision. It records what it does
-/// to a `TraceRecorder`, and keeps its own ground truth of every verdict, computed
-/// from what it knows (which epitem an event came from, whether that registration
-/// is still alive), not from the records.
+/// to a `TraceRecorder`, and keeps its own ground truth of every verdict: which
+/// epitem an event came from it knows from its kernel, not from the records, and
+/// the verdict follows from `VerdictRules.table`.
+///
+/// Which fds are open and which registrations live is the `PollerModel` that replay
+/// applies, fed with every record made here: those rules are tested on their own
+/// (`PollerModelTests`), and what this oracle adds is the kernel's side and the table.
 struct SimulatedProcess {
-    struct Registration {
-        var id: RegistrationID
-        var poller: PollerID
-        var fd: Int32
-        var interest: IOEvents
-        var alive = true
-    }
     /// A kernel epitem: which registration it was added for, and its data word.
     struct Epitem {
         var registrationID: RegistrationID
@@ -86,9 +87,9 @@ struct SimulatedProcess {
     var rng: SplitMix64
     let spinThreshold: Int
     var loops: [Loop]
-    var openFDs: Set<Int32> = []
+    /// Open fds and live registrations, as every record made so far implies them.
+    var model = PollerModel()
     var ready: [Int32: IOEvents] = [:]
-    var registrations: [RegistrationID: Registration] = [:]
     var nextRegistrationID: RegistrationID = 1
     var truth = GroundTruth()
     var spins: [RegistrationID: SpinRun] = [:]
@@ -122,6 +123,15 @@ struct SimulatedProcess {
     }
 
     private mutating func seq() -> SequenceNumber { recorder.sequence.next() }
+
+    /// Every record goes to the trace and to the model.
+    private mutating func record(_ record: TraceRecord) {
+        model.apply(record)
+        recorder.record(record)
+    }
+
+    /// Open fd numbers, ascending.
+    var openFDs: [Int32] { (0...maxFD).filter { model.fdTable.lookup($0) != nil } }
     private mutating func tick() -> UInt64 { time += 1 + rng.next() % 1000; return time }
 
     // MARK: - The schedule
@@ -131,7 +141,7 @@ struct SimulatedProcess {
     mutating func run(steps: Int) {
         // Some fds to begin with, opened by main and registered by each loop.
         for _ in 0..<6 { _ = open(on: 0) }
-        for fd in openFDs.sorted() { register(fd: fd, on: loops[Int(rng.next() % UInt64(loops.count))].id, by: 0) }
+        for fd in openFDs { register(fd: fd, on: loops[Int(rng.next() % UInt64(loops.count))].id, by: 0) }
         for _ in 0..<steps {
             let li = Int(rng.next() % UInt64(loops.count))
             if rng.chance(0.25) { churnReadiness() }
@@ -148,7 +158,7 @@ struct SimulatedProcess {
     }
 
     private mutating func churnReadiness() {
-        guard let fd = openFDs.sorted().randomElement(using: &rng) else { return }
+        guard let fd = openFDs.randomElement(using: &rng) else { return }
         ready[fd] = [IOEvents.readable, .writable, [.readable, .writable], []].randomElement(using: &rng)!
     }
 
@@ -158,7 +168,7 @@ struct SimulatedProcess {
         var harvestedFor: [RegistrationID] = []
         for fd in loop.epitems.keys.sorted().shuffled(using: &rng) {
             let item = loop.epitems[fd]!
-            let mask = (ready[fd] ?? []).intersection(item.interest.union(.alwaysReported))
+            let mask = (ready[fd] ?? []).deliverable(to: item.interest)
             if !mask.isEmpty && events.count < 8 {
                 events.append(HarvestedEvent(fd: fd, mask: mask, data: item.data))
                 harvestedFor.append(item.registrationID)
@@ -172,7 +182,7 @@ struct SimulatedProcess {
         for z in loop.zombies.indices {
             if rng.chance(0.3) { loop.zombies[z].ready = [] } // the dup's owner drained it
             let zombie = loop.zombies[z]
-            let mask = zombie.ready.intersection(zombie.interest.union(.alwaysReported))
+            let mask = zombie.ready.deliverable(to: zombie.interest)
             let shadowed = loop.policy.dispatchPolicy != .guarded && loop.table.byFD[zombie.fd].map { !staleEntries.contains($0.registrationID) } == true
             if !mask.isEmpty && events.count < 8 && !shadowed {
                 zombieIndices.append(events.count)
@@ -185,7 +195,7 @@ struct SimulatedProcess {
         activeRan[loop.id] = nil
         for _ in zombieIndices { truth.findings.append((.orphanEvent, loop.batchSeq)) }
         let t = tick()
-        recorder.record(.batch(BatchHarvested(seq: loop.batchSeq, timeNs: t, poller: loop.id, batchNumber: loop.batchNumber,
+        record(.batch(BatchHarvested(seq: loop.batchSeq, timeNs: t, poller: loop.id, batchNumber: loop.batchNumber,
                                                timeoutMs: 100, waitedNs: 10, events: events)))
         loop.pending = loop.dispatcher.harvest(events, lookup: loop.table)
         loop.harvestedFor = harvestedFor
@@ -203,41 +213,36 @@ struct SimulatedProcess {
             decision = .suppress(.registrationReplaced) // the broken guard
         }
         let h = loop.harvestedFor[index]
-        let harvestedAlive = h == 0 ? false : registrations[h]!.alive
-        let current = loop.table.byFD[pending.event.fd]
+        let harvested: VerdictRules.Harvested = h == 0 ? .orphan : model.isLive(h) ? .live : .ended
+        let loopDid: VerdictRules.LoopDid
         let dseq = seq()
         let t = tick()
-        let verdict: FindingKind
         switch decision {
         case .run(let r, let mask):
-            recorder.record(.dispatch(Dispatch(seq: dseq, timeNs: t, poller: loop.id, source: .event, batchSeq: loop.batchSeq,
-                                               eventIndex: UInt32(index), ranRegistrationID: r, deliveredMask: mask,
-                                               suppression: nil, handlerThrew: false, durationNs: 100)))
-            if r == h {
-                verdict = harvestedAlive ? .correct : .deadRegistration
-            } else if h == 0 && !registrations[r]!.alive {
-                verdict = .deadRegistration // a zombie's event run by the stale table entry
-            } else {
-                verdict = .misrouted
-            }
+            record(.dispatch(Dispatch(seq: dseq, timeNs: t, poller: loop.id, source: .event, batchSeq: loop.batchSeq,
+                                      eventIndex: UInt32(index), ranRegistrationID: r, deliveredMask: mask,
+                                      suppression: nil, handlerThrew: false, durationNs: 100)))
+            loopDid = r == h ? .ranHarvested : model.isLive(r) ? .ranOtherLive : .ranOtherEnded
             activeRan[loop.id] = r
-            if registrations[r]!.alive { noteSpin(r, batch: loop.batchNumber, mask: mask, seq: dseq) }
-            runHandler(on: li, registration: r)
+            if model.isLive(r) {
+                noteSpin(r, batch: loop.batchNumber, mask: mask, seq: dseq)
+                if rng.chance(0.5) { ready[pending.event.fd] = [] } // the handler drains its fd
+            }
+            runHandler(on: li)
         case .suppress(let reason):
             activeRan[loop.id] = nil
-            recorder.record(.dispatch(Dispatch(seq: dseq, timeNs: t, poller: loop.id, source: .event, batchSeq: loop.batchSeq,
-                                               eventIndex: UInt32(index), ranRegistrationID: 0, deliveredMask: [],
-                                               suppression: reason, handlerThrew: false, durationNs: 5)))
-            let stale = h == 0 || !harvestedAlive || current?.registrationID != h
-            if stale {
-                verdict = .justifiedSuppression
-            } else if reason == .notInterested,
-                      pending.event.mask.intersection(current!.interest.union(.alwaysReported)).isEmpty {
-                verdict = .correct
-            } else {
-                verdict = .lostEvent
-            }
+            record(.dispatch(Dispatch(seq: dseq, timeNs: t, poller: loop.id, source: .event, batchSeq: loop.batchSeq,
+                                      eventIndex: UInt32(index), ranRegistrationID: 0, deliveredMask: [],
+                                      suppression: reason, handlerThrew: false, durationNs: 5)))
+            let current = model.currentRegistration(onPoller: loop.id, fd: pending.event.fd)
+            let nothingWanted = current.map { pending.event.mask.deliverable(to: $0.interest).isEmpty } ?? false
+            loopDid = reason == .notInterested && nothingWanted ? .suppressedNothingWanted : .suppressed
         }
+        guard let (row, verdict) = VerdictRules.verdict(harvested, loopDid) else {
+            truth.unstated.append("(\(harvested), \(loopDid)) at seq \(dseq)")
+            return
+        }
+        truth.rowsUsed[row, default: 0] += 1
         if verdict == .correct { truth.correct += 1 } else { truth.findings.append((verdict, dseq)) }
         if loop.policy.dispatchPolicy == .guarded && verdict.isProblem { truth.guardedProblems += 1 }
     }
@@ -245,9 +250,9 @@ struct SimulatedProcess {
     /// Records an fd record. Mirrors replay's rule: an fd record on a loop is the
     /// work of the registration the loop's latest dispatch ran, so that
     /// registration is busy, not stuck, and its spin run ends.
-    private mutating func recordFD(_ record: TraceRecord) {
-        if let r = activeRan[record.poller] { spins[r] = nil }
-        recorder.record(record)
+    private mutating func recordFD(_ fdRecord: TraceRecord) {
+        if let r = activeRan[fdRecord.poller] { spins[r] = nil }
+        record(fdRecord)
     }
 
     private mutating func noteSpin(_ r: RegistrationID, batch: UInt64, mask: IOEvents, seq: SequenceNumber) {
@@ -269,32 +274,30 @@ struct SimulatedProcess {
     private mutating func fireTimer(_ li: Int) {
         activeRan[loops[li].id] = nil
         let dseq = seq()
-        recorder.record(.dispatch(Dispatch(seq: dseq, timeNs: tick(), poller: loops[li].id, source: .timer, batchSeq: 0,
-                                           eventIndex: 0, ranRegistrationID: 9000, deliveredMask: [], suppression: nil,
-                                           handlerThrew: false, durationNs: 50)))
-        runHandler(on: li, registration: nil)
+        record(.dispatch(Dispatch(seq: dseq, timeNs: tick(), poller: loops[li].id, source: .timer, batchSeq: 0,
+                                  eventIndex: 0, ranRegistrationID: 9000, deliveredMask: [], suppression: nil,
+                                  handlerThrew: false, durationNs: 50)))
+        runHandler(on: li)
     }
 
     // MARK: - What handlers do
 
-    /// A handler drains its fd sometimes (else level-triggered readiness makes it spin),
-    /// and closes, opens, registers, modifies and unregisters fds while it runs.
-    private mutating func runHandler(on li: Int, registration r: RegistrationID?) {
+    /// A handler closes, opens, registers, modifies and unregisters fds while it runs.
+    private mutating func runHandler(on li: Int) {
         let me = loops[li].id
-        if let r, let reg = registrations[r], reg.alive, rng.chance(0.5) { ready[reg.fd] = [] }
         let actions = Int(rng.next() % 4)
         for _ in 0..<actions {
             switch rng.next() % 10 {
             case 0, 1, 2:
                 // Close an fd that is unregistered or registered on this loop, through the loop.
-                let candidates = openFDs.sorted().filter { fd in
+                let candidates = openFDs.filter { fd in
                     loops.allSatisfy { $0.id == me || $0.table.byFD[fd] == nil }
                 }
                 if let fd = candidates.randomElement(using: &rng) { close(fd: fd, on: me) }
             case 3, 4, 5:
                 if let fd = open(on: me), rng.chance(0.8) { register(fd: fd, on: me, by: me) }
             case 6:
-                let free = openFDs.sorted().filter { fd in loops.allSatisfy { $0.table.byFD[fd] == nil } }
+                let free = openFDs.filter { fd in loops.allSatisfy { $0.table.byFD[fd] == nil } }
                 if let fd = free.randomElement(using: &rng) { register(fd: fd, on: me, by: me) }
             case 7:
                 if let fd = liveEntries(li).randomElement(using: &rng) { modify(fd: fd, on: li) }
@@ -323,11 +326,9 @@ struct SimulatedProcess {
         loops[li].zombies.append(Zombie(fd: fd, registrationID: entry.registrationID, data: item.data, interest: item.interest,
                                         ready: ready[fd] ?? .readable, dupFD: dup))
         loops[li].epitems[fd] = nil
-        registrations[entry.registrationID]?.alive = false
         spins[entry.registrationID] = nil
         staleEntries.insert(entry.registrationID)
         recordFD(.closed(Closed(seq: seq(), timeNs: tick(), poller: loops[li].id, fd: fd)))
-        openFDs.remove(fd)
         ready[fd] = nil
     }
 
@@ -335,8 +336,7 @@ struct SimulatedProcess {
     /// sequence number after the call.
     @discardableResult
     mutating func open(on poller: PollerID, origin: FDOrigin? = nil) -> Int32? {
-        guard let fd = (3...maxFD).first(where: { !openFDs.contains($0) }) else { return nil }
-        openFDs.insert(fd)
+        guard let fd = (3...maxFD).first(where: { model.fdTable.lookup($0) == nil }) else { return nil }
         ready[fd] = rng.chance(0.5) ? .writable : .readable
         recordFD(.fdOpened(FDOpened(seq: seq(), timeNs: tick(), poller: poller, fd: fd,
                                            origin: origin ?? [.socket, .accept, .eventfd, .pipe].randomElement(using: &rng)!)))
@@ -352,7 +352,6 @@ struct SimulatedProcess {
         nextRegistrationID += 1
         let interest = [IOEvents.readable, .writable, [.readable, .writable]].randomElement(using: &rng)!
         let data = loops[li].dispatcher.epollData(registrationID: id, fd: fd)
-        registrations[id] = Registration(id: id, poller: poller, fd: fd, interest: interest)
         loops[li].table.byFD[fd] = RegistrationState(registrationID: id, fd: fd, interest: interest)
         loops[li].epitems[fd] = Epitem(registrationID: id, interest: interest, data: data)
         recordFD(.registered(Registered(seq: seq(), timeNs: tick(), poller: poller, registrationID: id, fd: fd,
@@ -364,7 +363,6 @@ struct SimulatedProcess {
         state.interest = [IOEvents.readable, .writable, [.readable, .writable]].randomElement(using: &rng)!
         loops[li].table.byFD[fd] = state
         loops[li].epitems[fd]?.interest = state.interest
-        registrations[state.registrationID]?.interest = state.interest
         recordFD(.modified(Modified(seq: seq(), timeNs: tick(), poller: loops[li].id,
                                            registrationID: state.registrationID, fd: fd, interest: state.interest)))
     }
@@ -372,7 +370,6 @@ struct SimulatedProcess {
     private mutating func unregister(fd: Int32, on li: Int) {
         guard let state = loops[li].table.byFD.removeValue(forKey: fd) else { return }
         loops[li].epitems[fd] = nil
-        registrations[state.registrationID]?.alive = false
         spins[state.registrationID] = nil
         recordFD(.unregistered(Unregistered(seq: seq(), timeNs: tick(), poller: loops[li].id,
                                                    registrationID: state.registrationID, fd: fd)))
@@ -384,7 +381,12 @@ struct SimulatedProcess {
         for li in loops.indices {
             guard let entry = loops[li].table.byFD[fd] else { continue }
             if staleEntries.contains(entry.registrationID) {
-                loops[li].table.byFD[fd] = nil // already dead: nothing to unregister
+                // Its fd was closed behind the loop's back and the number handed to
+                // a file this epoll does not hold: EPOLL_CTL_DEL fails (ENOENT), and
+                // the loop drops its entry all the same, as EventPoller does.
+                loops[li].table.byFD[fd] = nil
+                recordFD(.callFailed(CallFailed(seq: seq(), timeNs: tick(), poller: loops[li].id, call: .epollDelete,
+                                                fd: fd, errno: 2 /* ENOENT */)))
             } else {
                 unregister(fd: fd, on: li)
             }
@@ -393,7 +395,6 @@ struct SimulatedProcess {
         }
         for li in loops.indices { loops[li].zombies.removeAll { $0.dupFD == fd } }
         recordFD(.closed(Closed(seq: seq(), timeNs: tick(), poller: poller, fd: fd)))
-        openFDs.remove(fd)
         ready[fd] = nil
     }
 }

@@ -15,7 +15,7 @@ final class ReplayTableTests: XCTestCase {
     func testRegistrationMap_agreesWithDictionary_underRandomInsertsAndRemovals() {
         for seed in UInt64(1)...20 {
             var random = SplitMix64(seed: seed)
-            var map = RegistrationMap()
+            var map = RegistrationMap<ReplayRegistration>()
             var reference: [RegistrationID: Int32] = [:]
             // Small id ranges force collisions and long probe runs; the wide one
             // exercises ids at the top of the range (0 and UInt32.max included).
@@ -46,7 +46,7 @@ final class ReplayTableTests: XCTestCase {
     }
 
     func testRegistrationMap_slotIsChangedInPlace() {
-        var map = RegistrationMap()
+        var map = RegistrationMap<ReplayRegistration>()
         map.updateValue(entry(7, fd: 3), forKey: 7)
         let slot = map.slot(of: 7)!
         map[slot: slot].record.interest = .writable
