@@ -33,8 +33,7 @@ public struct PlainSQLiteBaseline {
     /// Inserts every row into a new file at `path`; returns the seconds it took
     /// (open, schema, inserts and the final commit; not closing the connection).
     public func run(path: String, rowsPerTransaction: Int = 10_000) throws -> Double {
-        let clock = ContinuousClock()
-        let began = clock.now
+        let began = MonotonicClock.nowNs()
         let db = try SQLiteConnection(path: path, readOnly: false)
         try db.execute(sql: "PRAGMA page_size = \(CompactSchema.pageSize); PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
         try db.execute(sql: CompactSchema.createTables)
@@ -73,8 +72,7 @@ public struct PlainSQLiteBaseline {
         try insert(fdRows, with: insertFD)
         try insert(syscallRows, with: insertSyscall)
         if inTransaction > 0 { try db.execute(sql: "COMMIT") }
-        let elapsed = clock.now - began
-        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        return Double(MonotonicClock.nowNs() - began) / 1e9
     }
 }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PollTraceAnalysis
+import PollTraceCore
 import PollTraceStore
 
 struct Query: ParsableCommand {
@@ -74,8 +75,7 @@ struct Query: ParsableCommand {
         var printer: any QueryPrinter
         if csv { printer = CSVPrinter() } else if json { printer = JSONRowPrinter() } else { printer = TablePrinter() }
         let text = try statementText()
-        let clock = ContinuousClock()
-        let began = clock.now
+        let began = MonotonicClock.nowNs()
         do {
             try TraceQuery.run(path: trace, sql: text, parameters: parameters, header: { printer.header($0) }, row: { printer.row($0) })
         } catch {
@@ -83,8 +83,7 @@ struct Query: ParsableCommand {
         }
         printer.finish()
         if timer {
-            let elapsed = clock.now - began
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            let seconds = Double(MonotonicClock.nowNs() - began) / 1e9
             Console.err(String(format: "elapsed: %.3f s\n", seconds))
         }
     }
