@@ -4,7 +4,7 @@ import PollTraceStrace
 
 /// Which recorder `polltrace record` uses.
 enum RecordBackend: String, ExpressibleByArgument, CaseIterable {
-    /// bpftrace in the kernel: near the program's own speed; root, BPF and BTF.
+    /// A BPF program in the kernel (libbpf, ring buffer): near the program's own speed; root, BPF and BTF.
     case ebpf
     /// strace (ptrace): works anywhere strace does; much slower.
     case strace
@@ -19,9 +19,9 @@ enum EBPFRecording {
     /// was required and is unavailable.
     static func runIfChosen(_ record: Record) throws -> Bool {
         guard record.backend != .strace else { return false }
-        let bpftrace: String
+        let loader: String
         do {
-            bpftrace = try EBPFAvailability.check()
+            loader = try EBPFAvailability.check()
         } catch let unavailable as EBPFAvailability.Unavailable {
             if record.backend == .auto {
                 FileHandle.standardError.write(Data("note: \(unavailable.reason); recording with strace instead\n".utf8))
@@ -35,12 +35,12 @@ enum EBPFRecording {
         if !record.force && FileManager.default.fileExists(atPath: record.output) {
             throw ImportOutput.fail("\(record.output) exists (--force replaces it)")
         }
-        // Ctrl-C ends the program (or, with --pid, bpftrace); the recording is still imported.
+        // Ctrl-C ends the program (or, with --pid, the recording); the recording is still imported.
         signal(SIGINT) { _ in }
         let target: EBPFRecorder.Target = record.pid.map { .pid($0, seconds: record.seconds) } ?? .command(record.command)
         let outcome: EBPFRecorder.Outcome
         do {
-            outcome = try EBPFRecorder(bpftrace: bpftrace)
+            outcome = try EBPFRecorder(loader: loader)
                 .record(target, log: logPath, workDirectory: FileManager.default.temporaryDirectory.path,
                         stdoutToStderr: record.json)
         } catch {

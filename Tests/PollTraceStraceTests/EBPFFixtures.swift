@@ -3,12 +3,12 @@ import PollTraceStrace
 import XCTest
 
 /// Runs programs under the eBPF recorder for the tests, which skip (with the reason)
-/// only where this machine cannot run it: not root, no bpftrace, no BTF, no tracefs,
+/// only where this machine cannot run it: not root, no loader, clang or libbpf headers, no BTF,
 /// or a kernel that refuses BPF.
 enum EBPFFixtures {
     static func recorder() throws -> EBPFRecorder {
         do {
-            return EBPFRecorder(bpftrace: try EBPFAvailability.check())
+            return EBPFRecorder(loader: try EBPFAvailability.check())
         } catch let unavailable as EBPFAvailability.Unavailable {
             throw XCTSkip("\(unavailable)")
         }
