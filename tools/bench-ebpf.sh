@@ -12,10 +12,12 @@
 #
 # Prints, per load and backend, the median requests/s, its ratio to the
 # untraced median of the same run, the recorder's own CPU seconds while the load
-# ran (bpftrace or strace; polltrace's import after the program exits is
-# printed apart), and the events the kernel buffer lost (eBPF).
-# Needs root, bpftrace, strace, redis-server and redis-benchmark (Debian:
-# bpftrace strace redis-server redis-tools).
+# ran (the eBPF loader, polltrace-ebpf, or strace; polltrace's import after the
+# program exits is printed apart), and the records the kernel's ring buffer
+# lost (eBPF). The CPU the BPF program itself costs runs in the traced calls, so
+# it shows in the throughput, not in the recorder's CPU.
+# Needs root, strace, redis-server and redis-benchmark, and for eBPF clang and
+# libbpf-dev (Debian: strace redis-server redis-tools clang libbpf-dev).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,17 +27,18 @@ RUNS="${RUNS:-3}"
 PORT="${PORT:-16390}"
 POLLTRACE="${POLLTRACE:-.build/release/polltrace}"
 if [ ! -x "$POLLTRACE" ]; then swift build -c release --product polltrace >&2; fi
-for tool in redis-server redis-benchmark bpftrace strace; do
+# The loader is found beside polltrace.
+if [ ! -x "$(dirname "$POLLTRACE")/polltrace-ebpf" ]; then swift build -c release --product polltrace-ebpf >&2; fi
+for tool in redis-server redis-benchmark strace clang; do
     command -v "$tool" >/dev/null || { echo "bench-ebpf: $tool is not installed" >&2; exit 2; }
 done
-[ -d /sys/kernel/tracing/events ] || mount -t tracefs nodev /sys/kernel/tracing
 
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 REDIS=(redis-server --port "$PORT" --bind 127.0.0.1 --save "" --appendonly no --daemonize no --dir "$WORK" --loglevel warning)
 
 echo "machine: $(nproc) cores, $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%FT%TZ)"
-echo "redis: $(redis-server --version | cut -d' ' -f3), bpftrace: $(bpftrace --version), strace: $(strace -V | head -1)"
+echo "redis: $(redis-server --version | cut -d' ' -f3), libbpf: $(dpkg-query -W -f '${Version}' libbpf-dev 2>/dev/null || echo '?'), strace: $(strace -V | head -1)"
 
 wait_port() {
     for _ in $(seq 1200); do
@@ -73,7 +76,7 @@ run() {
     "$POLLTRACE" record --backend "$backend" --force -o "$WORK/trace" -- "${REDIS[@]}" >/dev/null 2>"$WORK/err" &
     local recorder=$!
     wait_port
-    local tracer; tracer=$(pgrep -P "$recorder" -x "$( [ "$backend" = ebpf ] && echo bpftrace || echo strace )" | head -1)
+    local tracer; tracer=$(pgrep -P "$recorder" -x "$( [ "$backend" = ebpf ] && echo polltrace-ebpf || echo strace )" | head -1)
     local before; before=$(cpu_of "$tracer")
     local rps; rps=$(load "$n" "$pipeline")
     local after; after=$(cpu_of "$tracer")
