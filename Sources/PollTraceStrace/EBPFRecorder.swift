@@ -17,6 +17,8 @@ public struct EBPFRecorder: Sendable {
         public var translation: EBPFLogTranslator.Outcome
         /// The command's exit status (nil with `--pid`).
         public var commandStatus: Int32?
+        /// The stop signal that ended the recording, if one did.
+        public var stoppedBy: Int32?
         /// The loader's stderr (its summary, or a failure message).
         public var loaderErrors: String
     }
@@ -37,8 +39,10 @@ public struct EBPFRecorder: Sendable {
     /// Runs `target` under the loader; writes the strace-format log to `log`.
     /// `workDirectory` holds the raw output and the FIFO while recording. With
     /// `stdoutToStderr` the command's standard output goes to standard error (so
-    /// that `--json` output is the document alone).
-    public func record(_ target: Target, log: String, workDirectory: String, stdoutToStderr: Bool = false) throws -> Outcome {
+    /// that `--json` output is the document alone). `stop` is polled while the
+    /// program runs: a signal it returns ends the recording (see below).
+    public func record(_ target: Target, log: String, workDirectory: String, stdoutToStderr: Bool = false,
+                       stop: () -> Int32? = { nil }) throws -> Outcome {
         let raw = "\(workDirectory)/polltrace-ebpf-\(getpid()).raw"
         let ready = "\(workDirectory)/polltrace-ebpf-\(getpid()).out"
         let fifo = "\(workDirectory)/polltrace-ebpf-\(getpid()).go"
@@ -96,13 +100,32 @@ public struct EBPFRecorder: Sendable {
         }
 
         var commandStatus: Int32?
+        var stoppedBy: Int32?
         if let child {
             release()
-            child.waitUntilExit()
+            // A stop signal is passed on to the program, then SIGTERM after half a
+            // second and SIGKILL after one for a program that ignores it.
+            var stoppedAt: Date?
+            var escalations = 0
+            while child.isRunning {
+                if stoppedBy == nil, let signal = stop() {
+                    stoppedBy = signal
+                    stoppedAt = Date()
+                    kill(pid, signal)
+                } else if let at = stoppedAt, Date().timeIntervalSince(at) >= 0.5 * Double(escalations + 1) {
+                    escalations += 1
+                    kill(pid, escalations == 1 ? SIGTERM : SIGKILL)
+                }
+                usleep(20_000)
+            }
             commandStatus = child.terminationStatus
         } else if case .pid(_, let seconds) = target {
+            // The program keeps running; only the recording stops.
             let end = seconds.map { Date().addingTimeInterval($0) }
-            while tracer.isRunning && kill(pid, 0) == 0 && (end.map { Date() < $0 } ?? true) { usleep(50_000) }
+            while tracer.isRunning && kill(pid, 0) == 0 && (end.map { Date() < $0 } ?? true) {
+                if let signal = stop() { stoppedBy = signal; break }
+                usleep(50_000)
+            }
         }
         if tracer.isRunning { tracer.interrupt() }
         tracer.waitUntilExit()
@@ -111,7 +134,7 @@ public struct EBPFRecorder: Sendable {
         }
         let translation = try EBPFLogTranslator.translate(raw: raw, log: log,
                                                           epochOffsetNs: EBPFLogTranslator.currentEpochOffsetNs())
-        return Outcome(translation: translation, commandStatus: commandStatus, loaderErrors: errors())
+        return Outcome(translation: translation, commandStatus: commandStatus, stoppedBy: stoppedBy, loaderErrors: errors())
     }
 
     static func fileContains(_ path: String, _ text: String) -> Bool {

@@ -123,4 +123,58 @@ final class RecordBackendTests: XCTestCase {
         XCTAssertEqual(r.status, 2, r.stdout + r.stderr)
         XCTAssertTrue(r.stderr.contains("not running as root"), r.stderr)
     }
+
+    func testDefaultBackend_whereEBPFWorks_recordsWithEBPF_andSaysSo() throws {
+        guard ebpfAvailable else { throw XCTSkip("eBPF recording needs root, BTF, clang and libbpf-dev (.ci/run installs them)") }
+        let program = try seedLoop()
+        let trace = directory.appendingPathComponent("default.trace").path
+        let r = try CLI.run(["record", "-o", trace, "--", program])
+        if r.status == 2, r.stderr.contains("refused") { throw XCTSkip(r.stderr) }
+        XCTAssertTrue(r.stderr.contains("recording with eBPF"), r.stderr)
+        XCTAssertFalse(r.stderr.contains("recording with strace instead"), r.stderr)
+        XCTAssertEqual(r.status, 1, "the seed loop's finding:\n\(r.stdout)\(r.stderr)")
+        XCTAssertEqual(try findings(trace).count, 1)
+    }
+
+    func testEBPFWithAnStraceOnlyOption_isBadInput() throws {
+        let trace = directory.appendingPathComponent("bad.trace").path
+        for option in ["--no-seccomp", "--no-labels", "--strace-arg=-e"] {
+            let r = try CLI.run(["record", "--backend", "ebpf", option, "-o", trace, "--", "/bin/true"])
+            XCTAssertEqual(r.status, 2, "\(option): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains("apply to --backend strace"), "\(option): \(r.stderr)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: trace))
+    }
+
+    /// SIGTERM to `record --backend ebpf`: the program is stopped, and what was
+    /// recorded is imported.
+    func testEBPFRecord_SIGTERM_stopsTheProgram_andImportsWhatWasRecorded() throws {
+        guard ebpfAvailable else { throw XCTSkip("eBPF recording needs root, BTF, clang and libbpf-dev (.ci/run installs them)") }
+        let pidFile = directory.appendingPathComponent("program.pid").path
+        let trace = directory.appendingPathComponent("stopped.trace").path
+        let process = Process()
+        process.executableURL = CLI.binary
+        process.arguments = ["record", "--backend", "ebpf", "-o", trace, "--", "/bin/sh", "-c",
+                             "echo $$ > \(pidFile); while :; do sleep 0.1; done"]
+        let err = directory.appendingPathComponent("stopped.err")
+        FileManager.default.createFile(atPath: err.path, contents: nil)
+        process.standardError = try FileHandle(forWritingTo: err)
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        var program: Int32?
+        let deadline = Date().addingTimeInterval(120)
+        while program == nil && process.isRunning && Date() < deadline {
+            program = (try? String(contentsOfFile: pidFile, encoding: .utf8)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+            if program == nil { usleep(50_000) }
+        }
+        let pid = try XCTUnwrap(program, "the program started under the recorder")
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        let stderr = try String(contentsOf: err, encoding: .utf8)
+        XCTAssertEqual(process.terminationReason, .exit, "polltrace must not die of the signal: \(stderr)")
+        XCTAssertTrue([0, 1].contains(process.terminationStatus), stderr)
+        XCTAssertTrue(stderr.contains("recording stopped by"), stderr)
+        XCTAssertNotEqual(kill(pid, 0), 0, "the program (pid \(pid)) must be stopped")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: trace), stderr)
+    }
 }
