@@ -45,16 +45,24 @@ final class RecordBuffer: @unchecked Sendable {
     /// Empty arrays (with their capacity) for the next swaps; writer thread only.
     private var spares: [[TraceRecord]] = []
 
-    init(mode: TraceMode, capacity: Int, sequence: SequenceCounter, scheduling: WriterScheduling? = nil) {
+    private let shardMask: Int
+
+    /// `oneShard`: every record in one shard, so that records appended by one thread
+    /// in seq order are taken in seq order, never a later one in an earlier swap than
+    /// one appended before it (with shards, the writer takes them one at a time).
+    init(mode: TraceMode, capacity: Int, sequence: SequenceCounter, scheduling: WriterScheduling? = nil,
+         oneShard: Bool = false) {
         self.mode = mode
         self.capacity = capacity
         self.sequence = sequence
         self.scheduling = scheduling
-        shards = UnretainedObjects((0..<Self.shardCount).map { _ in Shard(capacity: capacity) })
+        let count = oneShard ? 1 : Self.shardCount
+        shardMask = count - 1
+        shards = UnretainedObjects((0..<count).map { _ in Shard(capacity: capacity) })
     }
 
     @inline(__always)
-    private func shardIndex(for poller: PollerID) -> Int { Int(poller) & (Self.shardCount - 1) }
+    private func shardIndex(for poller: PollerID) -> Int { Int(poller) & shardMask }
 
 
     /// Called on recording threads: the hot path.

@@ -48,10 +48,16 @@ public final class TraceWriter: TraceRecorder, Sendable {
             }
         }
         self.scheduling = scheduling
-        buffer = RecordBuffer(mode: options.mode, capacity: options.bufferCapacity, sequence: sequence, scheduling: scheduling)
-        // `TraceFile` is not Sendable: it is created here and from then on used only
+        buffer = RecordBuffer(mode: options.mode, capacity: options.bufferCapacity, sequence: sequence, scheduling: scheduling,
+                              oneShard: options.writesTablesDirectly)
+        // The file is not Sendable: it is created here and from then on used only
         // by the writer thread, which the box hands it to.
-        let file = try TraceFile(path: path, metadata: metadata, options: options)
+        let file: any TraceStorage
+        if options.writesTablesDirectly, let verdicts = options.finalization {
+            file = try PlainTraceFile(path: path, metadata: metadata, options: options, verdicts: verdicts)
+        } else {
+            file = try TraceFile(path: path, metadata: metadata, options: options)
+        }
         let handoff = UncheckedBox(file)
         thread = try BackgroundThread(name: "trace-writer") { [buffer, stats, options, scheduling] in
             Self.writerLoop(file: handoff.value, buffer: buffer, stats: stats, options: options, scheduling: scheduling)
@@ -97,7 +103,7 @@ public final class TraceWriter: TraceRecorder, Sendable {
 
     // MARK: The writer thread
 
-    private static func writerLoop(file: TraceFile, buffer: RecordBuffer, stats: StatisticsBox,
+    private static func writerLoop(file: any TraceStorage, buffer: RecordBuffer, stats: StatisticsBox,
                                    options: TraceWriterOptions, scheduling: WriterScheduling?) {
         let intervalNs = UInt64(max(0, options.flushInterval.components.seconds)) * 1_000_000_000
             + UInt64(max(0, options.flushInterval.components.attoseconds / 1_000_000_000))
@@ -142,6 +148,7 @@ public final class TraceWriter: TraceRecorder, Sendable {
                     }
                 } catch {
                     failed = true
+                    file.discard()
                     let count = chunk.records.count
                     stats.withLock {
                         $0.lastError = Self.describe(error)
@@ -163,10 +170,16 @@ public final class TraceWriter: TraceRecorder, Sendable {
                 try file.finish(statistics: stats.withLock { $0 })
             } catch {
                 failed = true
+                file.discard()
                 stats.withLock { $0.lastError = "finishing the trace: " + Self.describe(error) }
             }
         }
-        if !failed, let verdicts = options.finalization {
+        if let file = file as? PlainTraceFile, !failed {
+            stats.withLock {
+                $0.finalizedRecords = UInt64($0.recordsWritten)
+                $0.finalizedFindings = file.findings
+            }
+        } else if !failed, let verdicts = options.finalization {
             // Off the traced loop: every record is written, and the loop is no longer
             // recording into this file.
             let began = monotonicNowNs()

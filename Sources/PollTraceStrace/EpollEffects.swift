@@ -5,7 +5,7 @@ import PollTraceCore
 extension ImportEngine {
     /// The poller of `epfd` in `table`; one the log never showed created (attached
     /// mid-run) is started on first use.
-    mutating func poller(for epfd: Int32, table: FDTable, tid: Int32) -> Int {
+    mutating func poller(for epfd: Int32, table: ProcessFDTable, tid: Int32) -> Int {
         let key = PollerKey(table: table.id, epollFD: epfd)
         if let last = lastPollerLookup, last.key == key { return last.slot }
         if let slot = pollerSlots[key] {
@@ -25,7 +25,7 @@ extension ImportEngine {
     }
 
     mutating func epollControl(_ line: LineBytes, args: [Range<Int>], result: CallResult, tid: Int32, number: UInt32,
-                      table: FDTable) {
+                      table: ProcessFDTable) {
         guard args.count >= 3, let (epfd, _) = ArgumentScanner.fdArgument(line, args[0]),
               let (fd, annotation) = ArgumentScanner.fdArgument(line, args[2]) else {
             return diagnostics.note(.unreadableArguments, line: number)
@@ -51,27 +51,25 @@ extension ImportEngine {
             event = parsed
         }
         func register() {
-            if table.fds[fd] == nil { _ = model.open(fd, in: table) }  // opened before the log: adopt it
+            if table.openFiles[fd] == nil { _ = fdTables.open(fd, in: table) }  // opened before the log: adopt it
             nextRegistrationID &+= 1
             if nextRegistrationID == 0 { nextRegistrationID = 1 }  // 0 means "none"
             let id = nextRegistrationID
             let label = annotation.map { line.string($0) } ?? ""
-            pollerStates[key].interest.add(.init(id: id, fd: fd, data: event!.data, interest: event!.mask,
-                                             fdClosedAtLine: nil, registeredAtLine: number))
-            registrationFile[id] = table.fds[fd]
+            registrationFile[id] = table.openFiles[fd]
             let record = Registered(seq: sequence.next(), timeNs: currentTimeNs, poller: pollerID, registrationID: id,
                                     fd: fd, interest: event!.mask, data: event!.data, handlerLabel: label)
             emit(.registered(record), tid: tid, line: number, table: table)
         }
         func unregister(_ id: RegistrationID) {
-            pollerStates[key].interest.remove(id, atLine: number)
             registrationFile[id] = nil
             let record = Unregistered(seq: sequence.next(), timeNs: currentTimeNs, poller: pollerID,
                                       registrationID: id, fd: fd)
             emit(.unregistered(record), tid: tid, line: number, table: table)
         }
 
-        let existing = pollerStates[key].interest.current(forFD: fd)
+        // `emit` applies each record to `interest`, so it holds every earlier change.
+        let existing = interest.current(forFD: fd, in: pollerID)
         switch call {
         case .epollAdd:
             register()
@@ -87,7 +85,6 @@ extension ImportEngine {
                 unregister(existing.id)
                 return register()
             }
-            pollerStates[key].interest.modify(existing.id, interest: event!.mask, data: nil)
             let record = Modified(seq: sequence.next(), timeNs: currentTimeNs, poller: pollerID,
                                   registrationID: existing.id, fd: fd, interest: event!.mask)
             emit(.modified(record), tid: tid, line: number, table: table)
@@ -99,7 +96,7 @@ extension ImportEngine {
     }
 
     mutating func epollWait(_ line: LineBytes, name: String, args: [Range<Int>], result: CallResult, tid: Int32,
-                   number: UInt32, table: FDTable) {
+                   number: UInt32, table: ProcessFDTable) {
         guard args.count >= 4, let (epfd, _) = ArgumentScanner.fdArgument(line, args[0]) else {
             return diagnostics.note(.unreadableArguments, line: number)
         }
@@ -134,8 +131,8 @@ extension ImportEngine {
     /// The fd an event is for, through the ADD/MOD history; -1 when the history
     /// does not say. For a poller created before the log began, a data word that is
     /// an open fd number is taken as that fd (what fd-storing loops do).
-    mutating func fdForEvent(_ data: UInt64, poller: PollerState, table: FDTable) -> Int32 {
-        switch poller.interest.resolve(data) {
+    mutating func fdForEvent(_ data: UInt64, poller: PollerState, table: ProcessFDTable) -> Int32 {
+        switch interest.resolve(data, in: poller.id) {
         case .live(let registration), .orphan(let registration): return registration.fd
         case .unregistered(let fd, _): return fd
         case .never:

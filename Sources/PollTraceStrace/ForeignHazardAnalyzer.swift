@@ -6,7 +6,7 @@ import PollTraceCore
 /// A loop handles a batch in order, and handling an event means calling something
 /// on its fd. So an event is *handled* once any call is made on its fd after the
 /// harvest, other than `epoll_ctl DEL` and `close`. An event whose fd is closed
-/// while it is unhandled is followed by its key (`PendingEvent`) until the
+/// while it is unhandled is followed by its key (`WatchedEvent`) until the
 /// harvesting thread's next wait on that epoll fd: if the key is taken again in
 /// that window it is a reuse-within-batch hazard, and if the harvesting thread then
 /// makes a data call on the fd that holds the key, a likely stale dispatch.
@@ -14,7 +14,8 @@ import PollTraceCore
 /// a hazard.
 ///
 /// The analyzer consumes records in sequence order with their log lines. It keeps
-/// only the open batches and the interest lists, so memory follows the number of
+/// only the open batches and the interest lists (those the importer keeps, while
+/// an import runs: `EpollInterestLists`), so memory follows the number of
 /// live fds, not the log's length; the work per record is bounded by the events it
 /// touches, each of which is visited a bounded number of times.
 public final class ForeignHazardAnalyzer: ImportConsumer {
@@ -28,6 +29,10 @@ public final class ForeignHazardAnalyzer: ImportConsumer {
     public var stats: ForeignStatistics { engine.stats }
     /// Watched-event visits so far: what the analysis costs beyond one step per record.
     var eventVisits: Int { engine.eventVisits }
+
+    /// Reads `lists`, which the importer keeps as it emits records, instead of keeping
+    /// its own (`StraceImporter` calls this for an analyzer among its consumers).
+    func readInterestLists(_ lists: EpollInterestLists) { engine.readInterestLists(lists) }
 
     public func pollerStarted(_ info: PollerInfo) { engine.pollerStarted(info) }
     public func consume(_ record: TraceRecord, origin: LineOrigin) { engine.consume(record, origin: origin) }

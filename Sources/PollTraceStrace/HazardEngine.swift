@@ -10,23 +10,34 @@ struct HazardEngine {
     private struct FDKey: Hashable { var table: UInt32; var fd: Int32 }
     private struct WordKey: Hashable { var table: UInt32; var data: UInt64 }
     private struct BatchKey: Hashable { var tid: Int32; var poller: PollerID }
-    private struct OpenBatch { var waitLine: UInt32; var tid: Int32; var epollFD: Int32; var events: [PendingEvent] }
+    /// A harvested batch whose events are watched until its thread waits again.
+    private struct WatchedBatch { var waitLine: UInt32; var tid: Int32; var epollFD: Int32; var events: [WatchedEvent] }
 
     private var pollerInfo: [PollerID: PollerInfo] = [:]
-    private var pollerTable: [PollerID: UInt32] = [:]
+    /// Pollers seen in a registration or a batch.
+    private var notedPollers: Set<PollerID> = []
     /// Pollers whose epoll fd was created in the log (their history is complete).
     private var pollersCreatedInLog: Set<PollerID> = []
-    private var interest: [PollerID: InterestList] = [:]
+    /// Each poller's registrations by data word: the importer's, or (for a stored
+    /// trace) kept here from the records, when `keepsInterest` is set.
+    private var interest = EpollInterestLists()
+    private var keepsInterest = true
     /// Events by the fd they are watched at: their own fd until it closes, then
     /// (number-keyed) the same number, or (word-keyed) the fd that took the word.
-    private var watched = TableFDMap<[PendingEvent]>()
+    private var watched = TableFDMap<[WatchedEvent]>()
     /// Word-keyed events closed unhandled, by their data word: a registration that
     /// carries the word again is where the loop would send them.
-    private var closedWords: [WordKey: [PendingEvent]] = [:]
-    private var openBatches: [BatchKey: OpenBatch] = [:]
+    private var closedWords: [WordKey: [WatchedEvent]] = [:]
+    private var watchedBatches: [BatchKey: WatchedBatch] = [:]
     private var batchSerial: UInt64 = 0
     /// The last epoll fd opened per table, to tell which pollers the log created.
     private var lastEpollOpen: [FDKey: Bool] = [:]
+
+    /// Reads `lists`, which the importer keeps, instead of keeping its own.
+    mutating func readInterestLists(_ lists: EpollInterestLists) {
+        interest = lists
+        keepsInterest = false
+    }
 
     mutating func pollerStarted(_ info: PollerInfo) {
         pollerInfo[info.poller] = info
@@ -49,13 +60,9 @@ struct HazardEngine {
                 event.targetLabel = ""
             }
         case .closed(let r):
-            for (poller, t) in pollerTable where t == table { interest[poller]?.fdClosed(r.fd, atLine: origin.line) }
             closed(table, r.fd, line: origin.line)
         case .registered(let r):
             notePoller(r.poller, table: table)
-            interest[r.poller, default: InterestList()].add(.init(
-                id: r.registrationID, fd: r.fd, data: r.data, interest: r.interest, fdClosedAtLine: nil,
-                registeredAtLine: origin.line, label: r.handlerLabel))
             forEachWatched(table, r.fd) { event in
                 if event.state == .unhandled, event.fd == r.fd { event.state = .handled }
                 // The new fd now has a handler in this epoll fd's table.
@@ -66,11 +73,10 @@ struct HazardEngine {
             }
             if !closedWords.isEmpty { wordTaken(table, r.data, by: r.fd, label: r.handlerLabel, line: origin.line) }
         case .modified(let r):
-            interest[r.poller]?.modify(r.registrationID, interest: r.interest, data: nil)
             handled(table, r.fd)
         case .unregistered(let r):
-            let word = interest[r.poller]?.registrations[r.registrationID]?.data
-            interest[r.poller]?.remove(r.registrationID, atLine: origin.line)
+            // The lists are still as they were before this record.
+            let word = interest.registration(r.registrationID, in: r.poller)?.data
             if let word { registrationEnded(table, r.fd, word: word, poller: r.poller, line: origin.line) }
             forEachWatched(table, r.fd) { event in
                 if event.state == .closed, !event.followsWord, event.poller == r.poller, event.target == r.fd {
@@ -85,7 +91,7 @@ struct HazardEngine {
             if first == UInt8(ascii: "+") && r.name == threadRenamedCallName {
                 renameThread(Int32(truncatingIfNeeded: r.result), to: r.tid)
             } else if first == UInt8(ascii: "+") && r.name == threadExitCallName {
-                for key in openBatches.keys where key.tid == origin.tid { closeBatch(key, nextWaitLine: origin.line) }
+                for key in watchedBatches.keys where key.tid == origin.tid { closeBatch(key, nextWaitLine: origin.line) }
             } else if first == UInt8(ascii: "e") && SyscallCatalog.waitNames.contains(r.name) {
                 closeBatch(BatchKey(tid: origin.tid, poller: r.poller), nextWaitLine: origin.line)
             } else {
@@ -97,10 +103,11 @@ struct HazardEngine {
         case .dispatch, .gap:
             break
         }
+        if keepsInterest { interest.apply(record, origin: origin) }
     }
 
     mutating func finish() {
-        for key in openBatches.keys.sorted(by: { ($0.tid, $0.poller) < ($1.tid, $1.poller) }) {
+        for key in watchedBatches.keys.sorted(by: { ($0.tid, $0.poller) < ($1.tid, $1.poller) }) {
             closeBatch(key, nextWaitLine: .max)
         }
         findings.sort()
@@ -109,8 +116,7 @@ struct HazardEngine {
     // MARK: - Batches
 
     private mutating func notePoller(_ poller: PollerID, table: UInt32) {
-        guard pollerTable[poller] == nil else { return }
-        pollerTable[poller] = table
+        guard notedPollers.insert(poller).inserted else { return }
         let epfd = pollerInfo[poller]?.epollFD ?? -1
         if lastEpollOpen.removeValue(forKey: FDKey(table: table, fd: epfd)) != nil { pollersCreatedInLog.insert(poller) }
     }
@@ -122,8 +128,7 @@ struct HazardEngine {
         stats.events += batch.events.count
         batchSerial &+= 1
         let epfd = pollerInfo[batch.poller]?.epollFD ?? -1
-        let list = interest[batch.poller] ?? InterestList()
-        var open = OpenBatch(waitLine: origin.line, tid: origin.tid, epollFD: epfd, events: [])
+        var open = WatchedBatch(waitLine: origin.line, tid: origin.tid, epollFD: epfd, events: [])
         for event in batch.events {
             // Built only for an event that is a finding: rendering the mask is a
             // string per event, and almost every event is not one.
@@ -133,7 +138,7 @@ struct HazardEngine {
             }
             var fd = event.fd
             var label = ""
-            switch list.resolve(event.data) {
+            switch interest.resolve(event.data, in: batch.poller) {
             case .live(let registration):
                 fd = registration.fd
                 label = registration.label
@@ -163,15 +168,15 @@ struct HazardEngine {
                 // this batch finds the first one last: fold it in, keeping the work
                 // per fd bounded by the open batches, not by the events.
                 if let last = events.last, last.batch == serial { duplicate = true; return }
-                let pending = PendingEvent(fd: fd, table: origin.fdTable, mask: event.mask, data: event.data,
+                let watchedEvent = WatchedEvent(fd: fd, table: origin.fdTable, mask: event.mask, data: event.data,
                                            tid: origin.tid, poller: batch.poller, batch: serial)
-                pending.label = label
-                events.append(pending)
-                open.events.append(pending)
+                watchedEvent.label = label
+                events.append(watchedEvent)
+                open.events.append(watchedEvent)
             }
             if duplicate { stats.duplicateEvents += 1 }
         }
-        if !open.events.isEmpty { openBatches[key] = open }
+        if !open.events.isEmpty { watchedBatches[key] = open }
     }
 
     /// The thread waited again (or exited) at `nextWaitLine`: its batch is over.
@@ -179,7 +184,7 @@ struct HazardEngine {
     /// reaches the analyzer at its result, after lines other threads printed while
     /// it was blocked.
     private mutating func closeBatch(_ key: BatchKey, nextWaitLine: UInt32) {
-        guard let batch = openBatches.removeValue(forKey: key) else { return }
+        guard let batch = watchedBatches.removeValue(forKey: key) else { return }
         for event in batch.events {
             defer { event.state = .finished }
             if event.state == .handled { stats.eventsHandled += 1 }
@@ -218,11 +223,11 @@ struct HazardEngine {
     }
 
     private mutating func renameThread(_ old: Int32, to new: Int32) {
-        for key in openBatches.keys where key.tid == old {
-            var batch = openBatches.removeValue(forKey: key)!
+        for key in watchedBatches.keys where key.tid == old {
+            var batch = watchedBatches.removeValue(forKey: key)!
             batch.tid = new
             for event in batch.events { event.tid = new }
-            openBatches[BatchKey(tid: new, poller: key.poller)] = batch
+            watchedBatches[BatchKey(tid: new, poller: key.poller)] = batch
         }
     }
 
@@ -260,8 +265,8 @@ struct HazardEngine {
     }
 
     private mutating func closed(_ table: UInt32, _ fd: Int32, line: UInt32,
-                                 only affected: (PendingEvent) -> Bool = { _ in true }) {
-        var movedToWords: [PendingEvent] = []
+                                 only affected: (WatchedEvent) -> Bool = { _ in true }) {
+        var movedToWords: [WatchedEvent] = []
         forEachWatched(table, fd) { event in
             guard affected(event) else { return }
             switch event.state {
@@ -300,7 +305,7 @@ struct HazardEngine {
         }
     }
 
-    private mutating func unwatch(_ event: PendingEvent, at fd: Int32) {
+    private mutating func unwatch(_ event: WatchedEvent, at fd: Int32) {
         watched.modifyOrRemove(event.table, fd) { events in
             eventVisits += events.count
             events.removeAll { $0 === event }
@@ -319,7 +324,7 @@ struct HazardEngine {
 
     /// Runs `change` on the events watched at (table, fd); those that are done
     /// afterwards stop being watched.
-    private mutating func forEachWatched(_ table: UInt32, _ fd: Int32, _ change: (PendingEvent) -> Void) {
+    private mutating func forEachWatched(_ table: UInt32, _ fd: Int32, _ change: (WatchedEvent) -> Void) {
         var visits = 0
         watched.modifyOrRemove(table, fd) { events in
             var anyDone = false

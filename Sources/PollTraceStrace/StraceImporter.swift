@@ -10,8 +10,11 @@ public final class StraceImporter {
     /// the state was this class's own properties).
     private var engine: ImportEngine
 
+    /// A `ForeignHazardAnalyzer` among `consumers` reads the importer's interest
+    /// lists instead of keeping its own.
     public init(sequence: SequenceCounter, consumers: [ImportConsumer]) {
         engine = ImportEngine(sequence: sequence, consumers: consumers)
+        for case let analyzer as ForeignHazardAnalyzer in consumers { analyzer.readInterestLists(engine.interest) }
     }
 
     public var sequence: SequenceCounter { engine.sequence }
@@ -46,22 +49,24 @@ struct ImportEngine {
     private(set) var firstEpochTimeNs: UInt64?
     private(set) var sawTimeOfDay = false
 
-    var model = FDTableModel()
+    var fdTables = ProcessFDTables()
     var stitcher = CallStitcher()
     /// Every poller so far, by slot; `pollerSlots` finds the live one of an epoll fd.
     var pollerStates: [PollerState] = []
+    /// Every poller's interest list, kept from the records `emit` hands out.
+    let interest = EpollInterestLists()
     var pollerSlots: [PollerKey: Int] = [:]
     /// The last `pollerSlots` hit: a loop's calls are mostly on one epoll fd.
     /// Cleared whenever `pollerSlots` changes.
     var lastPollerLookup: (key: PollerKey, slot: Int)?
     var closeScratch: [Int] = []
     /// The last thread's table: consecutive lines are usually the same thread's.
-    /// Cleared whenever the model changes which table a tid uses.
-    var cachedTable: (tid: Int32, table: FDTable)?
+    /// Cleared whenever `fdTables` changes which table a tid uses.
+    var cachedTable: (tid: Int32, table: ProcessFDTable)?
     var pollerCount: PollerID = 0
     var nextRegistrationID: RegistrationID = 0
     /// The open file each registration was made on (for implicit unregistration).
-    var registrationFile: [RegistrationID: UInt64] = [:]
+    var registrationFile: [RegistrationID: OpenFileID] = [:]
     /// The poller each thread last waited on: the `poller` of its other records.
     var lastPoller = PollerByThread()
     private var seenTIDs: Set<Int32> = []
@@ -86,7 +91,6 @@ struct ImportEngine {
         /// False when the log never showed `epoll_create` for it (attached mid-run):
         /// its registrations are partly unknown.
         var createdInLog: Bool
-        var interest = InterestList()
         var batches: UInt64 = 0
     }
 
@@ -100,7 +104,7 @@ struct ImportEngine {
         let framed = LineFraming.frame(line)
         if let t = framed.timeNs { noteTime(t, epoch: framed.timeIsEpoch) }
         let body = LineBody.classify(line, framed.body)
-        var tid = FDTableModel.unprefixedTID
+        var tid = ProcessFDTables.unprefixedTID
         if let pid = framed.pid {
             tid = pid
             if pid != previousTID && !seenTIDs.contains(pid) { identifyNewThread(pid, line: line, body: body) }
@@ -115,7 +119,7 @@ struct ImportEngine {
             handleCall(line, tid: tid, number: number, name: name, args: args, rest: rest)
         case .unfinished(let name, let partial):
             if let role = syscallNames.lookup(line, name).role, role == .clone || role == .fork {
-                model.clonesInFlight[tid] = role == .clone && contains(line, partial, "CLONE_FILES")
+                fdTables.clonesInFlight[tid] = role == .clone && contains(line, partial, "CLONE_FILES")
             }
             if let replaced = stitcher.start(tid: tid, name: line[name], partialArgs: line[partial],
                                              line: number, timeNs: framed.timeNs) {
@@ -155,19 +159,19 @@ struct ImportEngine {
     /// clone in flight means the new tid is most likely its child).
     private mutating func identifyNewThread(_ pid: Int32, line: LineBytes, body: LineBody) {
         seenTIDs.insert(pid)
-        let unprefixed = FDTableModel.unprefixedTID
+        let unprefixed = ProcessFDTables.unprefixedTID
         guard seenTIDs.contains(unprefixed), !unprefixedThreadNamed else { return }
-        var isUnprefixedThread = model.clonesInFlight.isEmpty
+        var isUnprefixedThread = fdTables.clonesInFlight.isEmpty
         if case .resumed(let name, _) = body, stitcher.hasPending(tid: unprefixed, name: line[name]) {
             isUnprefixedThread = true
         }
         guard isUnprefixedThread else { return }
         unprefixedThreadNamed = true
         cachedTable = nil
-        model.rename(unprefixed, to: pid)
+        fdTables.rename(unprefixed, to: pid)
         stitcher.rename(unprefixed, to: pid)
         lastPoller.rename(unprefixed, to: pid)
-        if let table = model.tables[pid] {
+        if let table = fdTables.tables[pid] {
             let record = SyscallRecord(seq: sequence.next(), timeNs: currentTimeNs, poller: lastPoller.of(pid),
                                        tid: pid, fd: -1, name: threadRenamedCallName, result: Int64(unprefixed),
                                        errno: 0, isDataCall: false, sourceLine: linesRead)
@@ -182,9 +186,12 @@ struct ImportEngine {
 
     // MARK: - Records
 
-    mutating func emit(_ record: TraceRecord, tid: Int32, line: UInt32, table: FDTable) {
+    /// Hands `record` to every consumer, then applies it to `interest`: consumers
+    /// see the interest lists as they were before the record.
+    mutating func emit(_ record: TraceRecord, tid: Int32, line: UInt32, table: ProcessFDTable) {
         let origin = LineOrigin(line: line, tid: tid, fdTable: table.id)
         for consumer in consumers { consumer.consume(record, origin: origin) }
+        interest.apply(record, origin: origin)
     }
 
     mutating func startPoller(_ state: PollerState, tid: Int32) {
@@ -219,20 +226,20 @@ struct ImportEngine {
 
     private mutating func threadExited(_ tid: Int32, line: UInt32) {
         if let pending = stitcher.drop(tid: tid) { diagnostics.note(.neverResumed, line: pending.line) }
-        guard let table = model.tables[tid] else { return }
+        guard let table = fdTables.tables[tid] else { return }
         let record = SyscallRecord(seq: sequence.next(), timeNs: currentTimeNs, poller: lastPoller.of(tid), tid: tid,
                                    fd: -1, name: threadExitCallName, result: 0, errno: 0, isDataCall: false,
                                    sourceLine: line)
         emit(.syscall(record), tid: tid, line: line, table: table)
         cachedTable = nil
-        model.threadExited(tid)
+        fdTables.threadExited(tid)
         lastPoller.set(nil, for: tid)
     }
 
     /// The fd table `tid` uses (through the one-entry cache).
-    mutating func tableOf(_ tid: Int32) -> FDTable {
+    mutating func tableOf(_ tid: Int32) -> ProcessFDTable {
         if let cached = cachedTable, cached.tid == tid { return cached.table }
-        let table = model.table(for: tid)
+        let table = fdTables.table(for: tid)
         cachedTable = (tid, table)
         return table
     }

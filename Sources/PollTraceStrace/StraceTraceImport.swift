@@ -52,11 +52,13 @@ public enum StraceTraceImport {
     /// Records an import hands the writer at a time (one lock round trip each).
     public static let handOver = 1024
 
-    /// How an import writes its trace: lossless, then the v7 tables.
+    /// How an import writes its trace: lossless, straight into the v7 tables (an
+    /// import is one producer, in seq order).
     public static func writerOptions(overwrite: Bool) -> TraceWriterOptions {
         // The v7 tables without replay's verdicts: a log has syscalls, not dispatches;
         // its findings come from the foreign analysis (`ForeignFindingsTable`).
-        TraceWriterOptions(mode: .lossless, overwrite: overwrite, finalization: TraceFinalizer.Verdicts.none)
+        TraceWriterOptions(mode: .lossless, overwrite: overwrite, finalization: TraceFinalizer.Verdicts.none,
+                           writesTablesDirectly: true)
     }
 
     /// The pid and `-ttt` time of the log's first line, for the trace's metadata,

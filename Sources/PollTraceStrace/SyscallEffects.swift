@@ -73,11 +73,11 @@ extension ImportEngine {
             if contains(line, flags, "CLOSE_RANGE_CLOEXEC") { return }
             if contains(line, flags, "CLOSE_RANGE_UNSHARE") {
                 cachedTable = nil
-                model.unshare(tid)
+                fdTables.unshare(tid)
                 table = tableOf(tid)
             }
             let lo = UInt32(truncatingIfNeeded: first), hi = UInt32(truncatingIfNeeded: last)
-            for fd in table.fds.keys.sorted() where fd >= 0 && UInt32(fd) >= lo && UInt32(fd) <= hi {
+            for fd in table.openFiles.keys.sorted() where fd >= 0 && UInt32(fd) >= lo && UInt32(fd) <= hi {
                 closeFD(fd, tid: tid, line: number, table: table)
             }
         case .createsReturned(let origin):
@@ -100,7 +100,7 @@ extension ImportEngine {
             guard let (source, _) = fdArg(0), let (target, _) = fdArg(1) else { return unreadable() }
             actOn(source, isData: false)
             if ok, source != target {
-                if table.fds[target] != nil { closeFD(target, tid: tid, line: number, table: table) }
+                if table.openFiles[target] != nil { closeFD(target, tid: tid, line: number, table: table) }
                 duplicateFD(source, to: target, tid: tid, line: number, table: table)
             }
         case .fcntl:
@@ -122,36 +122,36 @@ extension ImportEngine {
             }
         case .clone, .fork:
             let shares = role == .clone && contains(line, argsRange, "CLONE_FILES")
-            model.clonesInFlight[tid] = nil
+            fdTables.clonesInFlight[tid] = nil
             cachedTable = nil
-            if ok, value > 0 { model.cloned(parent: tid, child: Int32(truncatingIfNeeded: value), sharesFiles: shares) }
+            if ok, value > 0 { fdTables.cloned(parent: tid, child: Int32(truncatingIfNeeded: value), sharesFiles: shares) }
         case .unshare:
             if ok, contains(line, argsRange, "CLONE_FILES") {
                 cachedTable = nil
-                model.unshare(tid)
+                fdTables.unshare(tid)
             }
         }
     }
 
     // MARK: - fd table changes
 
-    mutating func openFD(_ fd: Int32, origin: FDOrigin, tid: Int32, line: UInt32, table: FDTable) {
-        if table.fds[fd] != nil {
+    mutating func openFD(_ fd: Int32, origin: FDOrigin, tid: Int32, line: UInt32, table: ProcessFDTable) {
+        if table.openFiles[fd] != nil {
             diagnostics.note(.openedWhileOpen, line: line)
             closeFD(fd, tid: tid, line: line, table: table)
         }
-        _ = model.open(fd, in: table)
+        _ = fdTables.open(fd, in: table)
         let record = FDOpened(seq: sequence.next(), timeNs: currentTimeNs, poller: lastPoller.of(tid), fd: fd,
                               origin: origin)
         emit(.fdOpened(record), tid: tid, line: line, table: table)
     }
 
-    mutating func duplicateFD(_ source: Int32, to fd: Int32, tid: Int32, line: UInt32, table: FDTable) {
-        if table.fds[fd] != nil {
+    mutating func duplicateFD(_ source: Int32, to fd: Int32, tid: Int32, line: UInt32, table: ProcessFDTable) {
+        if table.openFiles[fd] != nil {
             diagnostics.note(.openedWhileOpen, line: line)
             closeFD(fd, tid: tid, line: line, table: table)
         }
-        model.duplicate(source, to: fd, in: table)
+        fdTables.duplicate(source, to: fd, in: table)
         let record = FDOpened(seq: sequence.next(), timeNs: currentTimeNs, poller: lastPoller.of(tid), fd: fd,
                               origin: .dup)
         emit(.fdOpened(record), tid: tid, line: line, table: table)
@@ -160,24 +160,25 @@ extension ImportEngine {
     /// Records the close, then what it implies: registrations on a file with no fd
     /// left end (the kernel removes them), others become orphans; an epoll fd's
     /// poller ends with its last reference.
-    mutating func closeFD(_ fd: Int32, tid: Int32, line: UInt32, table: FDTable) {
+    mutating func closeFD(_ fd: Int32, tid: Int32, line: UInt32, table: ProcessFDTable) {
         let poller = lastPoller.of(tid)
         let closed = Closed(seq: sequence.next(), timeNs: currentTimeNs, poller: poller, fd: fd)
         emit(.closed(closed), tid: tid, line: line, table: table)
-        let released = model.close(fd, in: table)
+        let released = fdTables.close(fd, in: table)
         var closedPollerSlot: Int?
         for (key, slot) in pollerSlots where key.table == table.id {
             closeScratch.append(slot)
             if key.epollFD == fd { closedPollerSlot = slot }
         }
+        // The `closed` record made the number's registrations orphans in `interest`;
+        // those on a file with no fd left end.
         for slot in closeScratch {
-            pollerStates[slot].interest.fdClosed(fd, atLine: line)
             guard let released, released.lastReference else { continue }
-            for registration in pollerStates[slot].interest.registrations(onFD: fd)
+            let poller = pollerStates[slot].id
+            for registration in interest.registrations(onFD: fd, in: poller)
             where registrationFile[registration.id] == released.file {
-                pollerStates[slot].interest.remove(registration.id, atLine: line)
                 registrationFile[registration.id] = nil
-                let record = Unregistered(seq: sequence.next(), timeNs: currentTimeNs, poller: pollerStates[slot].id,
+                let record = Unregistered(seq: sequence.next(), timeNs: currentTimeNs, poller: poller,
                                           registrationID: registration.id, fd: fd)
                 emit(.unregistered(record), tid: tid, line: line, table: table)
             }
@@ -188,7 +189,7 @@ extension ImportEngine {
            let slot = pollerSlots.removeValue(forKey: PollerKey(table: table.id, epollFD: fd)) {
             lastPollerLookup = nil
             // The epoll instance is gone: free its interest list.
-            pollerStates[slot].interest = InterestList()
+            interest.drop(pollerStates[slot].id)
         }
     }
 }

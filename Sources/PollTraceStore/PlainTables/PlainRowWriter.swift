@@ -5,25 +5,24 @@ import PollTraceCore
 /// add the start back in their generated `time_ns` columns.
 final class PlainRowWriter {
     private let start: UInt64
-    private var fdOpens: MultiRowInsert<PlainRow>
-    private var registrations: MultiRowInsert<PlainRow>
-    private var modifications: MultiRowInsert<PlainRow>
-    private var unregistrations: MultiRowInsert<PlainRow>
-    private var fdCloses: MultiRowInsert<PlainRow>
-    private var batches: MultiRowInsert<PlainRow>
-    private var batchEvents: MultiRowInsert<PlainRow>
-    private var dispatches: MultiRowInsert<PlainRow>
-    private var gaps: MultiRowInsert<PlainRow>
-    private var failedCalls: MultiRowInsert<PlainRow>
-    private var syscalls: MultiRowInsert<PlainRow>
-    private var findings: MultiRowInsert<PlainRow>
-    private let setUnregisteredSeq: SQLiteStatement
+    private var fdOpens: PlainInsert
+    private var registrations: PlainInsert
+    private var modifications: PlainInsert
+    private var unregistrations: PlainInsert
+    private var fdCloses: PlainInsert
+    private var batches: PlainInsert
+    private var batchEvents: PlainInsert
+    private var dispatches: PlainInsert
+    private var gaps: PlainInsert
+    private var failedCalls: PlainInsert
+    private var syscalls: PlainInsert
+    private var findings: PlainInsert
     private(set) var rows = 0
 
     init(connection: SQLiteConnection, start: UInt64) throws {
         self.start = start
-        func insert(_ table: String, _ columns: [String]) throws -> MultiRowInsert<PlainRow> {
-            try MultiRowInsert(connection: connection, table: table, columns: columns, rowsPerStatement: Self.rowsPerStatement)
+        func insert(_ table: String, _ columns: [String]) throws -> PlainInsert {
+            try PlainInsert(connection: connection, table: table, columns: columns, rowsPerStatement: Self.rowsPerStatement)
         }
         fdOpens = try insert("fd_opens", ["seq", "poller", "rel_ns", "fd", "origin_code"])
         registrations = try insert("registrations", [
@@ -43,8 +42,6 @@ final class PlainRowWriter {
         failedCalls = try insert("failed_calls", ["seq", "poller", "rel_ns", "fd", "call_code", "errno"])
         syscalls = try insert("syscalls", [
             "seq", "poller", "rel_ns", "tid", "fd", "name", "result", "errno", "is_data_call", "source_line"])
-        setUnregisteredSeq = try connection.makeStatement(
-            sql: "UPDATE registrations SET unregistered_seq = ? WHERE registered_seq = ? AND unregistered_seq IS NULL", parameters: 2)
         findings = try insert("findings", [
             "kind", "seq", "poller", "fd", "mask", "batch_seq", "event_index", "harvested_registration_id",
             "harvested_label", "ran_registration_id", "ran_label", "closed_seq", "closed_by_label", "reused_seq",
@@ -58,9 +55,9 @@ final class PlainRowWriter {
     static let rowsPerStatement = 32
 
     /// Adds one row to `table`'s insert.
-    private func run(_ table: inout MultiRowInsert<PlainRow>, _ values: Value...) throws {
-        precondition(values.count == Int(table.columnCount), "a row of \(values.count) values for \(table.columnCount) columns")
-        try table.add(PlainRow(values: values))
+    @inline(__always)
+    private func run(_ table: inout PlainInsert, _ values: (inout [PlainValue]) -> Void) throws {
+        try table.add(values)
         rows += 1
     }
 
@@ -71,58 +68,52 @@ final class PlainRowWriter {
         try gaps.finish(); try failedCalls.finish(); try syscalls.finish(); try findings.finish()
     }
 
-    enum Value {
-        case int(Int64?)
-        case text(String?)
-    }
-
-    private static func int<T: BinaryInteger>(_ value: T) -> Value { .int(Int64(truncatingIfNeeded: value)) }
-    private static func int<T: BinaryInteger>(_ value: T?) -> Value { .int(value.map { Int64(truncatingIfNeeded: $0) }) }
-    private static func text(_ value: String?) -> Value { .text(value) }
-
     func fdOpened(_ r: FDOpened) throws {
-        try run(&fdOpens, Self.int(r.seq), Self.int(r.poller), .int(rel(r.timeNs)), Self.int(r.fd), Self.int(r.origin.rawValue))
+        try run(&fdOpens) {
+            $0.int(r.seq); $0.int(r.poller); $0.int(rel(r.timeNs)); $0.int(r.fd); $0.int(r.origin.rawValue)
+        }
     }
 
     func registration(_ r: RegistrationRow) throws {
-        try run(&registrations,
-            Self.int(r.registered.seq), Self.int(r.registered.registrationID), Self.int(r.registered.poller),
-            Self.int(r.registered.fd), Self.int(r.registered.interest.rawValue), Self.int(r.registered.data),
-            .text(r.registered.handlerLabel), .int(rel(r.registered.timeNs)), Self.int(r.fdOpenedSeq),
-            Self.int(r.unregisteredSeq), Self.int(r.closedSeq), .int(r.endedTimeNs.map { rel($0) }))
-    }
-
-    /// An unregistration that came after the registration's row was written.
-    func setUnregistered(registeredSeq: SequenceNumber, seq: SequenceNumber) throws {
-        try registrations.finish()  // the row may still be waiting for its group
-        setUnregisteredSeq.bind(Int64(bitPattern: seq), at: 1)
-        setUnregisteredSeq.bind(Int64(bitPattern: registeredSeq), at: 2)
-        defer { setUnregisteredSeq.reset() }
-        try setUnregisteredSeq.run()
+        try run(&registrations) {
+            $0.int(r.registered.seq); $0.int(r.registered.registrationID); $0.int(r.registered.poller)
+            $0.int(r.registered.fd); $0.int(r.registered.interest.rawValue); $0.int(r.registered.data)
+            $0.text(r.registered.handlerLabel); $0.int(rel(r.registered.timeNs)); $0.int(r.fdOpenedSeq)
+            $0.int(r.unregisteredSeq); $0.int(r.closedSeq); $0.int(r.endedTimeNs.map { rel($0) })
+        }
     }
 
     func modified(_ r: Modified) throws {
-        try run(&modifications, Self.int(r.seq), Self.int(r.poller), .int(rel(r.timeNs)), Self.int(r.fd),
-                                Self.int(r.registrationID), Self.int(r.interest.rawValue))
+        try run(&modifications) {
+            $0.int(r.seq); $0.int(r.poller); $0.int(rel(r.timeNs)); $0.int(r.fd); $0.int(r.registrationID)
+            $0.int(r.interest.rawValue)
+        }
     }
 
     func unregistered(_ r: Unregistered) throws {
-        try run(&unregistrations, Self.int(r.seq), Self.int(r.poller), .int(rel(r.timeNs)), Self.int(r.fd),
-                                  Self.int(r.registrationID))
+        try run(&unregistrations) {
+            $0.int(r.seq); $0.int(r.poller); $0.int(rel(r.timeNs)); $0.int(r.fd); $0.int(r.registrationID)
+        }
     }
 
     func closed(_ r: Closed) throws {
-        try run(&fdCloses, Self.int(r.seq), Self.int(r.poller), .int(rel(r.timeNs)), Self.int(r.fd))
+        try run(&fdCloses) {
+            $0.int(r.seq); $0.int(r.poller); $0.int(rel(r.timeNs)); $0.int(r.fd)
+        }
     }
 
     /// The batch and one row per event, with the registration each event was
     /// harvested for (nil: an orphan, or not known).
     func batch(_ b: BatchHarvested, harvestedFor: [RegistrationID?]) throws {
-        try run(&batches, Self.int(b.seq), Self.int(b.poller), .int(rel(b.timeNs)), Self.int(b.batchNumber),
-                          Self.int(b.timeoutMs), Self.int(b.waitedNs), Self.int(b.events.count))
+        try run(&batches) {
+            $0.int(b.seq); $0.int(b.poller); $0.int(rel(b.timeNs)); $0.int(b.batchNumber); $0.int(b.timeoutMs)
+            $0.int(b.waitedNs); $0.int(b.events.count)
+        }
         for (i, e) in b.events.enumerated() {
-            try run(&batchEvents, Self.int(b.seq), Self.int(i), Self.int(b.poller), Self.int(b.batchNumber), Self.int(e.fd), Self.int(e.mask.rawValue),
-                                  Self.int(e.data), .int(rel(b.timeNs)), Self.int(harvestedFor[i]))
+            try run(&batchEvents) {
+                $0.int(b.seq); $0.int(i); $0.int(b.poller); $0.int(b.batchNumber); $0.int(e.fd)
+                $0.int(e.mask.rawValue); $0.int(e.data); $0.int(rel(b.timeNs)); $0.int(harvestedFor[i])
+            }
         }
     }
 
@@ -130,36 +121,45 @@ final class PlainRowWriter {
     /// events of a batch that is not in the trace) and replay's verdict.
     func dispatch(_ d: Dispatch, event: HarvestedEvent?, harvestedFor: RegistrationID?, label: String?,
                   verdict: FindingKind?) throws {
-        try run(&dispatches,
-            Self.int(d.seq), Self.int(d.poller), .int(rel(d.timeNs)), Self.int(d.source.rawValue),
-            Self.int(d.batchSeq), Self.int(d.eventIndex), Self.int(event?.fd), Self.int(event?.mask.rawValue),
-            Self.int(event?.data), Self.int(harvestedFor), Self.int(d.ranRegistrationID), Self.text(label),
-            Self.int(d.deliveredMask.rawValue), Self.int(d.suppression?.rawValue ?? 0), .int(d.handlerThrew ? 1 : 0),
-            Self.int(d.durationNs), .int(verdict.map { PlainSchema.verdictCode($0) }))
+        try run(&dispatches) {
+            $0.int(d.seq); $0.int(d.poller); $0.int(rel(d.timeNs)); $0.int(d.source.rawValue)
+            $0.int(d.batchSeq); $0.int(d.eventIndex); $0.int(event?.fd); $0.int(event?.mask.rawValue)
+            $0.int(event?.data); $0.int(harvestedFor); $0.int(d.ranRegistrationID); $0.text(label)
+            $0.int(d.deliveredMask.rawValue); $0.int(d.suppression?.rawValue ?? 0)
+            $0.int(d.handlerThrew ? 1 : 0); $0.int(d.durationNs)
+            $0.int(verdict.map { PlainSchema.verdictCode($0) })
+        }
     }
 
     func gap(_ g: Gap) throws {
-        try run(&gaps, Self.int(g.seq), .int(rel(g.timeNs)), Self.int(g.firstLost), Self.int(g.lastLost),
-                       Self.int(g.lostCount), .int(rel(g.fromTimeNs)), .int(rel(g.toTimeNs)))
+        try run(&gaps) {
+            $0.int(g.seq); $0.int(rel(g.timeNs)); $0.int(g.firstLost); $0.int(g.lastLost); $0.int(g.lostCount)
+            $0.int(rel(g.fromTimeNs)); $0.int(rel(g.toTimeNs))
+        }
     }
 
     func callFailed(_ c: CallFailed) throws {
-        try run(&failedCalls, Self.int(c.seq), Self.int(c.poller), .int(rel(c.timeNs)), Self.int(c.fd),
-                              Self.int(c.call.rawValue), Self.int(c.errno))
+        try run(&failedCalls) {
+            $0.int(c.seq); $0.int(c.poller); $0.int(rel(c.timeNs)); $0.int(c.fd); $0.int(c.call.rawValue)
+            $0.int(c.errno)
+        }
     }
 
     func syscall(_ c: SyscallRecord) throws {
-        try run(&syscalls, Self.int(c.seq), Self.int(c.poller), .int(rel(c.timeNs)), Self.int(c.tid), Self.int(c.fd),
-                           .text(c.name), .int(c.result), Self.int(c.errno), .int(c.isDataCall ? 1 : 0),
-                           Self.int(c.sourceLine))
+        try run(&syscalls) {
+            $0.int(c.seq); $0.int(c.poller); $0.int(rel(c.timeNs)); $0.int(c.tid); $0.int(c.fd)
+            $0.text(c.name); $0.int(c.result); $0.int(c.errno); $0.int(c.isDataCall ? 1 : 0)
+            $0.int(c.sourceLine)
+        }
     }
 
     func finding(_ f: FindingRow) throws {
-        try run(&findings,
-            .text(f.kind), Self.int(f.seq), Self.int(f.poller), Self.int(f.fd), Self.int(f.mask), Self.int(f.batchSeq),
-            Self.int(f.eventIndex), Self.int(f.harvestedRegistrationID), Self.text(f.harvestedLabel),
-            Self.int(f.ranRegistrationID), Self.text(f.ranLabel), Self.int(f.closedSeq), Self.text(f.closedByLabel),
-            Self.int(f.reusedSeq), Self.text(f.reusedByLabel), Self.int(f.spinBatches), .text(f.detail))
+        try run(&findings) {
+            $0.text(f.kind); $0.int(f.seq); $0.int(f.poller); $0.int(f.fd); $0.int(f.mask); $0.int(f.batchSeq)
+            $0.int(f.eventIndex); $0.int(f.harvestedRegistrationID); $0.text(f.harvestedLabel)
+            $0.int(f.ranRegistrationID); $0.text(f.ranLabel); $0.int(f.closedSeq); $0.text(f.closedByLabel)
+            $0.int(f.reusedSeq); $0.text(f.reusedByLabel); $0.int(f.spinBatches); $0.text(f.detail)
+        }
     }
 }
 
@@ -236,21 +236,5 @@ public struct FindingRow: Sendable {
                   harvestedLabel: harvested?.handlerLabel, ranRegistrationID: ran?.registrationID, ranLabel: ran?.handlerLabel,
                   closedSeq: closing?.seq, closedByLabel: closing?.by?.handlerLabel, reusedSeq: reusedSeq,
                   reusedByLabel: reusedBy, spinBatches: f.kind == .spin ? f.spinLength : nil, detail: detail)
-    }
-}
-
-/// One row of a v7 table: its values in column order.
-struct PlainRow: BindableRow {
-    var values: [PlainRowWriter.Value]
-
-    func bind(to statement: SQLiteStatement, at first: Int32) {
-        var index = first
-        for value in values {
-            switch value {
-            case .int(let v): statement.bind(v, at: index)
-            case .text(let v): statement.bind(v, at: index)
-            }
-            index += 1
-        }
     }
 }

@@ -25,10 +25,11 @@ struct RecordConversion {
     private var labels: [RegistrationID: String] = [:]
     private var labelsToDrop: [RegistrationID] = []
     private(set) var findingCount: UInt64 = 0
-    /// Registrations written at their fd's close before any unregistration: an
-    /// unregistration may still follow. The most recent ones only (a loop records
-    /// it right after the close, if at all), so memory stays bounded.
-    private var closedWithoutUnregistration: [RegistrationID: SequenceNumber] = [:]
+    /// Registrations whose fd was closed before any unregistration: a loop records
+    /// the end of a registration just after the close (EventPoller does), so the row
+    /// waits for it here instead of being written and updated. Only the most recent
+    /// `closedKept` wait (oldest written first), so memory stays bounded.
+    private var closedAwaitingUnregistration: [RegistrationID: RegistrationRow] = [:]
     private var closedOrder: [RegistrationID] = []
     private var closedOrderStart = 0
     private static let closedKept = 4096
@@ -60,10 +61,9 @@ struct RecordConversion {
                     row.endedTimeNs = row.endedTimeNs ?? r.timeNs
                     pending[r.registrationID] = row
                 }
-            } else if let registeredSeq = closedWithoutUnregistration.removeValue(forKey: r.registrationID) {
-                // A loop that closes an fd records the end of its registration just
-                // after (EventPoller does): the row, written at the close, gets it.
-                try rows.setUnregistered(registeredSeq: registeredSeq, seq: r.seq)
+            } else if var row = closedAwaitingUnregistration.removeValue(forKey: r.registrationID) {
+                row.unregisteredSeq = r.seq
+                try rows.registration(row)
             }
             try rows.unregistered(r)
         case .closed(let r):
@@ -73,8 +73,11 @@ struct RecordConversion {
                     guard var row = pending.removeValue(forKey: id) else { continue }
                     row.closedSeq = r.seq
                     row.endedTimeNs = row.endedTimeNs ?? r.timeNs
-                    try rows.registration(row)
-                    if row.unregisteredSeq == nil { rememberClosed(id, registeredSeq: row.registered.seq) }
+                    if row.unregisteredSeq == nil {
+                        try awaitUnregistration(row)
+                    } else {
+                        try rows.registration(row)
+                    }
                     labelsToDrop.append(id)
                 }
             }
@@ -122,11 +125,14 @@ struct RecordConversion {
         if replays { try writeFindings() }
     }
 
-    private mutating func rememberClosed(_ id: RegistrationID, registeredSeq: SequenceNumber) {
-        closedWithoutUnregistration[id] = registeredSeq
+    private mutating func awaitUnregistration(_ row: RegistrationRow) throws {
+        let id = row.registered.registrationID
+        closedAwaitingUnregistration[id] = row
         closedOrder.append(id)
         if closedOrder.count - closedOrderStart > Self.closedKept {
-            closedWithoutUnregistration[closedOrder[closedOrderStart]] = nil
+            if let oldest = closedAwaitingUnregistration.removeValue(forKey: closedOrder[closedOrderStart]) {
+                try rows.registration(oldest)
+            }
             closedOrderStart += 1
             if closedOrderStart > Self.closedKept {
                 closedOrder.removeFirst(closedOrderStart)
@@ -139,6 +145,9 @@ struct RecordConversion {
     mutating func finish() throws {
         for (_, row) in pending.sorted(by: { $0.key < $1.key }) { try rows.registration(row) }
         pending = [:]
+        for id in closedOrder[closedOrderStart...] {
+            if let row = closedAwaitingUnregistration.removeValue(forKey: id) { try rows.registration(row) }
+        }
         if replays {
             replayer.finish()
             try writeFindings()

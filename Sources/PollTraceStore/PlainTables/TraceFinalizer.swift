@@ -74,56 +74,16 @@ public enum TraceFinalizer {
     private static func write(reader: TraceReader, to path: String, verdicts: Verdicts, ending: Ending,
                               extraMeta: [(String, SQLiteValue)], progress: ((UInt64) -> Void)?) throws -> Summary {
         let metadata = reader.metadata
-        let db = try SQLiteConnection(path: path, readOnly: false)
-        try db.execute(sql: """
-            PRAGMA page_size = \(PlainSchema.pageSize);
-            PRAGMA journal_mode = OFF;
-            PRAGMA synchronous = OFF;
-            PRAGMA cache_size = -16384;
-            PRAGMA application_id = \(PlainSchema.applicationID);
-            PRAGMA user_version = \(PlainSchema.version);
-            BEGIN;
-            """)
-        try db.execute(sql: PlainSchema.createTables(start: metadata.startMonotonicNs))
-        try db.execute(sql: PlainSchema.createViews)
-        let insertPoller = try db.makeStatement(
-            sql: "INSERT OR REPLACE INTO pollers(poller, backend, policy_code, epoll_fd, label) VALUES (?, ?, ?, ?, ?)", parameters: 5)
-        for poller in metadata.pollers {
-            insertPoller.bind(Int64(poller.poller), at: 1)
-            insertPoller.bind(poller.backend, at: 2)
-            insertPoller.bind(Int64(poller.policy?.code ?? PlainSchema.unknownPolicyCode), at: 3)
-            insertPoller.bind(Int64(poller.epollFD), at: 4)
-            insertPoller.bind(poller.label, at: 5)
-            try insertPoller.run()
-            insertPoller.reset()
-        }
-
-        let rows = try PlainRowWriter(connection: db, start: metadata.startMonotonicNs)
-        var conversion = RecordConversion(rows: rows, verdicts: verdicts)
+        let builder = try PlainTraceBuilder(path: path, metadata: metadata, verdicts: verdicts)
         var cursor = try reader.records()
-        var count: UInt64 = 0
         while let record = try cursor.next() {
-            try conversion.consume(record)
-            count += 1
-            if count & 0xFFFF == 0 { progress?(count) }
+            try builder.consume(record)
+            if builder.records & 0xFFFF == 0 { progress?(builder.records) }
         }
-        try conversion.finish()
-        try copyExtraTables(from: reader, to: db)
+        try copyExtraTables(from: reader, to: builder.connection)
 
-        var meta: [(String, SQLiteValue)] = [
-            ("format", .text(PlainSchema.formatName)),
-            ("schema_version", .integer(Int64(PlainSchema.version))),
-            ("pid", .integer(Int64(metadata.pid))),
-            ("program", .text(metadata.program)),
-            ("host", .text(metadata.host)),
-            ("start_wall_clock_ns", .integer(Int64(bitPattern: metadata.startWallClockNs))),
-            ("start_monotonic_ns", .integer(Int64(bitPattern: metadata.startMonotonicNs))),
-            ("records", .integer(Int64(count))),
-            ("ended", .text(ending.rawValue)),
-            ("closed_cleanly", .integer(ending == .closed ? 1 : 0)),
-            ("verdicts", .text(verdicts == .replay ? "replay" : "none")),
-            ("converted_from_version", .integer(Int64(metadata.schemaVersion))),
-        ]
+        var meta = PlainTraceBuilder.standardMeta(metadata, records: builder.records, ending: ending, verdicts: verdicts)
+        meta.append(("converted_from_version", .integer(Int64(metadata.schemaVersion))))
         // What the recording form's own meta says (writer mode, counts), unless set above.
         let known = Set(meta.map(\.0) + extraMeta.map(\.0))
         let source = try reader.connection.makeStatement(sql: "SELECT key, value FROM meta")
@@ -132,21 +92,8 @@ public enum TraceFinalizer {
             if !known.contains(key) && !key.hasPrefix("packed_") { meta.append((key, source.value(1))) }
         }
         meta += extraMeta
-        let insertMeta = try db.makeStatement(sql: "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", parameters: 2)
-        for (key, value) in meta {
-            insertMeta.bind(.text(key), at: 1)
-            insertMeta.bind(value, at: 2)
-            try insertMeta.run()
-            insertMeta.reset()
-        }
-        try db.execute(sql: PlainSchema.createIndexes)
-        try db.execute(sql: "COMMIT")
-        // Durable before it is renamed over anything.
-        try db.execute(sql: "PRAGMA journal_mode = DELETE")
-        guard fsyncPath(path) else {
-            throw TraceStoreError.writeFailed(path: path, detail: "fsync: \(String(cString: strerror(errno)))")
-        }
-        return Summary(records: count, rows: rows.rows, findings: conversion.findingCount)
+        let findings = try builder.finish(meta: meta)
+        return Summary(records: builder.records, rows: builder.rowCount, findings: findings)
     }
 
     /// Tables that are not part of the recording form (an import's `strace_*`
@@ -171,12 +118,5 @@ public enum TraceFinalizer {
                 insert.reset()
             }
         }
-    }
-
-    private static func fsyncPath(_ path: String) -> Bool {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        return fsync(fd) == 0
     }
 }

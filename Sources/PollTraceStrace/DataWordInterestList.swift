@@ -1,14 +1,14 @@
 import PollTraceCore
 
-/// One epoll instance's interest list, as far as the log shows it, and the way back
-/// from an event's `epoll_data` word to the registration (and so the fd) it was
-/// registered with.
+/// One epoll instance's interest list as far as the log shows it, keyed by data
+/// word: the way back from an event's `epoll_data` word to the registration (and
+/// so the fd) it was registered with.
 ///
 /// Loops store different things in `epoll_data`: the fd (the seed, redis), a
 /// pointer (nginx, libuv), a registration id beside the fd (SwiftNIO). Only the
 /// ADD/MOD history says which, so the mapping is learned from it, never guessed
 /// from the number.
-struct InterestList {
+struct DataWordInterestList {
     struct Registration {
         var id: RegistrationID
         var fd: Int32
@@ -36,7 +36,7 @@ struct InterestList {
     private(set) var registrations: [RegistrationID: Registration] = [:]
     /// A key's list stays when it empties (bounded, like `ended`, by the distinct
     /// fds and data words): a short connection's fd number comes back at once, and
-    /// re-creating its one-element list on every ADD was an allocation each time.
+    /// re-creating its one-element list on every ADD would allocate each time.
     private var byData: [UInt64: [RegistrationID]] = [:]
     private var byFD: [Int32: [RegistrationID]] = [:]
     /// The last registration each data word had once it ended; bounded by the number

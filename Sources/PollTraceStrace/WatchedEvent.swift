@@ -10,7 +10,7 @@ import PollTraceCore
 /// so an event closed before it was handled is followed by its key: through any
 /// number of close/reuse cycles of the number, or to every fd its data word is
 /// registered for again.
-final class PendingEvent {
+final class WatchedEvent {
     enum State { case unhandled, handled, closed, finished }
 
     let fd: Int32

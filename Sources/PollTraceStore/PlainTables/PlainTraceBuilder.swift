@@ -1,0 +1,114 @@
+import PollTraceCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Builds one v7 trace file from records in seq order: the tables, each record's
+/// rows (`RecordConversion`), then at `finish` the meta, the derived columns, the
+/// views and the indexes, in one transaction with no journal. Until `finish` has
+/// returned the file is not a trace: callers build it under a temporary name and
+/// rename it into place (`TraceFinalizer`, `PlainTraceFile`).
+final class PlainTraceBuilder {
+    let connection: SQLiteConnection
+    private let start: UInt64
+    private let rows: PlainRowWriter
+    private var conversion: RecordConversion
+    private let insertPoller: SQLiteStatement
+    private(set) var records: UInt64 = 0
+    private var lastSeq: SequenceNumber?
+
+    init(path: String, metadata: TraceMetadata, verdicts: TraceFinalizer.Verdicts) throws {
+        start = metadata.startMonotonicNs
+        connection = try SQLiteConnection(path: path, readOnly: false)
+        try connection.execute(sql: """
+            PRAGMA page_size = \(PlainSchema.pageSize);
+            PRAGMA journal_mode = OFF;
+            PRAGMA synchronous = OFF;
+            PRAGMA cache_size = -16384;
+            PRAGMA application_id = \(PlainSchema.applicationID);
+            PRAGMA user_version = \(PlainSchema.version);
+            BEGIN;
+            """)
+        try connection.execute(sql: PlainSchema.createTables(start: metadata.startMonotonicNs))
+        insertPoller = try connection.makeStatement(
+            sql: "INSERT OR REPLACE INTO pollers(poller, backend, policy_code, epoll_fd, label) VALUES (?, ?, ?, ?, ?)", parameters: 5)
+        rows = try PlainRowWriter(connection: connection, start: metadata.startMonotonicNs)
+        conversion = RecordConversion(rows: rows, verdicts: verdicts)
+        for poller in metadata.pollers { try add(poller) }
+    }
+
+    func add(_ poller: PollerInfo) throws {
+        insertPoller.bind(Int64(poller.poller), at: 1)
+        insertPoller.bind(poller.backend, at: 2)
+        insertPoller.bind(Int64(poller.policy?.code ?? PlainSchema.unknownPolicyCode), at: 3)
+        insertPoller.bind(Int64(poller.epollFD), at: 4)
+        insertPoller.bind(poller.label, at: 5)
+        defer { insertPoller.reset() }
+        try insertPoller.run()
+    }
+
+    /// Rows written so far (a batch's events are rows of their own).
+    var rowCount: Int { rows.rows }
+
+    /// Adds one record. Replay's verdicts need the records in the order they
+    /// happened, so one that comes before an earlier one is refused.
+    func consume(_ record: TraceRecord) throws {
+        let seq = record.seq
+        if let lastSeq, seq <= lastSeq {
+            throw TraceStoreError.writeFailed(path: connection.path,
+                detail: "record \(seq) arrived after record \(lastSeq): the v7 tables are built from records in seq order")
+        }
+        lastSeq = seq
+        try conversion.consume(record)
+        records += 1
+    }
+
+    /// Writes the rows still held back (open registrations, replay's last findings),
+    /// `meta`, the derived columns, views and indexes, commits, and makes the file
+    /// durable. Returns how many findings were written.
+    func finish(meta: [(String, SQLiteValue)]) throws -> UInt64 {
+        try conversion.finish()
+        let insertMeta = try connection.makeStatement(sql: "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", parameters: 2)
+        for (key, value) in meta {
+            insertMeta.bind(.text(key), at: 1)
+            insertMeta.bind(value, at: 2)
+            try insertMeta.run()
+            insertMeta.reset()
+        }
+        try connection.execute(sql: PlainSchema.addDerivedColumns(start: start))
+        try connection.execute(sql: PlainSchema.createViews)
+        try connection.execute(sql: PlainSchema.createIndexes)
+        try connection.execute(sql: "COMMIT")
+        // Durable before it is renamed over anything.
+        try connection.execute(sql: "PRAGMA journal_mode = DELETE")
+        guard Self.fsyncPath(connection.path) else {
+            throw TraceStoreError.writeFailed(path: connection.path, detail: "fsync: \(String(cString: strerror(errno)))")
+        }
+        return conversion.findingCount
+    }
+
+    /// The meta keys every v7 trace has.
+    static func standardMeta(_ metadata: TraceMetadata, records: UInt64, ending: TraceFinalizer.Ending,
+                             verdicts: TraceFinalizer.Verdicts) -> [(String, SQLiteValue)] {
+        [
+            ("format", .text(PlainSchema.formatName)),
+            ("schema_version", .integer(Int64(PlainSchema.version))),
+            ("pid", .integer(Int64(metadata.pid))),
+            ("program", .text(metadata.program)),
+            ("host", .text(metadata.host)),
+            ("start_wall_clock_ns", .integer(Int64(bitPattern: metadata.startWallClockNs))),
+            ("start_monotonic_ns", .integer(Int64(bitPattern: metadata.startMonotonicNs))),
+            ("records", .integer(Int64(records))),
+            ("ended", .text(ending.rawValue)),
+            ("closed_cleanly", .integer(ending == .closed ? 1 : 0)),
+            ("verdicts", .text(verdicts == .replay ? "replay" : "none")),
+        ]
+    }
+
+    private static func fsyncPath(_ path: String) -> Bool {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        return fsync(fd) == 0
+    }
+}

@@ -1,0 +1,75 @@
+import PollTraceCore
+
+/// The interest list of every epoll fd in a log, by poller, each keyed by data
+/// word (`DataWordInterestList`), kept from the records that change them:
+/// `registered`, `modified`, `unregistered` and `closed`.
+///
+/// The importer needs the lists to find an event's fd and the registrations a close
+/// ends; the hazard analysis needs them to find an event's registration and handler.
+/// One instance serves both: `StraceImporter` applies each record after every
+/// consumer has seen it, and hands its instance to a `ForeignHazardAnalyzer` among
+/// its consumers. A consumer therefore reads the lists as they were before the
+/// record it is handed (the analysis reads an ending registration's data word
+/// there). The analysis of a stored trace has no importer, and keeps its own
+/// instance from the records it reads, by the same rules.
+///
+/// A class, so that the importer and the analysis share one; the importer's hot path
+/// reaches it once or twice per record.
+final class EpollInterestLists {
+    private var lists: [PollerID: DataWordInterestList] = [:]
+    /// The pollers with registrations in each fd table (process): a close of a
+    /// number concerns the epoll fds of its own process only.
+    private var pollersOfTable: [UInt32: [PollerID]] = [:]
+
+    init() {}
+
+    /// Applies what `record` does to the interest lists.
+    func apply(_ record: TraceRecord, origin: LineOrigin) {
+        switch record {
+        case .registered(let r):
+            if lists[r.poller] == nil {
+                lists[r.poller] = DataWordInterestList()
+                pollersOfTable[origin.fdTable, default: []].append(r.poller)
+            }
+            lists[r.poller]!.add(.init(id: r.registrationID, fd: r.fd, data: r.data, interest: r.interest,
+                                       fdClosedAtLine: nil, registeredAtLine: origin.line, label: r.handlerLabel))
+        case .modified(let r):
+            lists[r.poller]?.modify(r.registrationID, interest: r.interest, data: nil)
+        case .unregistered(let r):
+            lists[r.poller]?.remove(r.registrationID, atLine: origin.line)
+        case .closed(let r):
+            // The number's registrations that outlive it (a dup keeps the file open) become orphans.
+            for poller in pollersOfTable[origin.fdTable] ?? [] { lists[poller]?.fdClosed(r.fd, atLine: origin.line) }
+        case .fdOpened, .callFailed, .syscall, .batch, .dispatch, .gap:
+            break
+        }
+    }
+
+    /// The epoll instance of `poller` is gone (its file released): frees its list.
+    func drop(_ poller: PollerID) {
+        guard lists.removeValue(forKey: poller) != nil else { return }
+        for (table, pollers) in pollersOfTable where pollers.contains(poller) {
+            pollersOfTable[table] = pollers.filter { $0 != poller }
+        }
+    }
+
+    /// The registration an event's data word maps back to, in `poller`'s list.
+    func resolve(_ data: UInt64, in poller: PollerID) -> DataWordInterestList.Resolution {
+        lists[poller]?.resolve(data) ?? .never
+    }
+
+    /// The registration on `fd` in `poller` that is still attached to its number, if any.
+    func current(forFD fd: Int32, in poller: PollerID) -> DataWordInterestList.Registration? {
+        lists[poller]?.current(forFD: fd)
+    }
+
+    /// Every live registration made on the number `fd` in `poller` (orphans included).
+    func registrations(onFD fd: Int32, in poller: PollerID) -> [DataWordInterestList.Registration] {
+        lists[poller]?.registrations(onFD: fd) ?? []
+    }
+
+    /// The live registration `id` in `poller`.
+    func registration(_ id: RegistrationID, in poller: PollerID) -> DataWordInterestList.Registration? {
+        lists[poller]?.registrations[id]
+    }
+}
