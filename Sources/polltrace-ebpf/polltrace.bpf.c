@@ -95,13 +95,23 @@ struct group_word {
     __u32 pad;
     __u64 data;
 };
-/* Per (thread group, epoll data word): the fd last registered with it. */
+/* Per (thread group, epoll data word): the fd registered with it, or -1 while two
+ * live registrations carry it (then its events explain nothing). */
 struct {
     __uint(type, BPF_MAP_TYPE_LRU_HASH);
     __uint(max_entries, 65536);
     __type(key, struct group_word);
     __type(value, __s32);
 } words SEC(".maps");
+
+/* Per (thread group, fd): the word its last ADD/MOD carried, so that a DEL or a
+ * close drops that word's entry. */
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 65536);
+    __type(key, struct group_fd);
+    __type(value, __u64);
+} fd_words SEC(".maps");
 
 /* Records the ring buffer had no room for; the loader writes them as gaps. */
 struct {
@@ -195,6 +205,32 @@ static __always_inline void mark_fresh(__u32 tgid, long fd, __u64 now)
     bpf_map_update_elem(&fresh, &key, &now, BPF_ANY);
 }
 
+/* `fd`'s registration ended (DEL, close): its word no longer names it. */
+static __always_inline void forget_word(__u32 tgid, __s32 fd)
+{
+    struct group_fd key = {.tgid = tgid, .fd = fd};
+    __u64 *word = bpf_map_lookup_elem(&fd_words, &key);
+    if (!word)
+        return;
+    struct group_word wkey = {.tgid = tgid, .data = *word};
+    __s32 *owner = bpf_map_lookup_elem(&words, &wkey);
+    if (owner && (*owner == fd || *owner == -1))
+        bpf_map_delete_elem(&words, &wkey);
+    bpf_map_delete_elem(&fd_words, &key);
+}
+
+/* `fd` was registered (ADD, MOD) with `data`. */
+static __always_inline void learn_word(__u32 tgid, __s32 fd, __u64 data)
+{
+    forget_word(tgid, fd);
+    struct group_word wkey = {.tgid = tgid, .data = data};
+    __s32 *owner = bpf_map_lookup_elem(&words, &wkey);
+    __s32 value = owner && *owner != fd ? -1 : fd;
+    bpf_map_update_elem(&words, &wkey, &value, BPF_ANY);
+    struct group_fd key = {.tgid = tgid, .fd = fd};
+    bpf_map_update_elem(&fd_words, &key, &data, BPF_ANY);
+}
+
 /* Whether a call on `fd` crosses (see the top of the file); notes that it did. */
 static __always_inline int first_touch(__u32 tid, __u32 tgid, long fd, __u64 now)
 {
@@ -248,7 +284,7 @@ static __always_inline void new_batch(struct pt_wait_record *r, __u32 tid, __u32
         }
         struct group_word wkey = {.tgid = tgid, .data = e->data};
         __s32 *fd = bpf_map_lookup_elem(&words, &wkey);
-        if (!fd) {
+        if (!fd || *fd < 0) {
             unexplained = 1;
             continue;
         }
@@ -348,14 +384,16 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
             h->count = 1;
             h->event = e;
             if (ret == 0 && (regs->si == 1 /* ADD */ || regs->si == 3 /* MOD */)) {
-                struct group_word wkey = {.tgid = tgid, .data = e.data};
-                __s32 fd = (__s32)regs->dx;
-                bpf_map_update_elem(&words, &wkey, &fd, BPF_ANY);
+                learn_word(tgid, (__s32)regs->dx, e.data);
                 if (regs->si == 1)
-                    mark_fresh(tgid, fd, now);
+                    mark_fresh(tgid, (__s32)regs->dx, now);
             }
         }
     }
+    if (class == C_CTL && ret == 0 && regs->si == 2 /* DEL */)
+        forget_word(tgid, (__s32)regs->dx);
+    if (nr == 3 /* close */ && ret == 0)
+        forget_word(tgid, (__s32)regs->di);
     if ((class == C_PAIR0 || class == C_PAIR3) && ret == 0) {
         int pair[2];
         void *at = (void *)(class == C_PAIR0 ? regs->di : regs->r10);
