@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "PollTraceDaemon", targets: ["PollTraceDaemon"]),
         .executable(name: "polltrace", targets: ["polltrace"]),
         .executable(name: "polltraced", targets: ["polltraced"]),
+        .executable(name: "polltrace-ebpf", targets: ["polltrace-ebpf"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -52,6 +53,11 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
+        // The eBPF recorder's loader (C, libbpf; Debian: libbpf-dev). Its BPF program,
+        // polltrace.bpf.c, is built into it as text and compiled with clang -target bpf
+        // where it runs.
+        .executableTarget(name: "polltrace-ebpf", exclude: ["polltrace.bpf.c"],
+                          linkerSettings: [.linkedLibrary("bpf")]),
         .executableTarget(name: "polltrace", dependencies: [
             "PollTraceCore", "PollTraceStore", "PollTraceAnalysis", "PollTraceStrace", "PollTraceDaemon",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -1,18 +1,18 @@
 import Foundation
 import PollTraceCore
 
-/// Turns the eBPF recorder's raw lines (`EBPFScript`) into strace `-f -ttt` log
-/// lines, so that one importer (`StraceImporter`) models fds, threads and epoll for
-/// both backends.
+/// Turns the eBPF recorder's raw lines (the loader's output, described in
+/// Sources/polltrace-ebpf/main.c) into strace `-f -ttt` log lines, so that one
+/// importer (`StraceImporter`) models fds, threads and epoll for both backends.
 ///
-/// The raw lines come from per-CPU buffers: each CPU's lines are in order, but two
-/// threads' lines are interleaved only roughly. The log is sorted by the time each
+/// The raw lines are in the order the kernel reserved ring-buffer space, which two
+/// CPUs' calls reach only roughly in time order. The log is sorted by the time each
 /// call returned, which is when its effect on the fd table happened.
 public struct EBPFLogTranslator {
     public struct Outcome: Equatable, Sendable {
         /// Calls, forks and exits written.
         public var lines: Int
-        /// Kernel events bpftrace reported lost (each run of them is a gap record).
+        /// Records the kernel's ring buffer had no room for (each run of them is a gap record).
         public var lostEvents: UInt64
     }
 
@@ -78,12 +78,12 @@ public struct EBPFLogTranslator {
             guard f.count == 3, let tid = int(1), let ns = int(2) else { return }
             add(ns: UInt64(ns), tid: Int32(truncatingIfNeeded: tid), "+++ exited with 0 +++")
         case "Lost":
-            // bpftrace: `Lost 123 events`. They were lost just after the last line read.
+            // `Lost 123 events`: lost just after the last line read.
             guard f.count >= 2, let count = UInt64(f[1]) else { return }
             lost += count
             add(ns: lastNs, tid: lastTID, "+++ lost \(count) events +++")
         default:
-            return  // bpftrace's own messages (`Attaching 6 probes...`, `READY`)
+            return
         }
     }
 
@@ -119,7 +119,7 @@ public struct EBPFLogTranslator {
 
     /// The strace text of one call, or nil for a call the log does not need.
     private func callText(nr: Int, ret: Int64, args a: [Int64], tid: Int32) -> String? {
-        guard let name = EBPFScript.followed[nr] else { return nil }
+        guard let name = EBPFSyscalls.followed[nr] else { return nil }
         let fd = Self.fd, r = Self.result(ret)
         switch nr {
         case 232, 281, 441:  // epoll_wait, epoll_pwait, epoll_pwait2
@@ -152,10 +152,10 @@ public struct EBPFLogTranslator {
             return "close_range(\(UInt32(truncatingIfNeeded: a[0])), \(UInt32(truncatingIfNeeded: a[1])), \(flags.isEmpty ? "0" : flags.joined(separator: "|"))) = \(r)"
         case 272:  // unshare
             return "unshare(\(a[0] & 0x400 != 0 ? "CLONE_FILES" : "0x\(String(a[0], radix: 16))")) = \(r)"
-        case 40:  // sendfile(out, in, …)
-            return "sendfile(\(fd(a[0])), \(fd(a[1])), NULL, \(a[3])) = \(r)"
-        case 275:  // splice(in, off, out, …)
-            return "splice(\(fd(a[0])), NULL, \(fd(a[2])), NULL, \(a[3]), 0) = \(r)"
+        case 40, 276:  // sendfile(out, in, …), tee(in, out, …)
+            return "\(name)(\(fd(a[0])), \(fd(a[1])), NULL, \(a[3])) = \(r)"
+        case 275, 326:  // splice, copy_file_range (in, off, out, …)
+            return "\(name)(\(fd(a[0])), NULL, \(fd(a[2])), NULL, \(a[3]), 0) = \(r)"
         case 2, 41, 213, 257, 283, 284, 290, 291, 294, 319, 434, 437:  // create an fd from no fd
             return "\(name)() = \(r)"
         default:  // the first argument is an fd (signalfd's may be -1)

@@ -4,16 +4,19 @@ import PollTraceStrace
 
 struct Record: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run a program (or attach to a pid) under strace and import the log as a trace.",
+        abstract: "Run a program (or attach to a pid) under eBPF or strace and import what it did as a trace.",
         discussion: """
-        Traces only the calls the analysis uses (fd, socket, epoll and process calls), \
-        with --seccomp-bpf where the kernel allows it, so the program slows down as \
-        little as strace can manage. strace must be installed. Examples:
+        Records only the calls the analysis uses (fd, socket, epoll and process calls). \
+        By default (--backend auto) a BPF program in the kernel records them, near the \
+        program's own speed, where this machine allows it (root, BPF, BTF, clang and \
+        libbpf-dev); elsewhere strace does, with --seccomp-bpf where the kernel allows \
+        it, and a note says why. Examples:
 
           polltrace record -o redis.trace -- redis-server --port 6390
           polltrace record -o loop.trace --pid 1234 --seconds 10
 
-        Exit codes: 0 no findings, 1 findings, 2 bad input or strace failed.
+        Exit codes: 0 no findings, 1 findings, 2 bad input, or the recorder failed or \
+        (--backend ebpf) is unavailable.
         """)
 
     @Option(name: .shortAndLong, help: "The trace file to write.")
@@ -25,11 +28,11 @@ struct Record: ParsableCommand {
     @Option(help: "With --pid: detach after this many seconds (default: until interrupted).")
     var seconds: Double?
 
-    @Option(help: "Keep strace's log at this path (default: a temporary file, removed after import).")
+    @Option(help: "Keep the recorder's strace-format log at this path (default: a temporary file, removed after import).")
     var log: String?
 
-    @Option(help: "The recorder: ebpf (in the kernel, near full speed; root, BPF and BTF), strace, or auto (ebpf where this machine allows it, else strace).")
-    var backend: RecordBackend = .strace
+    @Option(help: "The recorder: ebpf (in the kernel, near full speed; root, BPF and BTF), strace, or auto (ebpf where this machine allows it, else strace with a note saying why).")
+    var backend: RecordBackend = .auto
 
     @Flag(help: "Do not use --seccomp-bpf even where the kernel allows it.")
     var noSeccomp = false
@@ -55,7 +58,13 @@ struct Record: ParsableCommand {
         if pid != nil && !command.isEmpty { throw ValidationError("give either a command or --pid, not both") }
         if let seconds, seconds <= 0 { throw ValidationError("--seconds must be positive") }
         if seconds != nil && pid == nil { throw ValidationError("--seconds applies to --pid only") }
+        if backend == .ebpf && asksForStrace {
+            throw ValidationError("--no-seccomp, --no-labels and --strace-arg apply to --backend strace")
+        }
     }
+
+    /// An option only strace has: with `--backend auto`, it chooses strace.
+    var asksForStrace: Bool { noSeccomp || noLabels || !straceArguments.isEmpty }
 
     func run() throws {
         if try EBPFRecording.runIfChosen(self) { return }

@@ -1,14 +1,20 @@
 import ArgumentParser
 import Foundation
 import PollTraceStrace
+import Synchronization
+
+/// The stop signal (SIGINT, SIGTERM, SIGHUP) the eBPF recording received, or 0.
+/// Set by a handler, which exec resets in the children, unlike an ignored signal.
+private let ebpfStopSignal = Atomic<Int32>(0)
 
 /// Which recorder `polltrace record` uses.
 enum RecordBackend: String, ExpressibleByArgument, CaseIterable {
-    /// bpftrace in the kernel: near the program's own speed; root, BPF and BTF.
+    /// A BPF program in the kernel (libbpf, ring buffer): near the program's own speed; root, BPF and BTF.
     case ebpf
     /// strace (ptrace): works anywhere strace does; much slower.
     case strace
-    /// eBPF where this machine allows it, else strace (with a note saying why).
+    /// eBPF where this machine allows it, else strace (with a note saying why); the
+    /// default. An strace-only option (--strace-arg, --no-seccomp, --no-labels) chooses strace.
     case auto
 }
 
@@ -19,9 +25,10 @@ enum EBPFRecording {
     /// was required and is unavailable.
     static func runIfChosen(_ record: Record) throws -> Bool {
         guard record.backend != .strace else { return false }
-        let bpftrace: String
+        if record.backend == .auto && record.asksForStrace { return false }
+        let loader: String
         do {
-            bpftrace = try EBPFAvailability.check()
+            loader = try EBPFAvailability.check()
         } catch let unavailable as EBPFAvailability.Unavailable {
             if record.backend == .auto {
                 FileHandle.standardError.write(Data("note: \(unavailable.reason); recording with strace instead\n".utf8))
@@ -29,22 +36,34 @@ enum EBPFRecording {
             }
             throw ImportOutput.fail(unavailable.description)
         }
+        if record.backend == .auto {
+            FileHandle.standardError.write(Data("note: recording with eBPF (--backend strace records with strace)\n".utf8))
+        }
         let logPath = record.log ?? FileManager.default.temporaryDirectory
             .appendingPathComponent("polltrace-record-\(getpid()).strace").path
         defer { if record.log == nil { try? FileManager.default.removeItem(atPath: logPath) } }
         if !record.force && FileManager.default.fileExists(atPath: record.output) {
             throw ImportOutput.fail("\(record.output) exists (--force replaces it)")
         }
-        // Ctrl-C ends the program (or, with --pid, bpftrace); the recording is still imported.
-        signal(SIGINT) { _ in }
+        // Ctrl-C, SIGTERM and SIGHUP end the program (or, with --pid, the recording);
+        // what was recorded is still imported.
+        for stopSignal in [SIGINT, SIGTERM, SIGHUP] {
+            signal(stopSignal) { ebpfStopSignal.store($0, ordering: .relaxed) }
+        }
         let target: EBPFRecorder.Target = record.pid.map { .pid($0, seconds: record.seconds) } ?? .command(record.command)
         let outcome: EBPFRecorder.Outcome
         do {
-            outcome = try EBPFRecorder(bpftrace: bpftrace)
+            outcome = try EBPFRecorder(loader: loader)
                 .record(target, log: logPath, workDirectory: FileManager.default.temporaryDirectory.path,
-                        stdoutToStderr: record.json)
+                        stdoutToStderr: record.json) {
+                    let signal = ebpfStopSignal.load(ordering: .relaxed)
+                    return signal == 0 ? nil : signal
+                }
         } catch {
             throw ImportOutput.fail("\(error)")
+        }
+        if let signal = outcome.stoppedBy {
+            FileHandle.standardError.write(Data("note: recording stopped by \(String(cString: strsignal(signal))); importing what was captured\n".utf8))
         }
         if let status = outcome.commandStatus, status != 0 {
             FileHandle.standardError.write(Data("note: the traced command exited with status \(status)\n".utf8))

@@ -45,7 +45,7 @@ final class RecordSignalTests: XCTestCase {
         let pidFile = path("program.pid")
         let trace = path("recorded.trace")
         let log = path("strace.log")
-        let record = try start(["record", "-o", trace, "--log", log, "--", "/bin/sh", "-c", loopScript(pidFile: pidFile, ignoring: ignoring)])
+        let record = try start(["record", "--backend", "strace", "-o", trace, "--log", log, "--", "/bin/sh", "-c", loopScript(pidFile: pidFile, ignoring: ignoring)])
         let program = try waitForPid(in: pidFile, while: record)
         try waitForLog(log, toMention: "close(", while: record)
 
@@ -72,7 +72,7 @@ final class RecordSignalTests: XCTestCase {
 
         let trace = path("attached.trace")
         let log = path("attached.log")
-        let record = try start(["record", "-o", trace, "--log", log, "--pid", String(pid)])
+        let record = try start(["record", "--backend", "strace", "-o", trace, "--log", log, "--pid", String(pid)])
         try waitForLog(log, toMention: "close(", while: record)
         kill(record.process.processIdentifier, SIGTERM)
         let result = try finish(record)
@@ -89,7 +89,7 @@ final class RecordSignalTests: XCTestCase {
         let pidFile = path("program.pid")
         let trace = path("group.trace")
         let log = path("group.log")
-        let record = try start(["record", "-o", trace, "--log", log, "--", "/bin/sh", "-c", loopScript(pidFile: pidFile)])
+        let record = try start(["record", "--backend", "strace", "-o", trace, "--log", log, "--", "/bin/sh", "-c", loopScript(pidFile: pidFile)])
         let program = try waitForPid(in: pidFile, while: record)
         try waitForLog(log, toMention: "close(", while: record)
         let group = getpgid(record.process.processIdentifier)

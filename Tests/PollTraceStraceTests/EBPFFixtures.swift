@@ -3,12 +3,12 @@ import PollTraceStrace
 import XCTest
 
 /// Runs programs under the eBPF recorder for the tests, which skip (with the reason)
-/// only where this machine cannot run it: not root, no bpftrace, no BTF, no tracefs,
+/// only where this machine cannot run it: not root, no loader, clang or libbpf headers, no BTF,
 /// or a kernel that refuses BPF.
 enum EBPFFixtures {
     static func recorder() throws -> EBPFRecorder {
         do {
-            return EBPFRecorder(bpftrace: try EBPFAvailability.check())
+            return EBPFRecorder(loader: try EBPFAvailability.check())
         } catch let unavailable as EBPFAvailability.Unavailable {
             throw XCTSkip("\(unavailable)")
         }
@@ -23,10 +23,12 @@ enum EBPFFixtures {
     }
 
     /// What a finding says about the program, without what differs between two
-    /// recordings of it (line numbers, tids).
-    static func signature(_ report: ForeignReport) -> [String] {
+    /// recordings of it (line numbers, tids; with `data: false`, the data word, for a
+    /// program whose words are heap pointers).
+    static func signature(_ report: ForeignReport, data: Bool = true) -> [String] {
         report.findings.map { f in
-            "\(f.kind) fd=\(f.fd) epfd=\(f.epollFD) mask=\(f.mask) data=\(f.data) access=\(f.accessCall ?? "-")"
+            "\(f.kind) fd=\(f.fd) epfd=\(f.epollFD) mask=\(f.mask) data=\(data ? String(f.data) : "-")"
+                + " reuse_fd=\(f.reuseFD.map(String.init) ?? "-") access=\(f.accessCall ?? "-")"
                 + " errno=\(f.accessErrno.map(String.init) ?? "-") closed=\(f.closeLine != nil) reused=\(f.reuseLine != nil)"
         }
     }

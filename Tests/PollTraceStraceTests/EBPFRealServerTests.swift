@@ -23,7 +23,7 @@ final class EBPFRealServerTests: XCTestCase {
             result.withLock { $0 = outcome }
             done.signal()
         }
-        // The recorder starts redis once its probes are attached (bpftrace compiles first).
+        // The recorder starts redis once its probes are attached (the loader compiles its program first).
         try Loopback.waitForListener(port: port, timeout: 120)
         let failures = Mutex(0)
         DispatchQueue.concurrentPerform(iterations: RealServerTests.workers) { worker in
