@@ -324,3 +324,15 @@ enum PlainSchema {
         Int64(FindingKind.allCases.firstIndex(of: kind)!)
     }
 }
+
+extension SQLiteStatement {
+    /// Binds one row of `pollers`: the recording form and v7 have the same five
+    /// columns, in this order (`poller`, `backend`, the policy's code, `epoll_fd`, `label`).
+    func bindPollerRow(_ poller: PollerInfo) {
+        bind(Int64(poller.poller), at: 1)
+        bind(poller.backend, at: 2)
+        bind(Int64(poller.policy?.code ?? PlainSchema.unknownPolicyCode), at: 3)
+        bind(Int64(poller.epollFD), at: 4)
+        bind(poller.label, at: 5)
+    }
+}

@@ -38,11 +38,7 @@ final class PlainTraceBuilder {
     }
 
     func add(_ poller: PollerInfo) throws {
-        insertPoller.bind(Int64(poller.poller), at: 1)
-        insertPoller.bind(poller.backend, at: 2)
-        insertPoller.bind(Int64(poller.policy?.code ?? PlainSchema.unknownPolicyCode), at: 3)
-        insertPoller.bind(Int64(poller.epollFD), at: 4)
-        insertPoller.bind(poller.label, at: 5)
+        insertPoller.bindPollerRow(poller)
         defer { insertPoller.reset() }
         try insertPoller.run()
     }
