@@ -28,8 +28,8 @@ public enum WriterPriority: String, Sendable, CaseIterable {
     /// recording thread finds its buffer half full until the writer has caught up
     /// (`WriterScheduling`): `idle` while there is idle CPU, without `idle`'s
     /// stall on a machine that other programs keep busy. It did not raise
-    /// polltraced's flood throughput over `.normal` (docs/benchmarks.md, session
-    /// 10), and beside two CPU-bound programs it cost about 6% against `.normal`
+    /// polltraced's flood throughput over `.normal`, and beside two CPU-bound
+    /// programs it cost about 6% against `.normal` (`tools/bench-daemon.sh busy`)
     /// (the writer catches up in bursts of half a buffer). Moving a thread out of SCHED_IDLE needs
     /// CAP_SYS_NICE (or an RLIMIT_NICE of 20); without it the writer stays
     /// `normal` and `TraceWriterStatistics.priorityRefused` says why.
