@@ -277,30 +277,6 @@ final class DaemonReliabilityTests: XCTestCase {
         XCTAssertNotNil(errors)
         XCTAssertLessThan(errors ?? .max, 2_000, "backing off, a few hundred failed attempts at most, not tens of thousands a second")
     }
-
-    // MARK: helpers
-
-    private func builtBinary(_ name: String) throws -> String {
-        let besideTests = Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent(name).path
-        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let path = FileManager.default.isExecutableFile(atPath: besideTests) ? besideTests
-            : repository.appendingPathComponent(".build/debug/\(name)").path
-        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: path), "\(name) is not built next to the tests (\(path))")
-        return path
-    }
-
-    private func run(_ binary: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, output)
-    }
 }
 
 /// Log lines kept for a test to read.
