@@ -159,8 +159,21 @@ struct SQLBench: ParsableCommand {
         }
         try db.execute(sql: "CREATE UNIQUE INDEX flat_batch_events_key ON batch_events(batch_seq, event_index)")
         try db.execute(sql: "CREATE UNIQUE INDEX flat_registrations_key ON registrations(registered_seq)")
-        let indexes = try source.makeStatement(sql: "SELECT sql FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL")
-        while try indexes.step() { try db.execute(sql: indexes.text(0)) }
+        // A v7 index's entries end with the rowid, which is the table's seq; the flat
+        // copy's rowid is not, so its copy of the index names that column as its last key.
+        let indexes = try source.makeStatement(sql: """
+            SELECT i.sql, (SELECT name FROM pragma_table_info(i.tbl_name) AS c WHERE c.pk = 1 AND upper(c.type) = 'INTEGER'
+                           AND (SELECT count(*) FROM pragma_table_info(i.tbl_name) WHERE pk > 0) = 1)
+            FROM sqlite_schema AS i WHERE i.type = 'index' AND i.sql IS NOT NULL
+            """)
+        while try indexes.step() {
+            var sql = indexes.text(0)
+            let rowidColumn = indexes.text(1)
+            if !rowidColumn.isEmpty, sql.hasSuffix(")"), !sql.hasSuffix("(\(rowidColumn))"), !sql.hasSuffix(", \(rowidColumn))") {
+                sql = String(sql.dropLast()) + ", \(rowidColumn))"
+            }
+            try db.execute(sql: sql)
+        }
         try db.execute(sql: "COMMIT")
         try db.execute(sql: "DETACH v7")
     }

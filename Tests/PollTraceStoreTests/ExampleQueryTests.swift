@@ -115,7 +115,7 @@ final class ExampleQueryTests: XCTestCase {
         let queryPlan = try plan(ExampleQueries.dispatchesAfterClose)
         let scans = queryPlan.split(separator: "\n").filter { $0.contains("SCAN") }.map { $0.trimmingCharacters(in: .whitespaces) }
         XCTAssertEqual(scans, ["SCAN d"], "(b) should scan the dispatches once and search everything else:\n\(queryPlan)")
-        XCTAssertTrue(queryPlan.contains("fd_closes_by_fd (fd=? AND seq>? AND seq<?)"),
+        XCTAssertTrue(queryPlan.contains("fd_closes_by_fd (fd=? AND rowid>? AND rowid<?)"),
                       "(b) should find the closes by fd and seq range:\n\(queryPlan)")
     }
 
