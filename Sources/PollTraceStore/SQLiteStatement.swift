@@ -77,9 +77,19 @@ public final class SQLiteStatement {
     }
 
 
+    /// Binds the string's UTF-8 bytes in place (SQLite copies them). Handing the
+    /// `String` to the C parameter directly would make a NUL-terminated copy on the
+    /// heap for every short string (labels, syscall names), one allocation per bind.
     public func bind(_ value: String?, at index: Int32) {
-        guard let value else { check(sqlite3_bind_null(handle, index), index); return }
-        check(sqlite3_bind_text(handle, index, value, -1, sqliteTransient), index)
+        guard var value else { check(sqlite3_bind_null(handle, index), index); return }
+        let code = value.withUTF8 { bytes -> Int32 in
+            // A nil base address would bind NULL; an empty string is text.
+            guard let base = bytes.baseAddress, bytes.count > 0 else { return sqlite3_bind_text(handle, index, "", 0, sqliteTransient) }
+            return base.withMemoryRebound(to: CChar.self, capacity: bytes.count) {
+                sqlite3_bind_text(handle, index, $0, Int32(bytes.count), sqliteTransient)
+            }
+        }
+        check(code, index)
     }
 
 

@@ -56,7 +56,7 @@ final class PlainRowWriter {
 
     /// Adds one row to `table`'s insert.
     @inline(__always)
-    private func run(_ table: inout PlainInsert, _ values: (inout [PlainValue]) -> Void) throws {
+    private func run(_ table: inout PlainInsert, _ values: (inout PlainRowValues) -> Void) throws {
         try table.add(values)
         rows += 1
     }

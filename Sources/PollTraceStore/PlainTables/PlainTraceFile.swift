@@ -45,7 +45,8 @@ final class PlainTraceFile: TraceStorage {
     }
 
     func write(_ chunk: inout [TraceRecord], pollers: [PollerInfo]) throws -> (rows: Int, gaps: Int) {
-        if zip(chunk, chunk.dropFirst()).contains(where: { $0.seq > $1.seq }) { chunk.sort { $0.seq < $1.seq } }
+        // Compared by index: zipping the chunk with itself would copy every record.
+        if chunk.indices.dropFirst().contains(where: { chunk[$0 - 1].seq > chunk[$0].seq }) { chunk.sort { $0.seq < $1.seq } }
         let rowsBefore = builder.rowCount
         var chunkGaps = 0
         for poller in pollers { try builder.add(poller) }
