@@ -49,10 +49,18 @@ struct CallResult: Equatable {
         if i < end, line[i] == 0x45 {  // "E": an errno name
             var j = i
             while j < end, ASCII.isNameByte(line[j]) { j += 1 }
-            result.errno = ErrnoNames.numbers[line.string(i..<j)] ?? -1
+            // EAGAIN ends nearly every non-blocking read, write and accept loop: it is
+            // checked by its bytes before the table (a string and a hash per line).
+            if line.equals("EAGAIN", in: i..<j) {
+                result.errno = Self.eagain
+            } else {
+                result.errno = ErrnoNames.numbers[line.string(i..<j)] ?? -1
+            }
         }
         return result
     }
+
+    private static let eagain = ErrnoNames.numbers["EAGAIN"]!
 
     /// `0.000013` as nanoseconds.
     static func parseSeconds(_ line: LineBytes, _ range: Range<Int>) -> UInt64? {

@@ -64,6 +64,10 @@ enum EpollEventFormat {
         var i = range.lowerBound
         while i < range.upperBound {
             let b = line[i]
+            guard ASCII.isStructural(b) else {
+                i += 1
+                continue
+            }
             if b == ASCII.quote || b == ASCII.less, let next = ArgumentScanner.skipOpaque(line, at: i, end: range.upperBound) {
                 i = next
                 continue

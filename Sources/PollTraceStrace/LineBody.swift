@@ -22,7 +22,8 @@ enum LineBody {
     /// Anything else.
     case garbage
 
-    static func classify(_ line: LineBytes, _ body: Range<Int>) -> LineBody {
+    /// A `.call`'s top-level argument commas go into `commas` (see `ArgumentScanner.closingParen`).
+    static func classify(_ line: LineBytes, _ body: Range<Int>, commas: inout [Int]) -> LineBody {
         let start = body.lowerBound, end = body.upperBound
         guard start < end else { return .note }
         let first = line[start]
@@ -56,7 +57,7 @@ enum LineBody {
             while trimmedEnd > argsStart, line[trimmedEnd - 1] == ASCII.space { trimmedEnd -= 1 }
             return .unfinished(name: name, partialArgs: argsStart..<trimmedEnd)
         }
-        guard let close = ArgumentScanner.closingParen(line, from: argsStart, end: end) else { return .truncated }
+        guard let close = ArgumentScanner.closingParen(line, from: argsStart, end: end, commas: &commas) else { return .truncated }
         return .call(name: name, args: argsStart..<close, rest: (close + 1)..<end)
     }
 }

@@ -77,6 +77,8 @@ struct ImportEngine {
     private var unprefixedThreadNamed = false
     private var stitchBuffer: [UInt8] = []
     var argumentScratch: [Range<Int>] = []
+    /// The top-level commas of the current call's arguments (`LineBody.classify`).
+    var commaScratch: [Int] = []
     var syscallNames = SyscallNames()
     var eventScratch: [(mask: IOEvents, data: UInt64)] = []
     private var lastTimeNs: UInt64 = 0
@@ -103,7 +105,7 @@ struct ImportEngine {
         linesRead = number
         let framed = LineFraming.frame(line)
         if let t = framed.timeNs { noteTime(t, epoch: framed.timeIsEpoch) }
-        let body = LineBody.classify(line, framed.body)
+        let body = LineBody.classify(line, framed.body, commas: &commaScratch)
         var tid = ProcessFDTables.unprefixedTID
         if let pid = framed.pid {
             tid = pid
@@ -134,7 +136,7 @@ struct ImportEngine {
             let joined = stitchBuffer
             joined.withUnsafeBufferPointer { whole in
                 let body = 0..<whole.count
-                if case .call(let n, let a, let r) = LineBody.classify(whole, body) {
+                if case .call(let n, let a, let r) = LineBody.classify(whole, body, commas: &commaScratch) {
                     handleCall(whole, tid: tid, number: start.line, name: n, args: a, rest: r)
                 } else {
                     diagnostics.note(.truncatedLine, line: number)

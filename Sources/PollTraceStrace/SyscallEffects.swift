@@ -19,14 +19,14 @@ extension ImportEngine {
         // Most calls need only their first argument (the fd); split the rest only
         // for the calls that read more.
         switch role {
-        case .actsOn(let indices, _) where indices.count == 1 && indices[0] == 0:
+        case .actsOn(let positions, _) where positions == .firstOnly:
             argumentScratch.removeAll(keepingCapacity: true)
             argumentScratch.append(argsRange)
         case .close, .accept, .dup, .signalfd, .createsReturned:
             argumentScratch.removeAll(keepingCapacity: true)
             argumentScratch.append(argsRange)
         default:
-            ArgumentScanner.split(line, argsRange, into: &argumentScratch)
+            ArgumentScanner.arguments(line, argsRange, commas: commaScratch, into: &argumentScratch)
         }
         let args = argumentScratch
         var table = tableOf(tid)
@@ -116,10 +116,9 @@ extension ImportEngine {
             } else {
                 actOn(fd, isData: false)
             }
-        case .actsOn(let indices, let isData):
-            for index in indices {
-                if let (fd, _) = fdArg(index) { actOn(fd, isData: isData) }
-            }
+        case .actsOn(let positions, let isData):
+            if let (fd, _) = fdArg(positions.first) { actOn(fd, isData: isData) }
+            if let second = positions.second, let (fd, _) = fdArg(second) { actOn(fd, isData: isData) }
         case .clone, .fork:
             let shares = role == .clone && contains(line, argsRange, "CLONE_FILES")
             fdTables.clonesInFlight[tid] = nil
