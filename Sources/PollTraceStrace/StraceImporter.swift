@@ -62,7 +62,7 @@ struct ImportEngine {
     var closeScratch: [Int] = []
     /// The last thread's table: consecutive lines are usually the same thread's.
     /// Cleared whenever `fdTables` changes which table a tid uses.
-    var cachedTable: (tid: Int32, table: ProcessFDTable)?
+    var cachedTable: (tid: Int32, table: FDTableRef)?
     var pollerCount: PollerID = 0
     var nextRegistrationID: RegistrationID = 0
     /// The open file each registration was made on (for implicit unregistration).
@@ -190,7 +190,7 @@ struct ImportEngine {
 
     /// Hands `record` to every consumer, then applies it to `interest`: consumers
     /// see the interest lists as they were before the record.
-    mutating func emit(_ record: TraceRecord, tid: Int32, line: UInt32, table: ProcessFDTable) {
+    mutating func emit(_ record: TraceRecord, tid: Int32, line: UInt32, table: FDTableRef) {
         let origin = LineOrigin(line: line, tid: tid, fdTable: table.id)
         for consumer in consumers { consumer.consume(record, origin: origin) }
         interest.apply(record, origin: origin)
@@ -239,7 +239,7 @@ struct ImportEngine {
     }
 
     /// The fd table `tid` uses (through the one-entry cache).
-    mutating func tableOf(_ tid: Int32) -> ProcessFDTable {
+    mutating func tableOf(_ tid: Int32) -> FDTableRef {
         if let cached = cachedTable, cached.tid == tid { return cached.table }
         let table = fdTables.table(for: tid)
         cachedTable = (tid, table)

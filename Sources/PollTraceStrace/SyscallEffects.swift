@@ -77,7 +77,7 @@ extension ImportEngine {
                 table = tableOf(tid)
             }
             let lo = UInt32(truncatingIfNeeded: first), hi = UInt32(truncatingIfNeeded: last)
-            for fd in table.openFiles.keys.sorted() where fd >= 0 && UInt32(fd) >= lo && UInt32(fd) <= hi {
+            for fd in fdTables.openFDs(in: table) where fd >= 0 && UInt32(fd) >= lo && UInt32(fd) <= hi {
                 closeFD(fd, tid: tid, line: number, table: table)
             }
         case .createsReturned(let origin):
@@ -100,7 +100,7 @@ extension ImportEngine {
             guard let (source, _) = fdArg(0), let (target, _) = fdArg(1) else { return unreadable() }
             actOn(source, isData: false)
             if ok, source != target {
-                if table.openFiles[target] != nil { closeFD(target, tid: tid, line: number, table: table) }
+                if fdTables.file(target, in: table) != nil { closeFD(target, tid: tid, line: number, table: table) }
                 duplicateFD(source, to: target, tid: tid, line: number, table: table)
             }
         case .fcntl:
@@ -134,8 +134,8 @@ extension ImportEngine {
 
     // MARK: - fd table changes
 
-    mutating func openFD(_ fd: Int32, origin: FDOrigin, tid: Int32, line: UInt32, table: ProcessFDTable) {
-        if table.openFiles[fd] != nil {
+    mutating func openFD(_ fd: Int32, origin: FDOrigin, tid: Int32, line: UInt32, table: FDTableRef) {
+        if fdTables.file(fd, in: table) != nil {
             diagnostics.note(.openedWhileOpen, line: line)
             closeFD(fd, tid: tid, line: line, table: table)
         }
@@ -145,8 +145,8 @@ extension ImportEngine {
         emit(.fdOpened(record), tid: tid, line: line, table: table)
     }
 
-    mutating func duplicateFD(_ source: Int32, to fd: Int32, tid: Int32, line: UInt32, table: ProcessFDTable) {
-        if table.openFiles[fd] != nil {
+    mutating func duplicateFD(_ source: Int32, to fd: Int32, tid: Int32, line: UInt32, table: FDTableRef) {
+        if fdTables.file(fd, in: table) != nil {
             diagnostics.note(.openedWhileOpen, line: line)
             closeFD(fd, tid: tid, line: line, table: table)
         }
@@ -159,7 +159,7 @@ extension ImportEngine {
     /// Records the close, then what it implies: registrations on a file with no fd
     /// left end (the kernel removes them), others become orphans; an epoll fd's
     /// poller ends with its last reference.
-    mutating func closeFD(_ fd: Int32, tid: Int32, line: UInt32, table: ProcessFDTable) {
+    mutating func closeFD(_ fd: Int32, tid: Int32, line: UInt32, table: FDTableRef) {
         let poller = lastPoller.of(tid)
         let closed = Closed(seq: sequence.next(), timeNs: currentTimeNs, poller: poller, fd: fd)
         emit(.closed(closed), tid: tid, line: line, table: table)
