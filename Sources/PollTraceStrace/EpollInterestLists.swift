@@ -14,13 +14,15 @@ import PollTraceCore
 /// instance from the records it reads, by the same rules.
 ///
 /// A class, so that the importer and the analysis share one; the importer's hot path
-/// reaches it once or twice per record.
+/// reaches it once or twice per record. Its storage is `@exclusivity(unchecked)`, as
+/// `DataWordInterestList`'s is and for the same reason: one thread, and no method
+/// that can come back to the instance while it changes it.
 final class EpollInterestLists {
     /// By poller id (numbered from 1 in an import, so they index an array).
-    private var lists = SmallKeyMap<DataWordInterestList>()
+    @exclusivity(unchecked) private var lists = SmallKeyMap<DataWordInterestList>()
     /// The pollers with registrations in each fd table (process): a close of a
     /// number concerns the epoll fds of its own process only.
-    private var pollersOfTable = SmallKeyMap<[PollerID]>()
+    @exclusivity(unchecked) private var pollersOfTable = SmallKeyMap<[PollerID]>()
 
     init() {}
 

@@ -31,9 +31,25 @@ public final class StraceImporter {
     public func feed(_ line: UnsafeBufferPointer<UInt8>, number: UInt32) { engine.feed(line, number: number) }
 
     /// Line `number` was too long to read: counted, and skipped.
-    public func skipOverlong(number: UInt32) {
-        engine.linesRead = number
-        engine.diagnostics.note(.lineTooLong, line: number)
+    public func skipOverlong(number: UInt32) { engine.skipOverlong(number: number) }
+
+    /// Feeds every line `reader` has not handed out yet, as `feed` and `skipOverlong` would.
+    ///
+    /// The state is moved into a local variable for the loop, and the analysis of a
+    /// `ForeignHazardAnalyzer` among the consumers into it (`ImportEngine.hazard`): a
+    /// class's stored property costs a run-time exclusivity check on every access
+    /// (one per line here, one per record in the analyzer), a local one costs none.
+    /// While it runs, this importer's and the analyzer's properties read as empty.
+    public func feedAll(from reader: LogReader) throws {
+        var state = ImportEngine(sequence: engine.sequence, consumers: [])
+        swap(&state, &engine)
+        state.beginDirectAnalysis()
+        defer {
+            state.endDirectAnalysis()
+            swap(&state, &engine)
+        }
+        try reader.forEachLine({ line, number in state.feed(line, number: number) },
+                               overlong: { state.skipOverlong(number: $0) })
     }
 
     /// The log ended: calls still in flight never returned.
@@ -43,7 +59,12 @@ public final class StraceImporter {
 /// The importer's state and the line-by-line work.
 struct ImportEngine {
     let sequence: SequenceCounter
-    private let consumers: [ImportConsumer]
+    /// The consumers `emit` calls (all of them, but the analyzer whose engine is in `hazard`).
+    private var consumers: [ImportConsumer]
+    /// A `ForeignHazardAnalyzer` consumer's analysis while `StraceImporter.feedAll`
+    /// runs: called in its turn among the consumers, directly.
+    private var hazard: HazardEngine?
+    private var directAnalyzer: (analyzer: ForeignHazardAnalyzer, position: Int)?
     var diagnostics = ImportDiagnostics()
     var linesRead: UInt32 = 0
     private(set) var firstEpochTimeNs: UInt64?
@@ -99,6 +120,30 @@ struct ImportEngine {
     init(sequence: SequenceCounter, consumers: [ImportConsumer]) {
         self.sequence = sequence
         self.consumers = consumers
+    }
+
+    /// Takes the analysis of the first `ForeignHazardAnalyzer` among the consumers into
+    /// `hazard`, out of the consumers `emit` calls through the protocol.
+    mutating func beginDirectAnalysis() {
+        guard let position = consumers.firstIndex(where: { $0 is ForeignHazardAnalyzer }),
+              let analyzer = consumers[position] as? ForeignHazardAnalyzer else { return }
+        directAnalyzer = (analyzer, position)
+        hazard = analyzer.takeEngine()
+        consumers.remove(at: position)
+    }
+
+    /// Hands the analysis back to its analyzer.
+    mutating func endDirectAnalysis() {
+        guard let (analyzer, position) = directAnalyzer, let engine = hazard else { return }
+        analyzer.restoreEngine(engine)
+        consumers.insert(analyzer, at: position)
+        hazard = nil
+        directAnalyzer = nil
+    }
+
+    mutating func skipOverlong(number: UInt32) {
+        linesRead = number
+        diagnostics.note(.lineTooLong, line: number)
     }
 
     mutating func feed(_ line: UnsafeBufferPointer<UInt8>, number: UInt32) {
@@ -192,7 +237,13 @@ struct ImportEngine {
     /// see the interest lists as they were before the record.
     mutating func emit(_ record: TraceRecord, tid: Int32, line: UInt32, table: FDTableRef) {
         let origin = LineOrigin(line: line, tid: tid, fdTable: table.id)
-        for consumer in consumers { consumer.consume(record, origin: origin) }
+        if let position = directAnalyzer?.position {
+            for consumer in consumers[..<position] { consumer.consume(record, origin: origin) }
+            hazard!.consume(record, origin: origin)
+            for consumer in consumers[position...] { consumer.consume(record, origin: origin) }
+        } else {
+            for consumer in consumers { consumer.consume(record, origin: origin) }
+        }
         interest.apply(record, origin: origin)
     }
 
@@ -200,7 +251,13 @@ struct ImportEngine {
         let info = PollerInfo(poller: state.id, backend: StraceBackend.name, policy: nil,
                               epollFD: state.epollFD,
                               label: "fd-table \(state.table) tid \(tid) epfd \(state.epollFD)")
-        for consumer in consumers { consumer.pollerStarted(info) }
+        if let position = directAnalyzer?.position {
+            for consumer in consumers[..<position] { consumer.pollerStarted(info) }
+            hazard!.pollerStarted(info)
+            for consumer in consumers[position...] { consumer.pollerStarted(info) }
+        } else {
+            for consumer in consumers { consumer.pollerStarted(info) }
+        }
     }
 
     private mutating func noteTime(_ t: UInt64, epoch: Bool) {
