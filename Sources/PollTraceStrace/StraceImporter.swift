@@ -59,12 +59,14 @@ public final class StraceImporter {
 /// The importer's state and the line-by-line work.
 struct ImportEngine {
     let sequence: SequenceCounter
-    /// The consumers `emit` calls (all of them, but the analyzer whose engine is in `hazard`).
+    /// The consumers `emit` calls, in order: `consumers`, then `hazard`, then
+    /// `consumersAfter`. Outside `StraceImporter.feedAll` the last two are empty.
     private var consumers: [ImportConsumer]
     /// A `ForeignHazardAnalyzer` consumer's analysis while `StraceImporter.feedAll`
     /// runs: called in its turn among the consumers, directly.
     private var hazard: HazardEngine?
-    private var directAnalyzer: (analyzer: ForeignHazardAnalyzer, position: Int)?
+    private var consumersAfter: [ImportConsumer] = []
+    private var directAnalyzer: ForeignHazardAnalyzer?
     var diagnostics = ImportDiagnostics()
     var linesRead: UInt32 = 0
     private(set) var firstEpochTimeNs: UInt64?
@@ -127,16 +129,18 @@ struct ImportEngine {
     mutating func beginDirectAnalysis() {
         guard let position = consumers.firstIndex(where: { $0 is ForeignHazardAnalyzer }),
               let analyzer = consumers[position] as? ForeignHazardAnalyzer else { return }
-        directAnalyzer = (analyzer, position)
+        directAnalyzer = analyzer
         hazard = analyzer.takeEngine()
-        consumers.remove(at: position)
+        consumersAfter = Array(consumers[(position + 1)...])
+        consumers.removeSubrange(position...)
     }
 
     /// Hands the analysis back to its analyzer.
     mutating func endDirectAnalysis() {
-        guard let (analyzer, position) = directAnalyzer, let engine = hazard else { return }
+        guard let analyzer = directAnalyzer, let engine = hazard else { return }
         analyzer.restoreEngine(engine)
-        consumers.insert(analyzer, at: position)
+        consumers += [analyzer as ImportConsumer] + consumersAfter
+        consumersAfter = []
         hazard = nil
         directAnalyzer = nil
     }
@@ -237,13 +241,9 @@ struct ImportEngine {
     /// see the interest lists as they were before the record.
     mutating func emit(_ record: TraceRecord, tid: Int32, line: UInt32, table: FDTableRef) {
         let origin = LineOrigin(line: line, tid: tid, fdTable: table.id)
-        if let position = directAnalyzer?.position {
-            for consumer in consumers[..<position] { consumer.consume(record, origin: origin) }
-            hazard!.consume(record, origin: origin)
-            for consumer in consumers[position...] { consumer.consume(record, origin: origin) }
-        } else {
-            for consumer in consumers { consumer.consume(record, origin: origin) }
-        }
+        for consumer in consumers { consumer.consume(record, origin: origin) }
+        if hazard != nil { hazard!.consume(record, origin: origin) }
+        for consumer in consumersAfter { consumer.consume(record, origin: origin) }
         interest.apply(record, origin: origin)
     }
 
@@ -251,13 +251,9 @@ struct ImportEngine {
         let info = PollerInfo(poller: state.id, backend: StraceBackend.name, policy: nil,
                               epollFD: state.epollFD,
                               label: "fd-table \(state.table) tid \(tid) epfd \(state.epollFD)")
-        if let position = directAnalyzer?.position {
-            for consumer in consumers[..<position] { consumer.pollerStarted(info) }
-            hazard!.pollerStarted(info)
-            for consumer in consumers[position...] { consumer.pollerStarted(info) }
-        } else {
-            for consumer in consumers { consumer.pollerStarted(info) }
-        }
+        for consumer in consumers { consumer.pollerStarted(info) }
+        if hazard != nil { hazard!.pollerStarted(info) }
+        for consumer in consumersAfter { consumer.pollerStarted(info) }
     }
 
     private mutating func noteTime(_ t: UInt64, epoch: Bool) {

@@ -49,8 +49,11 @@ public enum StraceTraceImport {
                        timestamps: outcome.timestamps)
     }
 
-    /// Records an import hands the writer at a time (one lock round trip each).
-    public static let handOver = 1024
+    /// Records an import hands the writer at a time: half the writer's buffer, the
+    /// size at which the writer is woken, so that a hand-over usually finds the
+    /// writer's buffer empty and is a swap of arrays (`TraceWriter.record(moving:)`),
+    /// not a copy of each record.
+    public static let handOver = TraceWriterOptions.defaultBufferCapacity / 2
 
     /// How an import writes its trace: lossless, straight into the v7 tables (an
     /// import is one producer, in seq order).
@@ -77,7 +80,10 @@ public enum StraceTraceImport {
 final class TraceFileSink: ImportConsumer {
     let writer: TraceWriter
     let spool: LineSpool
-    private var pending: [TraceRecord] = []
+    /// Unchecked: the sink is used on the importing thread only, and `consume` and
+    /// `flush` call nothing that could reach it again (the run-time check was one
+    /// per record).
+    @exclusivity(unchecked) private var pending: [TraceRecord] = []
 
     init(writer: TraceWriter, spool: LineSpool) {
         self.writer = writer
@@ -99,7 +105,7 @@ final class TraceFileSink: ImportConsumer {
 
     func flush() {
         guard !pending.isEmpty else { return }
-        writer.record(contentsOf: pending)
-        pending.removeAll(keepingCapacity: true)
+        writer.record(moving: &pending)
+        if pending.capacity < StraceTraceImport.handOver { pending.reserveCapacity(StraceTraceImport.handOver) }
     }
 }
