@@ -49,8 +49,8 @@ enum ArgumentScanner {
     /// or nil when the line ends first (a truncated line).
     /// It also writes into `commas` (cleared first) where the list's top-level commas
     /// are, so that `arguments(_:_:commas:into:)` splits it without a second scan.
-    static func closingParen(_ line: LineBytes, from start: Int, end: Int, commas: inout [Int]) -> Int? {
-        commas.removeAll(keepingCapacity: true)
+    static func closingParen(_ line: LineBytes, from start: Int, end: Int, commas: inout CommaList) -> Int? {
+        commas.clear()
         var depth = 0
         var i = start
         while i < end {
@@ -83,10 +83,11 @@ enum ArgumentScanner {
     /// The same commas as `split`'s: every string, annotation and comment that starts
     /// inside the list also ends inside it (the `)` was found after it), so the depth
     /// at each byte is the same whether the scan stops at the `)` or at the line's end.
-    static func arguments(_ line: LineBytes, _ range: Range<Int>, commas: [Int], into out: inout [Range<Int>]) {
+    static func arguments(_ line: LineBytes, _ range: Range<Int>, commas: CommaList, into out: inout [Range<Int>]) {
         out.removeAll(keepingCapacity: true)
         var argStart = range.lowerBound
-        for comma in commas {
+        for k in 0..<commas.count {
+            let comma = commas[k]
             out.append(line.trimmed(argStart..<comma))
             argStart = comma + 1
         }
@@ -148,4 +149,20 @@ enum ArgumentScanner {
         split(line, inner, into: &parts)
         return parts.compactMap { fdArgument(line, $0)?.fd }
     }
+}
+
+/// Where a line's top-level argument commas are: a list reused from line to line,
+/// cleared by resetting its count (an array's `removeAll` is a call per line).
+struct CommaList {
+    private var storage: [Int] = []
+    private(set) var count = 0
+
+    @inline(__always) mutating func clear() { count = 0 }
+
+    @inline(__always) mutating func append(_ index: Int) {
+        if count < storage.count { storage[count] = index } else { storage.append(index) }
+        count += 1
+    }
+
+    @inline(__always) subscript(k: Int) -> Int { storage[k] }
 }

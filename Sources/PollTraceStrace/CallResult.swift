@@ -71,14 +71,7 @@ struct CallResult: Equatable {
             i += 1
         }
         guard i < range.upperBound, line[i] == ASCII.dot else { return nil }
-        i += 1
-        var fraction: UInt64 = 0
-        var scale: UInt64 = 100_000_000
-        while i < range.upperBound, ASCII.isDigit(line[i]) {
-            fraction = fraction &+ UInt64(line[i] - ASCII.zero) &* scale
-            scale /= 10
-            i += 1
-        }
+        let (fraction, _) = LineFraming.parseFraction(line, from: i + 1, end: range.upperBound)
         return whole &* 1_000_000_000 &+ fraction
     }
 }

@@ -13,11 +13,12 @@ struct HazardEngine {
     /// A harvested batch whose events are watched until its thread waits again.
     private struct WatchedBatch { var waitLine: UInt32; var tid: Int32; var epollFD: Int32; var events: [WatchedEvent] }
 
-    private var pollerInfo: [PollerID: PollerInfo] = [:]
+    /// By poller id (small numbers: the array side of the maps).
+    private var pollerInfo = SmallKeyMap<PollerInfo>()
     /// Pollers seen in a registration or a batch.
-    private var notedPollers: Set<PollerID> = []
+    private var notedPollers = SmallKeyMap<Bool>()
     /// Pollers whose epoll fd was created in the log (their history is complete).
-    private var pollersCreatedInLog: Set<PollerID> = []
+    private var pollersCreatedInLog = SmallKeyMap<Bool>()
     /// Each poller's registrations by data word: the importer's, or (for a stored
     /// trace) kept here from the records, when `keepsInterest` is set.
     private var interest = EpollInterestLists()
@@ -40,7 +41,7 @@ struct HazardEngine {
     }
 
     mutating func pollerStarted(_ info: PollerInfo) {
-        pollerInfo[info.poller] = info
+        pollerInfo[UInt64(info.poller)] = info
         stats.pollers += 1
     }
 
@@ -116,9 +117,10 @@ struct HazardEngine {
     // MARK: - Batches
 
     private mutating func notePoller(_ poller: PollerID, table: UInt32) {
-        guard notedPollers.insert(poller).inserted else { return }
-        let epfd = pollerInfo[poller]?.epollFD ?? -1
-        if lastEpollOpen.removeValue(forKey: FDKey(table: table, fd: epfd)) != nil { pollersCreatedInLog.insert(poller) }
+        guard notedPollers[UInt64(poller)] == nil else { return }
+        notedPollers[UInt64(poller)] = true
+        let epfd = pollerInfo[UInt64(poller)]?.epollFD ?? -1
+        if lastEpollOpen.removeValue(forKey: FDKey(table: table, fd: epfd)) != nil { pollersCreatedInLog[UInt64(poller)] = true }
     }
 
     private mutating func harvested(_ batch: BatchHarvested, origin: LineOrigin) {
@@ -127,7 +129,7 @@ struct HazardEngine {
         stats.batches += 1
         stats.events += batch.events.count
         batchSerial &+= 1
-        let epfd = pollerInfo[batch.poller]?.epollFD ?? -1
+        let epfd = pollerInfo[UInt64(batch.poller)]?.epollFD ?? -1
         var open = WatchedBatch(waitLine: origin.line, tid: origin.tid, epollFD: epfd, events: [])
         for event in batch.events {
             // Built only for an event that is a finding: rendering the mask is a
@@ -154,7 +156,7 @@ struct HazardEngine {
                 stats.eventsAfterUnregister += 1
                 continue
             case .never:
-                if pollersCreatedInLog.contains(batch.poller) {
+                if pollersCreatedInLog[UInt64(batch.poller)] != nil {
                     findings.append(finding(.ghostEvent, fd: -1))
                     continue
                 }

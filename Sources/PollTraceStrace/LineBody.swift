@@ -23,7 +23,7 @@ enum LineBody {
     case garbage
 
     /// A `.call`'s top-level argument commas go into `commas` (see `ArgumentScanner.closingParen`).
-    static func classify(_ line: LineBytes, _ body: Range<Int>, commas: inout [Int]) -> LineBody {
+    static func classify(_ line: LineBytes, _ body: Range<Int>, commas: inout CommaList) -> LineBody {
         let start = body.lowerBound, end = body.upperBound
         guard start < end else { return .note }
         let first = line[start]

@@ -101,7 +101,7 @@ struct ImportEngine {
     private var stitchBuffer: [UInt8] = []
     var argumentScratch: [Range<Int>] = []
     /// The top-level commas of the current call's arguments (`LineBody.classify`).
-    var commaScratch: [Int] = []
+    var commaScratch = CommaList()
     var syscallNames = SyscallNames()
     var eventScratch: [(mask: IOEvents, data: UInt64)] = []
     private var lastTimeNs: UInt64 = 0

@@ -20,11 +20,9 @@ extension ImportEngine {
         // for the calls that read more.
         switch role {
         case .actsOn(let positions, _) where positions == .firstOnly:
-            argumentScratch.removeAll(keepingCapacity: true)
-            argumentScratch.append(argsRange)
+            setOnlyArgument(argsRange)
         case .close, .accept, .dup, .signalfd, .createsReturned:
-            argumentScratch.removeAll(keepingCapacity: true)
-            argumentScratch.append(argsRange)
+            setOnlyArgument(argsRange)
         default:
             ArgumentScanner.arguments(line, argsRange, commas: commaScratch, into: &argumentScratch)
         }
@@ -129,6 +127,17 @@ extension ImportEngine {
                 cachedTable = nil
                 fdTables.unshare(tid)
             }
+        }
+    }
+
+    /// `argumentScratch` = [range], in place when it already holds one argument.
+    @inline(__always)
+    private mutating func setOnlyArgument(_ range: Range<Int>) {
+        if argumentScratch.count == 1 {
+            argumentScratch[0] = range
+        } else {
+            argumentScratch.removeAll(keepingCapacity: true)
+            argumentScratch.append(range)
         }
     }
 
