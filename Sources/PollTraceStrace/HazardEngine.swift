@@ -131,6 +131,7 @@ struct HazardEngine {
         batchSerial &+= 1
         let epfd = pollerInfo[UInt64(batch.poller)]?.epollFD ?? -1
         var open = WatchedBatch(waitLine: origin.line, tid: origin.tid, epollFD: epfd, events: [])
+        open.events.reserveCapacity(batch.events.count)
         for event in batch.events {
             // Built only for an event that is a finding: rendering the mask is a
             // string per event, and almost every event is not one.

@@ -43,15 +43,16 @@ enum LineBody {
             guard !name.isEmpty, line.matches(" resumed>", at: i, end: end) else { return .garbage }
             return .resumed(name: name, restOfLine: (i + 9)..<end)
         }
-        if line.matches("strace: ", at: start, end: end) { return .note }
+        if first == 0x73, line.matches("strace: ", at: start, end: end) { return .note }  // "s"
         var i = start
         while i < end, ASCII.isNameByte(line[i]) { i += 1 }
         let name = start..<i
         guard !name.isEmpty, i < end, line[i] == ASCII.openParen, !ASCII.isDigit(line[start]) else { return .garbage }
         let argsStart = i + 1
         // strace detached (`-p` and Ctrl-C) while the call was in progress.
-        if line.hasSuffix("<detached ...>", in: body) { return .note }
-        if line.hasSuffix("<unfinished ...>", in: body) {
+        let endsWithGreater = line[end - 1] == ASCII.greater
+        if endsWithGreater, line.hasSuffix("<detached ...>", in: body) { return .note }
+        if endsWithGreater, line.hasSuffix("<unfinished ...>", in: body) {
             let partialEnd = end - 16  // "<unfinished ...>"
             var trimmedEnd = partialEnd
             while trimmedEnd > argsStart, line[trimmedEnd - 1] == ASCII.space { trimmedEnd -= 1 }

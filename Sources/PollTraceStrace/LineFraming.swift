@@ -34,10 +34,15 @@ enum LineFraming {
                 i = line.skipSpaces(from: j, to: end)
             }
         } else if i < end, ASCII.isDigit(line[i]) {
+            // The digits are read as `parseInteger` reads them (wrapping), in the same pass.
             var j = i
-            while j < end, ASCII.isDigit(line[j]) { j += 1 }
-            if j < end, line[j] == ASCII.space, let (value, _) = line.parseInteger(in: i..<j) {
-                pid = Int32(truncatingIfNeeded: value)
+            var value: UInt64 = 0
+            while j < end, ASCII.isDigit(line[j]) {
+                value = value &* 10 &+ UInt64(line[j] &- ASCII.zero)
+                j += 1
+            }
+            if j < end, line[j] == ASCII.space {
+                pid = Int32(truncatingIfNeeded: Int64(bitPattern: value))
                 i = line.skipSpaces(from: j, to: end)
             }
         }

@@ -67,6 +67,12 @@ struct ImportEngine {
     private var hazard: HazardEngine?
     private var consumersAfter: [ImportConsumer] = []
     private var directAnalyzer: ForeignHazardAnalyzer?
+    /// A `TraceFileSink` consumer while `StraceImporter.feedAll` runs: handed each
+    /// record last, by move (a consumer through the protocol gets it borrowed, and
+    /// the sink then copies it).
+    private var directSink: TraceFileSink?
+    /// The consumers as given, while `beginDirectAnalysis` has some of them apart.
+    private var savedConsumers: [ImportConsumer]?
     var diagnostics = ImportDiagnostics()
     var linesRead: UInt32 = 0
     private(set) var firstEpochTimeNs: UInt64?
@@ -125,8 +131,13 @@ struct ImportEngine {
     }
 
     /// Takes the analysis of the first `ForeignHazardAnalyzer` among the consumers into
-    /// `hazard`, out of the consumers `emit` calls through the protocol.
+    /// `hazard`, and the first `TraceFileSink` into `directSink`, out of the consumers
+    /// `emit` calls through the protocol.
     mutating func beginDirectAnalysis() {
+        savedConsumers = consumers
+        if let position = consumers.firstIndex(where: { $0 is TraceFileSink }) {
+            directSink = consumers.remove(at: position) as? TraceFileSink
+        }
         guard let position = consumers.firstIndex(where: { $0 is ForeignHazardAnalyzer }),
               let analyzer = consumers[position] as? ForeignHazardAnalyzer else { return }
         directAnalyzer = analyzer
@@ -135,14 +146,15 @@ struct ImportEngine {
         consumers.removeSubrange(position...)
     }
 
-    /// Hands the analysis back to its analyzer.
+    /// Hands the analysis back to its analyzer, and the consumers back to the protocol.
     mutating func endDirectAnalysis() {
-        guard let analyzer = directAnalyzer, let engine = hazard else { return }
-        analyzer.restoreEngine(engine)
-        consumers += [analyzer as ImportConsumer] + consumersAfter
-        consumersAfter = []
+        if let analyzer = directAnalyzer, let engine = hazard { analyzer.restoreEngine(engine) }
         hazard = nil
         directAnalyzer = nil
+        directSink = nil
+        consumersAfter = []
+        if let saved = savedConsumers { consumers = saved }
+        savedConsumers = nil
     }
 
     mutating func skipOverlong(number: UInt32) {
@@ -239,18 +251,20 @@ struct ImportEngine {
 
     /// Hands `record` to every consumer, then applies it to `interest`: consumers
     /// see the interest lists as they were before the record.
-    mutating func emit(_ record: TraceRecord, tid: Int32, line: UInt32, table: FDTableRef) {
+    mutating func emit(_ record: consuming TraceRecord, tid: Int32, line: UInt32, table: FDTableRef) {
         let origin = LineOrigin(line: line, tid: tid, fdTable: table.id)
         for consumer in consumers { consumer.consume(record, origin: origin) }
         if hazard != nil { hazard!.consume(record, origin: origin) }
         for consumer in consumersAfter { consumer.consume(record, origin: origin) }
         interest.apply(record, origin: origin)
+        if let sink = directSink { sink.take(consume record, origin: origin) }
     }
 
     mutating func startPoller(_ state: PollerState, tid: Int32) {
         let info = PollerInfo(poller: state.id, backend: StraceBackend.name, policy: nil,
                               epollFD: state.epollFD,
                               label: "fd-table \(state.table) tid \(tid) epfd \(state.epollFD)")
+        directSink?.pollerStarted(info)
         for consumer in consumers { consumer.pollerStarted(info) }
         if hazard != nil { hazard!.pollerStarted(info) }
         for consumer in consumersAfter { consumer.pollerStarted(info) }

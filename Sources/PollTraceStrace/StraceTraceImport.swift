@@ -97,10 +97,13 @@ final class TraceFileSink: ImportConsumer {
         writer.pollerStarted(info)
     }
 
-    func consume(_ record: TraceRecord, origin: LineOrigin) {
-        pending.append(record)
-        if pending.count == StraceTraceImport.handOver { flush() }
+    func consume(_ record: TraceRecord, origin: LineOrigin) { take(record, origin: origin) }
+
+    /// `consume`, keeping `record` itself rather than a copy of it.
+    func take(_ record: consuming TraceRecord, origin: LineOrigin) {
         spool.append(seq: record.seq, origin: origin)
+        pending.append(consume record)
+        if pending.count == StraceTraceImport.handOver { flush() }
     }
 
     func flush() {
