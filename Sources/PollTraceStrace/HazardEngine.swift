@@ -244,15 +244,19 @@ struct HazardEngine {
     }
 
     private mutating func accessed(_ table: UInt32, _ call: SyscallRecord, tid: Int32, line: UInt32) {
-        forEachWatched(table, call.fd) { event in
+        // The closure reads these, not `call`: capturing the record copied it per call.
+        let fd = call.fd, isDataCall = call.isDataCall
+        guard watched.contains(table, fd) else { return }
+        let name = call.name, result = call.result, errno = call.errno
+        forEachWatched(table, fd) { event in
             switch event.state {
             case .unhandled:
-                if event.fd == call.fd { event.state = .handled }
+                if event.fd == fd { event.state = .handled }
             case .closed:
                 // The dispatch runs on the harvesting thread; another thread's call
                 // on the new fd is that fd's own business.
-                if call.isDataCall, tid == event.tid, event.target == call.fd, event.accessLine == nil {
-                    event.noteAccess(call, line: line)
+                if isDataCall, tid == event.tid, event.target == fd, event.accessLine == nil {
+                    event.noteAccess(name: name, result: result, errno: errno, line: line)
                 }
             case .handled, .finished:
                 break
@@ -328,6 +332,7 @@ struct HazardEngine {
     /// Runs `change` on the events watched at (table, fd); those that are done
     /// afterwards stop being watched.
     private mutating func forEachWatched(_ table: UInt32, _ fd: Int32, _ change: (WatchedEvent) -> Void) {
+        guard watched.contains(table, fd) else { return }
         var visits = 0
         watched.modifyOrRemove(table, fd) { events in
             var anyDone = false

@@ -55,11 +55,12 @@ final class WatchedEvent {
     /// Nothing more can happen to it: it stops being watched.
     var isDone: Bool { state == .handled || state == .finished || accessLine != nil }
 
-    func noteAccess(_ call: SyscallRecord, line: UInt32) {
+    /// The harvesting thread made the data call `name` on the fd that holds the key.
+    func noteAccess(name: String, result: Int64, errno: Int32, line: UInt32) {
         accessLine = line
         accessLabel = targetLabel
-        accessCall = call.name
-        accessResult = call.result
-        accessErrno = call.errno
+        accessCall = name
+        accessResult = result
+        accessErrno = errno
     }
 }
