@@ -13,6 +13,9 @@ import PollTraceCore
 enum EpollEventFormat {
     /// One event: its mask and the full 64-bit `epoll_data` word.
     static func parseEvent(_ line: LineBytes, _ range: Range<Int>) -> (mask: IOEvents, data: UInt64)? {
+        if let (event, next) = commonEvent(line, from: range.lowerBound, end: range.upperBound), next == range.upperBound {
+            return event
+        }
         let r = line.trimmed(range)
         guard r.count >= 2, line[r.lowerBound] == ASCII.openBrace, line[r.upperBound - 1] == ASCII.closeBrace else {
             return nil

@@ -13,8 +13,8 @@ struct HazardEngine {
     /// A harvested batch whose events are watched until its thread waits again.
     private struct WatchedBatch { var waitLine: UInt32; var tid: Int32; var epollFD: Int32; var events: [WatchedEvent] }
 
-    /// By poller id (small numbers: the array side of the maps).
-    private var pollerInfo = SmallKeyMap<PollerInfo>()
+    /// Each poller's epoll fd, by poller id (small numbers: the array side of the map).
+    private var pollerEpollFD = SmallKeyMap<Int32>()
     /// Pollers seen in a registration or a batch.
     private var notedPollers = SmallKeyMap<Bool>()
     /// Pollers whose epoll fd was created in the log (their history is complete).
@@ -41,7 +41,7 @@ struct HazardEngine {
     }
 
     mutating func pollerStarted(_ info: PollerInfo) {
-        pollerInfo[UInt64(info.poller)] = info
+        pollerEpollFD[UInt64(info.poller)] = info.epollFD
         stats.pollers += 1
     }
 
@@ -119,7 +119,7 @@ struct HazardEngine {
     private mutating func notePoller(_ poller: PollerID, table: UInt32) {
         guard notedPollers[UInt64(poller)] == nil else { return }
         notedPollers[UInt64(poller)] = true
-        let epfd = pollerInfo[UInt64(poller)]?.epollFD ?? -1
+        let epfd = pollerEpollFD[UInt64(poller)] ?? -1
         if lastEpollOpen.removeValue(forKey: FDKey(table: table, fd: epfd)) != nil { pollersCreatedInLog[UInt64(poller)] = true }
     }
 
@@ -129,7 +129,7 @@ struct HazardEngine {
         stats.batches += 1
         stats.events += batch.events.count
         batchSerial &+= 1
-        let epfd = pollerInfo[UInt64(batch.poller)]?.epollFD ?? -1
+        let epfd = pollerEpollFD[UInt64(batch.poller)] ?? -1
         var open = WatchedBatch(waitLine: origin.line, tid: origin.tid, epollFD: epfd, events: [])
         open.events.reserveCapacity(batch.events.count)
         for event in batch.events {
