@@ -11,6 +11,11 @@ public enum StraceTraceImport {
         public var recordsWritten: Int
         public var report: ForeignReport
         public var timestamps: LogTimestamps
+        /// CPU time of the importing thread while it read, parsed and analysed the log
+        /// and handed the records over (up to the writer's close), in ns.
+        public var parsingCPUNs: UInt64
+        /// CPU time of the writer thread, close included, in ns.
+        public var writerCPUNs: UInt64
     }
 
     public static func importLog(logPath: String, tracePath: String, overwrite: Bool = false) throws -> Summary {
@@ -31,6 +36,7 @@ public enum StraceTraceImport {
         let sink = TraceFileSink(writer: writer, spool: spool)
         let analyzer = ForeignHazardAnalyzer()
         let outcome: StraceImport.Outcome
+        let cpuBefore = ThreadCPU.nanoseconds()
         do {
             outcome = try StraceImport.run(reader: reader, sequence: sequence, consumers: [sink, analyzer])
         } catch {
@@ -39,6 +45,7 @@ public enum StraceTraceImport {
         }
         analyzer.finish()
         sink.flush()
+        let parsingCPUNs = ThreadCPU.nanoseconds() &- cpuBefore
         try writer.close()
         try StraceLineTable.write(tracePath: tracePath, spool: spool, logPath: logPath, linesRead: outcome.linesRead,
                                   diagnostics: outcome.diagnostics)
@@ -46,7 +53,8 @@ public enum StraceTraceImport {
         return Summary(linesRead: outcome.linesRead, recordsWritten: spool.records,
                        report: ForeignReport(findings: analyzer.findings, statistics: analyzer.stats,
                                              diagnostics: outcome.diagnostics),
-                       timestamps: outcome.timestamps)
+                       timestamps: outcome.timestamps, parsingCPUNs: parsingCPUNs,
+                       writerCPUNs: writer.statistics.writerCPUNs)
     }
 
     /// Records an import hands the writer at a time: half the writer's buffer, the
