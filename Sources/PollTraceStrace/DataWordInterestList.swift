@@ -10,13 +10,12 @@ import PollTraceCore
 /// from the number.
 ///
 /// A class: the lists are read several times per line, and reading a struct of
-/// several collections out of its container copied (retained) each of them.
+/// several collections out of its container would copy (retain) each of them.
 ///
 /// The storage below is `@exclusivity(unchecked)`: an instance belongs to one
 /// `EpollInterestLists` on one thread, and no method calls out to code that could
 /// reach the instance again while it changes a collection, so the run-time check
-/// (about a tenth of an event's cost when the analysis resolved each event's word)
-/// could never fire.
+/// (about a tenth of what resolving an event's word costs) could never fire.
 final class DataWordInterestList {
     struct Registration {
         var id: RegistrationID

@@ -244,7 +244,7 @@ struct HazardEngine {
     }
 
     private mutating func accessed(_ table: UInt32, _ call: SyscallRecord, tid: Int32, line: UInt32) {
-        // The closure reads these, not `call`: capturing the record copied it per call.
+        // The closure reads these, not `call`: capturing the record would copy it per call.
         let fd = call.fd, isDataCall = call.isDataCall
         guard watched.contains(table, fd) else { return }
         let name = call.name, result = call.result, errno = call.errno

@@ -137,8 +137,8 @@ struct ProcessFDTables {
 
     private mutating func use(_ table: FDTableRef) { slots[table.slot].users += 1 }
 
-    /// One user fewer; the last one frees the slot (the files' reference counts stay,
-    /// as they did when the process's table was simply forgotten).
+    /// One user fewer; the last one frees the slot. The files' reference counts stay:
+    /// a process that ends does not close its fds in the log.
     private mutating func release(_ table: FDTableRef) {
         slots[table.slot].users -= 1
         guard slots[table.slot].users <= 0 else { return }

@@ -89,8 +89,8 @@ final class TraceFileSink: ImportConsumer {
     let writer: TraceWriter
     let spool: LineSpool
     /// Unchecked: the sink is used on the importing thread only, and `consume` and
-    /// `flush` call nothing that could reach it again (the run-time check was one
-    /// per record).
+    /// `flush` call nothing that could reach it again (the run-time check would cost
+    /// one per record).
     @exclusivity(unchecked) private var pending: [TraceRecord] = []
 
     init(writer: TraceWriter, spool: LineSpool) {
