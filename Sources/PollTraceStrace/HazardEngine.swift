@@ -64,12 +64,14 @@ struct HazardEngine {
             closed(table, r.fd, line: origin.line)
         case .registered(let r):
             notePoller(r.poller, table: table)
-            forEachWatched(table, r.fd) { event in
-                if event.state == .unhandled, event.fd == r.fd { event.state = .handled }
+            // The closure reads these, not `r`: capturing the record would copy it.
+            let fd = r.fd, poller = r.poller, label = r.handlerLabel
+            forEachWatched(table, fd) { event in
+                if event.state == .unhandled, event.fd == fd { event.state = .handled }
                 // The new fd now has a handler in this epoll fd's table.
-                if event.state == .closed, !event.followsWord, event.poller == r.poller {
-                    event.target = r.fd
-                    event.targetLabel = r.handlerLabel
+                if event.state == .closed, !event.followsWord, event.poller == poller {
+                    event.target = fd
+                    event.targetLabel = label
                 }
             }
             if !closedWords.isEmpty { wordTaken(table, r.data, by: r.fd, label: r.handlerLabel, line: origin.line) }
@@ -244,10 +246,12 @@ struct HazardEngine {
     }
 
     private mutating func accessed(_ table: UInt32, _ call: SyscallRecord, tid: Int32, line: UInt32) {
-        // The closure reads these, not `call`: capturing the record would copy it per call.
+        // The closure reads these scalars, not `call`: capturing the record (or its
+        // name) would copy the record on every call. The rare access gets its name after.
         let fd = call.fd, isDataCall = call.isDataCall
         guard watched.contains(table, fd) else { return }
-        let name = call.name, result = call.result, errno = call.errno
+        let result = call.result, errno = call.errno
+        var accessedEvents: [WatchedEvent] = []
         forEachWatched(table, fd) { event in
             switch event.state {
             case .unhandled:
@@ -256,12 +260,14 @@ struct HazardEngine {
                 // The dispatch runs on the harvesting thread; another thread's call
                 // on the new fd is that fd's own business.
                 if isDataCall, tid == event.tid, event.target == fd, event.accessLine == nil {
-                    event.noteAccess(name: name, result: result, errno: errno, line: line)
+                    event.noteAccess(result: result, errno: errno, line: line)
+                    accessedEvents.append(event)
                 }
             case .handled, .finished:
                 break
             }
         }
+        for event in accessedEvents { event.accessCall = call.name }
     }
 
     /// A word-keyed event's registration ended (DEL, or its fd closed): the loop
