@@ -114,6 +114,26 @@ final class RecordBuffer: @unchecked Sendable {
         shard.lock.unlock()
     }
 
+    /// `append(contentsOf:)`, leaving `records` empty. When the shard is empty (the
+    /// writer has taken everything), the two arrays are swapped instead: the records
+    /// change hands without being copied, and `records` gets the shard's empty
+    /// array, capacity and all, to fill next.
+    func append(moving records: inout [TraceRecord]) {
+        guard let first = records.first else { return }
+        let shard = shards.all[shardIndex(for: first.poller)]
+        shard.lock.lock()
+        if shard.filling.isEmpty && records.count <= capacity && !shard.closing && !shard.writerStopped {
+            swap(&shard.filling, &records)
+            let wakeWriter = shard.filling.count >= shard.wakeThreshold
+            shard.lock.unlock()
+            if wakeWriter { self.wakeWriter() }
+            return
+        }
+        shard.lock.unlock()
+        append(contentsOf: records)
+        records.removeAll(keepingCapacity: true)
+    }
+
     /// The shard is full (or closed). Called with its lock held; releases it.
     @inline(never)
     private func appendWhenFull(_ record: consuming TraceRecord, to shard: Shard) {

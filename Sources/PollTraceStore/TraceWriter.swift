@@ -83,6 +83,11 @@ public final class TraceWriter: TraceRecorder, Sendable {
     /// once per record. Same rules as `record` for a full buffer and after `close()`.
     public func record(contentsOf records: [TraceRecord]) { buffer.append(contentsOf: records) }
 
+    /// `record(contentsOf:)`, leaving `records` empty: when the writer has taken
+    /// everything buffered, the array itself is handed over (no record is copied) and
+    /// `records` comes back as an empty array with capacity, to fill again.
+    public func record(moving records: inout [TraceRecord]) { buffer.append(moving: &records) }
+
     /// Writes everything buffered, makes the v7 tables (`TraceFinalizer`), and returns when the trace is
     /// on disk. Idempotent: later calls return (or throw) the first call's result.
     public func close() throws {

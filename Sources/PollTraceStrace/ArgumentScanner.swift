@@ -47,11 +47,18 @@ enum ArgumentScanner {
 
     /// The index of the `)` that closes an argument list opened just before `start`,
     /// or nil when the line ends first (a truncated line).
-    static func closingParen(_ line: LineBytes, from start: Int, end: Int) -> Int? {
+    /// It also writes into `commas` (cleared first) where the list's top-level commas
+    /// are, so that `arguments(_:_:commas:into:)` splits it without a second scan.
+    static func closingParen(_ line: LineBytes, from start: Int, end: Int, commas: inout CommaList) -> Int? {
+        commas.clear()
         var depth = 0
         var i = start
         while i < end {
             let b = line[i]
+            guard ASCII.isStructural(b) else {
+                i += 1
+                continue
+            }
             if b == ASCII.quote || b == ASCII.less || b == 0x2F, let next = skipOpaque(line, at: i, end: end) {
                 i = next
                 continue
@@ -62,11 +69,30 @@ enum ArgumentScanner {
                 if depth == 0 { return i }
                 depth -= 1
             case ASCII.closeBracket, ASCII.closeBrace: depth -= 1
+            case ASCII.comma where depth == 0: commas.append(i)
             default: break
             }
             i += 1
         }
         return nil
+    }
+
+    /// The arguments of `range`, an argument list whose top-level commas `closingParen`
+    /// found, into `out` (cleared first), each trimmed of blanks: what `split` gives.
+    ///
+    /// The same commas as `split`'s: every string, annotation and comment that starts
+    /// inside the list also ends inside it (the `)` was found after it), so the depth
+    /// at each byte is the same whether the scan stops at the `)` or at the line's end.
+    static func arguments(_ line: LineBytes, _ range: Range<Int>, commas: CommaList, into out: inout [Range<Int>]) {
+        out.removeAll(keepingCapacity: true)
+        var argStart = range.lowerBound
+        for k in 0..<commas.count {
+            let comma = commas[k]
+            out.append(line.trimmed(argStart..<comma))
+            argStart = comma + 1
+        }
+        let last = line.trimmed(argStart..<range.upperBound)
+        if !last.isEmpty || !out.isEmpty { out.append(last) }
     }
 
     /// Splits `range` at its top-level commas into `out` (cleared first), each
@@ -79,6 +105,10 @@ enum ArgumentScanner {
         let end = range.upperBound
         while i < end {
             let b = line[i]
+            guard ASCII.isStructural(b) else {
+                i += 1
+                continue
+            }
             if b == ASCII.quote || b == ASCII.less || b == 0x2F, let next = skipOpaque(line, at: i, end: end) {
                 i = next
                 continue
@@ -119,4 +149,20 @@ enum ArgumentScanner {
         split(line, inner, into: &parts)
         return parts.compactMap { fdArgument(line, $0)?.fd }
     }
+}
+
+/// Where a line's top-level argument commas are: a list reused from line to line,
+/// cleared by resetting its count (an array's `removeAll` is a call per line).
+struct CommaList {
+    private var storage: [Int] = []
+    private(set) var count = 0
+
+    @inline(__always) mutating func clear() { count = 0 }
+
+    @inline(__always) mutating func append(_ index: Int) {
+        if count < storage.count { storage[count] = index } else { storage.append(index) }
+        count += 1
+    }
+
+    @inline(__always) subscript(k: Int) -> Int { storage[k] }
 }

@@ -37,6 +37,15 @@ enum ASCII {
     @inline(__always) static func isNameByte(_ b: UInt8) -> Bool {
         (b >= 0x61 && b <= 0x7A) || (b >= 0x41 && b <= 0x5A) || isDigit(b) || b == 0x5F
     }
+    /// True for the bytes that can change an argument scan's state: `()[]{}`, `,`,
+    /// `"`, `<` and `/`. Names, digits, blanks, `=` and `|`, most of a line, are
+    /// passed over with this one test instead of a comparison per kind of byte.
+    @inline(__always) static func isStructural(_ b: UInt8) -> Bool {
+        // Bit k of `low` stands for byte k (0x00-0x3F), bit k of `high` for byte 0x40 + k.
+        let low: UInt64 = 1 << 0x22 | 1 << 0x28 | 1 << 0x29 | 1 << 0x2C | 1 << 0x2F | 1 << 0x3C
+        let high: UInt64 = 1 << (0x5B - 0x40) | 1 << (0x5D - 0x40) | 1 << (0x7B - 0x40) | 1 << (0x7D - 0x40)
+        return b < 0x80 && ((b < 0x40 ? low : high) >> UInt64(b & 0x3F)) & 1 != 0
+    }
     @inline(__always) static func hexValue(_ b: UInt8) -> UInt64? {
         switch b {
         case 0x30...0x39: UInt64(b - 0x30)

@@ -49,10 +49,18 @@ struct CallResult: Equatable {
         if i < end, line[i] == 0x45 {  // "E": an errno name
             var j = i
             while j < end, ASCII.isNameByte(line[j]) { j += 1 }
-            result.errno = ErrnoNames.numbers[line.string(i..<j)] ?? -1
+            // EAGAIN ends nearly every non-blocking read, write and accept loop: it is
+            // checked by its bytes before the table (a string and a hash per line).
+            if line.equals("EAGAIN", in: i..<j) {
+                result.errno = Self.eagain
+            } else {
+                result.errno = ErrnoNames.numbers[line.string(i..<j)] ?? -1
+            }
         }
         return result
     }
+
+    private static let eagain = ErrnoNames.numbers["EAGAIN"]!
 
     /// `0.000013` as nanoseconds.
     static func parseSeconds(_ line: LineBytes, _ range: Range<Int>) -> UInt64? {
@@ -63,14 +71,7 @@ struct CallResult: Equatable {
             i += 1
         }
         guard i < range.upperBound, line[i] == ASCII.dot else { return nil }
-        i += 1
-        var fraction: UInt64 = 0
-        var scale: UInt64 = 100_000_000
-        while i < range.upperBound, ASCII.isDigit(line[i]) {
-            fraction = fraction &+ UInt64(line[i] - ASCII.zero) &* scale
-            scale /= 10
-            i += 1
-        }
+        let (fraction, _) = LineFraming.parseFraction(line, from: i + 1, end: range.upperBound)
         return whole &* 1_000_000_000 &+ fraction
     }
 }

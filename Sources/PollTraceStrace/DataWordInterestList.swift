@@ -8,7 +8,15 @@ import PollTraceCore
 /// pointer (nginx, libuv), a registration id beside the fd (SwiftNIO). Only the
 /// ADD/MOD history says which, so the mapping is learned from it, never guessed
 /// from the number.
-struct DataWordInterestList {
+///
+/// A class: the lists are read several times per line, and reading a struct of
+/// several collections out of its container would copy (retain) each of them.
+///
+/// The storage below is `@exclusivity(unchecked)`: an instance belongs to one
+/// `EpollInterestLists` on one thread, and no method calls out to code that could
+/// reach the instance again while it changes a collection, so the run-time check
+/// (about a tenth of what resolving an event's word costs) could never fire.
+final class DataWordInterestList {
     struct Registration {
         var id: RegistrationID
         var fd: Int32
@@ -33,55 +41,61 @@ struct DataWordInterestList {
         case never
     }
 
-    private(set) var registrations: [RegistrationID: Registration] = [:]
+    @exclusivity(unchecked) private(set) var registrations: [RegistrationID: Registration] = [:]
+
+    init() {}
     /// A key's list stays when it empties (bounded, like `ended`, by the distinct
     /// fds and data words): a short connection's fd number comes back at once, and
     /// re-creating its one-element list on every ADD would allocate each time.
-    private var byData: [UInt64: [RegistrationID]] = [:]
-    private var byFD: [Int32: [RegistrationID]] = [:]
+    /// Small words (an fd, as most loops store) and fd numbers index arrays.
+    @exclusivity(unchecked) private var byData = SmallKeyMap<[RegistrationID]>()
+    @exclusivity(unchecked) private var byFD = SmallKeyMap<[RegistrationID]>()
     /// The last registration each data word had once it ended; bounded by the number
     /// of distinct data words (fd numbers, or a server's pool of connection objects).
-    private var ended: [UInt64: (fd: Int32, line: UInt32)] = [:]
+    @exclusivity(unchecked) private var ended = SmallKeyMap<(fd: Int32, line: UInt32)>()
 
-    mutating func add(_ registration: Registration) {
+    func add(_ registration: Registration) {
         registrations[registration.id] = registration
-        byData[registration.data, default: []].append(registration.id)
-        byFD[registration.fd, default: []].append(registration.id)
+        byData.modify(registration.data, inserting: []) { $0.append(registration.id) }
+        byFD.modify(SmallKeyMap<[RegistrationID]>.key(registration.fd), inserting: []) { $0.append(registration.id) }
     }
 
-    mutating func modify(_ id: RegistrationID, interest: IOEvents, data: UInt64?) {
-        guard var registration = registrations[id] else { return }
-        registration.interest = interest
-        if let data, data != registration.data {
-            remove(id, from: &byData, key: registration.data)
-            registration.data = data
-            byData[data, default: []].append(id)
+    func modify(_ id: RegistrationID, interest: IOEvents, data: UInt64?) {
+        guard let slot = registrations.index(forKey: id) else { return }
+        registrations.values[slot].interest = interest
+        let old = registrations.values[slot].data
+        if let data, data != old {
+            Self.remove(id, from: &byData, key: old)
+            registrations.values[slot].data = data
+            byData.modify(data, inserting: []) { $0.append(id) }
         }
-        registrations[id] = registration
     }
 
-    mutating func remove(_ id: RegistrationID, atLine line: UInt32) {
+    func remove(_ id: RegistrationID, atLine line: UInt32) {
         guard let registration = registrations.removeValue(forKey: id) else { return }
-        remove(id, from: &byData, key: registration.data)
-        remove(id, from: &byFD, key: registration.fd)
+        Self.remove(id, from: &byData, key: registration.data)
+        Self.remove(id, from: &byFD, key: SmallKeyMap<[RegistrationID]>.key(registration.fd))
         ended[registration.data] = (registration.fd, line)
     }
 
     /// `fd` was closed; registrations on it that survive become orphans.
-    mutating func fdClosed(_ fd: Int32, atLine line: UInt32) {
-        for id in byFD[fd] ?? [] where registrations[id]?.fdClosedAtLine == nil {
-            registrations[id]?.fdClosedAtLine = line
+    func fdClosed(_ fd: Int32, atLine line: UInt32) {
+        guard let ids = byFD[SmallKeyMap<[RegistrationID]>.key(fd)] else { return }
+        for id in ids {
+            guard let slot = registrations.index(forKey: id), registrations.values[slot].fdClosedAtLine == nil else { continue }
+            registrations.values[slot].fdClosedAtLine = line
         }
     }
 
     /// Every live registration made on the number `fd` (orphans included).
     func registrations(onFD fd: Int32) -> [Registration] {
-        (byFD[fd] ?? []).compactMap { registrations[$0] }
+        (byFD[SmallKeyMap<[RegistrationID]>.key(fd)] ?? []).compactMap { registrations[$0] }
     }
 
     /// The registration on `fd` that is still attached to its number, if any.
     func current(forFD fd: Int32) -> Registration? {
-        for id in (byFD[fd] ?? []).reversed() {
+        guard let ids = byFD[SmallKeyMap<[RegistrationID]>.key(fd)] else { return nil }
+        for id in ids.reversed() {
             if let registration = registrations[id], registration.fdClosedAtLine == nil { return registration }
         }
         return nil
@@ -89,19 +103,22 @@ struct DataWordInterestList {
 
     func resolve(_ data: UInt64) -> Resolution {
         var orphan: Registration?
-        for id in (byData[data] ?? []).reversed() {
-            guard let registration = registrations[id] else { continue }
-            if registration.fdClosedAtLine == nil { return .live(registration) }
-            orphan = orphan ?? registration
+        if let ids = byData[data] {
+            for id in ids.reversed() {
+                guard let registration = registrations[id] else { continue }
+                if registration.fdClosedAtLine == nil { return .live(registration) }
+                orphan = orphan ?? registration
+            }
         }
         if let orphan { return .orphan(orphan) }
         if let (fd, line) = ended[data] { return .unregistered(fd: fd, atLine: line) }
         return .never
     }
 
-    private func remove<Key: Hashable>(_ id: RegistrationID, from index: inout [Key: [RegistrationID]], key: Key) {
-        // One hash, and in place: copying the array out first would copy its storage.
-        guard let slot = index.index(forKey: key) else { return }
-        if let at = index.values[slot].lastIndex(of: id) { index.values[slot].remove(at: at) }
+    private static func remove(_ id: RegistrationID, from index: inout SmallKeyMap<[RegistrationID]>, key: UInt64) {
+        // In place: copying the list out first would copy its storage.
+        index.modifyIfPresent(key) { ids in
+            if let at = ids.lastIndex(of: id) { ids.remove(at: at) }
+        }
     }
 }

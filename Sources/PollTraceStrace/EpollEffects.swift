@@ -5,7 +5,7 @@ import PollTraceCore
 extension ImportEngine {
     /// The poller of `epfd` in `table`; one the log never showed created (attached
     /// mid-run) is started on first use.
-    mutating func poller(for epfd: Int32, table: ProcessFDTable, tid: Int32) -> Int {
+    mutating func poller(for epfd: Int32, table: FDTableRef, tid: Int32) -> Int {
         let key = PollerKey(table: table.id, epollFD: epfd)
         if let last = lastPollerLookup, last.key == key { return last.slot }
         if let slot = pollerSlots[key] {
@@ -25,7 +25,7 @@ extension ImportEngine {
     }
 
     mutating func epollControl(_ line: LineBytes, args: [Range<Int>], result: CallResult, tid: Int32, number: UInt32,
-                      table: ProcessFDTable) {
+                      table: FDTableRef) {
         guard args.count >= 3, let (epfd, _) = ArgumentScanner.fdArgument(line, args[0]),
               let (fd, annotation) = ArgumentScanner.fdArgument(line, args[2]) else {
             return diagnostics.note(.unreadableArguments, line: number)
@@ -51,12 +51,12 @@ extension ImportEngine {
             event = parsed
         }
         func register() {
-            if table.openFiles[fd] == nil { _ = fdTables.open(fd, in: table) }  // opened before the log: adopt it
+            if fdTables.file(fd, in: table) == nil { _ = fdTables.open(fd, in: table) }  // opened before the log: adopt it
             nextRegistrationID &+= 1
             if nextRegistrationID == 0 { nextRegistrationID = 1 }  // 0 means "none"
             let id = nextRegistrationID
             let label = annotation.map { line.string($0) } ?? ""
-            registrationFile[id] = table.openFiles[fd]
+            registrationFile[id] = fdTables.file(fd, in: table)
             let record = Registered(seq: sequence.next(), timeNs: currentTimeNs, poller: pollerID, registrationID: id,
                                     fd: fd, interest: event!.mask, data: event!.data, handlerLabel: label)
             emit(.registered(record), tid: tid, line: number, table: table)
@@ -96,7 +96,7 @@ extension ImportEngine {
     }
 
     mutating func epollWait(_ line: LineBytes, name: String, args: [Range<Int>], result: CallResult, tid: Int32,
-                   number: UInt32, table: ProcessFDTable) {
+                   number: UInt32, table: FDTableRef) {
         guard args.count >= 4, let (epfd, _) = ArgumentScanner.fdArgument(line, args[0]) else {
             return diagnostics.note(.unreadableArguments, line: number)
         }
@@ -131,7 +131,7 @@ extension ImportEngine {
     /// The fd an event is for, through the ADD/MOD history; -1 when the history
     /// does not say. For a poller created before the log began, a data word that is
     /// an open fd number is taken as that fd (what fd-storing loops do).
-    mutating func fdForEvent(_ data: UInt64, poller: PollerState, table: ProcessFDTable) -> Int32 {
+    mutating func fdForEvent(_ data: UInt64, poller: PollerState, table: FDTableRef) -> Int32 {
         switch interest.resolve(data, in: poller.id) {
         case .live(let registration), .orphan(let registration): return registration.fd
         case .unregistered(let fd, _): return fd

@@ -13,6 +13,9 @@ import PollTraceCore
 enum EpollEventFormat {
     /// One event: its mask and the full 64-bit `epoll_data` word.
     static func parseEvent(_ line: LineBytes, _ range: Range<Int>) -> (mask: IOEvents, data: UInt64)? {
+        if let (event, next) = commonEvent(line, from: range.lowerBound, end: range.upperBound), next == range.upperBound {
+            return event
+        }
         let r = line.trimmed(range)
         guard r.count >= 2, line[r.lowerBound] == ASCII.openBrace, line[r.upperBound - 1] == ASCII.closeBrace else {
             return nil
@@ -47,6 +50,11 @@ enum EpollEventFormat {
         var start = r.lowerBound + 1
         let end = r.upperBound - 1
         while start < end {
+            if let (event, next) = commonEvent(line, from: start, end: end) {
+                events.append(event)
+                start = next + 1
+                continue
+            }
             let stop = topLevelComma(line, start..<end) ?? end
             let item = line.trimmed(start..<stop)
             start = stop + 1
@@ -58,12 +66,59 @@ enum EpollEventFormat {
         return (true, truncated)
     }
 
+    /// The event at `start` (after blanks) in one pass, when it has one of the shapes
+    /// strace prints: `{events=MASK, data={u32=N, u64=N}}`, `{MASK, {u32=N, u64=N}}`
+    /// or `{events=MASK, data=0xN}`, with MASK only names, digits and `|`, and is
+    /// followed by blanks and a `,` or the array's end (`end`), whose index is
+    /// returned with it. Anything else gives nil, and the general path reads it.
+    ///
+    /// Same result as that path: such an event has one top-level comma (after the
+    /// mask; the one between u32 and u64 is inside braces), and its mask and data are
+    /// read by the same `parseMask` and `parseInteger`.
+    static func commonEvent(_ line: LineBytes, from start: Int, end: Int) -> (event: (mask: IOEvents, data: UInt64), next: Int)? {
+        var i = line.skipSpaces(from: start, to: end)
+        guard i < end, line[i] == ASCII.openBrace else { return nil }
+        i += 1
+        if line.matches("events=", at: i, end: end) { i += 7 }
+        let maskStart = i
+        while i < end, ASCII.isNameByte(line[i]) || line[i] == ASCII.pipe { i += 1 }
+        guard i > maskStart, i < end, line[i] == ASCII.comma else { return nil }
+        let maskEnd = i
+        i = line.skipSpaces(from: i + 1, to: end)
+        if line.matches("data=", at: i, end: end) { i += 5 }
+        guard i < end else { return nil }
+        var valueStart = i
+        let braced = line[i] == ASCII.openBrace
+        if braced {
+            guard line.matches("u32=", at: i + 1, end: end) else { return nil }
+            var j = i + 5
+            while j < end, ASCII.isDigit(line[j]) { j += 1 }
+            guard j > i + 5, line.matches(", u64=", at: j, end: end) else { return nil }
+            valueStart = j + 6
+        }
+        guard valueStart < end, ASCII.isDigit(line[valueStart]),
+              let (value, after) = line.parseInteger(in: valueStart..<end) else { return nil }
+        i = after
+        if braced {
+            guard i < end, line[i] == ASCII.closeBrace else { return nil }
+            i += 1
+        }
+        guard i < end, line[i] == ASCII.closeBrace else { return nil }
+        let next = line.skipSpaces(from: i + 1, to: end)
+        guard next == end || line[next] == ASCII.comma, let mask = parseMask(line, maskStart..<maskEnd) else { return nil }
+        return ((mask, UInt64(bitPattern: value)), next)
+    }
+
     /// The first `,` in `range` outside brackets, braces, strings and annotations.
     static func topLevelComma(_ line: LineBytes, _ range: Range<Int>) -> Int? {
         var depth = 0
         var i = range.lowerBound
         while i < range.upperBound {
             let b = line[i]
+            guard ASCII.isStructural(b) else {
+                i += 1
+                continue
+            }
             if b == ASCII.quote || b == ASCII.less, let next = ArgumentScanner.skipOpaque(line, at: i, end: range.upperBound) {
                 i = next
                 continue

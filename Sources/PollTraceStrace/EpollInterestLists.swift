@@ -14,12 +14,15 @@ import PollTraceCore
 /// instance from the records it reads, by the same rules.
 ///
 /// A class, so that the importer and the analysis share one; the importer's hot path
-/// reaches it once or twice per record.
+/// reaches it once or twice per record. Its storage is `@exclusivity(unchecked)`, as
+/// `DataWordInterestList`'s is and for the same reason: one thread, and no method
+/// that can come back to the instance while it changes it.
 final class EpollInterestLists {
-    private var lists: [PollerID: DataWordInterestList] = [:]
+    /// By poller id (numbered from 1 in an import, so they index an array).
+    @exclusivity(unchecked) private var lists = SmallKeyMap<DataWordInterestList>()
     /// The pollers with registrations in each fd table (process): a close of a
     /// number concerns the epoll fds of its own process only.
-    private var pollersOfTable: [UInt32: [PollerID]] = [:]
+    @exclusivity(unchecked) private var pollersOfTable = SmallKeyMap<[PollerID]>()
 
     init() {}
 
@@ -27,19 +30,21 @@ final class EpollInterestLists {
     func apply(_ record: TraceRecord, origin: LineOrigin) {
         switch record {
         case .registered(let r):
-            if lists[r.poller] == nil {
-                lists[r.poller] = DataWordInterestList()
-                pollersOfTable[origin.fdTable, default: []].append(r.poller)
+            let poller = UInt64(r.poller)
+            if lists[poller] == nil {
+                lists[poller] = DataWordInterestList()
+                pollersOfTable.modify(UInt64(origin.fdTable), inserting: []) { $0.append(r.poller) }
             }
-            lists[r.poller]!.add(.init(id: r.registrationID, fd: r.fd, data: r.data, interest: r.interest,
-                                       fdClosedAtLine: nil, registeredAtLine: origin.line, label: r.handlerLabel))
+            lists[poller]?.add(.init(id: r.registrationID, fd: r.fd, data: r.data, interest: r.interest,
+                                     fdClosedAtLine: nil, registeredAtLine: origin.line, label: r.handlerLabel))
         case .modified(let r):
-            lists[r.poller]?.modify(r.registrationID, interest: r.interest, data: nil)
+            lists[UInt64(r.poller)]?.modify(r.registrationID, interest: r.interest, data: nil)
         case .unregistered(let r):
-            lists[r.poller]?.remove(r.registrationID, atLine: origin.line)
+            lists[UInt64(r.poller)]?.remove(r.registrationID, atLine: origin.line)
         case .closed(let r):
             // The number's registrations that outlive it (a dup keeps the file open) become orphans.
-            for poller in pollersOfTable[origin.fdTable] ?? [] { lists[poller]?.fdClosed(r.fd, atLine: origin.line) }
+            guard let pollers = pollersOfTable[UInt64(origin.fdTable)] else { return }
+            for poller in pollers { lists[UInt64(poller)]?.fdClosed(r.fd, atLine: origin.line) }
         case .fdOpened, .callFailed, .syscall, .batch, .dispatch, .gap:
             break
         }
@@ -47,29 +52,30 @@ final class EpollInterestLists {
 
     /// The epoll instance of `poller` is gone (its file released): frees its list.
     func drop(_ poller: PollerID) {
-        guard lists.removeValue(forKey: poller) != nil else { return }
-        for (table, pollers) in pollersOfTable where pollers.contains(poller) {
-            pollersOfTable[table] = pollers.filter { $0 != poller }
-        }
+        guard lists[UInt64(poller)] != nil else { return }
+        lists[UInt64(poller)] = nil
+        var tables: [UInt64] = []
+        pollersOfTable.forEach { table, pollers in if pollers.contains(poller) { tables.append(table) } }
+        for table in tables { pollersOfTable.modifyIfPresent(table) { $0.removeAll { $0 == poller } } }
     }
 
     /// The registration an event's data word maps back to, in `poller`'s list.
     func resolve(_ data: UInt64, in poller: PollerID) -> DataWordInterestList.Resolution {
-        lists[poller]?.resolve(data) ?? .never
+        lists[UInt64(poller)]?.resolve(data) ?? .never
     }
 
     /// The registration on `fd` in `poller` that is still attached to its number, if any.
     func current(forFD fd: Int32, in poller: PollerID) -> DataWordInterestList.Registration? {
-        lists[poller]?.current(forFD: fd)
+        lists[UInt64(poller)]?.current(forFD: fd)
     }
 
     /// Every live registration made on the number `fd` in `poller` (orphans included).
     func registrations(onFD fd: Int32, in poller: PollerID) -> [DataWordInterestList.Registration] {
-        lists[poller]?.registrations(onFD: fd) ?? []
+        lists[UInt64(poller)]?.registrations(onFD: fd) ?? []
     }
 
     /// The live registration `id` in `poller`.
     func registration(_ id: RegistrationID, in poller: PollerID) -> DataWordInterestList.Registration? {
-        lists[poller]?.registrations[id]
+        lists[UInt64(poller)]?.registrations[id]
     }
 }

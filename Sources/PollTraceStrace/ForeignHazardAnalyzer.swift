@@ -34,6 +34,16 @@ public final class ForeignHazardAnalyzer: ImportConsumer {
     /// its own (`StraceImporter` calls this for an analyzer among its consumers).
     func readInterestLists(_ lists: EpollInterestLists) { engine.readInterestLists(lists) }
 
+    /// Moves the analysis out, for an importer to call directly while it feeds a log
+    /// (`StraceImporter.feedAll`); `restoreEngine` puts it back.
+    func takeEngine() -> HazardEngine {
+        var taken = HazardEngine()
+        swap(&taken, &engine)
+        return taken
+    }
+
+    func restoreEngine(_ taken: HazardEngine) { engine = taken }
+
     public func pollerStarted(_ info: PollerInfo) { engine.pollerStarted(info) }
     public func consume(_ record: TraceRecord, origin: LineOrigin) { engine.consume(record, origin: origin) }
     /// The log ended: every open batch closes.

@@ -13,11 +13,12 @@ struct HazardEngine {
     /// A harvested batch whose events are watched until its thread waits again.
     private struct WatchedBatch { var waitLine: UInt32; var tid: Int32; var epollFD: Int32; var events: [WatchedEvent] }
 
-    private var pollerInfo: [PollerID: PollerInfo] = [:]
+    /// Each poller's epoll fd, by poller id (small numbers: the array side of the map).
+    private var pollerEpollFD = SmallKeyMap<Int32>()
     /// Pollers seen in a registration or a batch.
-    private var notedPollers: Set<PollerID> = []
+    private var notedPollers = SmallKeyMap<Bool>()
     /// Pollers whose epoll fd was created in the log (their history is complete).
-    private var pollersCreatedInLog: Set<PollerID> = []
+    private var pollersCreatedInLog = SmallKeyMap<Bool>()
     /// Each poller's registrations by data word: the importer's, or (for a stored
     /// trace) kept here from the records, when `keepsInterest` is set.
     private var interest = EpollInterestLists()
@@ -40,7 +41,7 @@ struct HazardEngine {
     }
 
     mutating func pollerStarted(_ info: PollerInfo) {
-        pollerInfo[info.poller] = info
+        pollerEpollFD[UInt64(info.poller)] = info.epollFD
         stats.pollers += 1
     }
 
@@ -63,12 +64,14 @@ struct HazardEngine {
             closed(table, r.fd, line: origin.line)
         case .registered(let r):
             notePoller(r.poller, table: table)
-            forEachWatched(table, r.fd) { event in
-                if event.state == .unhandled, event.fd == r.fd { event.state = .handled }
+            // The closure reads these, not `r`: capturing the record would copy it.
+            let fd = r.fd, poller = r.poller, label = r.handlerLabel
+            forEachWatched(table, fd) { event in
+                if event.state == .unhandled, event.fd == fd { event.state = .handled }
                 // The new fd now has a handler in this epoll fd's table.
-                if event.state == .closed, !event.followsWord, event.poller == r.poller {
-                    event.target = r.fd
-                    event.targetLabel = r.handlerLabel
+                if event.state == .closed, !event.followsWord, event.poller == poller {
+                    event.target = fd
+                    event.targetLabel = label
                 }
             }
             if !closedWords.isEmpty { wordTaken(table, r.data, by: r.fd, label: r.handlerLabel, line: origin.line) }
@@ -116,9 +119,10 @@ struct HazardEngine {
     // MARK: - Batches
 
     private mutating func notePoller(_ poller: PollerID, table: UInt32) {
-        guard notedPollers.insert(poller).inserted else { return }
-        let epfd = pollerInfo[poller]?.epollFD ?? -1
-        if lastEpollOpen.removeValue(forKey: FDKey(table: table, fd: epfd)) != nil { pollersCreatedInLog.insert(poller) }
+        guard notedPollers[UInt64(poller)] == nil else { return }
+        notedPollers[UInt64(poller)] = true
+        let epfd = pollerEpollFD[UInt64(poller)] ?? -1
+        if lastEpollOpen.removeValue(forKey: FDKey(table: table, fd: epfd)) != nil { pollersCreatedInLog[UInt64(poller)] = true }
     }
 
     private mutating func harvested(_ batch: BatchHarvested, origin: LineOrigin) {
@@ -127,8 +131,9 @@ struct HazardEngine {
         stats.batches += 1
         stats.events += batch.events.count
         batchSerial &+= 1
-        let epfd = pollerInfo[batch.poller]?.epollFD ?? -1
+        let epfd = pollerEpollFD[UInt64(batch.poller)] ?? -1
         var open = WatchedBatch(waitLine: origin.line, tid: origin.tid, epollFD: epfd, events: [])
+        open.events.reserveCapacity(batch.events.count)
         for event in batch.events {
             // Built only for an event that is a finding: rendering the mask is a
             // string per event, and almost every event is not one.
@@ -154,7 +159,7 @@ struct HazardEngine {
                 stats.eventsAfterUnregister += 1
                 continue
             case .never:
-                if pollersCreatedInLog.contains(batch.poller) {
+                if pollersCreatedInLog[UInt64(batch.poller)] != nil {
                     findings.append(finding(.ghostEvent, fd: -1))
                     continue
                 }
@@ -241,20 +246,28 @@ struct HazardEngine {
     }
 
     private mutating func accessed(_ table: UInt32, _ call: SyscallRecord, tid: Int32, line: UInt32) {
-        forEachWatched(table, call.fd) { event in
+        // The closure reads these scalars, not `call`: capturing the record (or its
+        // name) would copy the record on every call. The rare access gets its name after.
+        let fd = call.fd, isDataCall = call.isDataCall
+        guard watched.contains(table, fd) else { return }
+        let result = call.result, errno = call.errno
+        var accessedEvents: [WatchedEvent] = []
+        forEachWatched(table, fd) { event in
             switch event.state {
             case .unhandled:
-                if event.fd == call.fd { event.state = .handled }
+                if event.fd == fd { event.state = .handled }
             case .closed:
                 // The dispatch runs on the harvesting thread; another thread's call
                 // on the new fd is that fd's own business.
-                if call.isDataCall, tid == event.tid, event.target == call.fd, event.accessLine == nil {
-                    event.noteAccess(call, line: line)
+                if isDataCall, tid == event.tid, event.target == fd, event.accessLine == nil {
+                    event.noteAccess(result: result, errno: errno, line: line)
+                    accessedEvents.append(event)
                 }
             case .handled, .finished:
                 break
             }
         }
+        for event in accessedEvents { event.accessCall = call.name }
     }
 
     /// A word-keyed event's registration ended (DEL, or its fd closed): the loop
@@ -325,6 +338,7 @@ struct HazardEngine {
     /// Runs `change` on the events watched at (table, fd); those that are done
     /// afterwards stop being watched.
     private mutating func forEachWatched(_ table: UInt32, _ fd: Int32, _ change: (WatchedEvent) -> Void) {
+        guard watched.contains(table, fd) else { return }
         var visits = 0
         watched.modifyOrRemove(table, fd) { events in
             var anyDone = false

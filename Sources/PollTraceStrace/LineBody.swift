@@ -22,7 +22,8 @@ enum LineBody {
     /// Anything else.
     case garbage
 
-    static func classify(_ line: LineBytes, _ body: Range<Int>) -> LineBody {
+    /// A `.call`'s top-level argument commas go into `commas` (see `ArgumentScanner.closingParen`).
+    static func classify(_ line: LineBytes, _ body: Range<Int>, commas: inout CommaList) -> LineBody {
         let start = body.lowerBound, end = body.upperBound
         guard start < end else { return .note }
         let first = line[start]
@@ -42,21 +43,22 @@ enum LineBody {
             guard !name.isEmpty, line.matches(" resumed>", at: i, end: end) else { return .garbage }
             return .resumed(name: name, restOfLine: (i + 9)..<end)
         }
-        if line.matches("strace: ", at: start, end: end) { return .note }
+        if first == 0x73, line.matches("strace: ", at: start, end: end) { return .note }  // "s"
         var i = start
         while i < end, ASCII.isNameByte(line[i]) { i += 1 }
         let name = start..<i
         guard !name.isEmpty, i < end, line[i] == ASCII.openParen, !ASCII.isDigit(line[start]) else { return .garbage }
         let argsStart = i + 1
         // strace detached (`-p` and Ctrl-C) while the call was in progress.
-        if line.hasSuffix("<detached ...>", in: body) { return .note }
-        if line.hasSuffix("<unfinished ...>", in: body) {
+        let endsWithGreater = line[end - 1] == ASCII.greater
+        if endsWithGreater, line.hasSuffix("<detached ...>", in: body) { return .note }
+        if endsWithGreater, line.hasSuffix("<unfinished ...>", in: body) {
             let partialEnd = end - 16  // "<unfinished ...>"
             var trimmedEnd = partialEnd
             while trimmedEnd > argsStart, line[trimmedEnd - 1] == ASCII.space { trimmedEnd -= 1 }
             return .unfinished(name: name, partialArgs: argsStart..<trimmedEnd)
         }
-        guard let close = ArgumentScanner.closingParen(line, from: argsStart, end: end) else { return .truncated }
+        guard let close = ArgumentScanner.closingParen(line, from: argsStart, end: end, commas: &commas) else { return .truncated }
         return .call(name: name, args: argsStart..<close, rest: (close + 1)..<end)
     }
 }

@@ -34,10 +34,15 @@ enum LineFraming {
                 i = line.skipSpaces(from: j, to: end)
             }
         } else if i < end, ASCII.isDigit(line[i]) {
+            // The digits are read as `parseInteger` reads them (wrapping), in the same pass.
             var j = i
-            while j < end, ASCII.isDigit(line[j]) { j += 1 }
-            if j < end, line[j] == ASCII.space, let (value, _) = line.parseInteger(in: i..<j) {
-                pid = Int32(truncatingIfNeeded: value)
+            var value: UInt64 = 0
+            while j < end, ASCII.isDigit(line[j]) {
+                value = value &* 10 &+ UInt64(line[j] &- ASCII.zero)
+                j += 1
+            }
+            if j < end, line[j] == ASCII.space {
+                pid = Int32(truncatingIfNeeded: Int64(bitPattern: value))
                 i = line.skipSpaces(from: j, to: end)
             }
         }
@@ -51,6 +56,28 @@ enum LineFraming {
         }
         return FramedLine(pid: pid, timeNs: timeNs, timeIsEpoch: epoch, body: i..<end)
     }
+
+    /// The digits at `start` as a fraction of a second, in nanoseconds (digits past
+    /// the ninth count for nothing), and where they end.
+    @inline(__always)
+    static func parseFraction(_ line: LineBytes, from start: Int, end: Int) -> (ns: UInt64, end: Int) {
+        var i = start
+        var digits: UInt64 = 0
+        var count = 0
+        while i < end, ASCII.isDigit(line[i]) {
+            if count < 9 {
+                digits = digits &* 10 &+ UInt64(line[i] &- ASCII.zero)
+                count += 1
+            }
+            i += 1
+        }
+        return (digits &* nanosecondScale[count], i)
+    }
+
+    /// 10^(9 - k): what a fraction of k digits is multiplied by to make nanoseconds.
+    private static let nanosecondScale: [UInt64] = [
+        1_000_000_000, 100_000_000, 10_000_000, 1_000_000, 100_000, 10_000, 1_000, 100, 10, 1,
+    ]
 
     /// `HH:MM:SS[.ffffff]` or `SSSSSSSSSS.ffffff`, followed by a blank.
     static func parseTimestamp(_ line: LineBytes, from start: Int, end: Int) -> (UInt64, Bool, Int)? {
@@ -76,13 +103,8 @@ enum LineFraming {
         var fractionNs: UInt64 = 0
         if i < end, line[i] == ASCII.dot {
             i += 1
-            var scale: UInt64 = 100_000_000
             let fractionStart = i
-            while i < end, ASCII.isDigit(line[i]) {
-                fractionNs = fractionNs &+ UInt64(line[i] - ASCII.zero) &* scale
-                scale /= 10
-                i += 1
-            }
+            (fractionNs, i) = parseFraction(line, from: i, end: end)
             guard i > fractionStart else { return nil }
         } else if colons == 0 {
             return nil  // a bare number is a pid or garbage, not a time

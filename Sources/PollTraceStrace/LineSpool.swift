@@ -70,11 +70,10 @@ final class LineSpool {
     }
 
     private func spill(_ run: LineRun) {
-        withUnsafeBytes(of: run.seq.littleEndian) { buffer.append(contentsOf: $0) }
-        withUnsafeBytes(of: run.count.littleEndian) { buffer.append(contentsOf: $0) }
-        withUnsafeBytes(of: run.line.littleEndian) { buffer.append(contentsOf: $0) }
-        withUnsafeBytes(of: run.tid.littleEndian) { buffer.append(contentsOf: $0) }
-        withUnsafeBytes(of: run.fdTable.littleEndian) { buffer.append(contentsOf: $0) }
+        // One append of the whole row: the tuple's fields lie at offsets 0, 8, 12, 16, 20.
+        let row = (run.seq.littleEndian, run.count.littleEndian, run.line.littleEndian, run.tid.littleEndian,
+                   run.fdTable.littleEndian)
+        withUnsafeBytes(of: row) { buffer.append(contentsOf: $0) }
         if buffer.count >= 1 << 16 { try? flush() }
     }
 

@@ -18,8 +18,7 @@ public enum StraceImport {
     /// Imports what `reader` has not handed out yet into `consumers`.
     public static func run(reader: LogReader, sequence: SequenceCounter, consumers: [ImportConsumer]) throws -> Outcome {
         let importer = StraceImporter(sequence: sequence, consumers: consumers)
-        try reader.forEachLine({ line, number in importer.feed(line, number: number) },
-                               overlong: { importer.skipOverlong(number: $0) })
+        try importer.feedAll(from: reader)
         importer.finish()
         return Outcome(linesRead: importer.linesRead, diagnostics: importer.diagnostics,
                        firstEpochTimeNs: importer.firstEpochTimeNs, timestamps: importer.timestamps)

@@ -31,9 +31,25 @@ public final class StraceImporter {
     public func feed(_ line: UnsafeBufferPointer<UInt8>, number: UInt32) { engine.feed(line, number: number) }
 
     /// Line `number` was too long to read: counted, and skipped.
-    public func skipOverlong(number: UInt32) {
-        engine.linesRead = number
-        engine.diagnostics.note(.lineTooLong, line: number)
+    public func skipOverlong(number: UInt32) { engine.skipOverlong(number: number) }
+
+    /// Feeds every line `reader` has not handed out yet, as `feed` and `skipOverlong` would.
+    ///
+    /// The state is moved into a local variable for the loop, and the analysis of a
+    /// `ForeignHazardAnalyzer` among the consumers into it (`ImportEngine.hazard`): a
+    /// class's stored property costs a run-time exclusivity check on every access
+    /// (one per line here, one per record in the analyzer), a local one costs none.
+    /// While it runs, this importer's and the analyzer's properties read as empty.
+    public func feedAll(from reader: LogReader) throws {
+        var state = ImportEngine(sequence: engine.sequence, consumers: [])
+        swap(&state, &engine)
+        state.beginDirectAnalysis()
+        defer {
+            state.endDirectAnalysis()
+            swap(&state, &engine)
+        }
+        try reader.forEachLine({ line, number in state.feed(line, number: number) },
+                               overlong: { state.skipOverlong(number: $0) })
     }
 
     /// The log ended: calls still in flight never returned.
@@ -43,7 +59,20 @@ public final class StraceImporter {
 /// The importer's state and the line-by-line work.
 struct ImportEngine {
     let sequence: SequenceCounter
-    private let consumers: [ImportConsumer]
+    /// The consumers `emit` calls, in order: `consumers`, then `hazard`, then
+    /// `consumersAfter`. Outside `StraceImporter.feedAll` the last two are empty.
+    private var consumers: [ImportConsumer]
+    /// A `ForeignHazardAnalyzer` consumer's analysis while `StraceImporter.feedAll`
+    /// runs: called in its turn among the consumers, directly.
+    private var hazard: HazardEngine?
+    private var consumersAfter: [ImportConsumer] = []
+    private var directAnalyzer: ForeignHazardAnalyzer?
+    /// A `TraceFileSink` consumer while `StraceImporter.feedAll` runs: handed each
+    /// record last, by move (a consumer through the protocol gets it borrowed, and
+    /// the sink then copies it).
+    private var directSink: TraceFileSink?
+    /// The consumers as given, while `beginDirectAnalysis` has some of them apart.
+    private var savedConsumers: [ImportConsumer]?
     var diagnostics = ImportDiagnostics()
     var linesRead: UInt32 = 0
     private(set) var firstEpochTimeNs: UInt64?
@@ -62,7 +91,7 @@ struct ImportEngine {
     var closeScratch: [Int] = []
     /// The last thread's table: consecutive lines are usually the same thread's.
     /// Cleared whenever `fdTables` changes which table a tid uses.
-    var cachedTable: (tid: Int32, table: ProcessFDTable)?
+    var cachedTable: (tid: Int32, table: FDTableRef)?
     var pollerCount: PollerID = 0
     var nextRegistrationID: RegistrationID = 0
     /// The open file each registration was made on (for implicit unregistration).
@@ -77,6 +106,8 @@ struct ImportEngine {
     private var unprefixedThreadNamed = false
     private var stitchBuffer: [UInt8] = []
     var argumentScratch: [Range<Int>] = []
+    /// The top-level commas of the current call's arguments (`LineBody.classify`).
+    var commaScratch = CommaList()
     var syscallNames = SyscallNames()
     var eventScratch: [(mask: IOEvents, data: UInt64)] = []
     private var lastTimeNs: UInt64 = 0
@@ -99,11 +130,43 @@ struct ImportEngine {
         self.consumers = consumers
     }
 
+    /// Takes the analysis of the first `ForeignHazardAnalyzer` among the consumers into
+    /// `hazard`, and the first `TraceFileSink` into `directSink`, out of the consumers
+    /// `emit` calls through the protocol.
+    mutating func beginDirectAnalysis() {
+        savedConsumers = consumers
+        if let position = consumers.firstIndex(where: { $0 is TraceFileSink }) {
+            directSink = consumers.remove(at: position) as? TraceFileSink
+        }
+        guard let position = consumers.firstIndex(where: { $0 is ForeignHazardAnalyzer }),
+              let analyzer = consumers[position] as? ForeignHazardAnalyzer else { return }
+        directAnalyzer = analyzer
+        hazard = analyzer.takeEngine()
+        consumersAfter = Array(consumers[(position + 1)...])
+        consumers.removeSubrange(position...)
+    }
+
+    /// Hands the analysis back to its analyzer, and the consumers back to the protocol.
+    mutating func endDirectAnalysis() {
+        if let analyzer = directAnalyzer, let engine = hazard { analyzer.restoreEngine(engine) }
+        hazard = nil
+        directAnalyzer = nil
+        directSink = nil
+        consumersAfter = []
+        if let saved = savedConsumers { consumers = saved }
+        savedConsumers = nil
+    }
+
+    mutating func skipOverlong(number: UInt32) {
+        linesRead = number
+        diagnostics.note(.lineTooLong, line: number)
+    }
+
     mutating func feed(_ line: UnsafeBufferPointer<UInt8>, number: UInt32) {
         linesRead = number
         let framed = LineFraming.frame(line)
         if let t = framed.timeNs { noteTime(t, epoch: framed.timeIsEpoch) }
-        let body = LineBody.classify(line, framed.body)
+        let body = LineBody.classify(line, framed.body, commas: &commaScratch)
         var tid = ProcessFDTables.unprefixedTID
         if let pid = framed.pid {
             tid = pid
@@ -134,7 +197,7 @@ struct ImportEngine {
             let joined = stitchBuffer
             joined.withUnsafeBufferPointer { whole in
                 let body = 0..<whole.count
-                if case .call(let n, let a, let r) = LineBody.classify(whole, body) {
+                if case .call(let n, let a, let r) = LineBody.classify(whole, body, commas: &commaScratch) {
                     handleCall(whole, tid: tid, number: start.line, name: n, args: a, rest: r)
                 } else {
                     diagnostics.note(.truncatedLine, line: number)
@@ -188,17 +251,23 @@ struct ImportEngine {
 
     /// Hands `record` to every consumer, then applies it to `interest`: consumers
     /// see the interest lists as they were before the record.
-    mutating func emit(_ record: TraceRecord, tid: Int32, line: UInt32, table: ProcessFDTable) {
+    mutating func emit(_ record: consuming TraceRecord, tid: Int32, line: UInt32, table: FDTableRef) {
         let origin = LineOrigin(line: line, tid: tid, fdTable: table.id)
         for consumer in consumers { consumer.consume(record, origin: origin) }
+        if hazard != nil { hazard!.consume(record, origin: origin) }
+        for consumer in consumersAfter { consumer.consume(record, origin: origin) }
         interest.apply(record, origin: origin)
+        if let sink = directSink { sink.take(consume record, origin: origin) }
     }
 
     mutating func startPoller(_ state: PollerState, tid: Int32) {
         let info = PollerInfo(poller: state.id, backend: StraceBackend.name, policy: nil,
                               epollFD: state.epollFD,
                               label: "fd-table \(state.table) tid \(tid) epfd \(state.epollFD)")
+        directSink?.pollerStarted(info)
         for consumer in consumers { consumer.pollerStarted(info) }
+        if hazard != nil { hazard!.pollerStarted(info) }
+        for consumer in consumersAfter { consumer.pollerStarted(info) }
     }
 
     private mutating func noteTime(_ t: UInt64, epoch: Bool) {
@@ -237,7 +306,7 @@ struct ImportEngine {
     }
 
     /// The fd table `tid` uses (through the one-entry cache).
-    mutating func tableOf(_ tid: Int32) -> ProcessFDTable {
+    mutating func tableOf(_ tid: Int32) -> FDTableRef {
         if let cached = cachedTable, cached.tid == tid { return cached.table }
         let table = fdTables.table(for: tid)
         cachedTable = (tid, table)

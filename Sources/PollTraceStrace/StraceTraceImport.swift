@@ -11,6 +11,11 @@ public enum StraceTraceImport {
         public var recordsWritten: Int
         public var report: ForeignReport
         public var timestamps: LogTimestamps
+        /// CPU time of the importing thread while it read, parsed and analysed the log
+        /// and handed the records over (up to the writer's close), in ns.
+        public var parsingCPUNs: UInt64
+        /// CPU time of the writer thread, close included, in ns.
+        public var writerCPUNs: UInt64
     }
 
     public static func importLog(logPath: String, tracePath: String, overwrite: Bool = false) throws -> Summary {
@@ -31,6 +36,7 @@ public enum StraceTraceImport {
         let sink = TraceFileSink(writer: writer, spool: spool)
         let analyzer = ForeignHazardAnalyzer()
         let outcome: StraceImport.Outcome
+        let cpuBefore = ThreadCPU.nanoseconds()
         do {
             outcome = try StraceImport.run(reader: reader, sequence: sequence, consumers: [sink, analyzer])
         } catch {
@@ -39,6 +45,7 @@ public enum StraceTraceImport {
         }
         analyzer.finish()
         sink.flush()
+        let parsingCPUNs = ThreadCPU.nanoseconds() &- cpuBefore
         try writer.close()
         try StraceLineTable.write(tracePath: tracePath, spool: spool, logPath: logPath, linesRead: outcome.linesRead,
                                   diagnostics: outcome.diagnostics)
@@ -46,11 +53,15 @@ public enum StraceTraceImport {
         return Summary(linesRead: outcome.linesRead, recordsWritten: spool.records,
                        report: ForeignReport(findings: analyzer.findings, statistics: analyzer.stats,
                                              diagnostics: outcome.diagnostics),
-                       timestamps: outcome.timestamps)
+                       timestamps: outcome.timestamps, parsingCPUNs: parsingCPUNs,
+                       writerCPUNs: writer.statistics.writerCPUNs)
     }
 
-    /// Records an import hands the writer at a time (one lock round trip each).
-    public static let handOver = 1024
+    /// Records an import hands the writer at a time: half the writer's buffer, the
+    /// size at which the writer is woken, so that a hand-over usually finds the
+    /// writer's buffer empty and is a swap of arrays (`TraceWriter.record(moving:)`),
+    /// not a copy of each record.
+    public static let handOver = TraceWriterOptions.defaultBufferCapacity / 2
 
     /// How an import writes its trace: lossless, straight into the v7 tables (an
     /// import is one producer, in seq order).
@@ -77,7 +88,10 @@ public enum StraceTraceImport {
 final class TraceFileSink: ImportConsumer {
     let writer: TraceWriter
     let spool: LineSpool
-    private var pending: [TraceRecord] = []
+    /// Unchecked: the sink is used on the importing thread only, and `consume` and
+    /// `flush` call nothing that could reach it again (the run-time check would cost
+    /// one per record).
+    @exclusivity(unchecked) private var pending: [TraceRecord] = []
 
     init(writer: TraceWriter, spool: LineSpool) {
         self.writer = writer
@@ -91,15 +105,18 @@ final class TraceFileSink: ImportConsumer {
         writer.pollerStarted(info)
     }
 
-    func consume(_ record: TraceRecord, origin: LineOrigin) {
-        pending.append(record)
-        if pending.count == StraceTraceImport.handOver { flush() }
+    func consume(_ record: TraceRecord, origin: LineOrigin) { take(record, origin: origin) }
+
+    /// `consume`, keeping `record` itself rather than a copy of it.
+    func take(_ record: consuming TraceRecord, origin: LineOrigin) {
         spool.append(seq: record.seq, origin: origin)
+        pending.append(consume record)
+        if pending.count == StraceTraceImport.handOver { flush() }
     }
 
     func flush() {
         guard !pending.isEmpty else { return }
-        writer.record(contentsOf: pending)
-        pending.removeAll(keepingCapacity: true)
+        writer.record(moving: &pending)
+        if pending.capacity < StraceTraceImport.handOver { pending.reserveCapacity(StraceTraceImport.handOver) }
     }
 }

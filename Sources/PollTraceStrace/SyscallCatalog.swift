@@ -23,12 +23,21 @@ enum SyscallRole: Equatable {
     case signalfd
     /// Acts on the fds at these arguments. `isData` marks the read/recv/write/send
     /// family: the calls that handle an event.
-    case actsOn([Int], isData: Bool)
+    case actsOn(FDArguments, isData: Bool)
     case clone
     case fork
     case unshare
     /// A known syscall that does nothing the analysis follows (mmap, futex…).
     case ignored
+}
+
+/// The one or two arguments of a call that are fds. A plain value, not an array:
+/// the importer copies a role out of its name cache on every line.
+struct FDArguments: Equatable {
+    var first: Int
+    var second: Int?
+
+    static let firstOnly = FDArguments(first: 0, second: nil)
 }
 
 enum SyscallCatalog {
@@ -80,13 +89,13 @@ enum SyscallCatalog {
             "pidfd_open": .createsReturned(.other), "pidfd_getfd": .createsReturned(.other),
             "perf_event_open": .createsReturned(.other), "io_uring_setup": .createsReturned(.other),
             "mq_open": .createsReturned(.other),
-            "sendfile": .actsOn([0, 1], isData: true), "sendfile64": .actsOn([0, 1], isData: true),
-            "splice": .actsOn([0, 2], isData: true), "tee": .actsOn([0, 1], isData: true),
-            "copy_file_range": .actsOn([0, 2], isData: true),
+            "sendfile": .actsOn(FDArguments(first: 0, second: 1), isData: true), "sendfile64": .actsOn(FDArguments(first: 0, second: 1), isData: true),
+            "splice": .actsOn(FDArguments(first: 0, second: 2), isData: true), "tee": .actsOn(FDArguments(first: 0, second: 1), isData: true),
+            "copy_file_range": .actsOn(FDArguments(first: 0, second: 2), isData: true),
             "clone": .clone, "clone3": .clone, "fork": .fork, "vfork": .fork, "unshare": .unshare,
         ]
-        for name in dataOnFirst { table[name] = .actsOn([0], isData: true) }
-        for name in setupOnFirst where table[name] == nil { table[name] = .actsOn([0], isData: false) }
+        for name in dataOnFirst { table[name] = .actsOn(.firstOnly, isData: true) }
+        for name in setupOnFirst where table[name] == nil { table[name] = .actsOn(.firstOnly, isData: false) }
         return table
     }()
 }

@@ -19,14 +19,12 @@ extension ImportEngine {
         // Most calls need only their first argument (the fd); split the rest only
         // for the calls that read more.
         switch role {
-        case .actsOn(let indices, _) where indices.count == 1 && indices[0] == 0:
-            argumentScratch.removeAll(keepingCapacity: true)
-            argumentScratch.append(argsRange)
+        case .actsOn(let positions, _) where positions == .firstOnly:
+            setOnlyArgument(argsRange)
         case .close, .accept, .dup, .signalfd, .createsReturned:
-            argumentScratch.removeAll(keepingCapacity: true)
-            argumentScratch.append(argsRange)
+            setOnlyArgument(argsRange)
         default:
-            ArgumentScanner.split(line, argsRange, into: &argumentScratch)
+            ArgumentScanner.arguments(line, argsRange, commas: commaScratch, into: &argumentScratch)
         }
         let args = argumentScratch
         var table = tableOf(tid)
@@ -77,7 +75,7 @@ extension ImportEngine {
                 table = tableOf(tid)
             }
             let lo = UInt32(truncatingIfNeeded: first), hi = UInt32(truncatingIfNeeded: last)
-            for fd in table.openFiles.keys.sorted() where fd >= 0 && UInt32(fd) >= lo && UInt32(fd) <= hi {
+            for fd in fdTables.openFDs(in: table) where fd >= 0 && UInt32(fd) >= lo && UInt32(fd) <= hi {
                 closeFD(fd, tid: tid, line: number, table: table)
             }
         case .createsReturned(let origin):
@@ -100,7 +98,7 @@ extension ImportEngine {
             guard let (source, _) = fdArg(0), let (target, _) = fdArg(1) else { return unreadable() }
             actOn(source, isData: false)
             if ok, source != target {
-                if table.openFiles[target] != nil { closeFD(target, tid: tid, line: number, table: table) }
+                if fdTables.file(target, in: table) != nil { closeFD(target, tid: tid, line: number, table: table) }
                 duplicateFD(source, to: target, tid: tid, line: number, table: table)
             }
         case .fcntl:
@@ -116,10 +114,9 @@ extension ImportEngine {
             } else {
                 actOn(fd, isData: false)
             }
-        case .actsOn(let indices, let isData):
-            for index in indices {
-                if let (fd, _) = fdArg(index) { actOn(fd, isData: isData) }
-            }
+        case .actsOn(let positions, let isData):
+            if let (fd, _) = fdArg(positions.first) { actOn(fd, isData: isData) }
+            if let second = positions.second, let (fd, _) = fdArg(second) { actOn(fd, isData: isData) }
         case .clone, .fork:
             let shares = role == .clone && contains(line, argsRange, "CLONE_FILES")
             fdTables.clonesInFlight[tid] = nil
@@ -133,10 +130,21 @@ extension ImportEngine {
         }
     }
 
+    /// `argumentScratch` = [range], in place when it already holds one argument.
+    @inline(__always)
+    private mutating func setOnlyArgument(_ range: Range<Int>) {
+        if argumentScratch.count == 1 {
+            argumentScratch[0] = range
+        } else {
+            argumentScratch.removeAll(keepingCapacity: true)
+            argumentScratch.append(range)
+        }
+    }
+
     // MARK: - fd table changes
 
-    mutating func openFD(_ fd: Int32, origin: FDOrigin, tid: Int32, line: UInt32, table: ProcessFDTable) {
-        if table.openFiles[fd] != nil {
+    mutating func openFD(_ fd: Int32, origin: FDOrigin, tid: Int32, line: UInt32, table: FDTableRef) {
+        if fdTables.file(fd, in: table) != nil {
             diagnostics.note(.openedWhileOpen, line: line)
             closeFD(fd, tid: tid, line: line, table: table)
         }
@@ -146,8 +154,8 @@ extension ImportEngine {
         emit(.fdOpened(record), tid: tid, line: line, table: table)
     }
 
-    mutating func duplicateFD(_ source: Int32, to fd: Int32, tid: Int32, line: UInt32, table: ProcessFDTable) {
-        if table.openFiles[fd] != nil {
+    mutating func duplicateFD(_ source: Int32, to fd: Int32, tid: Int32, line: UInt32, table: FDTableRef) {
+        if fdTables.file(fd, in: table) != nil {
             diagnostics.note(.openedWhileOpen, line: line)
             closeFD(fd, tid: tid, line: line, table: table)
         }
@@ -160,7 +168,7 @@ extension ImportEngine {
     /// Records the close, then what it implies: registrations on a file with no fd
     /// left end (the kernel removes them), others become orphans; an epoll fd's
     /// poller ends with its last reference.
-    mutating func closeFD(_ fd: Int32, tid: Int32, line: UInt32, table: ProcessFDTable) {
+    mutating func closeFD(_ fd: Int32, tid: Int32, line: UInt32, table: FDTableRef) {
         let poller = lastPoller.of(tid)
         let closed = Closed(seq: sequence.next(), timeNs: currentTimeNs, poller: poller, fd: fd)
         emit(.closed(closed), tid: tid, line: line, table: table)

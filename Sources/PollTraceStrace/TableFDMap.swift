@@ -63,6 +63,27 @@ struct TableFDMap<Value> {
         body(&tables[slot][index]!)
     }
 
+    /// Whether there is a value at (table, fd), found without the uniqueness checks
+    /// (and copies) that changing it in place takes: most calls of a log are on an fd
+    /// the analysis is not watching.
+    @inline(__always)
+    func contains(_ table: UInt32, _ fd: Int32) -> Bool {
+        guard count > 0 else { return false }
+        guard Self.inArray(fd) else { return other[Key(table: table, fd: fd)] != nil }
+        let slot: Int
+        if lastSlot >= 0 && table == lastTable {
+            slot = lastSlot
+        } else if let known = slotOfTable[table] {
+            slot = known
+        } else {
+            return false
+        }
+        let index = Int(fd)
+        return tables.withUnsafeBufferPointer { all in
+            all[slot].withUnsafeBufferPointer { index < $0.count && $0[index] != nil }
+        }
+    }
+
     /// Changes the value at (table, fd) in place if there is one; removes it when
     /// `body` returns true.
     @inline(__always)

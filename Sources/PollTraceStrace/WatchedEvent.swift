@@ -55,11 +55,12 @@ final class WatchedEvent {
     /// Nothing more can happen to it: it stops being watched.
     var isDone: Bool { state == .handled || state == .finished || accessLine != nil }
 
-    func noteAccess(_ call: SyscallRecord, line: UInt32) {
+    /// The harvesting thread made a data call on the fd that holds the key (its name
+    /// goes into `accessCall`).
+    func noteAccess(result: Int64, errno: Int32, line: UInt32) {
         accessLine = line
         accessLabel = targetLabel
-        accessCall = call.name
-        accessResult = call.result
-        accessErrno = call.errno
+        accessResult = result
+        accessErrno = errno
     }
 }

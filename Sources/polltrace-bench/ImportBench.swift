@@ -64,7 +64,8 @@ struct ImportBench: ParsableCommand {
                     say(String(format: "  %-8@ run %d: wall %.3f s (%.2f M lines/s), cpu %.3f s (%.2f M lines/s, %.0f MB/s), peak RSS %d MB",
                                  mode as NSString, run, result.seconds, Double(size) / result.seconds / 1e6,
                                  result.cpuSeconds, Double(size) / result.cpuSeconds / 1e6,
-                                 Double(bytes) / result.cpuSeconds / 1e6, result.peakRSSKB / 1024))
+                                 Double(bytes) / result.cpuSeconds / 1e6, result.peakRSSKB / 1024)
+                        + Self.threadNote(result))
                 }
                 let wall = median(results.map(\.seconds))
                 let cpu = median(results.map(\.cpuSeconds))
@@ -72,7 +73,10 @@ struct ImportBench: ParsableCommand {
                 medians[mode] = cpu
                 say(String(format: "  %-8@ median: wall %.3f s = %.2f M lines/s; cpu %.3f s = %.2f M lines/s (%.0f MB/s); peak RSS %d MB",
                              mode as NSString, wall, Double(size) / wall / 1e6, cpu, Double(size) / cpu / 1e6,
-                             Double(bytes) / cpu / 1e6, rss / 1024))
+                             Double(bytes) / cpu / 1e6, rss / 1024)
+                    + Self.threadNote(ChildResult(seconds: wall, cpuSeconds: cpu, peakRSSKB: rss,
+                                                  parsingCPUSeconds: Self.medianIfAny(results.compactMap(\.parsingCPUSeconds)),
+                                                  writerCPUSeconds: Self.medianIfAny(results.compactMap(\.writerCPUSeconds)))))
             }
             if let scan = medians["scan"], let analyze = medians["analyze"], let imported = medians["import"] {
                 say(String(format: "  ratio vs scan baseline (cpu): analyze %.1fx, import %.1fx the time of a bare line scan",
@@ -88,7 +92,24 @@ struct ImportBench: ParsableCommand {
     /// Wall time, CPU time (user + system, all threads) and peak RSS of one child.
     /// The machine is shared, so both times are printed: CPU time says what the code
     /// costs, wall time what a user waited.
-    struct ChildResult { var seconds: Double; var cpuSeconds: Double; var peakRSSKB: Int }
+    struct ChildResult {
+        var seconds: Double; var cpuSeconds: Double; var peakRSSKB: Int
+        /// `import` only: the importing thread's CPU while it parsed and handed records
+        /// over, and the writer thread's.
+        var parsingCPUSeconds: Double?; var writerCPUSeconds: Double?
+    }
+
+    /// `; parsing thread X s, writer thread Y s` for an import, else nothing.
+    static func threadNote(_ result: ChildResult) -> String {
+        guard let parsing = result.parsingCPUSeconds, let writer = result.writerCPUSeconds else { return "" }
+        return String(format: "; cpu by thread: parsing %.3f s, writer %.3f s", parsing, writer)
+    }
+
+    /// The median, or nil for no values.
+    static func medianIfAny(_ values: [Double]) -> Double? {
+        guard !values.isEmpty else { return nil }
+        return values.sorted()[values.count / 2]
+    }
 
     func spawnChild(mode: String, log: String, dir: URL) throws -> ChildResult {
         let process = Process()
@@ -108,12 +129,15 @@ struct ImportBench: ParsableCommand {
               let cpu = fields["cpu_seconds"].flatMap(Double.init), let rss = fields["peak_rss_kb"].flatMap(Int.init) else {
             throw ValidationError("child \(mode) failed (status \(process.terminationStatus)): \(text)")
         }
-        return ChildResult(seconds: seconds, cpuSeconds: cpu, peakRSSKB: rss)
+        return ChildResult(seconds: seconds, cpuSeconds: cpu, peakRSSKB: rss,
+                           parsingCPUSeconds: fields["parsing_cpu_seconds"].flatMap(Double.init),
+                           writerCPUSeconds: fields["writer_cpu_seconds"].flatMap(Double.init))
     }
 
     private func runChild(mode: String, log: String) throws {
         // `store` parses first, untimed: what is measured is the trace writer alone.
         let parsed = mode == "store" ? try StoreOnly.collect(log) : nil
+        var threads = ""
         let cpuBefore = ProcessCPU.ownSeconds()
         let start = DispatchTime.now().uptimeNanoseconds
         switch mode {
@@ -127,7 +151,8 @@ struct ImportBench: ParsableCommand {
         case "import":
             let trace = log + ".trace"
             defer { try? FileManager.default.removeItem(atPath: trace) }
-            _ = try StraceTraceImport.importLog(logPath: log, tracePath: trace, overwrite: true)
+            let summary = try StraceTraceImport.importLog(logPath: log, tracePath: trace, overwrite: true)
+            threads = " parsing_cpu_seconds=\(Double(summary.parsingCPUNs) / 1e9) writer_cpu_seconds=\(Double(summary.writerCPUNs) / 1e9)"
         case "store":
             let trace = log + ".store.trace"
             defer { try? FileManager.default.removeItem(atPath: trace) }
@@ -139,7 +164,7 @@ struct ImportBench: ParsableCommand {
         let cpu = ProcessCPU.ownSeconds() - cpuBefore
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
-        say("seconds=\(seconds) cpu_seconds=\(cpu) peak_rss_kb=\(usage.ru_maxrss)")
+        say("seconds=\(seconds) cpu_seconds=\(cpu) peak_rss_kb=\(usage.ru_maxrss)" + threads)
     }
 
 }
