@@ -31,6 +31,13 @@ public final class LogReader {
     private var atEnd = false
     /// The buffer's size now (tests check it stays within `maxLineBytes`).
     var bufferCapacity: Int { buffer.count }
+    /// The log's size when it is a regular file (nil for a pipe), for progress.
+    public let totalBytes: UInt64?
+    /// Bytes read from the log so far.
+    public private(set) var bytesRead: UInt64 = 0
+    /// Called after each read from the log (about once a MiB) with `bytesRead` and
+    /// `totalBytes`: a long import can show how far it is.
+    public var onRead: ((_ bytesRead: UInt64, _ totalBytes: UInt64?) -> Void)?
 
     public init(path: String, maxLineBytes: Int = LogReader.defaultMaxLineBytes) throws {
         self.path = path
@@ -38,10 +45,12 @@ public final class LogReader {
         fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw StraceLogError(path: path, reason: "cannot open: \(String(cString: strerror(errno)))") }
         var info = stat()
-        if fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFDIR {
+        let statted = fstat(fd, &info) == 0
+        if statted, info.st_mode & S_IFMT == S_IFDIR {
             close(fd)
             throw StraceLogError(path: path, reason: "is a directory, not an strace log")
         }
+        totalBytes = statted && info.st_mode & S_IFMT == S_IFREG ? UInt64(info.st_size) : nil
         buffer = .allocate(capacity: min(Self.chunkSize, self.maxLineBytes))
     }
 
@@ -135,6 +144,8 @@ public final class LogReader {
             }
             if n == 0 { atEnd = true }
             filled += n
+            bytesRead += UInt64(n)
+            onRead?(bytesRead, totalBytes)
             return n
         }
     }

@@ -18,12 +18,17 @@ public enum StraceTraceImport {
         public var writerCPUNs: UInt64
     }
 
-    public static func importLog(logPath: String, tracePath: String, overwrite: Bool = false) throws -> Summary {
+    /// `progress`, if given, is called as the log is read (bytes read, the log's
+    /// size if it is a regular file) and once more with `nil` when the reading is done
+    /// and the trace is being finished (the writer's last rows and the indexes).
+    public static func importLog(logPath: String, tracePath: String, overwrite: Bool = false,
+                                 progress: ((_ bytesRead: UInt64?, _ totalBytes: UInt64?) -> Void)? = nil) throws -> Summary {
         guard FileManager.default.fileExists(atPath: logPath) else {
             throw StraceLogError(path: logPath, reason: "no such file")
         }
         // One reader for the whole import: a pipe can be read only once.
         let reader = try LogReader(path: logPath)
+        if let progress { reader.onRead = { progress($0, $1) } }
         let head = try peekFirstCall(reader)
         let metadata = TraceMetadata(pid: head.pid ?? 0, program: "strace log \(logPath)", host: "unknown (imported)",
                                      startWallClockNs: head.epochNs ?? 0, startMonotonicNs: head.epochNs ?? 0)
@@ -46,6 +51,7 @@ public enum StraceTraceImport {
         analyzer.finish()
         sink.flush()
         let parsingCPUNs = ThreadCPU.nanoseconds() &- cpuBefore
+        progress?(nil, reader.totalBytes)
         try writer.close()
         try StraceLineTable.write(tracePath: tracePath, spool: spool, logPath: logPath, linesRead: outcome.linesRead,
                                   diagnostics: outcome.diagnostics)

@@ -58,6 +58,43 @@ final class LogReaderTests: XCTestCase {
         XCTAssertEqual(report.statistics.batches, 0)
     }
 
+    /// Progress counts every byte read, in order, against the file's size; a pipe
+    /// has no size, and the import says once, at the end, that the log is read.
+    func testImportProgress_countsTheWholeLog_fromAFileAndAPipe() throws {
+        let logPath = StraceFixtures.directory.appendingPathComponent("logs/seed-6.13-o-f-ttt-T.strace").path
+        let size = UInt64(try FileManager.default.attributesOfItem(atPath: logPath)[.size] as! Int)
+        // A file read in many small pieces: a reader whose lines span its buffer.
+        let path = dir.appendingPathComponent("big.strace").path
+        let log = try String(contentsOfFile: logPath, encoding: .utf8)
+        try String(repeating: log, count: 2_000).write(toFile: path, atomically: true, encoding: .utf8)
+        let bigSize = size * 2_000
+        var seen: [(UInt64?, UInt64?)] = []
+        _ = try StraceTraceImport.importLog(logPath: path, tracePath: dir.appendingPathComponent("big.trace").path,
+                                            progress: { seen.append(($0, $1)) })
+        let reads = seen.compactMap(\.0)
+        XCTAssertGreaterThan(reads.count, 2, "a \(bigSize)-byte log is reported in several reads")
+        XCTAssertEqual(reads, reads.sorted(), "bytes read only grow")
+        XCTAssertEqual(reads.last, bigSize, "every byte of the log is counted")
+        XCTAssertTrue(seen.allSatisfy { $0.1 == bigSize }, "the total is the file's size")
+        XCTAssertEqual(seen.filter { $0.0 == nil }.count, 1, "the end of reading is reported once")
+        XCTAssertNil(seen.last?.0, "and last")
+
+        let fifo = dir.appendingPathComponent("progress.fifo").path
+        XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+        let writer = Thread {
+            if let handle = FileHandle(forWritingAtPath: fifo) {
+                handle.write(Data(log.utf8))
+                try? handle.close()
+            }
+        }
+        writer.start()
+        var piped: [(UInt64?, UInt64?)] = []
+        _ = try StraceTraceImport.importLog(logPath: fifo, tracePath: dir.appendingPathComponent("fifo.trace").path,
+                                            progress: { piped.append(($0, $1)) })
+        XCTAssertTrue(piped.allSatisfy { $0.1 == nil }, "a pipe has no size")
+        XCTAssertEqual(piped.compactMap(\.0).last, size)
+    }
+
     func testImportFromAPipe_readsTheWholeLog() throws {
         let log = try String(contentsOf: StraceFixtures.directory.appendingPathComponent("logs/seed-6.13-o-f-ttt-T.strace"),
                              encoding: .utf8)
