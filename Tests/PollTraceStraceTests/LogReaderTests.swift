@@ -11,6 +11,19 @@ final class LogReaderTests: XCTestCase {
     override func setUpWithError() throws { dir = try StraceFixtures.temporaryDirectory() }
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
 
+    /// A named pipe in `dir` that a thread fills with `log` once a reader opens it.
+    private func fifoWriting(_ log: String, named name: String) throws -> String {
+        let fifo = dir.appendingPathComponent(name).path
+        guard mkfifo(fifo, 0o600) == 0 else { throw StraceLogError(path: fifo, reason: "mkfifo failed") }
+        Thread {
+            if let handle = FileHandle(forWritingAtPath: fifo) {
+                handle.write(Data(log.utf8))
+                try? handle.close()
+            }
+        }.start()
+        return fifo
+    }
+
     func testOverlongLine_isSkippedAndNumbered_andTheLinesAroundItAreRead() throws {
         let path = dir.appendingPathComponent("long.strace").path
         let long = String(repeating: "x", count: 10_000)
@@ -79,15 +92,7 @@ final class LogReaderTests: XCTestCase {
         XCTAssertEqual(seen.filter { $0.0 == nil }.count, 1, "the end of reading is reported once")
         XCTAssertNil(seen.last?.0, "and last")
 
-        let fifo = dir.appendingPathComponent("progress.fifo").path
-        XCTAssertEqual(mkfifo(fifo, 0o600), 0)
-        let writer = Thread {
-            if let handle = FileHandle(forWritingAtPath: fifo) {
-                handle.write(Data(log.utf8))
-                try? handle.close()
-            }
-        }
-        writer.start()
+        let fifo = try fifoWriting(log, named: "progress.fifo")
         var piped: [(UInt64?, UInt64?)] = []
         _ = try StraceTraceImport.importLog(logPath: fifo, tracePath: dir.appendingPathComponent("fifo.trace").path,
                                             progress: { piped.append(($0, $1)) })
@@ -98,15 +103,7 @@ final class LogReaderTests: XCTestCase {
     func testImportFromAPipe_readsTheWholeLog() throws {
         let log = try String(contentsOf: StraceFixtures.directory.appendingPathComponent("logs/seed-6.13-o-f-ttt-T.strace"),
                              encoding: .utf8)
-        let fifo = dir.appendingPathComponent("log.fifo").path
-        XCTAssertEqual(mkfifo(fifo, 0o600), 0)
-        let writer = Thread {
-            if let handle = FileHandle(forWritingAtPath: fifo) {
-                handle.write(Data(log.utf8))
-                try? handle.close()
-            }
-        }
-        writer.start()
+        let fifo = try fifoWriting(log, named: "log.fifo")
         let trace = dir.appendingPathComponent("piped.trace").path
         let summary = try StraceTraceImport.importLog(logPath: fifo, tracePath: trace)
         let fromFile = try StraceImport.analyze(path: StraceFixtures.directory
