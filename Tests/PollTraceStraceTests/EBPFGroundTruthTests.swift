@@ -29,11 +29,9 @@ final class EBPFGroundTruthTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: dir) }
         let program = try StraceFixtures.compile("truth_loop", into: dir)
         let strace = try StraceFixtures.strace()
-        let environment = ProcessInfo.processInfo.environment
-        let firstSeed = environment["POLLTRACE_TRUTH_SEED"].flatMap(UInt64.init) ?? UInt64.random(in: 1...1_000_000_000)
-        let total = environment["POLLTRACE_EBPF_TRUTH_SCHEDULES"].flatMap(Int.init) ?? 60
+        let seeds = StraceFixtures.truthSeeds(for: "EBPFGroundTruthTests", schedulesVariable: "POLLTRACE_EBPF_TRUTH_SCHEDULES", defaultCount: 60)
+        let firstSeed = seeds.lowerBound, total = seeds.count
         let perRun = 30
-        print("EBPFGroundTruthTests: seeds \(firstSeed)..<\(firstSeed + UInt64(total)) (POLLTRACE_TRUTH_SEED=\(firstSeed) replays)")
 
         var scores = (strace: GroundTruth.Score(), ebpf: GroundTruth.Score())
         var seed = firstSeed

@@ -18,11 +18,9 @@ final class GroundTruthTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: dir) }
         let program = try StraceFixtures.compile("truth_loop", into: dir)
         let strace = try StraceFixtures.strace()
-        let environment = ProcessInfo.processInfo.environment
-        let firstSeed = environment["POLLTRACE_TRUTH_SEED"].flatMap(UInt64.init) ?? UInt64.random(in: 1...1_000_000_000)
-        let total = environment["POLLTRACE_TRUTH_SCHEDULES"].flatMap(Int.init) ?? 200
+        let seeds = StraceFixtures.truthSeeds(for: "GroundTruthTests", schedulesVariable: "POLLTRACE_TRUTH_SCHEDULES", defaultCount: 200)
+        let firstSeed = seeds.lowerBound, total = seeds.count
         let perRun = 50
-        print("GroundTruthTests: seeds \(firstSeed)..<\(firstSeed + UInt64(total)) (POLLTRACE_TRUTH_SEED=\(firstSeed) replays)")
 
         var score = GroundTruth.Score()
         var seed = firstSeed

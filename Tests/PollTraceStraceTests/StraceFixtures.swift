@@ -5,6 +5,17 @@ import XCTest
 /// Builds the C programs in `Fixtures/` with the system `cc` and runs them under the
 /// real strace, with the flags `polltrace record` uses.
 enum StraceFixtures {
+    /// The seeds a ground-truth test runs: from `POLLTRACE_TRUTH_SEED` (to replay a
+    /// run) or random, `schedulesVariable` of them (default `defaultCount`). Printed,
+    /// so a failing run can be replayed.
+    static func truthSeeds(for test: String, schedulesVariable: String, defaultCount: Int) -> Range<UInt64> {
+        let environment = ProcessInfo.processInfo.environment
+        let first = environment["POLLTRACE_TRUTH_SEED"].flatMap(UInt64.init) ?? UInt64.random(in: 1...1_000_000_000)
+        let total = environment[schedulesVariable].flatMap(Int.init) ?? defaultCount
+        print("\(test): seeds \(first)..<\(first + UInt64(total)) (POLLTRACE_TRUTH_SEED=\(first) replays)")
+        return first..<(first + UInt64(total))
+    }
+
     /// `Tests/StraceFixtures`: outside the test target, because SwiftPM refuses C
     /// sources (and warns about other files) inside a Swift test target.
     static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
