@@ -15,7 +15,8 @@ import PollTraceCore
 /// The storage below is `@exclusivity(unchecked)`: an instance belongs to one
 /// `EpollInterestLists` on one thread, and no method calls out to code that could
 /// reach the instance again while it changes a collection, so the run-time check
-/// (about a tenth of what resolving an event's word costs) could never fire.
+/// (about a tenth of what resolving an event's word costs) could never fire. Debug
+/// builds check the thread on every access instead (`ThreadOwnership`).
 final class DataWordInterestList {
     struct Registration {
         var id: RegistrationID
@@ -41,18 +42,36 @@ final class DataWordInterestList {
         case never
     }
 
-    @exclusivity(unchecked) private(set) var registrations: [RegistrationID: Registration] = [:]
+    /// Each access asserts, in debug builds, that the owning thread makes it.
+    private let ownership = ThreadOwnership()
+    private(set) var registrations: [RegistrationID: Registration] {
+        @inline(__always) _read { ownership.assertOwned(); yield uncheckedRegistrations }
+        @inline(__always) _modify { ownership.assertOwned(); yield &uncheckedRegistrations }
+    }
+    @exclusivity(unchecked) private var uncheckedRegistrations: [RegistrationID: Registration] = [:]
 
     init() {}
     /// A key's list stays when it empties (bounded, like `ended`, by the distinct
     /// fds and data words): a short connection's fd number comes back at once, and
     /// re-creating its one-element list on every ADD would allocate each time.
     /// Small words (an fd, as most loops store) and fd numbers index arrays.
-    @exclusivity(unchecked) private var byData = SmallKeyMap<[RegistrationID]>()
-    @exclusivity(unchecked) private var byFD = SmallKeyMap<[RegistrationID]>()
+    private var byData: SmallKeyMap<[RegistrationID]> {
+        @inline(__always) _read { ownership.assertOwned(); yield uncheckedByData }
+        @inline(__always) _modify { ownership.assertOwned(); yield &uncheckedByData }
+    }
+    private var byFD: SmallKeyMap<[RegistrationID]> {
+        @inline(__always) _read { ownership.assertOwned(); yield uncheckedByFD }
+        @inline(__always) _modify { ownership.assertOwned(); yield &uncheckedByFD }
+    }
+    @exclusivity(unchecked) private var uncheckedByData = SmallKeyMap<[RegistrationID]>()
+    @exclusivity(unchecked) private var uncheckedByFD = SmallKeyMap<[RegistrationID]>()
     /// The last registration each data word had once it ended; bounded by the number
     /// of distinct data words (fd numbers, or a server's pool of connection objects).
-    @exclusivity(unchecked) private var ended = SmallKeyMap<(fd: Int32, line: UInt32)>()
+    private var ended: SmallKeyMap<(fd: Int32, line: UInt32)> {
+        @inline(__always) _read { ownership.assertOwned(); yield uncheckedEnded }
+        @inline(__always) _modify { ownership.assertOwned(); yield &uncheckedEnded }
+    }
+    @exclusivity(unchecked) private var uncheckedEnded = SmallKeyMap<(fd: Int32, line: UInt32)>()
 
     func add(_ registration: Registration) {
         registrations[registration.id] = registration

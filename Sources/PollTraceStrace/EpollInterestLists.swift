@@ -16,13 +16,24 @@ import PollTraceCore
 /// A class, so that the importer and the analysis share one; the importer's hot path
 /// reaches it once or twice per record. Its storage is `@exclusivity(unchecked)`, as
 /// `DataWordInterestList`'s is and for the same reason: one thread, and no method
-/// that can come back to the instance while it changes it.
+/// that can come back to the instance while it changes it; debug builds check the
+/// thread on every access.
 final class EpollInterestLists {
+    /// Each access asserts, in debug builds, that the owning thread makes it.
+    private let ownership = ThreadOwnership()
     /// By poller id (numbered from 1 in an import, so they index an array).
-    @exclusivity(unchecked) private var lists = SmallKeyMap<DataWordInterestList>()
+    private var lists: SmallKeyMap<DataWordInterestList> {
+        @inline(__always) _read { ownership.assertOwned(); yield uncheckedLists }
+        @inline(__always) _modify { ownership.assertOwned(); yield &uncheckedLists }
+    }
+    @exclusivity(unchecked) private var uncheckedLists = SmallKeyMap<DataWordInterestList>()
     /// The pollers with registrations in each fd table (process): a close of a
     /// number concerns the epoll fds of its own process only.
-    @exclusivity(unchecked) private var pollersOfTable = SmallKeyMap<[PollerID]>()
+    private var pollersOfTable: SmallKeyMap<[PollerID]> {
+        @inline(__always) _read { ownership.assertOwned(); yield uncheckedPollersOfTable }
+        @inline(__always) _modify { ownership.assertOwned(); yield &uncheckedPollersOfTable }
+    }
+    @exclusivity(unchecked) private var uncheckedPollersOfTable = SmallKeyMap<[PollerID]>()
 
     init() {}
 

@@ -96,8 +96,13 @@ final class TraceFileSink: ImportConsumer {
     let spool: LineSpool
     /// Unchecked: the sink is used on the importing thread only, and `consume` and
     /// `flush` call nothing that could reach it again (the run-time check would cost
-    /// one per record).
-    @exclusivity(unchecked) private var pending: [TraceRecord] = []
+    /// one per record). Debug builds assert the thread instead.
+    private var pending: [TraceRecord] {
+        @inline(__always) _read { ownership.assertOwned(); yield uncheckedPending }
+        @inline(__always) _modify { ownership.assertOwned(); yield &uncheckedPending }
+    }
+    @exclusivity(unchecked) private var uncheckedPending: [TraceRecord] = []
+    private let ownership = ThreadOwnership()
 
     init(writer: TraceWriter, spool: LineSpool) {
         self.writer = writer
