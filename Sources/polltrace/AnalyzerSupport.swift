@@ -56,6 +56,14 @@ final class ProgressBar {
         drawn = true
     }
 
+    /// Replaces the bar with `text`: a step that has no count (an import writing its
+    /// trace's indexes once the log is read).
+    func status(_ text: String) {
+        guard enabled else { return }
+        Console.err("\r\(label) \(text)\u{1B}[K")
+        drawn = true
+    }
+
     /// Erases the bar so the terminal shows only the report.
     func finish() {
         guard enabled, drawn else { return }

@@ -54,9 +54,10 @@ enum ImportOutput {
         try ImportPaths.check(log: log, trace: trace, force: force)
         let staging = ImportPaths.stagingPath(for: trace)
         let summary: StraceTraceImport.Summary
-        let bar = ImportProgress(log: log)
+        let bar = ProgressBar(label: "import \(log)", unit: "MiB of the log read")
         do {
-            summary = try StraceTraceImport.importLog(logPath: log, tracePath: staging, overwrite: true, progress: bar.update)
+            summary = try StraceTraceImport.importLog(logPath: log, tracePath: staging, overwrite: true,
+                                                      progress: importProgress(bar))
             bar.finish()
         } catch {
             bar.finish()
@@ -108,46 +109,14 @@ enum ImportOutput {
         }
         if !report.findings.isEmpty { throw ExitCode(1) }
     }
-}
 
-/// How far an import has read its log, on stderr when it is a terminal: a log of
-/// hundreds of millions of lines takes minutes. Redrawn at most ten times a second;
-/// nothing is drawn for an import that ends within a second.
-final class ImportProgress {
-    private let log: String
-    private let enabled = isatty(STDERR_FILENO) != 0
-    private let started = ContinuousClock.now
-    private var lastDrawn: ContinuousClock.Instant?
-    private var drawn = false
-
-    init(log: String) { self.log = log }
-
-    /// `bytesRead` nil: the log is read, the trace is being finished.
-    func update(bytesRead: UInt64?, totalBytes: UInt64?) {
-        guard enabled else { return }
-        let now = ContinuousClock.now
-        guard now - started >= .seconds(1) else { return }
-        if bytesRead != nil, let lastDrawn, now - lastDrawn < .milliseconds(100) { return }
-        lastDrawn = now
-        let mib = { (bytes: UInt64) in String(format: "%.0f MiB", Double(bytes) / 1_048_576) }
-        var line = "\rimport \(log): "
-        if let bytesRead {
-            if let totalBytes, totalBytes > 0 {
-                let fraction = min(1, Double(bytesRead) / Double(totalBytes))
-                line += "\(Int(fraction * 100))% of the log read (\(mib(bytesRead)) of \(mib(totalBytes)))"
-            } else {
-                line += "\(mib(bytesRead)) of the log read"
-            }
-        } else {
-            line += "log read; writing the trace's last rows and indexes"
+    /// The import's progress through `bar`: MiB of the log read, redrawn when the
+    /// whole MiB changes (the log is read a MiB at a time), then the last step.
+    private static func importProgress(_ bar: ProgressBar) -> ((UInt64?, UInt64?) -> Void)? {
+        guard let draw = bar.callback else { return nil }
+        return { bytesRead, totalBytes in
+            guard let bytesRead else { bar.status("log read; writing the trace's last rows and indexes"); return }
+            draw(bytesRead >> 20, totalBytes.map { max(1, $0 >> 20) })
         }
-        Console.err(line + "\u{1B}[K")
-        drawn = true
-    }
-
-    /// Erases the line so the terminal shows only the report.
-    func finish() {
-        guard enabled, drawn else { return }
-        Console.err("\r\u{1B}[2K")
     }
 }

@@ -15,15 +15,20 @@ extension XCTestCase {
         return path
     }
 
-    /// Runs `binary` to its end; its exit status and its stdout and stderr together.
-    func run(_ binary: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+    /// Runs `binary` to its end with `input` (if any) on its stdin, which is then
+    /// closed; its exit status and its stdout and stderr together.
+    func run(_ binary: String, _ arguments: [String], input: String? = nil) throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = arguments
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
+        let stdin = Pipe()
+        process.standardInput = stdin
         try process.run()
+        if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
+        try stdin.fileHandleForWriting.close()
         let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         return (process.terminationStatus, output)

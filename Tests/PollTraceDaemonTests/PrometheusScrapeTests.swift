@@ -23,24 +23,6 @@ final class PrometheusScrapeTests: XCTestCase {
         return found!
     }
 
-    /// Runs a short command to its end; its stdout and stderr together.
-    private func run(_ binary: String, _ arguments: [String], input: String? = nil) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        let stdin = Pipe()
-        process.standardInput = stdin
-        try process.run()
-        if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
-        try stdin.fileHandleForWriting.close()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, text)
-    }
-
     func testRecommendedRulesAndConfig_passPromtoolsChecks_andTheirUnitTests() throws {
         let promtool = try executable("promtool")
         let rules = Self.rulesDirectory + "/polltrace-rules.yml"

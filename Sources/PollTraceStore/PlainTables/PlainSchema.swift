@@ -189,34 +189,38 @@ enum PlainSchema {
     /// `rel_ns` (a generated column cannot read `meta`).
     static func derivedColumns(start: UInt64) -> [(table: String, definition: String)] {
         let s = String(Int64(bitPattern: start))
-        func time(_ rel: String) -> String { "INTEGER GENERATED ALWAYS AS (\(rel) + \(s)) VIRTUAL" }
+        func virtual(_ column: String, _ type: String, _ expression: String) -> String {
+            "\(column) \(type) GENERATED ALWAYS AS (\(expression)) VIRTUAL"
+        }
+        func time(_ column: String, _ rel: String) -> String { virtual(column, "INTEGER", "\(rel) + \(s)") }
+        func text(_ column: String, _ expression: String) -> String { virtual(column, "TEXT", expression) }
         return [
-            ("pollers", "policy TEXT GENERATED ALWAYS AS (\(policyNames("policy_code"))) VIRTUAL"),
-            ("fd_opens", "time_ns \(time("rel_ns"))"),
-            ("fd_opens", "origin TEXT GENERATED ALWAYS AS (\(originNames("origin_code"))) VIRTUAL"),
-            ("modifications", "time_ns \(time("rel_ns"))"),
-            ("modifications", "interest_text TEXT GENERATED ALWAYS AS (\(maskText("interest"))) VIRTUAL"),
-            ("unregistrations", "time_ns \(time("rel_ns"))"),
-            ("fd_closes", "time_ns \(time("rel_ns"))"),
-            ("batches", "time_ns \(time("rel_ns"))"),
-            ("batch_events", "mask_text TEXT GENERATED ALWAYS AS (\(maskText("mask"))) VIRTUAL"),
-            ("batch_events", "data_high INTEGER GENERATED ALWAYS AS ((data >> 32) & 4294967295) VIRTUAL"),
-            ("batch_events", "harvest_time_ns \(time("harvest_rel_ns"))"),
-            ("dispatches", "time_ns \(time("rel_ns"))"),
-            ("dispatches", "source TEXT GENERATED ALWAYS AS (\(caseOf("source_code", [(1, "event"), (2, "timer"), (3, "task")]))) VIRTUAL"),
-            ("dispatches", "harvested_mask_text TEXT GENERATED ALWAYS AS (\(maskText("harvested_mask"))) VIRTUAL"),
-            ("dispatches", "handler_kind TEXT GENERATED ALWAYS AS (\(kindOf("handler_label"))) VIRTUAL"),
-            ("dispatches", "delivered_mask_text TEXT GENERATED ALWAYS AS (\(maskText("delivered_mask"))) VIRTUAL"),
-            ("dispatches", "suppression TEXT GENERATED ALWAYS AS (\(suppressionNames("suppression_code"))) VIRTUAL"),
-            ("dispatches", "end_rel_ns INTEGER GENERATED ALWAYS AS (rel_ns + duration_ns) VIRTUAL"),
-            ("dispatches", "verdict TEXT GENERATED ALWAYS AS (\(verdictNames("verdict_code"))) VIRTUAL"),
-            ("gaps", "time_ns \(time("rel_ns"))"),
-            ("failed_calls", "time_ns \(time("rel_ns"))"),
-            ("failed_calls", "call TEXT GENERATED ALWAYS AS (\(callNames("call_code"))) VIRTUAL"),
-            ("failed_calls", "errno_name TEXT GENERATED ALWAYS AS (\(errnoNames("errno"))) VIRTUAL"),
-            ("syscalls", "time_ns \(time("rel_ns"))"),
-            ("syscalls", "errno_name TEXT GENERATED ALWAYS AS (\(errnoNames("errno"))) VIRTUAL"),
-            ("findings", "mask_text TEXT GENERATED ALWAYS AS (\(maskText("mask"))) VIRTUAL"),
+            ("pollers", text("policy", policyNames("policy_code"))),
+            ("fd_opens", time("time_ns", "rel_ns")),
+            ("fd_opens", text("origin", originNames("origin_code"))),
+            ("modifications", time("time_ns", "rel_ns")),
+            ("modifications", text("interest_text", maskText("interest"))),
+            ("unregistrations", time("time_ns", "rel_ns")),
+            ("fd_closes", time("time_ns", "rel_ns")),
+            ("batches", time("time_ns", "rel_ns")),
+            ("batch_events", text("mask_text", maskText("mask"))),
+            ("batch_events", virtual("data_high", "INTEGER", "(data >> 32) & 4294967295")),
+            ("batch_events", time("harvest_time_ns", "harvest_rel_ns")),
+            ("dispatches", time("time_ns", "rel_ns")),
+            ("dispatches", text("source", caseOf("source_code", [(1, "event"), (2, "timer"), (3, "task")]))),
+            ("dispatches", text("harvested_mask_text", maskText("harvested_mask"))),
+            ("dispatches", text("handler_kind", kindOf("handler_label"))),
+            ("dispatches", text("delivered_mask_text", maskText("delivered_mask"))),
+            ("dispatches", text("suppression", suppressionNames("suppression_code"))),
+            ("dispatches", virtual("end_rel_ns", "INTEGER", "rel_ns + duration_ns")),
+            ("dispatches", text("verdict", verdictNames("verdict_code"))),
+            ("gaps", time("time_ns", "rel_ns")),
+            ("failed_calls", time("time_ns", "rel_ns")),
+            ("failed_calls", text("call", callNames("call_code"))),
+            ("failed_calls", text("errno_name", errnoNames("errno"))),
+            ("syscalls", time("time_ns", "rel_ns")),
+            ("syscalls", text("errno_name", errnoNames("errno"))),
+            ("findings", text("mask_text", maskText("mask"))),
         ]
     }
 
