@@ -48,19 +48,14 @@ final class RecordBuffer: @unchecked Sendable {
 
     private let shardMask: Int
 
-    /// `oneShard`: every record in one shard, so that records appended by one thread
-    /// in seq order are taken in seq order, never a later one in an earlier swap than
-    /// one appended before it (with shards, the writer takes them one at a time).
-    init(mode: TraceMode, capacity: Int, sequence: SequenceCounter, scheduling: WriterScheduling? = nil,
-         oneShard: Bool = false) {
+    init(mode: TraceMode, capacity: Int, sequence: SequenceCounter, scheduling: WriterScheduling? = nil) {
         self.mode = mode
         self.capacity = capacity
         self.sequence = sequence
         self.scheduling = scheduling
         writerWake = wake.makeCondition()
-        let count = oneShard ? 1 : Self.shardCount
-        shardMask = count - 1
-        shards = UnretainedObjects((0..<count).map { _ in Shard(capacity: capacity) })
+        shardMask = Self.shardCount - 1
+        shards = UnretainedObjects((0..<Self.shardCount).map { _ in Shard(capacity: capacity) })
     }
 
     @inline(__always)
@@ -112,26 +107,6 @@ final class RecordBuffer: @unchecked Sendable {
             shard.lock.lock()
         }
         shard.lock.unlock()
-    }
-
-    /// `append(contentsOf:)`, leaving `records` empty. When the shard is empty (the
-    /// writer has taken everything), the two arrays are swapped instead: the records
-    /// change hands without being copied, and `records` gets the shard's empty
-    /// array, capacity and all, to fill next.
-    func append(moving records: inout [TraceRecord]) {
-        guard let first = records.first else { return }
-        let shard = shards.all[shardIndex(for: first.poller)]
-        shard.lock.lock()
-        if shard.filling.isEmpty && records.count <= capacity && !shard.closing && !shard.writerStopped {
-            swap(&shard.filling, &records)
-            let wakeWriter = shard.filling.count >= shard.wakeThreshold
-            shard.lock.unlock()
-            if wakeWriter { self.wakeWriter() }
-            return
-        }
-        shard.lock.unlock()
-        append(contentsOf: records)
-        records.removeAll(keepingCapacity: true)
     }
 
     /// The shard is full (or closed). Called with its lock held; releases it.

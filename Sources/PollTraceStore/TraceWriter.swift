@@ -48,16 +48,10 @@ public final class TraceWriter: TraceRecorder, Sendable {
             }
         }
         self.scheduling = scheduling
-        buffer = RecordBuffer(mode: options.mode, capacity: options.bufferCapacity, sequence: sequence, scheduling: scheduling,
-                              oneShard: options.writesTablesDirectly)
+        buffer = RecordBuffer(mode: options.mode, capacity: options.bufferCapacity, sequence: sequence, scheduling: scheduling)
         // The file is not Sendable: it is created here and from then on used only
         // by the writer thread, which the box hands it to.
-        let file: any TraceStorage
-        if options.writesTablesDirectly, let verdicts = options.finalization {
-            file = try PlainTraceFile(path: path, metadata: metadata, options: options, verdicts: verdicts)
-        } else {
-            file = try TraceFile(path: path, metadata: metadata, options: options)
-        }
+        let file = try TraceFile(path: path, metadata: metadata, options: options)
         let handoff = UncheckedBox(file)
         do {
             thread = try NamedThread(name: "trace-writer") { [buffer, stats, options, scheduling] in
@@ -83,11 +77,6 @@ public final class TraceWriter: TraceRecorder, Sendable {
     /// once per record. Same rules as `record` for a full buffer and after `close()`.
     public func record(contentsOf records: [TraceRecord]) { buffer.append(contentsOf: records) }
 
-    /// `record(contentsOf:)`, leaving `records` empty: when the writer has taken
-    /// everything buffered, the array itself is handed over (no record is copied) and
-    /// `records` comes back as an empty array with capacity, to fill again.
-    public func record(moving records: inout [TraceRecord]) { buffer.append(moving: &records) }
-
     /// Writes everything buffered, makes the v7 tables (`TraceFinalizer`), and returns when the trace is
     /// on disk. Idempotent: later calls return (or throw) the first call's result.
     public func close() throws {
@@ -112,7 +101,7 @@ public final class TraceWriter: TraceRecorder, Sendable {
 
     // MARK: The writer thread
 
-    private static func writerLoop(file: any TraceStorage, buffer: RecordBuffer, stats: StatisticsBox,
+    private static func writerLoop(file: TraceFile, buffer: RecordBuffer, stats: StatisticsBox,
                                    options: TraceWriterOptions, scheduling: WriterScheduling?) {
         let intervalNs = UInt64(max(0, options.flushInterval.components.seconds)) * 1_000_000_000
             + UInt64(max(0, options.flushInterval.components.attoseconds / 1_000_000_000))
@@ -156,8 +145,8 @@ public final class TraceWriter: TraceRecorder, Sendable {
                         $0.writerBytesWritten = written
                     }
                 } catch {
+                    // What was committed before the failure stays readable.
                     failed = true
-                    file.discard()
                     let count = chunk.records.count
                     stats.withLock {
                         $0.lastError = Self.describe(error)
@@ -179,16 +168,10 @@ public final class TraceWriter: TraceRecorder, Sendable {
                 try file.finish(statistics: stats.withLock { $0 })
             } catch {
                 failed = true
-                file.discard()
                 stats.withLock { $0.lastError = "finishing the trace: " + Self.describe(error) }
             }
         }
-        if let file = file as? PlainTraceFile, !failed {
-            stats.withLock {
-                $0.finalizedRecords = UInt64($0.recordsWritten)
-                $0.finalizedFindings = file.findings
-            }
-        } else if !failed, let verdicts = options.finalization {
+        if !failed, let verdicts = options.finalization {
             // Off the traced loop: every record is written, and the loop is no longer
             // recording into this file.
             let began = MonotonicClock.nowNs()

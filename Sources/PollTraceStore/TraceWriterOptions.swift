@@ -63,19 +63,12 @@ public struct TraceWriterOptions: Sendable {
     /// benchmarks of the recording path alone).
     public var finalization: TraceFinalizer.Verdicts?
 
-    /// Build the v7 tables as the records are committed instead of finalizing a
-    /// recording form at close (`PlainTraceFile`). Only for one producer thread
-    /// whose records arrive in seq order (an import; the buffer then has one shard):
-    /// a record that arrives after a later-numbered one fails the write. The file appears only when `close()`
-    /// has finished it; a failed write leaves nothing. Needs a `finalization`.
-    public var writesTablesDirectly: Bool
-
     public static let defaultBufferCapacity = 1 << 16
 
     public init(mode: TraceMode = .lossless, bufferCapacity: Int = TraceWriterOptions.defaultBufferCapacity,
                 flushInterval: Duration = .milliseconds(100), overwrite: Bool = false, maxFileBytes: Int? = nil,
                 writerPriority: WriterPriority = .normal,
-                finalization: TraceFinalizer.Verdicts? = .replay, writesTablesDirectly: Bool = false) {
+                finalization: TraceFinalizer.Verdicts? = .replay) {
         self.mode = mode
         self.bufferCapacity = max(2, bufferCapacity)
         self.flushInterval = flushInterval
@@ -83,7 +76,6 @@ public struct TraceWriterOptions: Sendable {
         self.maxFileBytes = maxFileBytes
         self.writerPriority = writerPriority
         self.finalization = finalization
-        self.writesTablesDirectly = writesTablesDirectly && finalization != nil
     }
 }
 

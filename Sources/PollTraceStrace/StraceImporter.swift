@@ -257,7 +257,7 @@ struct ImportEngine {
         if hazard != nil { hazard!.consume(record, origin: origin) }
         for consumer in consumersAfter { consumer.consume(record, origin: origin) }
         interest.apply(record, origin: origin)
-        if let sink = directSink { sink.take(consume record, origin: origin) }
+        if let sink = directSink { sink.consume(record, origin: origin) }
     }
 
     mutating func startPoller(_ state: PollerState, tid: Int32) {

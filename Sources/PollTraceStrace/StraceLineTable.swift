@@ -1,7 +1,8 @@
 import PollTraceStore
 
 /// The tables an import adds to a trace (schema v2, see docs/strace.md), written
-/// through the store's SQLite layer after the trace writer has closed the file.
+/// through the store's SQLite layer in the trace's own transaction, as its writer
+/// closes it (`PlainTraceWriter.close(addingTables:)`).
 ///
 /// - `strace_lines(seq, line, tid, fd_table)`: for every record, the strace log line
 ///   it came from, the thread, and the process fd table. Findings cite these lines;
@@ -32,10 +33,9 @@ public enum StraceLineTable {
     /// Runs per `INSERT` statement: one VM run for many rows (see the store's `MultiRowInsert`).
     static let runsPerStatement = 32
 
-    static func write(tracePath: String, spool: LineSpool, logPath: String, linesRead: UInt32,
+    /// Writes the tables into `db`, inside the caller's transaction.
+    static func write(into db: SQLiteConnection, spool: LineSpool, logPath: String, linesRead: UInt32,
                       diagnostics: ImportDiagnostics) throws {
-        let db = try SQLiteConnection(path: tracePath, readOnly: false)
-        try db.execute(sql: "BEGIN")
         try db.execute(sql: """
             CREATE TABLE \(runsTable)(seq INTEGER PRIMARY KEY, count INTEGER NOT NULL, line INTEGER NOT NULL,
                                        tid INTEGER NOT NULL, fd_table INTEGER NOT NULL);
@@ -83,7 +83,6 @@ public enum StraceLineTable {
             try put("unreadable.\(kind.rawValue)", Int64(diagnostics.counts[kind]!))
             try put("unreadable.\(kind.rawValue).lines", (diagnostics.lines[kind] ?? []).map(String.init).joined(separator: ","))
         }
-        try db.execute(sql: "COMMIT")
     }
 
     /// Reads back what `write` stored about unreadable input.
@@ -116,7 +115,9 @@ extension StraceLineTable {
         let hasLines = try db.scalarInt(sql: "SELECT count(*) FROM sqlite_schema WHERE name = '\(linesTable)'") == 1
         if hasRuns && !hasLines { try db.execute(sql: createView) }
         let report = try ForeignTraceAnalysis.analyze(reader: TraceReader(path: tracePath))
+        try db.execute(sql: "BEGIN")
         try ForeignFindingsTable.write(report.findings, into: db)
+        try db.execute(sql: "COMMIT")
     }
 }
 
@@ -124,8 +125,8 @@ extension StraceLineTable {
 /// what `polltrace analyze` prints. A foreign finding names log lines; its `seq` is
 /// the record of the `epoll_wait` that harvested the event.
 public enum ForeignFindingsTable {
+    /// Writes `findings` into `db`, inside the caller's transaction.
     public static func write(_ findings: [ForeignFinding], into db: SQLiteConnection) throws {
-        try db.execute(sql: "BEGIN")
         let insert = try db.makeStatement(sql: """
             INSERT INTO findings(kind, seq, poller, fd, detail, closed_seq, reused_seq)
             VALUES (?1, coalesce((SELECT r.seq + (?2 - r.line) FROM \(StraceLineTable.runsTable) r
@@ -147,6 +148,5 @@ public enum ForeignFindingsTable {
             try insert.run()
             insert.reset()
         }
-        try db.execute(sql: "COMMIT")
     }
 }

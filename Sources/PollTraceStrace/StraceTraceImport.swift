@@ -33,49 +33,31 @@ public enum StraceTraceImport {
         let metadata = TraceMetadata(pid: head.pid ?? 0, program: "strace log \(logPath)", host: "unknown (imported)",
                                      startWallClockNs: head.epochNs ?? 0, startMonotonicNs: head.epochNs ?? 0)
         let sequence = SequenceCounter()
-        let writer = try TraceWriter(path: tracePath, metadata: metadata,
-                                     options: writerOptions(overwrite: overwrite),
-                                     sequence: sequence)
+        let writer = try PlainTraceWriter(path: tracePath, metadata: metadata, verdicts: .none, overwrite: overwrite)
         let directory = URL(fileURLWithPath: tracePath).deletingLastPathComponent().path
         let spool = try LineSpool(directory: directory)
         let sink = TraceFileSink(writer: writer, spool: spool)
         let analyzer = ForeignHazardAnalyzer()
-        let outcome: StraceImport.Outcome
         let cpuBefore = ThreadCPU.nanoseconds()
-        do {
-            outcome = try StraceImport.run(reader: reader, sequence: sequence, consumers: [sink, analyzer])
-        } catch {
-            try? writer.close()
-            throw error
-        }
+        // A failed import leaves no trace file (the writer's deinit also would).
+        defer { writer.abandon() }
+        let outcome = try StraceImport.run(reader: reader, sequence: sequence, consumers: [sink, analyzer])
+        if let failure = sink.failure { throw failure }
         analyzer.finish()
-        sink.flush()
         let parsingCPUNs = ThreadCPU.nanoseconds() &- cpuBefore
         progress?(nil, reader.totalBytes)
-        try writer.close()
-        try StraceLineTable.write(tracePath: tracePath, spool: spool, logPath: logPath, linesRead: outcome.linesRead,
-                                  diagnostics: outcome.diagnostics)
-        try ForeignFindingsTable.write(analyzer.findings, into: SQLiteConnection(path: tracePath, readOnly: false))
+        // The import's own tables go in the trace's one transaction, before its
+        // indexes are built and the file is made durable.
+        let written = try writer.close { db in
+            try StraceLineTable.write(into: db, spool: spool, logPath: logPath, linesRead: outcome.linesRead,
+                                      diagnostics: outcome.diagnostics)
+            try ForeignFindingsTable.write(analyzer.findings, into: db)
+        }
         return Summary(linesRead: outcome.linesRead, recordsWritten: spool.records,
                        report: ForeignReport(findings: analyzer.findings, statistics: analyzer.stats,
                                              diagnostics: outcome.diagnostics),
                        timestamps: outcome.timestamps, parsingCPUNs: parsingCPUNs,
-                       writerCPUNs: writer.statistics.writerCPUNs)
-    }
-
-    /// Records an import hands the writer at a time: half the writer's buffer, the
-    /// size at which the writer is woken, so that a hand-over usually finds the
-    /// writer's buffer empty and is a swap of arrays (`TraceWriter.record(moving:)`),
-    /// not a copy of each record.
-    public static let handOver = TraceWriterOptions.defaultBufferCapacity / 2
-
-    /// How an import writes its trace: lossless, straight into the v7 tables (an
-    /// import is one producer, in seq order).
-    public static func writerOptions(overwrite: Bool) -> TraceWriterOptions {
-        // The v7 tables without replay's verdicts: a log has syscalls, not dispatches;
-        // its findings come from the foreign analysis (`ForeignFindingsTable`).
-        TraceWriterOptions(mode: .lossless, overwrite: overwrite, finalization: TraceFinalizer.Verdicts.none,
-                           writesTablesDirectly: true)
+                       writerCPUNs: written.writerCPUNs)
     }
 
     /// The pid and `-ttt` time of the log's first line, for the trace's metadata,
@@ -88,46 +70,28 @@ public enum StraceTraceImport {
     }
 }
 
-/// Sends imported records to the trace writer, `handOver` at a time (one lock round
-/// trip for many records), and their log lines to the spool. `flush()` before the
-/// writer closes.
+/// Sends imported records to the trace writer, which makes their rows on this
+/// (the importing) thread, and their log lines to the spool. A write failure is
+/// kept in `failure`, and later records are dropped: the import then stops with it.
 final class TraceFileSink: ImportConsumer {
-    let writer: TraceWriter
+    let writer: PlainTraceWriter
     let spool: LineSpool
-    /// Unchecked: the sink is used on the importing thread only, and `consume` and
-    /// `flush` call nothing that could reach it again (the run-time check would cost
-    /// one per record). Debug builds assert the thread instead.
-    private var pending: [TraceRecord] {
-        @inline(__always) _read { ownership.assertOwned(); yield uncheckedPending }
-        @inline(__always) _modify { ownership.assertOwned(); yield &uncheckedPending }
-    }
-    @exclusivity(unchecked) private var uncheckedPending: [TraceRecord] = []
-    private let ownership = ThreadOwnership()
+    private(set) var failure: (any Error)?
 
-    init(writer: TraceWriter, spool: LineSpool) {
+    init(writer: PlainTraceWriter, spool: LineSpool) {
         self.writer = writer
         self.spool = spool
-        pending.reserveCapacity(StraceTraceImport.handOver)
     }
 
-    func pollerStarted(_ info: PollerInfo) {
-        // A poller must reach the writer no later than its records.
-        flush()
-        writer.pollerStarted(info)
-    }
+    func pollerStarted(_ info: PollerInfo) { writer.pollerStarted(info) }
 
-    func consume(_ record: TraceRecord, origin: LineOrigin) { take(record, origin: origin) }
-
-    /// `consume`, keeping `record` itself rather than a copy of it.
-    func take(_ record: consuming TraceRecord, origin: LineOrigin) {
+    func consume(_ record: TraceRecord, origin: LineOrigin) {
+        guard failure == nil else { return }
         spool.append(seq: record.seq, origin: origin)
-        pending.append(consume record)
-        if pending.count == StraceTraceImport.handOver { flush() }
-    }
-
-    func flush() {
-        guard !pending.isEmpty else { return }
-        writer.record(moving: &pending)
-        if pending.capacity < StraceTraceImport.handOver { pending.reserveCapacity(StraceTraceImport.handOver) }
+        do {
+            try writer.append(record)
+        } catch {
+            failure = error
+        }
     }
 }

@@ -4,9 +4,9 @@ import PollTraceStrace
 
 /// The `store` mode of `polltrace-bench import`: the trace writer's share of an
 /// import, measured alone. The log is parsed first (untimed) into memory; then the
-/// same records go through `TraceWriter` exactly as `polltrace import` sends them
-/// (its options, its hand-over size), and `close()` finishes the file. Import's
-/// wall time cannot go below this on its own thread, however fast the parser gets.
+/// same records go through `PlainTraceWriter` as `polltrace import` sends them (row
+/// making on this thread, inserts on the writer's), and `close()` finishes the file.
+/// Import's wall time cannot go below this, however fast the parser gets.
 enum StoreOnly {
     struct Parsed {
         var pollers: [PollerInfo]
@@ -24,14 +24,9 @@ enum StoreOnly {
     static func write(_ parsed: Parsed, to trace: String) throws {
         let metadata = TraceMetadata(pid: 1, program: "polltrace-bench store", host: "bench",
                                      startWallClockNs: parsed.startNs, startMonotonicNs: parsed.startNs)
-        let writer = try TraceWriter(path: trace, metadata: metadata, options: StraceTraceImport.writerOptions(overwrite: true))
+        let writer = try PlainTraceWriter(path: trace, metadata: metadata, verdicts: .none, overwrite: true)
         for poller in parsed.pollers { writer.pollerStarted(poller) }
-        var start = 0
-        while start < parsed.records.count {
-            let end = min(start + StraceTraceImport.handOver, parsed.records.count)
-            writer.record(contentsOf: Array(parsed.records[start..<end]))
-            start = end
-        }
+        try writer.append(contentsOf: parsed.records)
         try writer.close()
     }
 }

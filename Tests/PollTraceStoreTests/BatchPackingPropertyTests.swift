@@ -282,8 +282,9 @@ final class BatchPackingPropertyTests: XCTestCase {
         XCTAssertGreaterThan(unpackedEventDispatches, 0, "the schedules should also leave event dispatches in rows of their own")
     }
 
-    /// A writer that builds the v7 tables as it commits (an import's) must give the
-    /// same tables, row for row, as the recording form finalized at close.
+    /// The writer that builds the v7 tables as records come (an import's,
+    /// `PlainTraceWriter`) must give the same tables, row for row, as the recording
+    /// form finalized at close.
     func testRandomSchedules_tablesWrittenDirectly_equalTheFinalizedRecordingForm() throws {
         let dir = TemporaryDirectory()
         let metadata = Fixtures.metadata(pollers: Self.pollers.map {
@@ -294,18 +295,17 @@ final class BatchPackingPropertyTests: XCTestCase {
             var random = SplitMix64(seed: seed)
             let records = schedule(&random)
             let verdicts: TraceFinalizer.Verdicts = seed % 2 == 0 ? .replay : .none
-            func write(_ path: String, directly: Bool) throws {
-                let writer = try TraceWriter(path: path, metadata: metadata,
-                                             options: TraceWriterOptions(mode: .lossless, bufferCapacity: 64, finalization: verdicts,
-                                                                         writesTablesDirectly: directly),
-                                             sequence: SequenceCounter(startingAfter: records.last?.seq ?? 0))
-                for chunk in commits(records, &random) where !chunk.isEmpty { writer.record(contentsOf: chunk) }
-                try writer.close()
-                XCTAssertFalse(FileManager.default.fileExists(atPath: path + ".writing"), "seed \(seed): no temporary file is left")
-            }
             let finalized = dir.file("finalized-\(seed).trace"), direct = dir.file("direct-\(seed).trace")
-            try write(finalized, directly: false)
-            try write(direct, directly: true)
+            let recorder = try TraceWriter(path: finalized, metadata: metadata,
+                                           options: TraceWriterOptions(mode: .lossless, bufferCapacity: 64, finalization: verdicts),
+                                           sequence: SequenceCounter(startingAfter: records.last?.seq ?? 0))
+            for chunk in commits(records, &random) where !chunk.isEmpty { recorder.record(contentsOf: chunk) }
+            try recorder.close()
+            let writer = try PlainTraceWriter(path: direct, metadata: metadata, verdicts: verdicts,
+                                              rowsPerLot: 1 + Int(random.next() % 200))
+            try writer.append(contentsOf: records)
+            try writer.close()
+            XCTAssertFalse(FileManager.default.fileExists(atPath: direct + ".writing"), "seed \(seed): no temporary file is left")
             XCTAssertEqual(try Fixtures.readAll(direct), records, "seed \(seed): the direct tables give back every record")
             for table in PlainSchema.requiredTables where table != "meta" {
                 let sql = "SELECT * FROM \(table) ORDER BY 1, 2, 3"
@@ -317,28 +317,6 @@ final class BatchPackingPropertyTests: XCTestCase {
             XCTAssertEqual(try Fixtures.query(direct, sameMeta), try Fixtures.query(finalized, sameMeta), "seed \(seed): meta")
         }
         XCTAssertGreaterThan(rowsCompared, 10_000, "the schedules should compare many rows")
-    }
-
-    func testTablesWrittenDirectly_refuseARecordOutOfOrder_andLeaveNoFile() throws {
-        let dir = TemporaryDirectory()
-        let path = dir.file("out-of-order.trace")
-        let writer = try TraceWriter(path: path, metadata: Fixtures.metadata(pollers: []),
-                                     options: TraceWriterOptions(finalization: TraceFinalizer.Verdicts.none, writesTablesDirectly: true))
-        writer.record(contentsOf: [.closed(Closed(seq: 5, timeNs: 10, poller: 1, fd: 3))])
-        waitUntil { writer.statistics.recordsWritten == 1 }
-        writer.record(contentsOf: [.closed(Closed(seq: 4, timeNs: 11, poller: 1, fd: 4))])
-        XCTAssertThrowsError(try writer.close()) { error in
-            XCTAssertTrue("\(error)".contains("arrived after record 5"), "\(error)")
-        }
-        for name in [path, path + ".writing"] {
-            XCTAssertFalse(FileManager.default.fileExists(atPath: name), "\(name) must not be left behind")
-        }
-    }
-
-    /// Waits (up to 10 s) for the writer to report what the test needs next.
-    private func waitUntil(_ condition: () -> Bool) {
-        for _ in 0..<10_000 where !condition() { usleep(1_000) }
-        XCTAssertTrue(condition(), "the writer did not get there within 10 s")
     }
 }
 

@@ -1,81 +1,24 @@
 import PollTraceCore
 
-/// One prepared `INSERT` per v7 table, and the one place each record kind becomes
-/// its row. Times are stored relative to the trace start (`rel_ns`); the tables
-/// add the start back in their generated `time_ns` columns.
-final class PlainRowWriter {
+/// The one place each record kind becomes its v7 row, appended to a `PlainRows`
+/// that `PlainTableFile` inserts (on this thread or another). Times are stored
+/// relative to the trace start (`rel_ns`); the tables add the start back in their
+/// generated `time_ns` columns.
+struct PlainRowWriter {
     private let start: UInt64
-    private var fdOpens: PlainInsert
-    private var registrations: PlainInsert
-    private var modifications: PlainInsert
-    private var unregistrations: PlainInsert
-    private var fdCloses: PlainInsert
-    private var batches: PlainInsert
-    private var batchEvents: PlainInsert
-    private var dispatches: PlainInsert
-    private var gaps: PlainInsert
-    private var failedCalls: PlainInsert
-    private var syscalls: PlainInsert
-    private var findings: PlainInsert
-    private(set) var rows = 0
 
-    init(connection: SQLiteConnection, start: UInt64) throws {
-        self.start = start
-        func insert(_ table: String, _ columns: [String]) throws -> PlainInsert {
-            try PlainInsert(connection: connection, table: table, columns: columns, rowsPerStatement: Self.rowsPerStatement)
-        }
-        fdOpens = try insert("fd_opens", ["seq", "poller", "rel_ns", "fd", "origin_code"])
-        registrations = try insert("registrations", [
-            "registered_seq", "registration_id", "poller", "fd", "interest", "data", "handler_label",
-            "registered_rel_ns", "fd_opened_seq", "unregistered_seq", "closed_seq", "ended_rel_ns"])
-        modifications = try insert("modifications", ["seq", "poller", "rel_ns", "fd", "registration_id", "interest"])
-        unregistrations = try insert("unregistrations", ["seq", "poller", "rel_ns", "fd", "registration_id"])
-        fdCloses = try insert("fd_closes", ["seq", "poller", "rel_ns", "fd"])
-        batches = try insert("batches", ["seq", "poller", "rel_ns", "batch_number", "timeout_ms", "waited_ns", "event_count"])
-        batchEvents = try insert("batch_events", [
-            "batch_seq", "event_index", "poller", "batch_number", "fd", "mask", "data", "harvest_rel_ns", "harvested_registration_id"])
-        dispatches = try insert("dispatches", [
-            "seq", "poller", "rel_ns", "source_code", "batch_seq", "event_index", "fd", "harvested_mask", "harvested_data",
-            "harvested_registration_id", "ran_registration_id", "handler_label", "delivered_mask", "suppression_code",
-            "handler_threw", "duration_ns", "verdict_code"])
-        gaps = try insert("gaps", ["seq", "rel_ns", "first_lost_seq", "last_lost_seq", "lost_count", "from_rel_ns", "to_rel_ns"])
-        failedCalls = try insert("failed_calls", ["seq", "poller", "rel_ns", "fd", "call_code", "errno"])
-        syscalls = try insert("syscalls", [
-            "seq", "poller", "rel_ns", "tid", "fd", "name", "result", "errno", "is_data_call", "source_line"])
-        findings = try insert("findings", [
-            "kind", "seq", "poller", "fd", "mask", "batch_seq", "event_index", "harvested_registration_id",
-            "harvested_label", "ran_registration_id", "ran_label", "closed_seq", "closed_by_label", "reused_seq",
-            "reused_by_label", "spin_batches", "detail"])
-    }
+    init(start: UInt64) { self.start = start }
 
     private func rel(_ timeNs: UInt64) -> Int64 { Int64(bitPattern: timeNs &- start) }
 
-    /// Rows per multi-row `INSERT`: SQLite's cost per statement is then paid once
-    /// per group of rows, not once per row (as in the recording form's writer).
-    static let rowsPerStatement = 32
-
-    /// Adds one row to `table`'s insert.
-    @inline(__always)
-    private func run(_ table: inout PlainInsert, _ values: (inout PlainRowValues) -> Void) throws {
-        try table.add(values)
-        rows += 1
-    }
-
-    /// Inserts the rows still waiting for a full group. Call before reading the tables.
-    func finish() throws {
-        try fdOpens.finish(); try registrations.finish(); try modifications.finish(); try unregistrations.finish()
-        try fdCloses.finish(); try batches.finish(); try batchEvents.finish(); try dispatches.finish()
-        try gaps.finish(); try failedCalls.finish(); try syscalls.finish(); try findings.finish()
-    }
-
-    func fdOpened(_ r: FDOpened) throws {
-        try run(&fdOpens) {
+    func fdOpened(_ r: FDOpened, into rows: inout PlainRows) {
+        rows.add(.fdOpens) {
             $0.int(r.seq); $0.int(r.poller); $0.int(rel(r.timeNs)); $0.int(r.fd); $0.int(r.origin.rawValue)
         }
     }
 
-    func registration(_ r: RegistrationRow) throws {
-        try run(&registrations) {
+    func registration(_ r: RegistrationRow, into rows: inout PlainRows) {
+        rows.add(.registrations) {
             $0.int(r.registered.seq); $0.int(r.registered.registrationID); $0.int(r.registered.poller)
             $0.int(r.registered.fd); $0.int(r.registered.interest.rawValue); $0.int(r.registered.data)
             $0.text(r.registered.handlerLabel); $0.int(rel(r.registered.timeNs)); $0.int(r.fdOpenedSeq)
@@ -83,34 +26,34 @@ final class PlainRowWriter {
         }
     }
 
-    func modified(_ r: Modified) throws {
-        try run(&modifications) {
+    func modified(_ r: Modified, into rows: inout PlainRows) {
+        rows.add(.modifications) {
             $0.int(r.seq); $0.int(r.poller); $0.int(rel(r.timeNs)); $0.int(r.fd); $0.int(r.registrationID)
             $0.int(r.interest.rawValue)
         }
     }
 
-    func unregistered(_ r: Unregistered) throws {
-        try run(&unregistrations) {
+    func unregistered(_ r: Unregistered, into rows: inout PlainRows) {
+        rows.add(.unregistrations) {
             $0.int(r.seq); $0.int(r.poller); $0.int(rel(r.timeNs)); $0.int(r.fd); $0.int(r.registrationID)
         }
     }
 
-    func closed(_ r: Closed) throws {
-        try run(&fdCloses) {
+    func closed(_ r: Closed, into rows: inout PlainRows) {
+        rows.add(.fdCloses) {
             $0.int(r.seq); $0.int(r.poller); $0.int(rel(r.timeNs)); $0.int(r.fd)
         }
     }
 
     /// The batch and one row per event, with the registration each event was
     /// harvested for (nil: an orphan, or not known).
-    func batch(_ b: BatchHarvested, harvestedFor: [RegistrationID?]) throws {
-        try run(&batches) {
+    func batch(_ b: BatchHarvested, harvestedFor: [RegistrationID?], into rows: inout PlainRows) {
+        rows.add(.batches) {
             $0.int(b.seq); $0.int(b.poller); $0.int(rel(b.timeNs)); $0.int(b.batchNumber); $0.int(b.timeoutMs)
             $0.int(b.waitedNs); $0.int(b.events.count)
         }
         for (i, e) in b.events.enumerated() {
-            try run(&batchEvents) {
+            rows.add(.batchEvents) {
                 $0.int(b.seq); $0.int(i); $0.int(b.poller); $0.int(b.batchNumber); $0.int(e.fd)
                 $0.int(e.mask.rawValue); $0.int(e.data); $0.int(rel(b.timeNs)); $0.int(harvestedFor[i])
             }
@@ -120,8 +63,8 @@ final class PlainRowWriter {
     /// A dispatch with what the trace knows of its event (nil for timers, tasks and
     /// events of a batch that is not in the trace) and replay's verdict.
     func dispatch(_ d: Dispatch, event: HarvestedEvent?, harvestedFor: RegistrationID?, label: String?,
-                  verdict: FindingKind?) throws {
-        try run(&dispatches) {
+                  verdict: FindingKind?, into rows: inout PlainRows) {
+        rows.add(.dispatches) {
             $0.int(d.seq); $0.int(d.poller); $0.int(rel(d.timeNs)); $0.int(d.source.rawValue)
             $0.int(d.batchSeq); $0.int(d.eventIndex); $0.int(event?.fd); $0.int(event?.mask.rawValue)
             $0.int(event?.data); $0.int(harvestedFor); $0.int(d.ranRegistrationID); $0.text(label)
@@ -131,30 +74,30 @@ final class PlainRowWriter {
         }
     }
 
-    func gap(_ g: Gap) throws {
-        try run(&gaps) {
+    func gap(_ g: Gap, into rows: inout PlainRows) {
+        rows.add(.gaps) {
             $0.int(g.seq); $0.int(rel(g.timeNs)); $0.int(g.firstLost); $0.int(g.lastLost); $0.int(g.lostCount)
             $0.int(rel(g.fromTimeNs)); $0.int(rel(g.toTimeNs))
         }
     }
 
-    func callFailed(_ c: CallFailed) throws {
-        try run(&failedCalls) {
+    func callFailed(_ c: CallFailed, into rows: inout PlainRows) {
+        rows.add(.failedCalls) {
             $0.int(c.seq); $0.int(c.poller); $0.int(rel(c.timeNs)); $0.int(c.fd); $0.int(c.call.rawValue)
             $0.int(c.errno)
         }
     }
 
-    func syscall(_ c: SyscallRecord) throws {
-        try run(&syscalls) {
+    func syscall(_ c: SyscallRecord, into rows: inout PlainRows) {
+        rows.add(.syscalls) {
             $0.int(c.seq); $0.int(c.poller); $0.int(rel(c.timeNs)); $0.int(c.tid); $0.int(c.fd)
             $0.text(c.name); $0.int(c.result); $0.int(c.errno); $0.int(c.isDataCall ? 1 : 0)
             $0.int(c.sourceLine)
         }
     }
 
-    func finding(_ f: FindingRow) throws {
-        try run(&findings) {
+    func finding(_ f: FindingRow, into rows: inout PlainRows) {
+        rows.add(.findings) {
             $0.text(f.kind); $0.int(f.seq); $0.int(f.poller); $0.int(f.fd); $0.int(f.mask); $0.int(f.batchSeq)
             $0.int(f.eventIndex); $0.int(f.harvestedRegistrationID); $0.text(f.harvestedLabel)
             $0.int(f.ranRegistrationID); $0.text(f.ranLabel); $0.int(f.closedSeq); $0.text(f.closedByLabel)

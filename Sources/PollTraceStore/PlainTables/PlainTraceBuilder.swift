@@ -1,119 +1,45 @@
 import PollTraceCore
-#if canImport(Glibc)
-import Glibc
-#endif
 
-/// Builds one v7 trace file from records in seq order: the tables, each record's
-/// rows (`RecordConversion`), then at `finish` the meta, the derived columns, the
-/// views and the indexes, in one transaction with no journal. Until `finish` has
-/// returned the file is not a trace: callers build it under a temporary name and
-/// rename it into place (`TraceFinalizer`, `PlainTraceFile`).
+/// Builds one v7 trace file from records in seq order on the calling thread: each
+/// record's rows (`RecordConversion`), inserted a few thousand at a time
+/// (`PlainTableFile`). `TraceFinalizer` uses it; an import, whose records come from
+/// another thread as they are parsed, uses `PlainTraceWriter`.
 final class PlainTraceBuilder {
-    let connection: SQLiteConnection
-    private let start: UInt64
-    private let rows: PlainRowWriter
+    private let file: PlainTableFile
     private var conversion: RecordConversion
-    private let insertPoller: SQLiteStatement
-    private(set) var records: UInt64 = 0
-    private var lastSeq: SequenceNumber?
+    private var taken = PlainRows()
 
     init(path: String, metadata: TraceMetadata, verdicts: TraceFinalizer.Verdicts) throws {
-        start = metadata.startMonotonicNs
-        connection = try SQLiteConnection(path: path, readOnly: false)
-        try connection.execute(sql: """
-            PRAGMA page_size = \(PlainSchema.pageSize);
-            PRAGMA journal_mode = OFF;
-            PRAGMA synchronous = OFF;
-            PRAGMA cache_size = -16384;
-            PRAGMA application_id = \(PlainSchema.applicationID);
-            PRAGMA user_version = \(PlainSchema.version);
-            BEGIN;
-            """)
-        try connection.execute(sql: PlainSchema.createTables(start: metadata.startMonotonicNs))
-        insertPoller = try connection.makeStatement(
-            sql: "INSERT OR REPLACE INTO pollers(poller, backend, policy_code, epoll_fd, label) VALUES (?, ?, ?, ?, ?)", parameters: 5)
-        rows = try PlainRowWriter(connection: connection, start: metadata.startMonotonicNs)
-        conversion = RecordConversion(rows: rows, verdicts: verdicts)
-        for poller in metadata.pollers { try add(poller) }
+        file = try PlainTableFile(path: path, metadata: metadata)
+        conversion = RecordConversion(start: metadata.startMonotonicNs, verdicts: verdicts, path: path)
     }
 
-    func add(_ poller: PollerInfo) throws {
-        insertPoller.bindPollerRow(poller)
-        defer { insertPoller.reset() }
-        try insertPoller.run()
-    }
+    var connection: SQLiteConnection { file.connection }
+    var records: UInt64 { conversion.records }
+    /// Rows made so far (a batch's events are rows of their own).
+    var rowCount: Int { conversion.rowCount + conversion.rows.count }
 
-    /// Rows written so far (a batch's events are rows of their own).
-    var rowCount: Int { rows.rows }
-
-    /// Adds one record. Replay's verdicts need the records in the order they
-    /// happened, so one that comes before an earlier one is refused.
     func consume(_ record: TraceRecord) throws {
-        let seq = record.seq
-        if let lastSeq, seq <= lastSeq {
-            throw TraceStoreError.writeFailed(path: connection.path,
-                detail: "record \(seq) arrived after record \(lastSeq): the v7 tables are built from records in seq order")
-        }
-        lastSeq = seq
         try conversion.consume(record)
-        records += 1
+        if conversion.rows.count >= Self.rowsPerInsert { try insertPending() }
     }
 
-    /// Writes the rows still held back (open registrations, replay's last findings),
-    /// `meta`, the derived columns, views and indexes, commits, and makes the file
-    /// durable. Returns how many findings were written.
+    /// Rows made before they are inserted: enough that the few rows of each table
+    /// left over from whole multi-row statements are a small share.
+    static let rowsPerInsert = 16_384
+
+    private func insertPending() throws {
+        conversion.takeRows(into: &taken)
+        try file.insert(taken)
+    }
+
+    /// Inserts the rows still held back (open registrations, replay's last
+    /// findings), then finishes the file (`PlainTableFile.finish`). Returns how many
+    /// findings were written.
     func finish(meta: [(String, SQLiteValue)]) throws -> UInt64 {
-        try conversion.finish()
-        let insertMeta = try connection.makeStatement(sql: "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", parameters: 2)
-        for (key, value) in meta {
-            insertMeta.bind(.text(key), at: 1)
-            insertMeta.bind(value, at: 2)
-            try insertMeta.run()
-            insertMeta.reset()
-        }
-        try connection.execute(sql: PlainSchema.addDerivedColumns(start: start))
-        try connection.execute(sql: PlainSchema.createViews)
-        // SQLite sorts an index's entries in chunks as large as the page cache, then
-        // merges them. Chunks of 2 MiB fit the CPU's caches: building the three
-        // dispatch indexes of a 1.2M-record trace took 0.75 s of CPU instead of 1.3 s
-        // with the 16 MiB cache the inserts use (docs/benchmarks.md).
-        try connection.execute(sql: "PRAGMA cache_size = -\(Self.indexSortChunkKiB)")
-        try connection.execute(sql: PlainSchema.createIndexes)
-        try connection.execute(sql: "COMMIT")
-        // Durable before it is renamed over anything.
-        try connection.execute(sql: "PRAGMA journal_mode = DELETE")
-        guard Self.fsyncPath(connection.path) else {
-            throw TraceStoreError.writeFailed(path: connection.path, detail: "fsync: \(String(cString: strerror(errno)))")
-        }
+        conversion.finish()
+        try insertPending()
+        try file.finish(meta: meta)
         return conversion.findingCount
-    }
-
-    /// The page cache while indexes are built, in KiB: the size of the runs SQLite's
-    /// sorter sorts in memory before merging them.
-    static let indexSortChunkKiB = 2048
-
-    /// The meta keys every v7 trace has.
-    static func standardMeta(_ metadata: TraceMetadata, records: UInt64, ending: TraceFinalizer.Ending,
-                             verdicts: TraceFinalizer.Verdicts) -> [(String, SQLiteValue)] {
-        [
-            ("format", .text(PlainSchema.formatName)),
-            ("schema_version", .integer(Int64(PlainSchema.version))),
-            ("pid", .integer(Int64(metadata.pid))),
-            ("program", .text(metadata.program)),
-            ("host", .text(metadata.host)),
-            ("start_wall_clock_ns", .integer(Int64(bitPattern: metadata.startWallClockNs))),
-            ("start_monotonic_ns", .integer(Int64(bitPattern: metadata.startMonotonicNs))),
-            ("records", .integer(Int64(records))),
-            ("ended", .text(ending.rawValue)),
-            ("closed_cleanly", .integer(ending == .closed ? 1 : 0)),
-            ("verdicts", .text(verdicts == .replay ? "replay" : "none")),
-        ]
-    }
-
-    private static func fsyncPath(_ path: String) -> Bool {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        return fsync(fd) == 0
     }
 }

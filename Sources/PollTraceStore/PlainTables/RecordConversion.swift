@@ -6,9 +6,17 @@ import PollTraceCore
 ///
 /// Memory follows the live state, as replay's does: open batches (one per poller),
 /// and registrations whose fd is still open (their row is written when the fd is
-/// closed, once their lifetime is known).
+/// closed, once their lifetime is known), plus the rows not yet taken (`takeRows`).
+/// No SQLite here: the rows are values, inserted by whoever takes them.
 struct RecordConversion {
-    private let rows: PlainRowWriter
+    private let rowWriter: PlainRowWriter
+    /// Rows made and not yet taken.
+    private(set) var rows = PlainRows()
+    /// The trace being made, for errors.
+    private let path: String
+    private var lastSeq: SequenceNumber?
+    private(set) var records: UInt64 = 0
+    private(set) var rowCount = 0
     private let replays: Bool
     private var replayer = Replayer(options: ReplayOptions(maxDetailed: nil))
     /// Each poller's last few batches: a dispatch names its event by batch and index
@@ -36,16 +44,34 @@ struct RecordConversion {
     /// The registration each event of the current batch was harvested for (reused storage).
     private var harvested: [RegistrationID?] = []
 
-    init(rows: PlainRowWriter, verdicts: TraceFinalizer.Verdicts) {
-        self.rows = rows
+    init(start: UInt64, verdicts: TraceFinalizer.Verdicts, path: String) {
+        rowWriter = PlainRowWriter(start: start)
         replays = verdicts == .replay
+        self.path = path
     }
 
+    /// Moves the rows made so far into `taken` (dropping what it held) and goes on
+    /// filling `taken`'s old storage: the two swap, so no row is copied.
+    mutating func takeRows(into taken: inout PlainRows) {
+        taken.removeAll()
+        rowCount += rows.count
+        swap(&rows, &taken)
+    }
+
+    /// Adds one record's rows. Replay's verdicts need the records in the order they
+    /// happened, so one that comes before an earlier one is refused.
     mutating func consume(_ record: TraceRecord) throws {
+        let seq = record.seq
+        if let lastSeq, seq <= lastSeq {
+            throw TraceStoreError.writeFailed(path: path,
+                detail: "record \(seq) arrived after record \(lastSeq): the v7 tables are built from records in seq order")
+        }
+        lastSeq = seq
+        records += 1
         switch record {
         case .fdOpened(let r):
             openedSeq[r.fd] = r.seq
-            try rows.fdOpened(r)
+            rowWriter.fdOpened(r, into: &rows)
         case .registered(let r):
             labels[r.registrationID] = r.handlerLabel
             pending[r.registrationID] = RegistrationRow(registered: r, fdOpenedSeq: openedSeq[r.fd])
@@ -53,7 +79,7 @@ struct RecordConversion {
         case .modified(let r):
             // The registration's row keeps the interest it was registered with;
             // `modifications` has the changes.
-            try rows.modified(r)
+            rowWriter.modified(r, into: &rows)
         case .unregistered(let r):
             if var row = pending[r.registrationID] {
                 if row.unregisteredSeq == nil {
@@ -63,9 +89,9 @@ struct RecordConversion {
                 }
             } else if var row = closedAwaitingUnregistration.removeValue(forKey: r.registrationID) {
                 row.unregisteredSeq = r.seq
-                try rows.registration(row)
+                rowWriter.registration(row, into: &rows)
             }
-            try rows.unregistered(r)
+            rowWriter.unregistered(r, into: &rows)
         case .closed(let r):
             openedSeq[r.fd] = nil
             if let ids = pendingByFD.removeValue(forKey: r.fd) {
@@ -74,14 +100,14 @@ struct RecordConversion {
                     row.closedSeq = r.seq
                     row.endedTimeNs = row.endedTimeNs ?? r.timeNs
                     if row.unregisteredSeq == nil {
-                        try awaitUnregistration(row)
+                        awaitUnregistration(row)
                     } else {
-                        try rows.registration(row)
+                        rowWriter.registration(row, into: &rows)
                     }
                     labelsToDrop.append(id)
                 }
             }
-            try rows.closed(r)
+            rowWriter.closed(r, into: &rows)
         case .batch(let b):
             recentBatches[b.poller, default: []].append(b)
             if recentBatches[b.poller]!.count > Self.batchesKept { recentBatches[b.poller]!.removeFirst() }
@@ -106,7 +132,7 @@ struct RecordConversion {
             for index in b.events.indices {
                 harvested.append(replays ? replayer.harvestedFor(poller: b.poller, eventIndex: index) : nil)
             }
-            try rows.batch(b, harvestedFor: harvested)
+            rowWriter.batch(b, harvestedFor: harvested, into: &rows)
         case .dispatch(let d):
             var event: HarvestedEvent?
             if d.source == .event, let batch = recentBatches[d.poller]?.last(where: { $0.seq == d.batchSeq }),
@@ -116,22 +142,22 @@ struct RecordConversion {
             let label = d.source == .event && d.suppression == nil
                 ? labels[d.ranRegistrationID] ?? replayer.registration(d.ranRegistrationID)?.handlerLabel : nil
             let verdict = replays && d.source == .event ? replayer.lastDispatchVerdict : nil
-            try rows.dispatch(d, event: event, harvestedFor: harvestedFor, label: label, verdict: verdict)
-        case .gap(let g): try rows.gap(g)
-        case .callFailed(let c): try rows.callFailed(c)
-        case .syscall(let c): try rows.syscall(c)
+            rowWriter.dispatch(d, event: event, harvestedFor: harvestedFor, label: label, verdict: verdict, into: &rows)
+        case .gap(let g): rowWriter.gap(g, into: &rows)
+        case .callFailed(let c): rowWriter.callFailed(c, into: &rows)
+        case .syscall(let c): rowWriter.syscall(c, into: &rows)
         default: break
         }
-        if replays { try writeFindings() }
+        if replays { writeFindings() }
     }
 
-    private mutating func awaitUnregistration(_ row: RegistrationRow) throws {
+    private mutating func awaitUnregistration(_ row: RegistrationRow) {
         let id = row.registered.registrationID
         closedAwaitingUnregistration[id] = row
         closedOrder.append(id)
         if closedOrder.count - closedOrderStart > Self.closedKept {
             if let oldest = closedAwaitingUnregistration.removeValue(forKey: closedOrder[closedOrderStart]) {
-                try rows.registration(oldest)
+                rowWriter.registration(oldest, into: &rows)
             }
             closedOrderStart += 1
             if closedOrderStart > Self.closedKept {
@@ -141,24 +167,24 @@ struct RecordConversion {
         }
     }
 
-    /// Writes the registrations still open at the end, and replay's last findings.
-    mutating func finish() throws {
-        for (_, row) in pending.sorted(by: { $0.key < $1.key }) { try rows.registration(row) }
+    /// Makes the rows of the registrations still open at the end, and replay's last
+    /// findings.
+    mutating func finish() {
+        for (_, row) in pending.sorted(by: { $0.key < $1.key }) { rowWriter.registration(row, into: &rows) }
         pending = [:]
         for id in closedOrder[closedOrderStart...] {
-            if let row = closedAwaitingUnregistration.removeValue(forKey: id) { try rows.registration(row) }
+            if let row = closedAwaitingUnregistration.removeValue(forKey: id) { rowWriter.registration(row, into: &rows) }
         }
         if replays {
             replayer.finish()
-            try writeFindings()
+            writeFindings()
         }
-        try rows.finish()
     }
 
-    private mutating func writeFindings() throws {
+    private mutating func writeFindings() {
         guard !replayer.findings.isEmpty else { return }
         for finding in replayer.takeFindings() {
-            try rows.finding(FindingRow(finding))
+            rowWriter.finding(FindingRow(finding), into: &rows)
             findingCount += 1
         }
     }

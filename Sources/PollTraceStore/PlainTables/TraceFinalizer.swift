@@ -82,7 +82,7 @@ public enum TraceFinalizer {
         }
         try copyExtraTables(from: reader, to: builder.connection)
 
-        var meta = PlainTraceBuilder.standardMeta(metadata, records: builder.records, ending: ending, verdicts: verdicts)
+        var meta = PlainTableFile.standardMeta(metadata, records: builder.records, ending: ending, verdicts: verdicts)
         meta.append(("converted_from_version", .integer(Int64(metadata.schemaVersion))))
         // What the recording form's own meta says (writer mode, counts), unless set above.
         let known = Set(meta.map(\.0) + extraMeta.map(\.0))

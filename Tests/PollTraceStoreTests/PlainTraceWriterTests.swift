@@ -1,0 +1,134 @@
+import PollTraceCore
+@testable import PollTraceStore
+import XCTest
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `PlainTraceWriter` (an import's writer): rows made on the appending thread,
+/// inserted on the writer's, handed over a lot at a time. Every record must arrive,
+/// in order, however the appends and hand-overs fall; a failure on either side must
+/// surface as an error and leave no file that looks like a trace.
+final class PlainTraceWriterTests: XCTestCase {
+    private func records(count: Int, _ random: inout SplitMix64) -> [TraceRecord] {
+        (1...count).map { i in
+            let seq = UInt64(i)
+            let fd = Int32(3 + random.next() % 40)
+            switch random.next() % 3 {
+            case 0: return .fdOpened(FDOpened(seq: seq, timeNs: seq * 10, poller: 1, fd: fd, origin: .accept))
+            case 1: return .closed(Closed(seq: seq, timeNs: seq * 10, poller: 1, fd: fd))
+            default:
+                return .syscall(SyscallRecord(seq: seq, timeNs: seq * 10, poller: 1, tid: 7, fd: fd,
+                                              name: random.chance(0.5) ? "read" : "a_name_longer_than_fifteen_bytes",
+                                              result: Int64(random.next() % 100), errno: 0, isDataCall: true,
+                                              sourceLine: UInt32(i)))
+            }
+        }
+    }
+
+    func testRandomAppendsAndLotSizes_giveEveryRecordBack_inOrder() throws {
+        let dir = TemporaryDirectory()
+        for seed: UInt64 in 1...12 {
+            var random = SplitMix64(seed: seed)
+            let all = records(count: 3_000, &random)
+            let path = dir.file("lots-\(seed).trace")
+            // Lots from one row (a hand-over per record, the writer thread always
+            // behind) to more rows than the trace has (one hand-over, at close).
+            let rowsPerLot = [1, 7, 64, 1_000, 10_000][Int(seed % 5)]
+            let writer = try PlainTraceWriter(path: path, metadata: Fixtures.metadata(), verdicts: .none, rowsPerLot: rowsPerLot)
+            var start = 0
+            while start < all.count {
+                let end = min(all.count, start + 1 + Int(random.next() % 100))
+                if random.chance(0.5) {
+                    try writer.append(contentsOf: Array(all[start..<end]))
+                } else {
+                    for record in all[start..<end] { try writer.append(record) }
+                }
+                start = end
+                if random.chance(0.05) { usleep(200) }  // let the writer thread catch up, now and then
+            }
+            let summary = try writer.close()
+            XCTAssertEqual(summary.records, UInt64(all.count), "seed \(seed)")
+            XCTAssertEqual(try Fixtures.readAll(path), all, "seed \(seed) (lots of \(rowsPerLot) rows): every record, in order")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: path + ".writing"), "seed \(seed): no temporary file is left")
+        }
+    }
+
+    func testAppendAfterClose_isRefused_andTheTraceKeepsWhatCameBefore() throws {
+        let dir = TemporaryDirectory()
+        var random = SplitMix64(seed: 99)
+        let all = records(count: 10, &random)
+        let path = dir.file("closed.trace")
+        let writer = try PlainTraceWriter(path: path, metadata: Fixtures.metadata(), verdicts: .none)
+        try writer.append(contentsOf: Array(all[0..<4]))
+        try writer.close()
+        XCTAssertThrowsError(try writer.append(all[4])) { error in
+            XCTAssertTrue("\(error)".contains("after the trace was closed"), "\(error)")
+        }
+        XCTAssertNoThrow(try writer.close(), "a second close returns the first one's result")
+        XCTAssertEqual(try Fixtures.readAll(path), Array(all[0..<4]))
+    }
+
+    func testARecordOutOfOrder_isRefused_andCloseLeavesNoFile() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("out-of-order.trace")
+        let writer = try PlainTraceWriter(path: path, metadata: Fixtures.metadata(pollers: []), verdicts: .none)
+        try writer.append(.closed(Closed(seq: 5, timeNs: 10, poller: 1, fd: 3)))
+        XCTAssertThrowsError(try writer.append(.closed(Closed(seq: 4, timeNs: 11, poller: 1, fd: 4)))) { error in
+            XCTAssertTrue("\(error)".contains("arrived after record 5"), "\(error)")
+        }
+        writer.abandon()
+        for name in [path, path + ".writing"] {
+            XCTAssertFalse(FileManager.default.fileExists(atPath: name), "\(name) must not be left behind")
+        }
+    }
+
+    func testAWriterDroppedWithoutClose_leavesNoFile() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("dropped.trace")
+        var random = SplitMix64(seed: 5)
+        do {
+            let writer = try PlainTraceWriter(path: path, metadata: Fixtures.metadata(), verdicts: .none, rowsPerLot: 16)
+            try writer.append(contentsOf: records(count: 500, &random))
+        }
+        for name in [path, path + ".writing"] {
+            XCTAssertFalse(FileManager.default.fileExists(atPath: name), "\(name) must not be left behind")
+        }
+    }
+
+    /// A real full disk (a 1 MiB tmpfs; tests run as root): the writer thread's
+    /// insert fails, the appending side hears of it, and nothing is left.
+    func testAFullDisk_stopsTheAppends_andLeavesNoFile() throws {
+        let dir = TemporaryDirectory()
+        let mountPoint = dir.file("small-disk")
+        try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
+        guard Self.run("/bin/mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", mountPoint]) == 0 else {
+            throw XCTSkip("mounting a tmpfs was refused (not root?): the full-disk test needs one")
+        }
+        defer { _ = Self.run("/bin/umount", [mountPoint]) }
+        let path = mountPoint + "/full.trace"
+        var random = SplitMix64(seed: 7)
+        let all = records(count: 200_000, &random)
+        let writer = try PlainTraceWriter(path: path, metadata: Fixtures.metadata(), verdicts: .none, rowsPerLot: 512)
+        var failure: (any Error)?
+        do {
+            try writer.append(contentsOf: all)
+            try writer.close()
+        } catch {
+            failure = error
+        }
+        XCTAssertNotNil(failure, "200,000 records cannot fit in 1 MiB")
+        XCTAssertTrue("\(failure.map { "\($0)" } ?? "")".contains("full"), "the error says the disk is full: \(String(describing: failure))")
+        writer.abandon()
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: mountPoint), [], "no file is left on the full disk")
+    }
+
+    private static func run(_ tool: String, _ arguments: [String]) -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: tool)
+        process.arguments = arguments
+        guard (try? process.run()) != nil else { return -1 }
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+}
