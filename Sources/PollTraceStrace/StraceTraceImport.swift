@@ -12,9 +12,10 @@ public enum StraceTraceImport {
         public var report: ForeignReport
         public var timestamps: LogTimestamps
         /// CPU time of the importing thread while it read, parsed and analysed the log
-        /// and handed the records over (up to the writer's close), in ns.
+        /// and made the records' rows (up to the writer's close), in ns.
         public var parsingCPUNs: UInt64
-        /// CPU time of the writer thread, close included, in ns.
+        /// CPU time of the SQLite side: the writer thread's inserts, plus the close's
+        /// indexes and commit (on the importing thread, after the last insert), in ns.
         public var writerCPUNs: UInt64
     }
 

@@ -94,12 +94,12 @@ struct ImportBench: ParsableCommand {
     /// costs, wall time what a user waited.
     struct ChildResult {
         var seconds: Double; var cpuSeconds: Double; var peakRSSKB: Int
-        /// `import` only: the importing thread's CPU while it parsed and handed records
-        /// over, and the writer thread's.
+        /// `import` only: the importing thread's CPU while it parsed and made the rows,
+        /// and the SQLite side's (`StraceTraceImport.Summary.writerCPUNs`).
         var parsingCPUSeconds: Double?; var writerCPUSeconds: Double?
     }
 
-    /// `; parsing thread X s, writer thread Y s` for an import, else nothing.
+    /// `; cpu by thread: parsing X s, writer Y s` for an import, else nothing.
     static func threadNote(_ result: ChildResult) -> String {
         guard let parsing = result.parsingCPUSeconds, let writer = result.writerCPUSeconds else { return "" }
         return String(format: "; cpu by thread: parsing %.3f s, writer %.3f s", parsing, writer)
@@ -138,6 +138,9 @@ struct ImportBench: ParsableCommand {
         // `store` parses first, untimed: what is measured is the trace writer alone.
         let parsed = mode == "store" ? try StoreOnly.collect(log) : nil
         var threads = ""
+        // Removed after the clock stops: deleting the trace is not the import's work.
+        var written: String?
+        defer { if let written { try? FileManager.default.removeItem(atPath: written) } }
         let cpuBefore = ProcessCPU.ownSeconds()
         let start = DispatchTime.now().uptimeNanoseconds
         switch mode {
@@ -150,12 +153,12 @@ struct ImportBench: ParsableCommand {
             if report.hazardCount != 0 { FileHandle.standardError.write(Data("unexpected hazards\n".utf8)) }
         case "import":
             let trace = log + ".trace"
-            defer { try? FileManager.default.removeItem(atPath: trace) }
+            written = trace
             let summary = try StraceTraceImport.importLog(logPath: log, tracePath: trace, overwrite: true)
             threads = " parsing_cpu_seconds=\(Double(summary.parsingCPUNs) / 1e9) writer_cpu_seconds=\(Double(summary.writerCPUNs) / 1e9)"
         case "store":
             let trace = log + ".store.trace"
-            defer { try? FileManager.default.removeItem(atPath: trace) }
+            written = trace
             try StoreOnly.write(parsed!, to: trace)
         default:
             throw ValidationError("unknown child mode \(mode)")
