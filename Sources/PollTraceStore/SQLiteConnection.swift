@@ -12,13 +12,20 @@ public final class SQLiteConnection {
     public let path: String
     public let isReadOnly: Bool
 
-    /// Opens (`readOnly`) or opens-or-creates the database at `path`.
-    public init(path: String, readOnly: Bool) throws {
+    /// Opens (`readOnly`) or opens-or-creates the database at `path`. `immutable`
+    /// (read-only only) promises SQLite that nothing changes the file while it is
+    /// open: no locks, no `-wal` or `-shm` files made beside it.
+    public init(path: String, readOnly: Bool, immutable: Bool = false) throws {
         _ = Self.configureOnce
         var db: OpaquePointer?
-        let flags = (readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE))
+        var flags = (readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE))
             | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE
-        let code = sqlite3_open_v2(path, &db, flags, nil)
+        var name = path
+        if readOnly && immutable {
+            flags |= SQLITE_OPEN_URI
+            name = "file:" + Self.uriEscaped(path) + "?immutable=1"
+        }
+        let code = sqlite3_open_v2(name, &db, flags, nil)
         guard code == SQLITE_OK, let db else {
             let error = SQLiteError.from(db, code: code, sql: nil)
             if let db { sqlite3_close_v2(db) }
@@ -41,6 +48,21 @@ public final class SQLiteConnection {
 
     deinit {
         sqlite3_close_v2(handle)
+    }
+
+    /// `path` as the path of a `file:` URI: the bytes a URI gives a meaning to
+    /// (`%`, `?`, `#`) and any outside printable ASCII percent-encoded.
+    static func uriEscaped(_ path: String) -> String {
+        var out = ""
+        for byte in path.utf8 {
+            if byte > 0x20 && byte < 0x7F && byte != UInt8(ascii: "%") && byte != UInt8(ascii: "?") && byte != UInt8(ascii: "#") {
+                out.unicodeScalars.append(Unicode.Scalar(byte))
+            } else {
+                let hex = String(byte, radix: 16, uppercase: true)
+                out += (hex.count < 2 ? "%0" : "%") + hex
+            }
+        }
+        return out
     }
 
     /// Runs one or more statements that return no rows we need.

@@ -20,6 +20,8 @@ public struct TraceEnd: Hashable, Sendable {
     public var recordsWritten: UInt64?
     /// Records the writer dropped (`drop` mode, or after a write failure).
     public var recordsDropped: UInt64
+    /// The trace's `-wal` file is not beside it (`TraceReader.writeAheadLogMissing`).
+    public var writeAheadLogMissing = false
 
     /// One sentence for a report.
     public var sentence: String {
@@ -27,6 +29,8 @@ public struct TraceEnd: Hashable, Sendable {
         switch kind {
         case .closed:
             return "closed by its writer" + dropped
+        case .notClosed where writeAheadLogMissing:
+            return "not closed by its writer, and its -wal file is not beside it: every record since the last checkpoint is missing (copy the trace together with its -wal file)" + dropped
         case .notClosed:
             return "not closed by its writer (killed, out of disk, or still recording): records after its last commit (~100 ms) may be missing" + dropped
         case .writeFailed:
@@ -42,6 +46,7 @@ extension TraceReader {
         let kind = TraceEnd.Kind(rawValue: ending) ?? (closedCleanly ? .closed : .notClosed)
         let written = isPlain ? meta("records") : (closedCleanly ? meta("records_written") : nil)
         return TraceEnd(kind: kind, recordsWritten: written.map { UInt64(max(0, $0)) },
-                        recordsDropped: UInt64(max(0, meta("records_dropped") ?? 0)))
+                        recordsDropped: UInt64(max(0, meta("records_dropped") ?? 0)),
+                        writeAheadLogMissing: writeAheadLogMissing)
     }
 }

@@ -8,7 +8,9 @@ import Glibc
 enum TraceFileCheck {
     static let sqliteMagic: [UInt8] = Array("SQLite format 3\0".utf8)
 
-    static func check(path: String) throws {
+    /// Throws for a file that cannot be a trace; returns whether it is in WAL mode.
+    @discardableResult
+    static func check(path: String) throws -> Bool {
         var info = stat()
         guard stat(path, &info) == 0 else {
             if errno == ENOENT || errno == ENOTDIR { throw TraceStoreError.fileNotFound(path: path) }
@@ -43,7 +45,7 @@ enum TraceFileCheck {
         // by itself: committed pages may live only in the `-wal` file, and a
         // checkpoint cut short by a full disk leaves the file a partial page longer.
         // SQLite reads such a trace correctly, and so must we; its own checks apply.
-        if header[18] == 2 && header[19] == 2 { return }
+        if header[18] == 2 && header[19] == 2 { return true }
         if size % pageSize != 0 {
             throw TraceStoreError.corrupted(path: path, detail: "the file is \(size) bytes, not a whole number of \(pageSize)-byte pages (truncated?)")
         }
@@ -53,6 +55,15 @@ enum TraceFileCheck {
         if be32(92) == be32(24), pageCount > 0, size < pageCount * pageSize {
             throw TraceStoreError.corrupted(path: path, detail: "the file is \(size) bytes but its header says \(pageCount) pages of \(pageSize) bytes (\(pageCount * pageSize) bytes): it was truncated")
         }
+        return false
+    }
+
+    /// A trace in WAL mode whose `-wal` file is absent or empty: copied without
+    /// it, or left by a writer killed after a checkpoint. What it holds is the main
+    /// file's content, up to the last checkpoint.
+    static func writeAheadLogIsMissing(path: String) -> Bool {
+        var info = stat()
+        return stat(path + "-wal", &info) != 0 || info.st_size == 0
     }
 
     /// The trace files directly in `directory` (`.sqlite`, `.trace`), newest first,

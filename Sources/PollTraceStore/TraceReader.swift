@@ -5,7 +5,10 @@ import PollTraceCore
 ///
 /// Never writes to the trace: the file is opened with `SQLITE_OPEN_READONLY`. (A
 /// trace whose writer crashed still has its `-wal` file; SQLite reads it, and may
-/// need the `-shm` file beside it, which is the only file it touches.)
+/// need the `-shm` file beside it, which is the only file it touches. A trace in
+/// WAL mode without its `-wal` has nothing for SQLite to recover, so it is opened
+/// `immutable`: SQLite then creates no `-wal` or `-shm` beside it, and reads it on
+/// a read-only file system too.)
 public final class TraceReader {
     public let path: String
     public let metadata: TraceMetadata
@@ -22,12 +25,15 @@ public final class TraceReader {
     /// How the trace ended, from a v7 trace's `meta.ended` (`closed`, `not_closed`,
     /// `write_failed`); for the compact form, `closed` or `not_closed`.
     public let ending: String
+    /// The trace is in WAL mode (its writer never closed it) and its `-wal` file is
+    /// not beside it: every record committed since the last checkpoint is missing.
+    public let writeAheadLogMissing: Bool
 
     public init(path: String) throws {
         self.path = path
-        try TraceFileCheck.check(path: path)
+        writeAheadLogMissing = try TraceFileCheck.check(path: path) && TraceFileCheck.writeAheadLogIsMissing(path: path)
         do {
-            connection = try SQLiteConnection(path: path, readOnly: true)
+            connection = try SQLiteConnection(path: path, readOnly: true, immutable: writeAheadLogMissing)
         } catch let error as SQLiteError {
             throw Self.map(error, path: path)
         }

@@ -7,9 +7,10 @@ import Glibc
 /// A trace whose writer did not finish (killed, crashed, disk full) is still in
 /// WAL mode: its newest records are in `TRACE-wal`, and reading it needs
 /// `TRACE-shm`, which SQLite creates if the directory is writable. Copied without
-/// its `-wal`, the trace looks empty ("no tables"); on a read-only file system
-/// without its `-shm`, SQLite fails with "No such file or directory". Neither
-/// message says what to do.
+/// its `-wal`, the trace holds only what was checkpointed, and looks empty ("no
+/// tables") if that was nothing (the reader reads the rest and its reports say what
+/// is missing); on a read-only file system without its `-shm`, SQLite fails with
+/// "No such file or directory". Neither message says what to do.
 enum TraceFileHint {
     static func explain(_ path: String) -> String? {
         guard isInWALMode(path) else { return nil }

@@ -223,6 +223,9 @@ final class ReliabilityCommandTests: XCTestCase {
             XCTAssertEqual(result.status, 2, result.stderr)
             XCTAssertTrue(result.stderr.contains("copy.sqlite-wal is not beside it"), "\(verb) must name the missing -wal: \(result.stderr)")
         }
+        for suffix in ["-wal", "-shm"] {
+            XCTAssertFalse(FileManager.default.fileExists(atPath: copy + suffix), "reading the copy must not create \(suffix) beside it")
+        }
         let whole = try CLI.run(["stats", trace])
         XCTAssertEqual(whole.status, 0, "with its -wal beside it the crashed trace reads: \(whole.stderr)")
     }
