@@ -35,7 +35,14 @@ public final class SQLiteConnection {
         self.path = path
         isReadOnly = readOnly
         sqlite3_extended_result_codes(db, 1)
+        // A reader that meets a writer's lock (a daemon's trace being closed: its
+        // checkpoint and the switch out of WAL mode take the file for a moment)
+        // waits for it rather than failing with "database is locked".
+        if readOnly { sqlite3_busy_timeout(db, Self.readerBusyTimeoutMs) }
     }
+
+    /// How long a reader waits for a writer's lock before giving up, in ms.
+    static let readerBusyTimeoutMs: Int32 = 10_000
 
     /// Process-wide settings, made before the first open initializes SQLite. Memory
     /// statistics off: each SQLite allocation took a global mutex to count itself
