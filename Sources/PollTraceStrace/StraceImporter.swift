@@ -67,9 +67,8 @@ struct ImportEngine {
     private var hazard: HazardEngine?
     private var consumersAfter: [ImportConsumer] = []
     private var directAnalyzer: ForeignHazardAnalyzer?
-    /// A `TraceFileSink` consumer while `StraceImporter.feedAll` runs: handed each
-    /// record last, by move (a consumer through the protocol gets it borrowed, and
-    /// the sink then copies it).
+    /// A `TraceFileSink` consumer while `StraceImporter.feedAll` runs: called
+    /// directly, last, rather than through the protocol.
     private var directSink: TraceFileSink?
     /// The consumers as given, while `beginDirectAnalysis` has some of them apart.
     private var savedConsumers: [ImportConsumer]?
@@ -251,7 +250,7 @@ struct ImportEngine {
 
     /// Hands `record` to every consumer, then applies it to `interest`: consumers
     /// see the interest lists as they were before the record.
-    mutating func emit(_ record: consuming TraceRecord, tid: Int32, line: UInt32, table: FDTableRef) {
+    mutating func emit(_ record: TraceRecord, tid: Int32, line: UInt32, table: FDTableRef) {
         let origin = LineOrigin(line: line, tid: tid, fdTable: table.id)
         for consumer in consumers { consumer.consume(record, origin: origin) }
         if hazard != nil { hazard!.consume(record, origin: origin) }

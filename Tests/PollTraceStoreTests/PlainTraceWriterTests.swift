@@ -45,7 +45,6 @@ final class PlainTraceWriterTests: XCTestCase {
                     for record in all[start..<end] { try writer.append(record) }
                 }
                 start = end
-                if random.chance(0.05) { usleep(200) }  // let the writer thread catch up, now and then
             }
             let summary = try writer.close()
             XCTAssertEqual(summary.records, UInt64(all.count), "seed \(seed)")
@@ -69,7 +68,7 @@ final class PlainTraceWriterTests: XCTestCase {
         XCTAssertEqual(try Fixtures.readAll(path), Array(all[0..<4]))
     }
 
-    func testARecordOutOfOrder_isRefused_andCloseLeavesNoFile() throws {
+    func testARecordOutOfOrder_isRefused_andCloseThrowsAndLeavesNoFile() throws {
         let dir = TemporaryDirectory()
         let path = dir.file("out-of-order.trace")
         let writer = try PlainTraceWriter(path: path, metadata: Fixtures.metadata(pollers: []), verdicts: .none)
@@ -77,10 +76,58 @@ final class PlainTraceWriterTests: XCTestCase {
         XCTAssertThrowsError(try writer.append(.closed(Closed(seq: 4, timeNs: 11, poller: 1, fd: 4)))) { error in
             XCTAssertTrue("\(error)".contains("arrived after record 5"), "\(error)")
         }
-        writer.abandon()
-        for name in [path, path + ".writing"] {
-            XCTAssertFalse(FileManager.default.fileExists(atPath: name), "\(name) must not be left behind")
+        XCTAssertThrowsError(try writer.append(.closed(Closed(seq: 6, timeNs: 12, poller: 1, fd: 5))),
+                             "once a record was refused the trace is incomplete: later ones are refused too")
+        XCTAssertThrowsError(try writer.close(), "a trace missing a record must not be published")
+        XCTAssertThrowsError(try writer.close(), "a second close gives the first one's result")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), [], "no trace and no temporary file")
+    }
+
+    func testAPollerStartedAfterRows_getsItsRow() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("pollers.trace")
+        let writer = try PlainTraceWriter(path: path, metadata: Fixtures.metadata(), verdicts: .none, rowsPerLot: 3)
+        var random = SplitMix64(seed: 3)
+        try writer.append(contentsOf: records(count: 20, &random))
+        writer.pollerStarted(PollerInfo(poller: 2, backend: "epoll", policy: nil, epollFD: 9, label: "second"))
+        try writer.append(.closed(Closed(seq: 21, timeNs: 210, poller: 2, fd: 4)))
+        try writer.close()
+        XCTAssertEqual(try Fixtures.query(path, "SELECT poller, epoll_fd, label FROM pollers ORDER BY poller"),
+                       [[.integer(1), .integer(3), .text("main")], [.integer(2), .integer(9), .text("second")]])
+    }
+
+    func testATableAddedAtCloseThatFails_leavesNoFile() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("adding.trace")
+        let writer = try PlainTraceWriter(path: path, metadata: Fixtures.metadata(), verdicts: .none)
+        var random = SplitMix64(seed: 4)
+        try writer.append(contentsOf: records(count: 100, &random))
+        struct Refused: Error {}
+        XCTAssertThrowsError(try writer.close { db in
+            try db.execute(sql: "CREATE TABLE extra(x)")
+            throw Refused()
+        })
+        XCTAssertThrowsError(try writer.close())
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), [])
+    }
+
+    func testAnExistingTrace_isKept_unlessOverwriteIsAsked() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("existing.trace")
+        var random = SplitMix64(seed: 6)
+        let first = records(count: 10, &random)
+        let writer = try PlainTraceWriter(path: path, metadata: Fixtures.metadata(), verdicts: .none)
+        try writer.append(contentsOf: first)
+        try writer.close()
+        XCTAssertThrowsError(try PlainTraceWriter(path: path, metadata: Fixtures.metadata(), verdicts: .none)) { error in
+            XCTAssertTrue("\(error)".contains("already exists"), "\(error)")
         }
+        XCTAssertEqual(try Fixtures.readAll(path), first, "the refused writer left the trace as it was")
+        let second = Array(records(count: 20, &random).prefix(5))
+        let replacing = try PlainTraceWriter(path: path, metadata: Fixtures.metadata(), verdicts: .none, overwrite: true)
+        try replacing.append(contentsOf: second)
+        try replacing.close()
+        XCTAssertEqual(try Fixtures.readAll(path), second)
     }
 
     func testAWriterDroppedWithoutClose_leavesNoFile() throws {
@@ -97,7 +144,8 @@ final class PlainTraceWriterTests: XCTestCase {
     }
 
     /// A real full disk (a 1 MiB tmpfs; tests run as root): the writer thread's
-    /// insert fails, the appending side hears of it, and nothing is left.
+    /// insert fails once SQLite has to write its pages out, the appending side
+    /// hears of it on a later append, `close` throws too, and nothing is left.
     func testAFullDisk_stopsTheAppends_andLeavesNoFile() throws {
         let dir = TemporaryDirectory()
         let mountPoint = dir.file("small-disk")
@@ -107,19 +155,21 @@ final class PlainTraceWriterTests: XCTestCase {
         }
         defer { _ = Self.run("/bin/umount", [mountPoint]) }
         let path = mountPoint + "/full.trace"
-        var random = SplitMix64(seed: 7)
-        let all = records(count: 200_000, &random)
         let writer = try PlainTraceWriter(path: path, metadata: Fixtures.metadata(), verdicts: .none, rowsPerLot: 512)
-        var failure: (any Error)?
-        do {
-            try writer.append(contentsOf: all)
-            try writer.close()
-        } catch {
-            failure = error
+        var appendFailure: (any Error)?
+        // Bounded: 2M small records are far more than 1 MiB holds (SQLite writes
+        // its pages out once its 16 MiB cache is full).
+        for seq in 1...UInt64(2_000_000) {
+            do {
+                try writer.append(.closed(Closed(seq: seq, timeNs: seq, poller: 1, fd: Int32(3 + seq % 100))))
+            } catch {
+                appendFailure = error
+                break
+            }
         }
-        XCTAssertNotNil(failure, "200,000 records cannot fit in 1 MiB")
-        XCTAssertTrue("\(failure.map { "\($0)" } ?? "")".contains("full"), "the error says the disk is full: \(String(describing: failure))")
-        writer.abandon()
+        let failure = try XCTUnwrap(appendFailure, "the appends must hear of the full disk")
+        XCTAssertTrue("\(failure)".contains("full"), "the error says the disk is full: \(failure)")
+        XCTAssertThrowsError(try writer.close(), "close reports the failed write too")
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: mountPoint), [], "no file is left on the full disk")
     }
 

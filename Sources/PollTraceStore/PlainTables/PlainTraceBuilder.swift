@@ -2,8 +2,8 @@ import PollTraceCore
 
 /// Builds one v7 trace file from records in seq order on the calling thread: each
 /// record's rows (`RecordConversion`), inserted a few thousand at a time
-/// (`PlainTableFile`). `TraceFinalizer` uses it; an import, whose records come from
-/// another thread as they are parsed, uses `PlainTraceWriter`.
+/// (`PlainTableFile`). `TraceFinalizer` uses it; an import, which makes the rows
+/// as it parses and has another thread insert them, uses `PlainTraceWriter`.
 final class PlainTraceBuilder {
     private let file: PlainTableFile
     private var conversion: RecordConversion

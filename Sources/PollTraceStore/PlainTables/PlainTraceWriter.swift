@@ -18,8 +18,6 @@ import Glibc
 public final class PlainTraceWriter {
     public struct Summary: Sendable {
         public var records: UInt64
-        public var rows: Int
-        public var findings: UInt64
         /// CPU time of the thread that inserted the rows, with `close`'s indexes and
         /// commit, in ns: the SQLite side's cost.
         public var writerCPUNs: UInt64
@@ -38,6 +36,9 @@ public final class PlainTraceWriter {
     /// The inserting thread's CPU time when it ended, in ns.
     private let insertCPUNs = Handoff<UInt64>()
     private var summary: Result<Summary, any Error>?
+    /// The first append that failed: the trace is then incomplete, so `close`
+    /// throws it and leaves no file.
+    private var appendFailure: (any Error)?
     private let ownership = ThreadOwnership()
 
     /// Rows made before they are handed to the writer thread: enough that a
@@ -85,9 +86,15 @@ public final class PlainTraceWriter {
     public func abandon() {
         guard summary == nil else { return }
         summary = .failure(TraceStoreError.writeFailed(path: path, detail: "the trace was abandoned before it was closed"))
+        stopWriterThread()
+        Self.remove(temporary)
+    }
+
+    /// Ends the writer thread without inserting the lots still waiting.
+    private func stopWriterThread() {
+        handOver.fail(TraceStoreError.writeFailed(path: path, detail: "the trace was given up"))
         handOver.close()
         thread.join()
-        Self.remove(temporary)
     }
 
     /// A poller's row goes in before any row made after this call.
@@ -103,9 +110,15 @@ public final class PlainTraceWriter {
         guard summary == nil else {
             throw TraceStoreError.writeFailed(path: path, detail: "a record was appended after the trace was closed")
         }
-        if case .gap = record { gaps += 1 }
-        try conversion.consume(record)
-        if conversion.rows.count >= rowsPerLot { try handOverRows() }
+        if let appendFailure { throw appendFailure }
+        do {
+            if case .gap = record { gaps += 1 }
+            try conversion.consume(record)
+            if conversion.rows.count >= rowsPerLot { try handOverRows() }
+        } catch {
+            appendFailure = error
+            throw error
+        }
     }
 
     public func append(contentsOf records: [TraceRecord]) throws {
@@ -139,6 +152,10 @@ public final class PlainTraceWriter {
     }
 
     private func finish(addingTables: ((SQLiteConnection) throws -> Void)?) throws -> Summary {
+        if let appendFailure {
+            stopWriterThread()
+            throw appendFailure
+        }
         conversion.finish()
         let lastRows: Result<Void, any Error> = Result { try handOverRows() }
         handOver.close()
@@ -160,7 +177,7 @@ public final class PlainTraceWriter {
             throw TraceStoreError.writeFailed(path: path, detail: "renaming the finished trace into place: \(String(cString: strerror(errno)))")
         }
         for suffix in ["-wal", "-shm", "-journal"] { unlink(path + suffix) }
-        return Summary(records: conversion.records, rows: conversion.rowCount, findings: conversion.findingCount,
+        return Summary(records: conversion.records,
                        writerCPUNs: insertCPUNs.take() + (threadCPUNs() &- cpuBefore))
     }
 
@@ -185,7 +202,7 @@ public final class PlainTraceWriter {
     private static func described(_ error: any Error, path: String) -> any Error {
         guard let error = error as? SQLiteError else { return error }
         return TraceStoreError.writeFailed(path: path, detail: error.isFull
-            ? "the disk or the trace's size limit is full (\(error))" : error.description)
+            ? "the disk is full (\(error))" : error.description)
     }
 
     private static func remove(_ path: String) {

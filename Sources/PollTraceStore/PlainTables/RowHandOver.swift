@@ -7,7 +7,8 @@ import PollTraceCore
 final class RowHandOver: @unchecked Sendable {
     struct Lot {
         var rows: PlainRows
-        /// Pollers that started before these rows were made.
+        /// Pollers that started since the last lot was handed over (their rows have
+        /// no tie to the other rows, so they may go in with these).
         var pollers: [PollerInfo]
     }
 
