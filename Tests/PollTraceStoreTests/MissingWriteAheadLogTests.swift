@@ -81,22 +81,13 @@ final class MissingWriteAheadLogTests: XCTestCase {
         let (_, records) = try walTraceWithoutItsLog(in: dir)
         let mountPoint = dir.file("read-only")
         try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
-        guard Self.run("/bin/mount", ["--bind", dir.path, mountPoint]) == 0 else {
+        guard Fixtures.run("/bin/mount", ["--bind", dir.path, mountPoint]) == 0 else {
             throw XCTSkip("bind mounts are refused here (not root?): the read-only test needs one")
         }
-        defer { _ = Self.run("/bin/umount", [mountPoint]) }
-        guard Self.run("/bin/mount", ["-o", "remount,bind,ro", mountPoint]) == 0 else {
+        defer { _ = Fixtures.run("/bin/umount", [mountPoint]) }
+        guard Fixtures.run("/bin/mount", ["-o", "remount,bind,ro", mountPoint]) == 0 else {
             throw XCTSkip("a read-only remount was refused")
         }
         XCTAssertEqual(try Fixtures.readAll(mountPoint + "/copied.trace"), records)
-    }
-
-    private static func run(_ tool: String, _ arguments: [String]) -> Int32 {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: tool)
-        process.arguments = arguments
-        guard (try? process.run()) != nil else { return -1 }
-        process.waitUntilExit()
-        return process.terminationStatus
     }
 }

@@ -150,10 +150,10 @@ final class PlainTraceWriterTests: XCTestCase {
         let dir = TemporaryDirectory()
         let mountPoint = dir.file("small-disk")
         try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
-        guard Self.run("/bin/mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", mountPoint]) == 0 else {
+        guard Fixtures.run("/bin/mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", mountPoint]) == 0 else {
             throw XCTSkip("mounting a tmpfs was refused (not root?): the full-disk test needs one")
         }
-        defer { _ = Self.run("/bin/umount", [mountPoint]) }
+        defer { _ = Fixtures.run("/bin/umount", [mountPoint]) }
         let path = mountPoint + "/full.trace"
         let writer = try PlainTraceWriter(path: path, metadata: Fixtures.metadata(), verdicts: .none, rowsPerLot: 512)
         var appendFailure: (any Error)?
@@ -171,14 +171,5 @@ final class PlainTraceWriterTests: XCTestCase {
         XCTAssertTrue("\(failure)".contains("full"), "the error says the disk is full: \(failure)")
         XCTAssertThrowsError(try writer.close(), "close reports the failed write too")
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: mountPoint), [], "no file is left on the full disk")
-    }
-
-    private static func run(_ tool: String, _ arguments: [String]) -> Int32 {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: tool)
-        process.arguments = arguments
-        guard (try? process.run()) != nil else { return -1 }
-        process.waitUntilExit()
-        return process.terminationStatus
     }
 }

@@ -14,6 +14,17 @@ final class TemporaryDirectory {
 }
 
 enum Fixtures {
+    /// Runs `tool` (mount, umount: the tests run as root) and returns its exit
+    /// status, or -1 if it could not be started.
+    static func run(_ tool: String, _ arguments: [String]) -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: tool)
+        process.arguments = arguments
+        guard (try? process.run()) != nil else { return -1 }
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
     static let start: UInt64 = 5_000_000_000
 
     static func metadata(pollers: [PollerInfo] = [PollerInfo(poller: 1, backend: "epoll", policy: .guarded, epollFD: 3, label: "main")]) -> TraceMetadata {
