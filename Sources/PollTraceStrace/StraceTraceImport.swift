@@ -49,7 +49,13 @@ public enum StraceTraceImport {
         progress?(nil, reader.totalBytes)
         // The import's own tables go in the trace's one transaction, before its
         // indexes are built and the file is made durable.
-        let written = try writer.close { db in
+        let meta: [(String, SQLiteValue)] = [
+            ("writer_mode", .text(TraceMode.lossless.rawValue)),
+            ("records_written", .integer(Int64(writer.records))),
+            ("records_dropped", .integer(0)),
+            ("gaps_recorded", .integer(Int64(writer.gaps))),
+        ]
+        let written = try writer.close(meta: meta) { db in
             try StraceLineTable.write(into: db, spool: spool, logPath: logPath, linesRead: outcome.linesRead,
                                       diagnostics: outcome.diagnostics)
             try ForeignFindingsTable.write(analyzer.findings, into: db)

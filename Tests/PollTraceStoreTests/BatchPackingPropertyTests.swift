@@ -313,7 +313,7 @@ final class BatchPackingPropertyTests: XCTestCase {
                 XCTAssertEqual(try Fixtures.query(direct, sql), expected, "seed \(seed): table \(table)")
                 rowsCompared += expected.count
             }
-            let sameMeta = "SELECT key, value FROM meta WHERE key NOT IN ('converted_from_version', 'records_written', 'records_dropped', 'gaps_recorded') ORDER BY key"
+            let sameMeta = "SELECT key, value FROM meta WHERE key NOT IN ('converted_from_version', 'writer_mode', 'records_written', 'records_dropped', 'gaps_recorded') ORDER BY key"
             XCTAssertEqual(try Fixtures.query(direct, sameMeta), try Fixtures.query(finalized, sameMeta), "seed \(seed): meta")
         }
         XCTAssertGreaterThan(rowsCompared, 10_000, "the schedules should compare many rows")

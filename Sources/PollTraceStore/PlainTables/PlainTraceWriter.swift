@@ -3,10 +3,11 @@ import PollTraceCore
 import Glibc
 #endif
 
-/// Writes a v7 trace from one producer's records, in seq order (an import), on two
-/// threads: the caller's makes each record's rows (`RecordConversion`) as it
-/// appends it, and a writer thread inserts them (`PlainTableFile`), so that parsing
-/// and row making overlap SQLite's inserts rather than queue in front of them.
+/// Writes a v7 trace from one producer's records, in seq order (an import, or the
+/// finalizer reading a recording form back), on two threads: the caller's makes
+/// each record's rows (`RecordConversion`) as it appends it, and a writer thread
+/// inserts them (`PlainTableFile`), so that parsing (or reading and replay) and row
+/// making overlap SQLite's inserts rather than queue in front of them.
 /// The file is built under a temporary name and renamed into place by `close`, so a
 /// write that fails, or an import that stops, leaves no file that looks like a trace.
 ///
@@ -18,6 +19,11 @@ import Glibc
 public final class PlainTraceWriter {
     public struct Summary: Sendable {
         public var records: UInt64
+        /// Rows written (a batch's events are rows of their own).
+        public var rows: Int
+        /// Replay's findings (with `.replay`); an import writes its own through
+        /// `addingTables`, which this does not count.
+        public var findings: UInt64
         /// CPU time of the thread that inserted the rows, with `close`'s indexes and
         /// commit, in ns: the SQLite side's cost.
         public var writerCPUNs: UInt64
@@ -29,7 +35,8 @@ public final class PlainTraceWriter {
     private let verdicts: TraceFinalizer.Verdicts
     private var conversion: RecordConversion
     private var newPollers: [PollerInfo] = []
-    private var gaps = 0
+    /// Gap records appended so far.
+    public private(set) var gaps = 0
     private let handOver = RowHandOver()
     private let file: PlainTableFile
     private let thread: NamedThread
@@ -69,7 +76,7 @@ public final class PlainTraceWriter {
         // The file is used by the writer thread until it ends, then by `close`.
         let box = UncheckedBox(file)
         do {
-            thread = try NamedThread(name: "trace-writer") { [handOver, insertCPUNs] in
+            thread = try NamedThread(name: "trace-inserts") { [handOver, insertCPUNs] in
                 Self.insertLots(into: box.value, from: handOver)
                 insertCPUNs.put(threadCPUNs())
             }
@@ -121,6 +128,9 @@ public final class PlainTraceWriter {
         }
     }
 
+    /// Records appended so far.
+    public var records: UInt64 { conversion.records }
+
     public func append(contentsOf records: [TraceRecord]) throws {
         for record in records { try append(record) }
     }
@@ -137,21 +147,24 @@ public final class PlainTraceWriter {
         }
     }
 
-    /// Inserts the last rows, then finishes the file: meta, derived columns and
-    /// views, `addingTables` (an import's own tables, in the same transaction), the
+    /// Inserts the last rows, then finishes the file: the standard meta keys and
+    /// `meta` (the caller's own, which do not replace them), derived columns and
+    /// views, `addingTables` (a caller's own tables, in the same transaction), the
     /// indexes, a commit and an fsync, and renames it into place. Idempotent: later
     /// calls return (or throw) the first call's result. After a failure no file is left.
     @discardableResult
-    public func close(addingTables: ((SQLiteConnection) throws -> Void)? = nil) throws -> Summary {
+    public func close(meta: [(String, SQLiteValue)] = [], ending: TraceFinalizer.Ending = .closed,
+                      addingTables: ((SQLiteConnection) throws -> Void)? = nil) throws -> Summary {
         ownership.assertOwned()
         if let summary { return try summary.get() }
-        let result = Result { try finish(addingTables: addingTables) }
+        let result = Result { try finish(meta: meta, ending: ending, addingTables: addingTables) }
         summary = result
         if case .failure = result { Self.remove(temporary) }
         return try result.get()
     }
 
-    private func finish(addingTables: ((SQLiteConnection) throws -> Void)?) throws -> Summary {
+    private func finish(meta extra: [(String, SQLiteValue)], ending: TraceFinalizer.Ending,
+                        addingTables: ((SQLiteConnection) throws -> Void)?) throws -> Summary {
         if let appendFailure {
             stopWriterThread()
             throw appendFailure
@@ -164,12 +177,9 @@ public final class PlainTraceWriter {
         if let error = handOver.error { throw Self.described(error, path: path) }
         try lastRows.get()
         do {
-            var meta = PlainTableFile.standardMeta(metadata, records: conversion.records, ending: .closed, verdicts: verdicts)
-            meta += [("writer_mode", .text(TraceMode.lossless.rawValue)),
-                     ("records_written", .integer(Int64(conversion.records))),
-                     ("records_dropped", .integer(0)),
-                     ("gaps_recorded", .integer(Int64(gaps)))]
-            try file.finish(meta: meta, addingTables: addingTables)
+            let standard = PlainTableFile.standardMeta(metadata, records: conversion.records, ending: ending, verdicts: verdicts)
+            let taken = Set(standard.map(\.0))
+            try file.finish(meta: standard + extra.filter { !taken.contains($0.0) }, addingTables: addingTables)
         } catch {
             throw Self.described(error, path: path)
         }
@@ -177,7 +187,7 @@ public final class PlainTraceWriter {
             throw TraceStoreError.writeFailed(path: path, detail: "renaming the finished trace into place: \(String(cString: strerror(errno)))")
         }
         for suffix in ["-wal", "-shm", "-journal"] { unlink(path + suffix) }
-        return Summary(records: conversion.records,
+        return Summary(records: conversion.records, rows: conversion.rowCount, findings: conversion.findingCount,
                        writerCPUNs: insertCPUNs.take() + (threadCPUNs() &- cpuBefore))
     }
 

@@ -44,56 +44,37 @@ public enum TraceFinalizer {
     /// Reads `source` (any version) and writes the v7 trace to `destination`, which
     /// may be the same path (the file is replaced only when the new one is complete).
     /// `progress` is called every 65,536 records with the count so far.
+    ///
+    /// Two threads, as an import: this one reads the records, replays them and
+    /// makes their rows; `PlainTraceWriter`'s thread inserts them.
     @discardableResult
     public static func finalize(source: String, destination: String, verdicts: Verdicts = .replay,
                                 ending: Ending? = nil, extraMeta: [(String, SQLiteValue)] = [],
                                 progress: ((UInt64) -> Void)? = nil) throws -> Summary {
         let reader = try TraceReader(path: source)
-        let temporary = destination + ".finalizing"
-        for suffix in ["", "-journal", "-wal", "-shm"] { unlink(temporary + suffix) }
-        do {
-            let summary = try write(reader: reader, to: temporary, verdicts: verdicts,
-                                    ending: ending ?? (reader.closedCleanly ? .closed : .notClosed),
-                                    extraMeta: extraMeta, progress: progress)
-            guard rename(temporary, destination) == 0 else {
-                throw TraceStoreError.writeFailed(path: destination, detail: "renaming the finished trace into place: \(String(cString: strerror(errno)))")
-            }
-            // A finalized trace is one self-contained file.
-            if source == destination { for suffix in ["-wal", "-shm"] { unlink(destination + suffix) } }
-            return summary
-        } catch {
-            for suffix in ["", "-journal", "-wal", "-shm"] { unlink(temporary + suffix) }
-            if let error = error as? SQLiteError {
-                throw TraceStoreError.writeFailed(path: destination, detail: error.isFull
-                    ? "the disk or the trace's size limit is full (\(error))" : error.description)
-            }
-            throw error
-        }
-    }
-
-    private static func write(reader: TraceReader, to path: String, verdicts: Verdicts, ending: Ending,
-                              extraMeta: [(String, SQLiteValue)], progress: ((UInt64) -> Void)?) throws -> Summary {
         let metadata = reader.metadata
-        let builder = try PlainTraceBuilder(path: path, metadata: metadata, verdicts: verdicts)
+        let writer = try PlainTraceWriter(path: destination, metadata: metadata, verdicts: verdicts, overwrite: true)
+        // A failure leaves no file under the destination's name (nor a temporary one).
+        defer { writer.abandon() }
         var cursor = try reader.records()
         while let record = try cursor.next() {
-            try builder.consume(record)
-            if builder.records & 0xFFFF == 0 { progress?(builder.records) }
+            try writer.append(record)
+            if writer.records & 0xFFFF == 0 { progress?(writer.records) }
         }
-        try copyExtraTables(from: reader, to: builder.connection)
-
-        var meta = PlainTableFile.standardMeta(metadata, records: builder.records, ending: ending, verdicts: verdicts)
-        meta.append(("converted_from_version", .integer(Int64(metadata.schemaVersion))))
+        var meta: [(String, SQLiteValue)] = [("converted_from_version", .integer(Int64(metadata.schemaVersion)))] + extraMeta
         // What the recording form's own meta says (writer mode, counts), unless set above.
-        let known = Set(meta.map(\.0) + extraMeta.map(\.0))
-        let source = try reader.connection.makeStatement(sql: "SELECT key, value FROM meta")
-        while try source.step() {
-            let key = source.text(0)
-            if !known.contains(key) && !key.hasPrefix("packed_") { meta.append((key, source.value(1))) }
+        let known = Set(meta.map(\.0))
+        let sourceMeta = try reader.connection.makeStatement(sql: "SELECT key, value FROM meta")
+        while try sourceMeta.step() {
+            let key = sourceMeta.text(0)
+            if !known.contains(key) && !key.hasPrefix("packed_") { meta.append((key, sourceMeta.value(1))) }
         }
-        meta += extraMeta
-        let findings = try builder.finish(meta: meta)
-        return Summary(records: builder.records, rows: builder.rowCount, findings: findings)
+        let summary = try writer.close(meta: meta, ending: ending ?? (reader.closedCleanly ? .closed : .notClosed)) { db in
+            try copyExtraTables(from: reader, to: db)
+        }
+        // A finalized trace is one self-contained file.
+        if source == destination { for suffix in ["-wal", "-shm"] { unlink(destination + suffix) } }
+        return Summary(records: summary.records, rows: summary.rows, findings: summary.findings)
     }
 
     /// Tables that are not part of the recording form (an import's `strace_*`
