@@ -171,6 +171,7 @@ public final class TraceWriter: TraceRecorder, Sendable {
                 stats.withLock { $0.lastError = "finishing the trace: " + Self.describe(error) }
             }
         }
+        var insertThreadCPUNs: UInt64 = 0
         if !failed, let verdicts = options.finalization {
             // Off the traced loop: every record is written, and the loop is no longer
             // recording into this file.
@@ -178,6 +179,7 @@ public final class TraceWriter: TraceRecorder, Sendable {
             do {
                 let summary = try TraceFinalizer.finalize(source: file.path, destination: file.path, verdicts: verdicts, ending: .closed)
                 let elapsed = MonotonicClock.nowNs() - began
+                insertThreadCPUNs = summary.insertThreadCPUNs
                 stats.withLock {
                     $0.finalizedRecords = summary.records
                     $0.finalizedFindings = summary.findings
@@ -192,8 +194,8 @@ public final class TraceWriter: TraceRecorder, Sendable {
         }
         let cpu = threadCPUNs()
         let written = threadBytesWritten()
-        stats.withLock {  // with close()'s index build and checkpoint
-            $0.writerCPUNs = cpu
+        stats.withLock {  // with close()'s index build and checkpoint, and its inserting thread
+            $0.writerCPUNs = cpu + insertThreadCPUNs
             $0.writerBytesWritten = written
         }
     }

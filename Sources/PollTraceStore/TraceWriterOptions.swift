@@ -97,7 +97,8 @@ public struct TraceWriterStatistics: Sendable, Hashable {
     public var highestSeqWritten: UInt64 = 0
     /// CPU time (user + system) the writer thread has used so far, in ns, read after
     /// each commit: what recording costs beyond the record calls on the traced
-    /// threads. It is CPU the traced program cannot use on a busy machine.
+    /// threads. It is CPU the traced program cannot use on a busy machine. After
+    /// `close()`, with the thread the close started to insert the v7 tables' rows.
     public var writerCPUNs: UInt64 = 0
     /// Bytes the writer thread has handed to the kernel so far (`wchar` of
     /// `/proc/thread-self/io`: the WAL, the checkpoints into the database, any

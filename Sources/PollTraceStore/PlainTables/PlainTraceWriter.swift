@@ -27,6 +27,9 @@ public final class PlainTraceWriter {
         /// CPU time of the thread that inserted the rows, with `close`'s indexes and
         /// commit, in ns: the SQLite side's cost.
         public var writerCPUNs: UInt64
+        /// The inserting thread's part of `writerCPUNs` (the rest ran on the thread
+        /// that called `close`), in ns.
+        public var insertThreadCPUNs: UInt64
     }
 
     public let path: String
@@ -187,8 +190,9 @@ public final class PlainTraceWriter {
             throw TraceStoreError.writeFailed(path: path, detail: "renaming the finished trace into place: \(String(cString: strerror(errno)))")
         }
         for suffix in ["-wal", "-shm", "-journal"] { unlink(path + suffix) }
+        let insertThread = insertCPUNs.take()
         return Summary(records: conversion.records, rows: conversion.rowCount, findings: conversion.findingCount,
-                       writerCPUNs: insertCPUNs.take() + (threadCPUNs() &- cpuBefore))
+                       writerCPUNs: insertThread + (threadCPUNs() &- cpuBefore), insertThreadCPUNs: insertThread)
     }
 
     /// The writer thread: inserts each lot as it comes; after a failure, tells the

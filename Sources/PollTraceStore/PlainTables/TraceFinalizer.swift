@@ -28,6 +28,8 @@ public enum TraceFinalizer {
         public var records: UInt64
         public var rows: Int
         public var findings: UInt64
+        /// CPU time of the thread that inserted the rows (not the calling one), in ns.
+        public var insertThreadCPUNs: UInt64
     }
 
     /// How the trace being finalized ended, for `meta.ended`.
@@ -74,7 +76,8 @@ public enum TraceFinalizer {
         }
         // A finalized trace is one self-contained file.
         if source == destination { for suffix in ["-wal", "-shm"] { unlink(destination + suffix) } }
-        return Summary(records: summary.records, rows: summary.rows, findings: summary.findings)
+        return Summary(records: summary.records, rows: summary.rows, findings: summary.findings,
+                       insertThreadCPUNs: summary.insertThreadCPUNs)
     }
 
     /// Tables that are not part of the recording form (an import's `strace_*`
