@@ -23,7 +23,9 @@ public final class SQLiteConnection {
         var name = path
         if readOnly && immutable {
             flags |= SQLITE_OPEN_URI
-            name = "file:" + Self.uriEscaped(path) + "?immutable=1"
+            // An absolute path gets an empty authority ("file:///x"): "file://tmp/x"
+            // would make "tmp" the host, which SQLite refuses.
+            name = (path.hasPrefix("/") ? "file://" : "file:") + Self.uriEscaped(path) + "?immutable=1"
         }
         let code = sqlite3_open_v2(name, &db, flags, nil)
         guard code == SQLITE_OK, let db else {

@@ -20,7 +20,8 @@ public struct TraceEnd: Hashable, Sendable {
     public var recordsWritten: UInt64?
     /// Records the writer dropped (`drop` mode, or after a write failure).
     public var recordsDropped: UInt64
-    /// The trace's `-wal` file is not beside it (`TraceReader.writeAheadLogMissing`).
+    /// The trace's `-wal` file is not beside it (`TraceReader.writeAheadLogMissing`),
+    /// or was not beside the trace it was finalized from (`meta.wal_missing`).
     public var writeAheadLogMissing = false
 
     /// One sentence for a report.
@@ -30,7 +31,7 @@ public struct TraceEnd: Hashable, Sendable {
         case .closed:
             return "closed by its writer" + dropped
         case .notClosed where writeAheadLogMissing:
-            return "not closed by its writer, and its -wal file is not beside it: every record since the last checkpoint is missing (copy the trace together with its -wal file)" + dropped
+            return "not closed by its writer, and read without its -wal file: every record after the writer's last checkpoint is missing (copy a trace together with its -wal file)" + dropped
         case .notClosed:
             return "not closed by its writer (killed, out of disk, or still recording): records after its last commit (~100 ms) may be missing" + dropped
         case .writeFailed:
@@ -47,6 +48,6 @@ extension TraceReader {
         let written = isPlain ? meta("records") : (closedCleanly ? meta("records_written") : nil)
         return TraceEnd(kind: kind, recordsWritten: written.map { UInt64(max(0, $0)) },
                         recordsDropped: UInt64(max(0, meta("records_dropped") ?? 0)),
-                        writeAheadLogMissing: writeAheadLogMissing)
+                        writeAheadLogMissing: writeAheadLogMissing || meta("wal_missing") == 1)
     }
 }

@@ -171,6 +171,7 @@ public final class TraceWriter: TraceRecorder, Sendable {
                 stats.withLock { $0.lastError = "finishing the trace: " + Self.describe(error) }
             }
         }
+        if failed { file.leaveWALModeAfterFailure() }
         var insertThreadCPUNs: UInt64 = 0
         if !failed, let verdicts = options.finalization {
             // Off the traced loop: every record is written, and the loop is no longer

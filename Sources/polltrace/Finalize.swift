@@ -55,7 +55,7 @@ struct Finalize: ParsableCommand {
             if imported { try StraceLineTable.finishUpgrade(tracePath: output) }
             bar.finish()
             Console.out("\(output): schema version \(TraceMetadata.currentSchemaVersion), \(summary.records) records, \(summary.findings) findings"
-                        + " (\(reader.closedCleanly ? "the trace was closed by its writer" : "the trace was not closed by its writer: records of its last moments may be missing"))\n")
+                        + " (the trace was \(reader.end.sentence))\n")
         } catch let code as ExitCode {
             bar.finish()
             throw code

@@ -49,18 +49,39 @@ final class MissingWriteAheadLogTests: XCTestCase {
         let reader = try TraceReader(path: path)
         XCTAssertTrue(reader.writeAheadLogMissing)
         XCTAssertEqual(try Fixtures.readAll(path), records, "what the main file holds is read")
-        XCTAssertTrue(reader.end.sentence.contains("-wal file is not beside it"), reader.end.sentence)
+        XCTAssertTrue(reader.end.sentence.contains("without its -wal file"), reader.end.sentence)
         XCTAssertEqual(try names(in: dir.path), before, "reading created no file beside the trace")
     }
 
-    /// The immutable open goes through a `file:` URI, in which `?`, `#` and `%`
-    /// mean something: a path holding them must still name the file.
-    func testAPathWithURICharacters_isOpened() throws {
+    /// The immutable open goes through a `file:` URI, in which `?`, `#`, `%` and a
+    /// leading `//` mean something: a path holding them must still name the file,
+    /// and so must a relative one.
+    func testPathsWithURICharacters_relativeAndDoubleSlashed_areOpened() throws {
         let dir = TemporaryDirectory()
         let (path, records) = try walTraceWithoutItsLog(in: dir, name: "a ?b#c%41 é.trace")
         XCTAssertTrue(try TraceReader(path: path).writeAheadLogMissing)
         XCTAssertEqual(try Fixtures.readAll(path), records)
+        XCTAssertEqual(try Fixtures.readAll("/" + path), records, "a path starting with // (say \"$DIR/x\" with DIR=/)")
+        let cwd = FileManager.default.currentDirectoryPath
+        XCTAssertTrue(FileManager.default.changeCurrentDirectoryPath(dir.path))
+        defer { FileManager.default.changeCurrentDirectoryPath(cwd) }
+        XCTAssertEqual(try Fixtures.readAll("a ?b#c%41 é.trace"), records, "a relative path")
         XCTAssertEqual(try names(in: dir.path), ["a ?b#c%41 é.trace"])
+    }
+
+    /// `polltrace finalize` of such a copy keeps what is missing in the v7 trace's
+    /// meta, so its reports say it too.
+    func testFinalizingIt_keepsWhatIsMissing() throws {
+        let dir = TemporaryDirectory()
+        let (path, records) = try walTraceWithoutItsLog(in: dir)
+        let finalized = dir.file("finalized.trace")
+        try TraceFinalizer.finalize(source: path, destination: finalized)
+        let reader = try TraceReader(path: finalized)
+        XCTAssertTrue(reader.isPlain)
+        XCTAssertFalse(reader.writeAheadLogMissing, "the v7 file itself is whole")
+        XCTAssertTrue(reader.end.sentence.contains("without its -wal file"), reader.end.sentence)
+        XCTAssertEqual(try Fixtures.query(finalized, "SELECT value FROM meta WHERE key = 'wal_missing'"), [[.integer(1)]])
+        XCTAssertEqual(try Fixtures.readAll(finalized), records)
     }
 
     func testAClosedTrace_isNotReportedAsMissingItsLog() throws {

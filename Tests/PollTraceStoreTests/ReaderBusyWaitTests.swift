@@ -9,6 +9,15 @@ import Glibc
 /// rotated trace takes the file for its checkpoint and its switch out of WAL
 /// mode) must wait for the lock, not fail with "database is locked".
 final class ReaderBusyWaitTests: XCTestCase {
+    func testAReadersConnection_hasABusyTimeout() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("any.trace")
+        let writer = try TraceWriter(path: path, metadata: Fixtures.metadata(), options: TraceWriterOptions(finalization: TraceFinalizer.Verdicts.none))
+        try writer.close()
+        XCTAssertEqual(try TraceReader(path: path).connection.scalarInt(sql: "PRAGMA busy_timeout"),
+                       Int64(SQLiteConnection.readerBusyTimeoutMs))
+    }
+
     func testAReader_waitsForAWritersLock_andThenReadsEveryRecord() throws {
         let dir = TemporaryDirectory()
         let path = dir.file("locked.trace")
@@ -29,7 +38,7 @@ final class ReaderBusyWaitTests: XCTestCase {
         }
         starting.take()
         // Gives the reader time to reach the lock (without the wait it would fail
-        // there at once); the result does not depend on how long this is.
+        // there at once); if it is slower than this, the test above still holds.
         usleep(300_000)
         try lock.execute(sql: "COMMIT")
         let read = outcome.take()

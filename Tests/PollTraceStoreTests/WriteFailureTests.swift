@@ -31,6 +31,8 @@ final class WriteFailureTests: XCTestCase {
         let back = try Fixtures.readAll(path)
         XCTAssertEqual(back.count, stats.recordsWritten, "every committed record must read back")
         XCTAssertEqual(back.map(\.seq), Array(1...UInt64(back.count)), "the committed prefix, in order, no holes")
+        XCTAssertFalse(try TraceReader(path: path).writeAheadLogMissing,
+                       "the writer left WAL mode after the failure: nothing is in a -wal that a copy could have lost")
     }
 
     func testDirectoryMissing_initThrowsWriteFailed() {

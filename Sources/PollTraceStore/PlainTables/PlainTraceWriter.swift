@@ -91,7 +91,7 @@ public final class PlainTraceWriter {
 
     deinit { abandon() }
 
-    /// Gives the trace up (the import failed): stops the writer thread and leaves
+    /// Gives the trace up (its producer failed): stops the writer thread and leaves
     /// no file. Does nothing after `close`, whose result stands.
     public func abandon() {
         guard summary == nil else { return }

@@ -64,6 +64,7 @@ public enum TraceFinalizer {
             if writer.records & 0xFFFF == 0 { progress?(writer.records) }
         }
         var meta: [(String, SQLiteValue)] = [("converted_from_version", .integer(Int64(metadata.schemaVersion)))] + extraMeta
+        if reader.writeAheadLogMissing { meta.append(("wal_missing", .integer(1))) }
         // What the recording form's own meta says (writer mode, counts), unless set above.
         let known = Set(meta.map(\.0))
         let sourceMeta = try reader.connection.makeStatement(sql: "SELECT key, value FROM meta")
@@ -74,8 +75,6 @@ public enum TraceFinalizer {
         let summary = try writer.close(meta: meta, ending: ending ?? (reader.closedCleanly ? .closed : .notClosed)) { db in
             try copyExtraTables(from: reader, to: db)
         }
-        // A finalized trace is one self-contained file.
-        if source == destination { for suffix in ["-wal", "-shm"] { unlink(destination + suffix) } }
         return Summary(records: summary.records, rows: summary.rows, findings: summary.findings,
                        insertThreadCPUNs: summary.insertThreadCPUNs)
     }

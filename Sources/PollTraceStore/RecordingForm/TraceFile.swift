@@ -164,6 +164,13 @@ final class TraceFile {
         return true
     }
 
+    /// After a failed write: tries to leave WAL mode (SQLite checkpoints the WAL into
+    /// the file first), so that a reader does not take the missing `-wal` for one
+    /// lost in a copy. Where that fails too (the disk is full), the `-wal` stays.
+    func leaveWALModeAfterFailure() {
+        try? connection.execute(sql: "PRAGMA journal_mode = DELETE")
+    }
+
     /// Marks the trace complete, and leaves one self-contained
     /// file: the WAL is checkpointed into it (with a full sync) and removed, so a
     /// read-only reader never needs to create `-wal` or `-shm` files.
