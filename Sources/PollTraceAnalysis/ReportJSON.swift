@@ -71,6 +71,7 @@ public enum ReportJSON {
             ("how", .string(end.kind.rawValue)),
             ("records_written", end.recordsWritten.map { .uint($0) } ?? .null),
             ("records_dropped", .uint(end.recordsDropped)),
+            ("wal_missing", .bool(end.writeAheadLogMissing)),
             ("note", .string(end.sentence)),
         ])
     }

@@ -172,7 +172,7 @@ public final class TraceWriter: TraceRecorder, Sendable {
             }
         }
         if failed { file.leaveWALModeAfterFailure() }
-        var insertThreadCPUNs: UInt64 = 0
+        var insertThread: (cpuNs: UInt64, bytesWritten: UInt64) = (0, 0)
         if !failed, let verdicts = options.finalization {
             // Off the traced loop: every record is written, and the loop is no longer
             // recording into this file.
@@ -180,7 +180,7 @@ public final class TraceWriter: TraceRecorder, Sendable {
             do {
                 let summary = try TraceFinalizer.finalize(source: file.path, destination: file.path, verdicts: verdicts, ending: .closed)
                 let elapsed = MonotonicClock.nowNs() - began
-                insertThreadCPUNs = summary.insertThreadCPUNs
+                insertThread = (summary.insertThreadCPUNs, summary.insertThreadBytesWritten)
                 stats.withLock {
                     $0.finalizedRecords = summary.records
                     $0.finalizedFindings = summary.findings
@@ -196,8 +196,8 @@ public final class TraceWriter: TraceRecorder, Sendable {
         let cpu = threadCPUNs()
         let written = threadBytesWritten()
         stats.withLock {  // with close()'s index build and checkpoint, and its inserting thread
-            $0.writerCPUNs = cpu + insertThreadCPUNs
-            $0.writerBytesWritten = written
+            $0.writerCPUNs = cpu + insertThread.cpuNs
+            $0.writerBytesWritten = written + insertThread.bytesWritten
         }
     }
 

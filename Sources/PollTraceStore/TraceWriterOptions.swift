@@ -105,7 +105,8 @@ public struct TraceWriterStatistics: Sendable, Hashable {
     /// temporary file SQLite makes), read after each commit. Against the file's
     /// size it is the store's write amplification: about 2 (each page once in
     /// the WAL, once in the checkpoint) plus the pages a commit rewrites. 0 where
-    /// the kernel does not report it.
+    /// the kernel does not report it. After `close()`, with the bytes of the
+    /// thread the close started.
     public var writerBytesWritten: UInt64 = 0
     /// Records and findings of the v7 trace `close()` made, and how long that took
     /// (0 until then, or when the trace was left in its recording form).

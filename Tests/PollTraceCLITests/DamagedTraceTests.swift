@@ -41,6 +41,7 @@ final class DamagedTraceTests: XCTestCase {
         let json = try CLI.run(["analyze", "--json", unclosedPath])
         let ended = try XCTUnwrap((CLI.json(json.stdout) as? [String: Any])?["ended"] as? [String: Any])
         XCTAssertEqual(ended["how"] as? String, "not_closed")
+        XCTAssertEqual(ended["wal_missing"] as? Bool, false, "its -wal is beside it")
     }
 
     func testALaterTraceWithoutItsFDTable_isCorrupted_notAnOlderLayout() throws {

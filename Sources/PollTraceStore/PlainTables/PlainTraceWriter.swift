@@ -30,6 +30,9 @@ public final class PlainTraceWriter {
         /// The inserting thread's part of `writerCPUNs` (the rest ran on the thread
         /// that called `close`), in ns.
         public var insertThreadCPUNs: UInt64
+        /// Bytes the inserting thread handed to the kernel (pages SQLite wrote out
+        /// while inserting, when they outgrew its cache).
+        public var insertThreadBytesWritten: UInt64
     }
 
     public let path: String
@@ -43,8 +46,8 @@ public final class PlainTraceWriter {
     private let handOver = RowHandOver()
     private let file: PlainTableFile
     private let thread: NamedThread
-    /// The inserting thread's CPU time when it ended, in ns.
-    private let insertCPUNs = Handoff<UInt64>()
+    /// The inserting thread's CPU time (ns) and bytes written when it ended.
+    private let insertThreadCost = Handoff<(cpuNs: UInt64, bytesWritten: UInt64)>()
     private var summary: Result<Summary, any Error>?
     /// The first append that failed: the trace is then incomplete, so `close`
     /// throws it and leaves no file.
@@ -79,9 +82,9 @@ public final class PlainTraceWriter {
         // The file is used by the writer thread until it ends, then by `close`.
         let box = UncheckedBox(file)
         do {
-            thread = try NamedThread(name: "trace-inserts") { [handOver, insertCPUNs] in
+            thread = try NamedThread(name: "trace-inserts") { [handOver, insertThreadCost] in
                 Self.insertLots(into: box.value, from: handOver)
-                insertCPUNs.put(threadCPUNs())
+                insertThreadCost.put((threadCPUNs(), threadBytesWritten()))
             }
         } catch {
             Self.remove(temporary)
@@ -190,9 +193,10 @@ public final class PlainTraceWriter {
             throw TraceStoreError.writeFailed(path: path, detail: "renaming the finished trace into place: \(String(cString: strerror(errno)))")
         }
         for suffix in ["-wal", "-shm", "-journal"] { unlink(path + suffix) }
-        let insertThread = insertCPUNs.take()
+        let insertThread = insertThreadCost.take()
         return Summary(records: conversion.records, rows: conversion.rowCount, findings: conversion.findingCount,
-                       writerCPUNs: insertThread + (threadCPUNs() &- cpuBefore), insertThreadCPUNs: insertThread)
+                       writerCPUNs: insertThread.cpuNs + (threadCPUNs() &- cpuBefore), insertThreadCPUNs: insertThread.cpuNs,
+                       insertThreadBytesWritten: insertThread.bytesWritten)
     }
 
     /// The writer thread: inserts each lot as it comes; after a failure, tells the

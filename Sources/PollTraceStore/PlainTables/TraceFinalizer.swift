@@ -30,6 +30,8 @@ public enum TraceFinalizer {
         public var findings: UInt64
         /// CPU time of the thread that inserted the rows (not the calling one), in ns.
         public var insertThreadCPUNs: UInt64
+        /// Bytes that thread handed to the kernel.
+        public var insertThreadBytesWritten: UInt64
     }
 
     /// How the trace being finalized ended, for `meta.ended`.
@@ -76,7 +78,7 @@ public enum TraceFinalizer {
             try copyExtraTables(from: reader, to: db)
         }
         return Summary(records: summary.records, rows: summary.rows, findings: summary.findings,
-                       insertThreadCPUNs: summary.insertThreadCPUNs)
+                       insertThreadCPUNs: summary.insertThreadCPUNs, insertThreadBytesWritten: summary.insertThreadBytesWritten)
     }
 
     /// Tables that are not part of the recording form (an import's `strace_*`
