@@ -6,8 +6,8 @@ import Glibc
 /// The SQLite side of making a v7 trace: the file, its tables, one `PlainInsert` per
 /// table, and at `finish` the meta, the derived columns, the views and the indexes,
 /// all in one transaction with no journal. Until `finish` has returned the file is
-/// not a trace: callers build it under a temporary name and rename it into place
-/// (`TraceFinalizer`, `PlainTraceWriter`).
+/// not a trace: `PlainTraceWriter` builds it under a temporary name and renames it
+/// into place.
 final class PlainTableFile {
     let connection: SQLiteConnection
     private let start: UInt64
@@ -46,8 +46,8 @@ final class PlainTableFile {
     }
 
     /// Writes `meta`, the derived columns and views, then whatever `addingTables`
-    /// adds (an import's own tables, in the same transaction), the indexes; commits,
-    /// and makes the file durable.
+    /// adds (an import's own tables, or those the finalizer copies from its source,
+    /// in the same transaction), the indexes; commits, and makes the file durable.
     func finish(meta: [(String, SQLiteValue)], addingTables: ((SQLiteConnection) throws -> Void)? = nil) throws {
         let insertMeta = try connection.makeStatement(sql: "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", parameters: 2)
         for (key, value) in meta {
