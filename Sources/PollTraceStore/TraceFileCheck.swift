@@ -5,7 +5,7 @@ import Glibc
 /// Looks at a file before SQLite does, so that the common ways of pointing at the
 /// wrong file get their own clear error instead of SQLite's generic one: missing,
 /// empty, not SQLite, or shorter than its own header says (truncated).
-enum TraceFileCheck {
+public enum TraceFileCheck {
     static let sqliteMagic: [UInt8] = Array("SQLite format 3\0".utf8)
 
     /// Throws for a file that cannot be a trace; returns whether it is in WAL mode.
@@ -58,10 +58,14 @@ enum TraceFileCheck {
         return false
     }
 
+    /// Whether `path` is an SQLite file in WAL mode (its writer never closed it);
+    /// false for anything that cannot be a trace.
+    public static func isInWALMode(path: String) -> Bool { (try? check(path: path)) ?? false }
+
     /// A trace in WAL mode whose `-wal` file is absent or empty: copied without
     /// it, or left by a writer killed after a checkpoint. What it holds is the main
     /// file's content, up to the last checkpoint.
-    static func writeAheadLogIsMissing(path: String) -> Bool {
+    public static func writeAheadLogIsMissing(path: String) -> Bool {
         var info = stat()
         return stat(path + "-wal", &info) != 0 || info.st_size == 0
     }

@@ -11,21 +11,8 @@ final class FullDiskTests: XCTestCase {
     /// A real full disk: a 3 MiB tmpfs (tests run as root; skipped where mount is refused).
     func testTraceLeftByAFullDisk_readsItsCommittedPrefix() throws {
         let dir = TemporaryDirectory()
-        let mountPoint = dir.file("small-disk")
-        try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
-        let mounted = Process()
-        mounted.executableURL = URL(fileURLWithPath: "/bin/mount")
-        mounted.arguments = ["-t", "tmpfs", "-o", "size=3m", "tmpfs", mountPoint]
-        try mounted.run()
-        mounted.waitUntilExit()
-        try XCTSkipUnless(mounted.terminationStatus == 0, "mounting a tmpfs was refused (not root?): the full-disk test needs one")
-        defer {
-            let unmount = Process()
-            unmount.executableURL = URL(fileURLWithPath: "/bin/umount")
-            unmount.arguments = [mountPoint]
-            try? unmount.run()
-            unmount.waitUntilExit()
-        }
+        let mountPoint = try Fixtures.smallDisk(in: dir, megabytes: 3)
+        defer { Fixtures.unmount(mountPoint) }
         let path = mountPoint + "/full.trace"
         let sequence = SequenceCounter()
         let writer = try TraceWriter(path: path, metadata: Fixtures.metadata(),

@@ -148,12 +148,8 @@ final class PlainTraceWriterTests: XCTestCase {
     /// hears of it on a later append, `close` throws too, and nothing is left.
     func testAFullDisk_stopsTheAppends_andLeavesNoFile() throws {
         let dir = TemporaryDirectory()
-        let mountPoint = dir.file("small-disk")
-        try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
-        guard Fixtures.run("/bin/mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", mountPoint]) == 0 else {
-            throw XCTSkip("mounting a tmpfs was refused (not root?): the full-disk test needs one")
-        }
-        defer { _ = Fixtures.run("/bin/umount", [mountPoint]) }
+        let mountPoint = try Fixtures.smallDisk(in: dir, megabytes: 1)
+        defer { Fixtures.unmount(mountPoint) }
         let path = mountPoint + "/full.trace"
         let writer = try PlainTraceWriter(path: path, metadata: Fixtures.metadata(), verdicts: .none, rowsPerLot: 512)
         var appendFailure: (any Error)?

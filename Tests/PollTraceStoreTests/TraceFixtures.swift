@@ -1,5 +1,6 @@
 import Foundation
 import PollTraceCore
+import XCTest
 @testable import PollTraceStore
 
 /// A fresh directory per test, removed afterwards.
@@ -24,6 +25,20 @@ enum Fixtures {
         process.waitUntilExit()
         return process.terminationStatus
     }
+
+    /// Mounts a tmpfs of `megabytes` at `dir/small-disk` (a real full disk for the
+    /// tests; they run as root) and returns its path; the caller unmounts it with
+    /// `unmount`. Skips the test where mounting is refused.
+    static func smallDisk(in dir: TemporaryDirectory, megabytes: Int) throws -> String {
+        let mountPoint = dir.file("small-disk")
+        try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
+        guard run("/bin/mount", ["-t", "tmpfs", "-o", "size=\(megabytes)m", "tmpfs", mountPoint]) == 0 else {
+            throw XCTSkip("mounting a tmpfs was refused (not root?): the full-disk test needs one")
+        }
+        return mountPoint
+    }
+
+    static func unmount(_ mountPoint: String) { _ = run("/bin/umount", [mountPoint]) }
 
     static let start: UInt64 = 5_000_000_000
 
