@@ -217,6 +217,24 @@ final class ExampleQueryTests: XCTestCase {
         }
     }
 
+    /// The "Indexes" table of docs/schema.md names exactly the indexes a trace has.
+    func testTheDocsIndexTableNamesEveryIndex() throws {
+        let docs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("docs/schema.md")
+        let text = try String(contentsOf: docs, encoding: .utf8)
+        let section = try XCTUnwrap(text.components(separatedBy: "\n## Indexes\n").last?.components(separatedBy: "\n## ").first)
+        var documented: [String] = []
+        for line in section.split(separator: "\n") where line.hasPrefix("| `") {
+            let nameCell = line.split(separator: "|")[0]
+            documented += nameCell.split(separator: "`").enumerated().filter { $0.offset % 2 == 1 }.map { String($0.element) }
+        }
+        let actual = try rows("SELECT name FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL ORDER BY name").map { row -> String in
+            guard case .text(let name) = row[0] else { return "" }
+            return name
+        }
+        XCTAssertEqual(documented.sorted(), actual, "docs/schema.md's index table against the trace's indexes")
+    }
+
     func testEveryViewRuns() throws {
         for view in ["poller_info", "timeline", "fd_opens", "fd_closes", "modifications", "unregistrations", "registrations",
                      "batches", "batch_events", "dispatches", "handler_time", "gaps", "failed_calls", "syscalls", "findings"] {
