@@ -154,6 +154,15 @@ public final class SQLiteStatement {
     @inline(__always)
     public func isNull(_ index: Int32) -> Bool { sqlite3_column_type(handle, index) == SQLITE_NULL }
 
+    /// The column's bytes, copied ([] for NULL or an empty blob).
+    func blob(_ index: Int32) -> [UInt8] {
+        // _blob first, then _bytes: the documented order.
+        let bytes = sqlite3_column_blob(handle, index)
+        let count = Int(sqlite3_column_bytes(handle, index))
+        guard count > 0, let bytes else { return [] }
+        return Array(UnsafeRawBufferPointer(start: bytes, count: count))
+    }
+
     @inline(__always)
     func isText(_ index: Int32) -> Bool { sqlite3_column_type(handle, index) == SQLITE_TEXT }
 
@@ -173,9 +182,7 @@ public final class SQLiteStatement {
         case SQLITE_FLOAT: return .real(sqlite3_column_double(handle, index))
         case SQLITE_TEXT: return .text(text(index))
         default:
-            let count = Int(sqlite3_column_bytes(handle, index))
-            guard count > 0, let bytes = sqlite3_column_blob(handle, index) else { return .blob([]) }
-            return .blob(Array(UnsafeRawBufferPointer(start: bytes, count: count)))
+            return .blob(blob(index))
         }
     }
 

@@ -19,6 +19,10 @@ public final class TraceReader {
     public let closedCleanly: Bool
     /// False for traces from before the fd kinds moved to their own table.
     let hasFDRecords: Bool
+    /// True for a recording form that keeps its records in chunks (`record_chunks`),
+    /// as recordings do today; false for the row layout of earlier recordings and of
+    /// versions 1 to 6.
+    let hasRecordChunks: Bool
     /// True for a v7 trace (plain tables); false for the compact form: a trace still
     /// being recorded, one whose writer never closed it, or a file of versions 1 to 6.
     public let isPlain: Bool
@@ -39,7 +43,7 @@ public final class TraceReader {
         }
         do {
             let loaded = try Self.loadMetadata(connection, path: path)
-            (metadata, closedCleanly, isPlain) = (loaded.metadata, loaded.closed, loaded.plain)
+            (metadata, closedCleanly, isPlain, hasRecordChunks) = (loaded.metadata, loaded.closed, loaded.plain, loaded.chunks)
             ending = loaded.ending ?? (closedCleanly ? TraceFinalizer.Ending.closed.rawValue : TraceFinalizer.Ending.notClosed.rawValue)
             hasFDRecords = try connection.scalarInt(sql: "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'fd_records'") == 1
         } catch let error as SQLiteError {
@@ -52,6 +56,10 @@ public final class TraceReader {
         do {
             if isPlain {
                 return TraceRecordCursor(source: .plain(try PlainRecordCursor(connection: connection, path: path,
+                                                                               start: metadata.startMonotonicNs)))
+            }
+            if hasRecordChunks {
+                return TraceRecordCursor(source: .chunks(try ChunkRecordCursor(connection: connection, path: path,
                                                                                start: metadata.startMonotonicNs)))
             }
             return TraceRecordCursor(source: .compact(try CursorState(connection: connection, path: path, start: metadata.startMonotonicNs,
@@ -81,6 +89,7 @@ public final class TraceReader {
     public func recordCount() throws -> Int {
         do {
             if isPlain { return Int(try connection.scalarInt(sql: "SELECT count(*) FROM timeline") ?? 0) }
+            if hasRecordChunks { return Int(try connection.scalarInt(sql: "SELECT coalesce(sum(record_count), 0) FROM record_chunks") ?? 0) }
             let rows = try tableRowCount()
             let events = try connection.scalarInt(sql: "SELECT count(*) FROM batch_event_rows") ?? 0
             return rows - Int(events) + (try packedRecordCount())
@@ -93,7 +102,7 @@ public final class TraceReader {
     public static let everyRecordSeqSQL = PlainSchema.everyRecordSeq
 
     /// Rows in the trace's tables: records, fd records, syscalls and (v1/v2) batch
-    /// events. The unit the store's benchmark counts.
+    /// events; record chunks in a chunked recording. The unit the store's benchmark counts.
     public func rowCount() throws -> Int {
         do {
             return try tableRowCount()
@@ -106,6 +115,7 @@ public final class TraceReader {
         if isPlain {
             return Int(try connection.scalarInt(sql: "SELECT (SELECT count(*) FROM timeline) + (SELECT count(*) FROM batch_events)") ?? 0)
         }
+        if hasRecordChunks { return Int(try connection.scalarInt(sql: "SELECT count(*) FROM record_chunks") ?? 0) }
         let records = try connection.scalarInt(sql: hasFDRecords
             ? "SELECT (SELECT count(*) FROM records) + (SELECT count(*) FROM fd_records)" : "SELECT count(*) FROM records") ?? 0
         let syscalls = try connection.scalarInt(sql: "SELECT count(*) FROM syscall_rows") ?? 0
@@ -149,9 +159,10 @@ public final class TraceReader {
     /// `fd_records` is not required: traces written before it existed (by this
     /// repository's first store, same version) keep the fd kinds in `records`.
     private static let requiredTables = ["meta", "pollers", "strings", "records", "batch_event_rows", "syscall_rows"]
+    private static let chunkedRequiredTables = ["meta", "pollers", "strings", "record_chunks"]
 
     private static func loadMetadata(_ db: SQLiteConnection, path: String) throws
-        -> (metadata: TraceMetadata, closed: Bool, plain: Bool, ending: String?) {
+        -> (metadata: TraceMetadata, closed: Bool, plain: Bool, chunks: Bool, ending: String?) {
         let applicationID = try db.scalarInt(sql: "PRAGMA application_id") ?? 0
         let userVersion = Int(try db.scalarInt(sql: "PRAGMA user_version") ?? 0)
         var tables: Set<String> = []
@@ -198,7 +209,9 @@ public final class TraceReader {
         // Files of versions 1 and 2 may keep the fd kinds in `records`; a later file
         // without `fd_records` has lost it, and reading it as the old layout would
         // silently miss every fd record.
-        let needed = plain ? PlainSchema.requiredTables : requiredTables + (version >= 3 ? ["fd_records"] : [])
+        let chunks = !plain && tables.contains("record_chunks")
+        let needed = plain ? PlainSchema.requiredTables : chunks ? chunkedRequiredTables
+            : requiredTables + (version >= 3 ? ["fd_records"] : [])
         for table in needed where !tables.contains(table) {
             throw TraceStoreError.corrupted(path: path, detail: "the \(table) table is missing")
         }
@@ -225,6 +238,6 @@ public final class TraceReader {
         if case .integer(1)? = meta["closed_cleanly"] { closed = true } else { closed = false }
         var ending: String?
         if case .text(let value)? = meta["ended"] { ending = value }
-        return (metadata, closed, plain, ending)
+        return (metadata, closed, plain, chunks, ending)
     }
 }

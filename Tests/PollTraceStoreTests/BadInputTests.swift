@@ -32,7 +32,7 @@ final class BadInputTests: XCTestCase {
         let dir = TemporaryDirectory()
         for (what, damage) in damages {
             let path = dir.file("damaged-\(what.replacingOccurrences(of: " ", with: "-")).trace")
-            try Fixtures.write(records, to: path, options: Self.recordingForm)
+            try Fixtures.writeRowLayout(records, to: path)
             XCTAssertEqual(try SQLiteConnection(path: path, readOnly: true).scalarInt(sql: layout.sql), 1, layout.why,
                            file: file, line: line)
             try sqlite(path, damage)
@@ -168,8 +168,9 @@ final class BadInputTests: XCTestCase {
         }
     }
 
-    /// The damage below is to the compact recording form, which a trace keeps when
-    /// its writer never closed it.
+    /// The damage below is to the recording form, which a trace keeps when its writer
+    /// never closed it: its row layout (recordings of builds before record chunks,
+    /// `Fixtures.writeRowLayout`), then its record chunks.
     static let recordingForm = TraceWriterOptions(finalization: nil)
 
     func testBatchWhosePackedEventsAreDamaged_isCorrupted() throws {
@@ -232,7 +233,7 @@ final class BadInputTests: XCTestCase {
                                    data: 7, handlerLabel: "")),
         ]
         let good = dir.file("good.trace")
-        try Fixtures.write(records, to: good, options: Self.recordingForm)
+        try Fixtures.writeRowLayout(records, to: good)
         XCTAssertEqual(try Fixtures.readAll(good), records, "the open should come back before the call between")
         XCTAssertEqual(try SQLiteConnection(path: good, readOnly: true).scalarInt(sql: "SELECT h FROM fd_records WHERE seq = 3"), 2,
                        "the open should be packed into the registration's row, 2 back")
@@ -242,6 +243,40 @@ final class BadInputTests: XCTestCase {
                                         }, naming: "record 3")
     }
 
+    /// A recording's record chunks, damaged in each way a chunk can be: every one is
+    /// `corrupted`, naming the chunk or the record, never read as other records.
+    func testDamagedRecordChunks_areCorrupted() throws {
+        let records = Fixtures.everyKind(sequence: SequenceCounter())
+        let dir = TemporaryDirectory()
+        let good = dir.file("good.trace")
+        try Fixtures.write(records, to: good, options: Self.recordingForm)
+        XCTAssertEqual(try Fixtures.readAll(good), records, "the undamaged recording reads back")
+        XCTAssertEqual(try SQLiteConnection(path: good, readOnly: true).scalarInt(sql: "SELECT count(*) FROM record_chunks"), 1,
+                       "the fixture's records should be one chunk")
+        let damages: [(what: String, sql: String, naming: String)] = [
+            ("cut short", "UPDATE record_chunks SET bytes = substr(bytes, 1, length(bytes) - 1)", "ends inside a record"),
+            ("an unknown kind", "UPDATE record_chunks SET bytes = X'0B' || substr(bytes, 2)", "unknown record kind 11"),
+            ("a count that disagrees", "UPDATE record_chunks SET record_count = record_count + 1", "not \(records.count + 1)"),
+            ("a first seq that disagrees", "UPDATE record_chunks SET first_seq = first_seq + 100", "ends at record"),
+            ("a last seq that disagrees", "UPDATE record_chunks SET last_seq = last_seq - 1", "ends at record"),
+            ("an empty chunk", "UPDATE record_chunks SET bytes = X''", "is empty"),
+            ("a missing string", "DELETE FROM strings", "missing from the strings table"),
+            ("a number past 64 bits", "UPDATE record_chunks SET bytes = X'01FFFFFFFFFFFFFFFFFFFF01'", "longer than 64 bits"),
+        ]
+        for (what, damage, subject) in damages {
+            let path = dir.file("damaged-\(what.replacingOccurrences(of: " ", with: "-")).trace")
+            try FileManager.default.copyItem(atPath: good, toPath: path)
+            try sqlite(path, damage)
+            do {
+                _ = try Fixtures.readAll(path)
+                XCTFail("\(what): a damaged chunk must not read")
+            } catch let error as TraceStoreError {
+                guard case .corrupted(_, let detail) = error else { return XCTFail("\(what): \(error) is not corrupted") }
+                XCTAssertTrue(detail.contains(subject), "\(what): '\(detail)' should name \(subject)")
+            }
+        }
+    }
+
     func testReader_neverChangesTheFile() throws {
         let dir = TemporaryDirectory()
         let path = dir.file("ro.trace")
@@ -249,7 +284,7 @@ final class BadInputTests: XCTestCase {
         let before = try Data(contentsOf: URL(fileURLWithPath: path))
         let reader = try TraceReader(path: path)
         XCTAssertEqual(try Fixtures.readAll(path).count, 100)
-        XCTAssertThrowsError(try reader.connection.execute(sql: "DELETE FROM records"), "a reader's connection must be read-only")
+        XCTAssertThrowsError(try reader.connection.execute(sql: "DELETE FROM fd_closes"), "a reader's connection must be read-only")
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path)), before, "reading must not change a byte")
         XCTAssertFalse(FileManager.default.fileExists(atPath: path + "-wal"), "reading a closed trace must not create a WAL")
     }

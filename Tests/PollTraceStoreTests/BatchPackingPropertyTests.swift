@@ -12,7 +12,7 @@ import PollTraceCore
 final class BatchPackingPropertyTests: XCTestCase {
     private static let pollers: [PollerID] = [1, 2, 3, 70]
 
-    func schedule(_ random: inout SplitMix64) -> [TraceRecord] {
+    static func schedule(_ random: inout SplitMix64) -> [TraceRecord] {
         var records: [TraceRecord] = []
         var seq: SequenceNumber = 0
         var time = Fixtures.start
@@ -142,9 +142,9 @@ final class BatchPackingPropertyTests: XCTestCase {
         var findingKinds: Set<String> = []
         for seed: UInt64 in 1...40 {
             var random = SplitMix64(seed: seed)
-            let records = schedule(&random)
+            let records = Self.schedule(&random)
             let path = dir.file("packing-\(seed).trace")
-            let file = try TraceFile(path: path, metadata: metadata, options: TraceWriterOptions())
+            let file = try RowLayoutFile(path: path, metadata: metadata, options: TraceWriterOptions())
             for var chunk in commits(records, &random) where !chunk.isEmpty { _ = try file.write(&chunk, pollers: []) }
             try file.finish(statistics: TraceWriterStatistics())
             packedSomewhere += Int(try Fixtures.query(path, "SELECT coalesce(sum(f), 0) FROM records WHERE tag & 15 = 6")[0][0].integerValue ?? 0)
@@ -293,7 +293,7 @@ final class BatchPackingPropertyTests: XCTestCase {
         var rowsCompared = 0
         for seed: UInt64 in 1...25 {
             var random = SplitMix64(seed: seed)
-            let records = schedule(&random)
+            let records = Self.schedule(&random)
             let verdicts: TraceFinalizer.Verdicts = seed % 2 == 0 ? .replay : .none
             let finalized = dir.file("finalized-\(seed).trace"), direct = dir.file("direct-\(seed).trace")
             let recorder = try TraceWriter(path: finalized, metadata: metadata,

@@ -112,6 +112,17 @@ enum Fixtures {
         return writer.statistics
     }
 
+    /// Writes `records` in the recording form's row layout (`RowLayoutFile`), one
+    /// commit, and marks it closed as that layout's writer did.
+    static func writeRowLayout(_ records: [TraceRecord], to path: String, metadata: TraceMetadata = metadata()) throws {
+        let file = try RowLayoutFile(path: path, metadata: metadata, options: TraceWriterOptions())
+        var chunk = records
+        _ = try file.write(&chunk, pollers: [])
+        var statistics = TraceWriterStatistics()
+        statistics.recordsWritten = records.count
+        try file.finish(statistics: statistics)
+    }
+
     /// Every row `sql` returns from the trace at `path`, opened read-only.
     static func query(_ path: String, _ sql: String) throws -> [[SQLiteValue]] {
         let reader = try TraceReader(path: path)

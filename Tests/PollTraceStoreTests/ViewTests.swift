@@ -36,7 +36,7 @@ final class ViewTests: XCTestCase {
     func testDispatchForALateBatch_readsBackExactly() throws {
         let dir = TemporaryDirectory()
         let path = dir.file("late.trace")
-        let file = try TraceFile(path: path, metadata: Fixtures.metadata(), options: TraceWriterOptions())
+        let file = try RowLayoutFile(path: path, metadata: Fixtures.metadata(), options: TraceWriterOptions())
         func batch(_ seq: SequenceNumber, reg: UInt32) -> TraceRecord {
             .batch(BatchHarvested(seq: seq, timeNs: Fixtures.start + seq * 1000, poller: 1, batchNumber: seq, timeoutMs: 1, waitedNs: 1,
                                   events: [HarvestedEvent(fd: 9, mask: .readable, data: EpollData.pack(registrationID: reg, fd: 9))]))

@@ -84,7 +84,7 @@ public enum TraceFinalizer {
     /// Tables that are not part of the recording form (an import's `strace_*`
     /// tables) are copied as they are; views over them are for their owner to make.
     private static func copyExtraTables(from reader: TraceReader, to db: SQLiteConnection) throws {
-        let compact = Set(["strings", "records", "fd_records", "batch_event_rows", "syscall_rows", "syscall_names"]
+        let compact = Set(["strings", "records", "fd_records", "batch_event_rows", "syscall_rows", "syscall_names", "record_chunks"]
                           + PlainSchema.requiredTables)
         let list = try reader.connection.makeStatement(sql: "SELECT name, sql FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
         var tables: [(String, String)] = []

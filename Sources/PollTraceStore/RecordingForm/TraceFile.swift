@@ -7,24 +7,26 @@ import Glibc
 /// The writing side of one trace file, used only by the writer's background
 /// thread (after `create` ran on the caller's): creates the schema, commits one
 /// chunk of records per transaction, marks the file complete at the end.
+///
+/// Each commit's records are stored as bytes (`RecordChunkEncoder`), a
+/// `record_chunks` row per `chunkBytes` or less: an append of a few varints per
+/// record instead of a SQLite row, which is what the writer thread, sharing the
+/// traced loop's cores, spends its time on.
 final class TraceFile {
     let path: String
     let connection: SQLiteConnection
-    private var records: MultiRowInsert<RecordRow>
-    private var batchRows: MultiRowInsert<BatchRow>
-    private var fdRecords: MultiRowInsert<FDRow>
-    private var syscalls: MultiRowInsert<SyscallRow>
+    private var encoder: RecordChunkEncoder
+    private let insertChunk: SQLiteStatement
     private let insertString: SQLiteStatement
     private let insertPoller: SQLiteStatement
     private let begin: SQLiteStatement
     private let commit: SQLiteStatement
     /// Interned strings (handler labels, syscall names) already in `strings`.
     private var stringIDs: [String: Int64] = [:]
-    /// How records become rows; kept across commits (a dispatch may be stored
-    /// relative to a batch of an earlier commit).
-    private var packing: RowPacking
 
-    static let rowsPerStatement = 32
+    /// A chunk row is closed at this size: a reader holds one chunk's bytes (or a
+    /// few, where commits interleave) in memory at a time. Tests make it small.
+    var chunkBytes = 256 << 10
     /// SQLite's page cache while the rows are appended, in KiB. Appending in seq
     /// order touches only the right edge of each B-tree, a few pages, so a bigger
     /// cache only keeps pages that are never read again: with 16 MiB the writer
@@ -35,7 +37,7 @@ final class TraceFile {
     /// Creates the file and its schema and writes the metadata, durably.
     init(path: String, metadata: TraceMetadata, options: TraceWriterOptions) throws {
         self.path = path
-        packing = RowPacking(start: metadata.startMonotonicNs)
+        encoder = RecordChunkEncoder(start: metadata.startMonotonicNs)
         var info = stat()
         if stat(path, &info) == 0 && info.st_size > 0 {
             guard options.overwrite else {
@@ -62,7 +64,7 @@ final class TraceFile {
                 try connection.execute(sql: "PRAGMA max_page_count = \(max(1, limit / CompactSchema.pageSize))")
             }
             try connection.execute(sql: "BEGIN")
-            try connection.execute(sql: CompactSchema.createTables)
+            try connection.execute(sql: CompactSchema.createRecordingTables)
             let meta = try connection.makeStatement(sql: "INSERT INTO meta(key, value) VALUES (?, ?)")
             let values: [(String, SQLiteValue)] = [
                 ("format", .text(PlainSchema.formatName)),
@@ -78,10 +80,8 @@ final class TraceFile {
                 meta.bind(.text(key), at: 1); meta.bind(value, at: 2)
                 try meta.run(); meta.reset()
             }
-            records = try MultiRowInsert(connection: connection, table: "records", columns: RecordRow.columns, rowsPerStatement: Self.rowsPerStatement)
-            batchRows = try MultiRowInsert(connection: connection, table: "records", columns: BatchRow.columns, rowsPerStatement: Self.rowsPerStatement)
-            fdRecords = try MultiRowInsert(connection: connection, table: "fd_records", columns: FDRow.columns, rowsPerStatement: Self.rowsPerStatement)
-            syscalls = try MultiRowInsert(connection: connection, table: "syscall_rows", columns: SyscallRow.columns, rowsPerStatement: Self.rowsPerStatement)
+            insertChunk = try connection.makeStatement(
+                sql: "INSERT INTO record_chunks(first_seq, last_seq, record_count, bytes) VALUES (?, ?, ?, ?)", parameters: 4)
             insertString = try connection.makeStatement(sql: "INSERT INTO strings(id, text) VALUES (?, ?)")
             insertPoller = try connection.makeStatement(sql: "INSERT OR REPLACE INTO pollers(poller, backend, policy, epoll_fd, label) VALUES (?, ?, ?, ?, ?)")
             begin = try connection.makeStatement(sql: "BEGIN")
@@ -111,47 +111,54 @@ final class TraceFile {
     }
 
     /// Commits `chunk` and `pollers` in one transaction, and leaves `chunk` in seq
-    /// order. Returns the rows written and how many of the records were gaps. On
-    /// failure the transaction is rolled back: the file keeps every earlier chunk.
+    /// order. Returns the chunk rows written and how many of the records were gaps.
+    /// On failure the transaction is rolled back: the file keeps every earlier chunk.
     func write(_ chunk: inout [TraceRecord], pollers: [PollerInfo]) throws -> (rows: Int, gaps: Int) {
-        // In seq order, rows append to the end of the B-tree and pages fill up. A
-        // chunk from `RecordBuffer` is one sorted run per poller
+        // A chunk from `RecordBuffer` is one sorted run per poller
         // (`NearlySortedRecords`), which Swift's sort (a merge of runs) joins in
         // one pass per run.
         if !isSorted(chunk) { chunk.sort { $0.seq < $1.seq } }
         let savedStrings = stringIDs
-        let savedPacking = packing
         var rows = 0
-        let gapsBefore = packing.gaps
+        var gaps = 0
         do {
             defer { begin.reset() }
             try begin.run()
         }
         do {
             for poller in pollers { try write(poller) }
-            try packing.rows(for: chunk, stringID: intern) { row in
-                switch row {
-                case .record(let r): try records.add(r)
-                case .batch(let r): try batchRows.add(r)
-                case .fd(let r): try fdRecords.add(r)
-                case .syscall(let r): try syscalls.add(r)
+            encoder.reset()
+            for record in chunk {
+                if case .gap = record { gaps += 1 }
+                try encoder.append(record, stringID: intern)
+                if encoder.bytes.count >= chunkBytes {
+                    try writeEncodedChunk()
+                    rows += 1
                 }
+            }
+            if encoder.count > 0 {
+                try writeEncodedChunk()
                 rows += 1
             }
-            try records.finish()
-            try batchRows.finish()
-            try fdRecords.finish()
-            try syscalls.finish()
             defer { commit.reset() }
             try commit.run()
-            return (rows, packing.gaps - gapsBefore)
+            return (rows, gaps)
         } catch {
-            records.discard(); batchRows.discard(); fdRecords.discard(); syscalls.discard()
+            encoder.reset()
             try? connection.execute(sql: "ROLLBACK")
             stringIDs = savedStrings
-            packing = savedPacking
             throw error
         }
+    }
+
+    private func writeEncodedChunk() throws {
+        insertChunk.bind(Int64(bitPattern: encoder.firstSeq), at: 1)
+        insertChunk.bind(Int64(bitPattern: encoder.lastSeq), at: 2)
+        insertChunk.bind(Int64(encoder.count), at: 3)
+        insertChunk.bind(.blob(encoder.bytes), at: 4)
+        defer { insertChunk.reset() }
+        try insertChunk.run()
+        encoder.reset()
     }
 
     private func isSorted(_ chunk: [TraceRecord]) -> Bool {
@@ -185,9 +192,6 @@ final class TraceFile {
             ("records_written", Int64(statistics.recordsWritten)),
             ("records_dropped", Int64(statistics.recordsDropped)),
             ("gaps_recorded", Int64(statistics.gapsRecorded)),
-            ("packed_dispatches", Int64(packing.packedDispatches)),
-            ("packed_fd_records", Int64(packing.packedFDRecords)),
-            ("packed_syscalls", Int64(packing.packedSyscalls)),
         ]
         for (key, value) in values {
             meta.bind(.text(key), at: 1); meta.bind(value, at: 2)

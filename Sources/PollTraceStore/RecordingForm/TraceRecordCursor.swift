@@ -13,7 +13,9 @@ public struct TraceRecordCursor {
     enum Source {
         /// A v7 trace: its plain tables.
         case plain(PlainRecordCursor)
-        /// The recording form, or a file of schema versions 1 to 6.
+        /// A recording: its record chunks.
+        case chunks(ChunkRecordCursor)
+        /// The row layout of earlier recordings and of files of schema versions 1 to 6.
         case compact(CursorState)
     }
     let source: Source
@@ -23,6 +25,7 @@ public struct TraceRecordCursor {
     public mutating func next() throws -> TraceRecord? {
         switch source {
         case .plain(let cursor): try cursor.next()
+        case .chunks(let cursor): try cursor.next()
         case .compact(let state): try state.next()
         }
     }
