@@ -55,10 +55,14 @@ final class DamagedTraceTests: XCTestCase {
     }
 
     func testOutOfRangeValues_areCorrupted_inBothForms() throws {
-        // The recording form: a poller id of 2^36 in a row's tag.
+        // The recording form: its first chunk made one fd open whose poller id is 2^42
+        // (kind 1, seq and time distances 0, the poller as a 7-byte varint, fd -1, origin 1).
         let compact = FileManager.default.temporaryDirectory.appendingPathComponent("poller-\(UUID().uuidString).trace").path
         try CLITraces.writeUnclosed(CLITraces.seedRecords(.naive), to: compact)
-        try sql(compact, "UPDATE records SET tag = (tag & 15) | (1 << 40) WHERE seq = (SELECT min(seq) FROM records)")
+        try sql(compact, """
+            UPDATE record_chunks SET bytes = X'0100008080808080800101', record_count = 1, last_seq = first_seq
+            WHERE first_seq = (SELECT min(first_seq) FROM record_chunks)
+            """)
         let r1 = try CLI.run(["analyze", compact])
         XCTAssertEqual(r1.status, 2, r1.stdout)
         XCTAssertTrue(r1.stderr.contains("out of range"), r1.stderr)

@@ -235,13 +235,13 @@ struct RecordChunkDecoder {
 
     private mutating func int32() throws -> Int32 {
         let value = try signed()
-        guard let narrow = Int32(exactly: value) else { throw Malformed(detail: "\(value) does not fit a 32-bit field") }
+        guard let narrow = Int32(exactly: value) else { throw Malformed(detail: "\(value) is out of range for a 32-bit field") }
         return narrow
     }
 
     private mutating func uint32() throws -> UInt32 {
         let value = try unsigned()
-        guard let narrow = UInt32(exactly: value) else { throw Malformed(detail: "\(value) does not fit a 32-bit field") }
+        guard let narrow = UInt32(exactly: value) else { throw Malformed(detail: "\(value) is out of range for a 32-bit field") }
         return narrow
     }
 
