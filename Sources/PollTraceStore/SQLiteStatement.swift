@@ -103,6 +103,11 @@ public final class SQLiteStatement {
         check(code, index)
     }
 
+    /// Binds `bytes` as a blob (SQLite copies them; no bytes bind NULL).
+    func bindBlob(_ bytes: UnsafeBufferPointer<UInt8>, at index: Int32) {
+        check(sqlite3_bind_blob64(handle, index, bytes.baseAddress, sqlite3_uint64(bytes.count), sqliteTransient), index)
+    }
+
     public func bind(_ value: SQLiteValue, at index: Int32) {
         let code: Int32
         switch value {

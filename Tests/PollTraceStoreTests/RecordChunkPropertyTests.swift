@@ -102,7 +102,7 @@ final class RecordChunkPropertyTests: XCTestCase {
                                    errno: .min, isDataCall: true, sourceLine: .max)),
         ]
         var strings: [String] = []
-        var encoder = RecordChunkEncoder(start: 12345)
+        let encoder = RecordChunkEncoder(start: 12345)
         for record in records {
             encoder.append(record) { text in
                 if let i = strings.firstIndex(of: text) { return Int64(i + 1) }
@@ -110,7 +110,7 @@ final class RecordChunkPropertyTests: XCTestCase {
                 return Int64(strings.count)
             }
         }
-        var decoder = RecordChunkDecoder(bytes: encoder.bytes, firstSeq: encoder.firstSeq, start: 12345)
+        var decoder = RecordChunkDecoder(bytes: Array(encoder.bytes), firstSeq: encoder.firstSeq, start: 12345)
         var back: [TraceRecord] = []
         while let record = try decoder.next(string: { strings[Int($0) - 1] }) { back.append(record) }
         XCTAssertEqual(back, records)
@@ -122,9 +122,9 @@ final class RecordChunkPropertyTests: XCTestCase {
     /// either decodes or throws `Malformed`.
     func testRandomBytes_decodeOrThrow_neverCrash() {
         var random = SplitMix64(seed: 99)
-        var encoder = RecordChunkEncoder(start: 0)
+        let encoder = RecordChunkEncoder(start: 0)
         for record in BatchPackingPropertyTests.schedule(&random) { encoder.append(record) { _ in 1 } }
-        let valid = encoder.bytes
+        let valid = Array(encoder.bytes)
         var thrown = 0
         for round in 0..<3_000 {
             var bytes = valid

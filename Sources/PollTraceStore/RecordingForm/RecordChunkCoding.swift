@@ -15,27 +15,43 @@ import PollTraceCore
 /// its fields in the order `RecordChunkEncoder.append` writes them. Every number is
 /// a LEB128 varint, signed ones zigzag-encoded; labels and syscall names are ids in
 /// the `strings` table.
-struct RecordChunkEncoder {
-    private(set) var bytes: [UInt8] = []
+final class RecordChunkEncoder {
+    /// The chunk's bytes so far: `count` of `capacity`, written through a pointer
+    /// because a `[UInt8]` append checks uniqueness and capacity at every byte, which
+    /// made encoding cost more than the SQLite insert it replaced.
+    private var storage: UnsafeMutablePointer<UInt8>
+    private var capacity: Int
+    private(set) var byteCount = 0
     private(set) var count = 0
     private(set) var firstSeq: SequenceNumber = 0
     private(set) var lastSeq: SequenceNumber = 0
     private var previousTime: UInt64 = 0
     private let start: UInt64
 
+    /// The most bytes a record other than a batch takes (a gap: a kind byte and seven
+    /// 10-byte varints), and what each of a batch's events adds.
+    private static let maxRecordBytes = 80
+    private static let maxEventBytes = 25
+
     init(start: UInt64) {
         self.start = start
-        bytes.reserveCapacity(1 << 16)
+        capacity = 1 << 16
+        storage = .allocate(capacity: capacity)
     }
 
+    deinit { storage.deallocate() }
+
+    /// The chunk's bytes, valid until the next change.
+    var bytes: UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(start: storage, count: byteCount) }
+
     /// Empties the chunk, keeping its memory.
-    mutating func reset() {
-        bytes.removeAll(keepingCapacity: true)
+    func reset() {
+        byteCount = 0
         count = 0
     }
 
     /// Appends `record`, which must not come before the chunk's last record.
-    mutating func append(_ record: TraceRecord, stringID: (String) throws -> Int64) rethrows {
+    func append(_ record: TraceRecord, stringID: (String) throws -> Int64) rethrows {
         let seq = record.seq
         if count == 0 {
             firstSeq = seq
@@ -43,66 +59,91 @@ struct RecordChunkEncoder {
             previousTime = start
         }
         precondition(seq >= lastSeq, "a chunk's records are appended in seq order")
-        bytes.append(record.kind.rawValue)
-        unsigned(seq &- lastSeq)
+        var events = 0
+        if case .batch(let b) = record { events = b.events.count }
+        let needed = byteCount + Self.maxRecordBytes + events * Self.maxEventBytes
+        if needed > capacity { grow(to: needed) }
+        var p = storage + byteCount
+        p.pointee = record.kind.rawValue
+        p += 1
+        Self.unsigned(seq &- lastSeq, &p)
         lastSeq = seq
         let time = record.timeNs
-        signed(Int64(bitPattern: time &- previousTime))
+        Self.signed(Int64(bitPattern: time &- previousTime), &p)
         previousTime = time
-        count += 1
         switch record {
         case .fdOpened(let r):
-            unsigned(UInt64(r.poller)); signed(Int64(r.fd)); bytes.append(r.origin.rawValue)
+            Self.unsigned(UInt64(r.poller), &p); Self.signed(Int64(r.fd), &p); Self.byte(r.origin.rawValue, &p)
         case .registered(let r):
-            unsigned(UInt64(r.poller)); unsigned(UInt64(r.registrationID)); signed(Int64(r.fd))
-            unsigned(UInt64(r.interest.rawValue)); unsigned(r.data)
-            unsigned(UInt64(bitPattern: try stringID(r.handlerLabel)))
+            Self.unsigned(UInt64(r.poller), &p); Self.unsigned(UInt64(r.registrationID), &p); Self.signed(Int64(r.fd), &p)
+            Self.unsigned(UInt64(r.interest.rawValue), &p); Self.unsigned(r.data, &p)
+            Self.unsigned(UInt64(bitPattern: try stringID(r.handlerLabel)), &p)
         case .modified(let r):
-            unsigned(UInt64(r.poller)); unsigned(UInt64(r.registrationID)); signed(Int64(r.fd))
-            unsigned(UInt64(r.interest.rawValue))
+            Self.unsigned(UInt64(r.poller), &p); Self.unsigned(UInt64(r.registrationID), &p); Self.signed(Int64(r.fd), &p)
+            Self.unsigned(UInt64(r.interest.rawValue), &p)
         case .unregistered(let r):
-            unsigned(UInt64(r.poller)); unsigned(UInt64(r.registrationID)); signed(Int64(r.fd))
+            Self.unsigned(UInt64(r.poller), &p); Self.unsigned(UInt64(r.registrationID), &p); Self.signed(Int64(r.fd), &p)
         case .closed(let r):
-            unsigned(UInt64(r.poller)); signed(Int64(r.fd))
+            Self.unsigned(UInt64(r.poller), &p); Self.signed(Int64(r.fd), &p)
         case .batch(let r):
-            unsigned(UInt64(r.poller)); unsigned(r.batchNumber); signed(Int64(r.timeoutMs)); unsigned(r.waitedNs)
-            unsigned(UInt64(r.events.count))
+            Self.unsigned(UInt64(r.poller), &p); Self.unsigned(r.batchNumber, &p); Self.signed(Int64(r.timeoutMs), &p)
+            Self.unsigned(r.waitedNs, &p); Self.unsigned(UInt64(r.events.count), &p)
             for event in r.events {
-                signed(Int64(event.fd)); unsigned(UInt64(event.mask.rawValue)); unsigned(event.data)
+                Self.signed(Int64(event.fd), &p); Self.unsigned(UInt64(event.mask.rawValue), &p); Self.unsigned(event.data, &p)
             }
         case .dispatch(let r):
-            unsigned(UInt64(r.poller))
+            Self.unsigned(UInt64(r.poller), &p)
             // source in bits 0-1, suppression (0 for none) in bits 2-4, threw in bit 5.
-            bytes.append(r.source.rawValue | (r.suppression?.rawValue ?? 0) << 2 | (r.handlerThrew ? 1 << 5 : 0))
-            signed(Int64(bitPattern: seq &- r.batchSeq))  // a few records back, or seq itself when 0
-            unsigned(UInt64(r.eventIndex)); unsigned(UInt64(r.ranRegistrationID))
-            unsigned(UInt64(r.deliveredMask.rawValue)); unsigned(r.durationNs)
+            Self.byte(r.source.rawValue | (r.suppression?.rawValue ?? 0) << 2 | (r.handlerThrew ? 1 << 5 : 0), &p)
+            Self.signed(Int64(bitPattern: seq &- r.batchSeq), &p)  // a few records back, or seq itself when 0
+            Self.unsigned(UInt64(r.eventIndex), &p); Self.unsigned(UInt64(r.ranRegistrationID), &p)
+            Self.unsigned(UInt64(r.deliveredMask.rawValue), &p); Self.unsigned(r.durationNs, &p)
         case .gap(let r):
-            unsigned(r.firstLost); unsigned(r.lastLost); unsigned(r.lostCount)
-            unsigned(r.fromTimeNs); unsigned(r.toTimeNs)
+            Self.unsigned(r.firstLost, &p); Self.unsigned(r.lastLost, &p); Self.unsigned(r.lostCount, &p)
+            Self.unsigned(r.fromTimeNs, &p); Self.unsigned(r.toTimeNs, &p)
         case .callFailed(let r):
-            unsigned(UInt64(r.poller)); bytes.append(r.call.rawValue); signed(Int64(r.fd)); signed(Int64(r.errno))
+            Self.unsigned(UInt64(r.poller), &p); Self.byte(r.call.rawValue, &p); Self.signed(Int64(r.fd), &p)
+            Self.signed(Int64(r.errno), &p)
         case .syscall(let r):
-            unsigned(UInt64(r.poller)); signed(Int64(r.tid)); signed(Int64(r.fd))
-            unsigned(UInt64(bitPattern: try stringID(r.name)))
-            signed(r.result); signed(Int64(r.errno)); bytes.append(r.isDataCall ? 1 : 0)
-            unsigned(UInt64(r.sourceLine))
+            Self.unsigned(UInt64(r.poller), &p); Self.signed(Int64(r.tid), &p); Self.signed(Int64(r.fd), &p)
+            Self.unsigned(UInt64(bitPattern: try stringID(r.name)), &p)
+            Self.signed(r.result, &p); Self.signed(Int64(r.errno), &p); Self.byte(r.isDataCall ? 1 : 0, &p)
+            Self.unsigned(UInt64(r.sourceLine), &p)
         }
+        byteCount = p - storage
+        count += 1
+    }
+
+    private func grow(to needed: Int) {
+        let grown = Swift.max(needed, capacity * 2)
+        let replacement = UnsafeMutablePointer<UInt8>.allocate(capacity: grown)
+        replacement.update(from: storage, count: byteCount)
+        storage.deallocate()
+        storage = replacement
+        capacity = grown
     }
 
     @inline(__always)
-    private mutating func unsigned(_ value: UInt64) {
+    private static func byte(_ value: UInt8, _ p: inout UnsafeMutablePointer<UInt8>) {
+        p.pointee = value
+        p += 1
+    }
+
+    @inline(__always)
+    private static func unsigned(_ value: UInt64, _ p: inout UnsafeMutablePointer<UInt8>) {
         var v = value
         while v >= 0x80 {
-            bytes.append(UInt8(truncatingIfNeeded: v) | 0x80)
+            p.pointee = UInt8(truncatingIfNeeded: v) | 0x80
+            p += 1
             v >>= 7
         }
-        bytes.append(UInt8(v))
+        p.pointee = UInt8(v)
+        p += 1
     }
 
     @inline(__always)
-    private mutating func signed(_ value: Int64) {
-        unsigned(UInt64(bitPattern: (value << 1) ^ (value >> 63)))
+    private static func signed(_ value: Int64, _ p: inout UnsafeMutablePointer<UInt8>) {
+        unsigned(UInt64(bitPattern: (value << 1) ^ (value >> 63)), &p)
     }
 }
 

@@ -15,7 +15,7 @@ import Glibc
 final class TraceFile {
     let path: String
     let connection: SQLiteConnection
-    private var encoder: RecordChunkEncoder
+    private let encoder: RecordChunkEncoder
     private let insertChunk: SQLiteStatement
     private let insertString: SQLiteStatement
     private let insertPoller: SQLiteStatement
@@ -131,7 +131,7 @@ final class TraceFile {
             for record in chunk {
                 if case .gap = record { gaps += 1 }
                 try encoder.append(record, stringID: intern)
-                if encoder.bytes.count >= chunkBytes {
+                if encoder.byteCount >= chunkBytes {
                     try writeEncodedChunk()
                     rows += 1
                 }
@@ -155,7 +155,7 @@ final class TraceFile {
         insertChunk.bind(Int64(bitPattern: encoder.firstSeq), at: 1)
         insertChunk.bind(Int64(bitPattern: encoder.lastSeq), at: 2)
         insertChunk.bind(Int64(encoder.count), at: 3)
-        insertChunk.bind(.blob(encoder.bytes), at: 4)
+        insertChunk.bindBlob(encoder.bytes, at: 4)
         defer { insertChunk.reset() }
         try insertChunk.run()
         encoder.reset()
