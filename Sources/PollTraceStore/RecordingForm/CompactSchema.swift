@@ -2,14 +2,15 @@ import PollTraceCore
 
 /// The compact form a trace is recorded in: internal to the store, read back only
 /// by `TraceRecordCursor`, and turned into the plain v7 tables (`PlainSchema`) by
-/// `TraceFinalizer` when the trace is closed. Older PollTrace versions wrote this
-/// form as the trace itself (schema versions 1 to 6), so the same reader also reads
-/// those files, and `polltrace upgrade` converts them.
+/// `TraceFinalizer` when the trace is closed.
 ///
-/// Write speed comes first: every record except syscalls is one row of one table
-/// whose `INTEGER PRIMARY KEY` is the sequence number, so an insert is an append to
-/// one B-tree and nothing else. Kind-specific fields go in the generic columns
-/// `a`…`k`. docs/schema.md ("The recording form") describes the encodings.
+/// A recording keeps its records in `record_chunks` (`createRecordingTables`).
+/// Recordings made before that, and files of versions 1 to 6 (which were this form
+/// as the trace itself), use the row layout of `createTables`: every record except
+/// syscalls one row of one table keyed by its seq, kind-specific fields in the
+/// generic columns `a`…`k`, and several records packed into one row
+/// (docs/schema.md, "The recording form"). The reader still reads it, `polltrace
+/// upgrade` converts it, and the store benchmark's plain-SQLite baseline inserts it.
 enum CompactSchema {
     /// The version number this form carries in its header while it is being recorded
     /// (and in files of PollTrace versions before 7).
