@@ -89,7 +89,8 @@ struct TimelineBuilder {
             points[o.seq] = (trackID, t)
         case .gap(let g):
             instant(trackID, g.timeNs, "gap: \(g.lostCount) records lost (seq \(g.firstLost)...\(g.lastLost))", "gap", g.seq,
-                    [("lost", .int(Int64(g.lostCount))), ("first_lost", .int(Int64(g.firstLost))), ("last_lost", .int(Int64(g.lastLost)))],
+                    [("lost", .int(Int64(clamping: g.lostCount))), ("first_lost", .int(Int64(clamping: g.firstLost))),
+                     ("last_lost", .int(Int64(clamping: g.lastLost)))],
                     global: true)
         case .callFailed(let f):
             instant(trackID, f.timeNs, "\(f.call) fd \(f.fd) failed (errno \(f.errno))", "fd", f.seq,

@@ -85,14 +85,16 @@ public final class TraceReader {
         }
     }
 
-    /// Records in the trace (a batch counts once), for progress bars.
+    /// Records in the trace (a batch counts once), for progress bars; never negative,
+    /// whatever damage the counts hold (the cursor names the damage).
     public func recordCount() throws -> Int {
         do {
             if isPlain { return Int(try connection.scalarInt(sql: "SELECT count(*) FROM timeline") ?? 0) }
-            if hasRecordChunks { return Int(try connection.scalarInt(sql: "SELECT coalesce(sum(record_count), 0) FROM record_chunks") ?? 0) }
+            // Damage can make a count negative; the reader names it when it reaches that chunk.
+            if hasRecordChunks { return Int(try connection.scalarInt(sql: "SELECT coalesce(sum(max(record_count, 0)), 0) FROM record_chunks") ?? 0) }
             let rows = try tableRowCount()
             let events = try connection.scalarInt(sql: "SELECT count(*) FROM batch_event_rows") ?? 0
-            return rows - Int(events) + (try packedRecordCount())
+            return max(0, rows - Int(events) + (try packedRecordCount()))
         } catch let error as SQLiteError {
             throw Self.map(error, path: path)
         }

@@ -84,7 +84,7 @@ public struct TraceWriterOptions: Sendable {
 public struct TraceWriterStatistics: Sendable, Hashable {
     /// Records committed to the file.
     public var recordsWritten: Int = 0
-    /// Rows committed: one per record, plus one per event of each batch.
+    /// Rows committed: `record_chunks` rows, one per commit (or per 256 KiB of it).
     public var rowsWritten: Int = 0
     /// Records lost: dropped in `drop` mode, or discarded after a write failed, or
     /// recorded after `close()`.

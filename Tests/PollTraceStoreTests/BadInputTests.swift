@@ -262,11 +262,16 @@ final class BadInputTests: XCTestCase {
             ("an empty chunk", "UPDATE record_chunks SET bytes = X''", "is empty"),
             ("a missing string", "DELETE FROM strings", "missing from the strings table"),
             ("a number past 64 bits", "UPDATE record_chunks SET bytes = X'01FFFFFFFFFFFFFFFFFFFF01'", "longer than 64 bits"),
+            ("a negative count", "UPDATE record_chunks SET record_count = -5", "not -5"),
+            // A gap (kind 8) whose first lost seq (9) is after its last (1).
+            ("an inverted gap", "UPDATE record_chunks SET bytes = X'0800000901050000', record_count = 1, last_seq = first_seq",
+             "first lost seq 9 is after its last 1"),
         ]
         for (what, damage, subject) in damages {
             let path = dir.file("damaged-\(what.replacingOccurrences(of: " ", with: "-")).trace")
             try FileManager.default.copyItem(atPath: good, toPath: path)
             try sqlite(path, damage)
+            XCTAssertGreaterThanOrEqual(try TraceReader(path: path).recordCount(), 0, "\(what): a count for a progress bar is never negative")
             do {
                 _ = try Fixtures.readAll(path)
                 XCTFail("\(what): a damaged chunk must not read")

@@ -84,6 +84,33 @@ final class RecordChunkPropertyTests: XCTestCase {
         XCTAssertGreaterThan(splitCommits, 10, "small chunk sizes should split commits")
     }
 
+    /// Two records with one seq (no `SequenceCounter` gives that, but `record` is
+    /// public): the writer refuses them in one commit and keeps what it committed
+    /// before; across commits, the reader names them instead of returning both.
+    func testDuplicateSeqs_refusedInACommit_namedAcrossCommits() throws {
+        let dir = TemporaryDirectory()
+        func closed(_ seq: SequenceNumber) -> TraceRecord { .closed(Closed(seq: seq, timeNs: Fixtures.start + seq, poller: 1, fd: 4)) }
+        let path = dir.file("one-commit.trace")
+        let file = try TraceFile(path: path, metadata: Fixtures.metadata(), options: TraceWriterOptions())
+        var first = [closed(1), closed(2)]
+        _ = try file.write(&first, pollers: [])
+        var twice = [closed(3), closed(3)]
+        XCTAssertThrowsError(try file.write(&twice, pollers: [])) {
+            XCTAssertTrue("\($0)".contains("record 3 comes after record 3"), "\($0)")
+        }
+        XCTAssertEqual(try Fixtures.readAll(path), [closed(1), closed(2)], "the commit before the refused one stays")
+
+        let across = dir.file("across.trace")
+        let other = try TraceFile(path: across, metadata: Fixtures.metadata(), options: TraceWriterOptions())
+        var a = [closed(5), closed(7)], b = [closed(3), closed(5)]
+        _ = try other.write(&a, pollers: [])
+        _ = try other.write(&b, pollers: [])
+        XCTAssertThrowsError(try Fixtures.readAll(across)) {
+            guard case TraceStoreError.corrupted(_, let detail) = $0 else { return XCTFail("\($0) is not corrupted") }
+            XCTAssertTrue(detail.contains("record 5 is in two record chunks"), detail)
+        }
+    }
+
     /// The encoding alone, at the edges of every field.
     func testExtremeValues_roundTripThroughTheEncoding() throws {
         let t = UInt64.max - 5
@@ -104,7 +131,7 @@ final class RecordChunkPropertyTests: XCTestCase {
         var strings: [String] = []
         let encoder = RecordChunkEncoder(start: 12345)
         for record in records {
-            encoder.append(record) { text in
+            try encoder.append(record) { text in
                 if let i = strings.firstIndex(of: text) { return Int64(i + 1) }
                 strings.append(text)
                 return Int64(strings.count)
@@ -120,10 +147,10 @@ final class RecordChunkPropertyTests: XCTestCase {
 
     /// Damaged bytes never crash or hang the decoder: each random or cut chunk
     /// either decodes or throws `Malformed`.
-    func testRandomBytes_decodeOrThrow_neverCrash() {
+    func testRandomBytes_decodeOrThrow_neverCrash() throws {
         var random = SplitMix64(seed: 99)
         let encoder = RecordChunkEncoder(start: 0)
-        for record in BatchPackingPropertyTests.schedule(&random) { encoder.append(record) { _ in 1 } }
+        for record in BatchPackingPropertyTests.schedule(&random) { try encoder.append(record) { _ in 1 } }
         let valid = Array(encoder.bytes)
         var thrown = 0
         for round in 0..<3_000 {

@@ -34,6 +34,8 @@ final class ChunkRecordCursor {
     /// The next chunk row, stepped onto but not yet opened.
     private var pending: ChunkRow?
     private var exhausted = false
+    /// The last record returned: seqs must rise across chunks too.
+    private var lastReturned: SequenceNumber?
 
     init(connection: SQLiteConnection, path: String, start: UInt64) throws {
         self.path = path
@@ -54,6 +56,10 @@ final class ChunkRecordCursor {
                 }
                 guard let i = lowest else { return nil }
                 let record = open[i].head
+                if let lastReturned, record.seq <= lastReturned {
+                    throw TraceStoreError.corrupted(path: path, detail: "record \(record.seq) is in two record chunks, or after record \(lastReturned)")
+                }
+                lastReturned = record.seq
                 if let following = try open[i].decoder.next(string: string) {
                     guard following.seq > record.seq else {
                         throw TraceStoreError.corrupted(path: path, detail: "record \(following.seq) follows \(record.seq) in one chunk")

@@ -50,15 +50,24 @@ final class RecordChunkEncoder {
         count = 0
     }
 
-    /// Appends `record`, which must not come before the chunk's last record.
-    func append(_ record: TraceRecord, stringID: (String) throws -> Int64) rethrows {
+    /// A record whose seq is not above the chunk's last one: two records with one
+    /// seq, which no `SequenceCounter` gives, would read back as damage.
+    struct SeqNotIncreasing: Error, CustomStringConvertible {
+        let seq: SequenceNumber
+        let after: SequenceNumber
+        var description: String { "record \(seq) comes after record \(after) in one commit: every record needs a seq of its own, in order" }
+    }
+
+    /// Appends `record`, whose seq must be above the chunk's last record's.
+    func append(_ record: TraceRecord, stringID: (String) throws -> Int64) throws {
         let seq = record.seq
         if count == 0 {
             firstSeq = seq
             lastSeq = seq
             previousTime = start
+        } else if seq <= lastSeq {
+            throw SeqNotIncreasing(seq: seq, after: lastSeq)
         }
-        precondition(seq >= lastSeq, "a chunk's records are appended in seq order")
         var events = 0
         if case .batch(let b) = record { events = b.events.count }
         let needed = byteCount + Self.maxRecordBytes + events * Self.maxEventBytes
@@ -229,6 +238,7 @@ struct RecordChunkDecoder {
                                       handlerThrew: flags & (1 << 5) != 0, durationNs: duration))
         case .gap:
             let first = try unsigned(), last = try unsigned(), lost = try unsigned(), from = try unsigned(), to = try unsigned()
+            guard first <= last else { throw Malformed(detail: "gap \(seq): its first lost seq \(first) is after its last \(last)") }
             return .gap(Gap(seq: seq, timeNs: time, firstLost: first, lastLost: last, lostCount: lost, fromTimeNs: from, toTimeNs: to))
         case .callFailed:
             let poller = try poller()
