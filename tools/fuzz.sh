@@ -5,9 +5,9 @@
 #
 # TARGET: strace-line (the strace log importer and hazard analysis), http-request
 # (the control API's request parser) or trace-reader (TraceReader on mutated small
-# traces). The corpus grows in .build/fuzz/TARGET/corpus (seeded from the repo's
-# fixtures); crashing inputs land in .build/fuzz/TARGET/ as crash-*, and the
-# script exits non-zero. Commit a crashing input under Tests/FuzzRegressions/TARGET/:
+# traces: an import's v7 trace and a killed recording's record chunks). The corpus
+# grows in .build/fuzz/TARGET/corpus (seeded from the repo's fixtures); crashing
+# inputs land in .build/fuzz/TARGET/ as crash-*, and the script exits non-zero. Commit a crashing input under Tests/FuzzRegressions/TARGET/:
 # FuzzRegressionTests replays every file there through the same code.
 # The last lines of output are libFuzzer's: executions (#N), coverage (cov:),
 # features (ft:) and corpus size.
@@ -56,7 +56,9 @@ case "$target" in
             .build/debug/polltrace import Tests/StraceFixtures/logs/seed-pre5.11.strace \
                 -o "$work/corpus/seed-pre5.11.trace" --force >/dev/null || [ -e "$work/corpus/seed-pre5.11.trace" ]
         fi
-        size=$(stat -c %s "$work/corpus/seed-pre5.11.trace")
+        # A killed recording in record chunks, the layout a recording is written in.
+        cp -n Tests/TraceFixtures/recording-guarded.chunks.sqlite "$work/corpus/" 2>/dev/null || true
+        size=$(stat -c %s "$work/corpus/seed-pre5.11.trace" Tests/TraceFixtures/recording-guarded.chunks.sqlite | sort -n | tail -1)
         extra=(-max_len="$size") ;;
 esac
 [ -d "Tests/FuzzRegressions/$target" ] && cp -n "Tests/FuzzRegressions/$target"/* "$work/corpus/" 2>/dev/null || true

@@ -63,11 +63,13 @@ final class SampleTraceTests: XCTestCase {
     /// replay's findings; the naive one holds the seed's bug (misrouted dispatches)
     /// and the guarded one only suppressions. A recording form has no views, so the
     /// dispatches-view comparison of the test above does not apply.
-    func testKilledRecordingsInTheV6Layout_readCompletely_andFinalizeToReplaysFindings() throws {
+    /// Killed recordings of both layouts a recording has had: packed rows (`v6`) and
+    /// record chunks (`chunks`), so that later builds keep reading today's too.
+    func testKilledRecordings_ofEitherLayout_readCompletely_andFinalizeToReplaysFindings() throws {
         let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent()
-        for policy in ["naive", "guarded"] {
-            let name = "Tests/TraceFixtures/recording-\(policy).v6.sqlite"
+        for layout in ["v6", "chunks"] { for policy in ["naive", "guarded"] {
+            let name = "Tests/TraceFixtures/recording-\(policy).\(layout).sqlite"
             let path = repository.appendingPathComponent(name).path
             XCTAssertTrue(FileManager.default.fileExists(atPath: path), "\(name) is committed and must be there")
             for sidecar in ["-wal", "-shm"] {
@@ -77,6 +79,7 @@ final class SampleTraceTests: XCTestCase {
             XCTAssertEqual(reader.metadata.schemaVersion, 6, "\(name): a recording form carries version 6")
             XCTAssertFalse(reader.isPlain, "\(name): a recording form, not the v7 tables")
             XCTAssertFalse(reader.closedCleanly, "\(name): its writer was killed, so it was not closed")
+            XCTAssertEqual(reader.hasRecordChunks, layout == "chunks", "\(name): the layout its name says")
             var cursor = try reader.records()
             var all: [TraceRecord] = []
             var previous: SequenceNumber = 0
@@ -112,7 +115,7 @@ final class SampleTraceTests: XCTestCase {
                 XCTAssertGreaterThan(found[FindingKind.justifiedSuppression.rawValue] ?? 0, 0,
                                      "\(name): the guarded recording holds stale events the guard suppressed")
             }
-        }
+        } }
     }
 
     /// Finalizes `path` into a temporary v7 trace and checks that it holds `records`
