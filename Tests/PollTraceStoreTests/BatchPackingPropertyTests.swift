@@ -172,18 +172,8 @@ final class BatchPackingPropertyTests: XCTestCase {
             XCTAssertEqual(try TraceReader(path: v7).isPlain, true, "seed \(seed): finalize makes a v7 trace")
             XCTAssertEqual(try Fixtures.readAll(v7), records, "seed \(seed): the v7 tables give back every record, in seq order")
             // The verdicts in SQL are analyze's: replay the same records and compare.
-            var replayer = Replayer(options: ReplayOptions(maxDetailed: nil))
-            for record in records { replayer.consume(record) }
-            replayer.finish()
-            var inSQL: [String: UInt64] = [:]
-            for row in try Fixtures.query(v7, "SELECT kind, count(*) FROM findings GROUP BY kind") {
-                if case .text(let kind) = row[0], case .integer(let n) = row[1] { inSQL[kind] = UInt64(n) }
-            }
-            if case .integer(let n) = try Fixtures.query(v7, "SELECT count(*) FROM dispatches WHERE verdict = 'correct'")[0][0], n > 0 {
-                inSQL["correct"] = UInt64(n)
-            }
-            XCTAssertEqual(inSQL, Dictionary(uniqueKeysWithValues: replayer.counts.map { ($0.key.rawValue, $0.value) }),
-                           "seed \(seed): findings and dispatch verdicts must equal replay's counts")
+            let inSQL = try Fixtures.verdictsInSQL(v7)
+            XCTAssertEqual(inSQL, Fixtures.replayCounts(records), "seed \(seed): findings and dispatch verdicts must equal replay's counts")
             findingKinds.formUnion(inSQL.keys)
             let expectedCalls: [[SQLiteValue]] = records.compactMap {
                 guard case .syscall(let c) = $0 else { return nil }

@@ -66,18 +66,7 @@ final class RecordChunkPropertyTests: XCTestCase {
             let v7 = path + ".v7"
             try TraceFinalizer.finalize(source: path, destination: v7)
             XCTAssertEqual(try Fixtures.readAll(v7), records, "seed \(seed): the v7 tables give back every record")
-            var replayer = Replayer(options: ReplayOptions(maxDetailed: nil))
-            for record in records { replayer.consume(record) }
-            replayer.finish()
-            var inSQL: [String: UInt64] = [:]
-            for row in try Fixtures.query(v7, "SELECT kind, count(*) FROM findings GROUP BY kind") {
-                if case .text(let kind) = row[0], case .integer(let n) = row[1] { inSQL[kind] = UInt64(n) }
-            }
-            if case .integer(let n) = try Fixtures.query(v7, "SELECT count(*) FROM dispatches WHERE verdict = 'correct'")[0][0], n > 0 {
-                inSQL["correct"] = UInt64(n)
-            }
-            XCTAssertEqual(inSQL, Dictionary(uniqueKeysWithValues: replayer.counts.map { ($0.key.rawValue, $0.value) }),
-                           "seed \(seed): findings equal replay's counts")
+            XCTAssertEqual(try Fixtures.verdictsInSQL(v7), Fixtures.replayCounts(records), "seed \(seed): findings equal replay's counts")
         }
         XCTAssertGreaterThan(lateRecords, 100, "the schedules should hold records back")
         XCTAssertGreaterThan(overlappingChunks, 10, "late records should make chunks overlap")

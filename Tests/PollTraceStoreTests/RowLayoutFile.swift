@@ -28,59 +28,13 @@ final class RowLayoutFile {
     private var packing: RowPacking
 
     static let rowsPerStatement = 32
-    /// SQLite's page cache while the rows are appended, in KiB. Appending in seq
-    /// order touches only the right edge of each B-tree, a few pages, so a bigger
-    /// cache only keeps pages that are never read again: with 16 MiB the writer
-    /// cycled through 16 MiB of memory, pushing the traced loop's data out of the
-    /// shared CPU cache (5-20% more writer CPU per record in the store benchmark).
-    static let appendingCacheKiB = 1024
 
     /// Creates the file and its schema and writes the metadata, durably.
     init(path: String, metadata: TraceMetadata, options: TraceWriterOptions) throws {
         self.path = path
         packing = RowPacking(start: metadata.startMonotonicNs)
-        var info = stat()
-        if stat(path, &info) == 0 && info.st_size > 0 {
-            guard options.overwrite else {
-                throw TraceStoreError.writeFailed(path: path, detail: "the file already exists and is not empty; remove it or choose another path")
-            }
-            for suffix in ["", "-wal", "-shm", "-journal"] { unlink(path + suffix) }
-        }
+        connection = try TraceFile.create(path: path, metadata: metadata, options: options, tables: CompactSchema.createTables)
         do {
-            connection = try SQLiteConnection(path: path, readOnly: false)
-            // WAL: a commit is an append to the log, and readers can open the trace
-            // while it is being written. synchronous=NORMAL: a commit survives the
-            // traced process crashing (the crash test checks this), not the machine
-            // losing power mid-trace; close() checkpoints with a full sync.
-            try connection.execute(sql: """
-                PRAGMA page_size = \(CompactSchema.pageSize);
-                PRAGMA journal_mode = WAL;
-                PRAGMA synchronous = NORMAL;
-                PRAGMA cache_size = -\(Self.appendingCacheKiB);
-                PRAGMA application_id = \(PlainSchema.applicationID);
-                PRAGMA user_version = \(CompactSchema.version);
-                """)
-            if let limit = options.maxFileBytes {
-                // A size cap behaves exactly like a full disk: SQLITE_FULL.
-                try connection.execute(sql: "PRAGMA max_page_count = \(max(1, limit / CompactSchema.pageSize))")
-            }
-            try connection.execute(sql: "BEGIN")
-            try connection.execute(sql: CompactSchema.createTables)
-            let meta = try connection.makeStatement(sql: "INSERT INTO meta(key, value) VALUES (?, ?)")
-            let values: [(String, SQLiteValue)] = [
-                ("format", .text(PlainSchema.formatName)),
-                ("schema_version", .integer(Int64(CompactSchema.version))),
-                ("pid", .integer(Int64(metadata.pid))),
-                ("program", .text(metadata.program)),
-                ("host", .text(metadata.host)),
-                ("start_wall_clock_ns", .integer(stored(metadata.startWallClockNs))),
-                ("start_monotonic_ns", .integer(stored(metadata.startMonotonicNs))),
-                ("writer_mode", .text(options.mode.rawValue)),
-            ]
-            for (key, value) in values {
-                meta.bind(.text(key), at: 1); meta.bind(value, at: 2)
-                try meta.run(); meta.reset()
-            }
             records = try MultiRowInsert(connection: connection, table: "records", columns: RecordRow.columns, rowsPerStatement: Self.rowsPerStatement)
             batchRows = try MultiRowInsert(connection: connection, table: "records", columns: BatchRow.columns, rowsPerStatement: Self.rowsPerStatement)
             fdRecords = try MultiRowInsert(connection: connection, table: "fd_records", columns: FDRow.columns, rowsPerStatement: Self.rowsPerStatement)

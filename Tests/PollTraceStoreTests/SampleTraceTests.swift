@@ -132,15 +132,8 @@ final class SampleTraceTests: XCTestCase {
         var upgradedRecords: [TraceRecord] = []
         while let record = try upgradedCursor.next() { upgradedRecords.append(record) }
         XCTAssertEqual(upgradedRecords, all, "\(name): upgrade keeps every record as it was")
-        var replayer = Replayer(options: ReplayOptions(maxDetailed: nil))
-        for record in all { replayer.consume(record) }
-        replayer.finish()
-        let byKind = try v7.connection.makeStatement(sql: "SELECT kind, count(*) FROM findings GROUP BY kind")
-        var found: [String: UInt64] = [:]
-        while try byKind.step() { found[byKind.text(0)] = UInt64(byKind.int64(1)) }
-        found["correct"] = UInt64(try v7.connection.scalarInt(sql: "SELECT count(*) FROM dispatches WHERE verdict = 'correct'") ?? 0)
-        XCTAssertEqual(found, Dictionary(uniqueKeysWithValues: replayer.counts.map { ($0.key.rawValue, $0.value) }),
-                       "\(name): the upgraded trace's findings are replay's")
+        let found = try Fixtures.verdictsInSQL(upgraded)
+        XCTAssertEqual(found, Fixtures.replayCounts(all), "\(name): the upgraded trace's findings are replay's")
         return found
     }
 }

@@ -123,6 +123,27 @@ enum Fixtures {
         try file.finish(statistics: statistics)
     }
 
+    /// What a v7 trace says in SQL about its dispatches: `findings` by kind, and
+    /// the correct dispatches (when there are any), keyed as replay's counts are.
+    static func verdictsInSQL(_ v7: String) throws -> [String: UInt64] {
+        var counts: [String: UInt64] = [:]
+        for row in try query(v7, "SELECT kind, count(*) FROM findings GROUP BY kind") {
+            if case .text(let kind) = row[0], case .integer(let n) = row[1] { counts[kind] = UInt64(n) }
+        }
+        if case .integer(let n) = try query(v7, "SELECT count(*) FROM dispatches WHERE verdict = 'correct'")[0][0], n > 0 {
+            counts["correct"] = UInt64(n)
+        }
+        return counts
+    }
+
+    /// Replay's counts by kind for `records`, as `polltrace analyze` reports them.
+    static func replayCounts(_ records: [TraceRecord]) -> [String: UInt64] {
+        var replayer = Replayer(options: ReplayOptions(maxDetailed: nil))
+        for record in records { replayer.consume(record) }
+        replayer.finish()
+        return Dictionary(uniqueKeysWithValues: replayer.counts.map { ($0.key.rawValue, $0.value) })
+    }
+
     /// Every row `sql` returns from the trace at `path`, opened read-only.
     static func query(_ path: String, _ sql: String) throws -> [[SQLiteValue]] {
         let reader = try TraceReader(path: path)

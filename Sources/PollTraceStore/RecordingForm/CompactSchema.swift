@@ -36,11 +36,8 @@ enum CompactSchema {
     /// traces written before this packing existed read correctly.
     static let dispatchRelativeBit: Int64 = 1 << 6
 
-    /// What a recording writes today: each commit's records as bytes
-    /// (`RecordChunkEncoder`), keyed by the lowest seq they hold. The row tables
-    /// below are the layout of recordings made by earlier builds and of files of
-    /// versions 1 to 6, which `TraceRecordCursor` still reads.
-    static let createRecordingTables = """
+    /// The tables both layouts have: metadata, pollers, and interned strings.
+    static let sharedTables = """
         CREATE TABLE meta(key TEXT PRIMARY KEY NOT NULL, value) WITHOUT ROWID;
         CREATE TABLE pollers(
             poller INTEGER PRIMARY KEY,
@@ -50,6 +47,13 @@ enum CompactSchema {
             label TEXT NOT NULL
         );
         CREATE TABLE strings(id INTEGER PRIMARY KEY, text TEXT NOT NULL);
+        """
+
+    /// What a recording writes today: each commit's records as bytes
+    /// (`RecordChunkEncoder`), keyed by the lowest seq they hold. The row tables
+    /// below are the layout of recordings made by earlier builds and of files of
+    /// versions 1 to 6, which `TraceRecordCursor` still reads.
+    static let createRecordingTables = sharedTables + "\n" + """
         CREATE TABLE record_chunks(
             first_seq INTEGER PRIMARY KEY,
             last_seq INTEGER NOT NULL,
@@ -58,16 +62,7 @@ enum CompactSchema {
         );
         """
 
-    static let createTables = """
-        CREATE TABLE meta(key TEXT PRIMARY KEY NOT NULL, value) WITHOUT ROWID;
-        CREATE TABLE pollers(
-            poller INTEGER PRIMARY KEY,
-            backend TEXT NOT NULL,
-            policy INTEGER NOT NULL,
-            epoll_fd INTEGER NOT NULL,
-            label TEXT NOT NULL
-        );
-        CREATE TABLE strings(id INTEGER PRIMARY KEY, text TEXT NOT NULL);
+    static let createTables = sharedTables + "\n" + """
         CREATE TABLE records(
             seq INTEGER PRIMARY KEY,
             tag INTEGER NOT NULL,

@@ -38,6 +38,25 @@ final class TraceFile {
     init(path: String, metadata: TraceMetadata, options: TraceWriterOptions) throws {
         self.path = path
         encoder = RecordChunkEncoder(start: metadata.startMonotonicNs)
+        connection = try Self.create(path: path, metadata: metadata, options: options, tables: CompactSchema.createRecordingTables)
+        do {
+            insertChunk = try connection.makeStatement(
+                sql: "INSERT INTO record_chunks(first_seq, last_seq, record_count, bytes) VALUES (?, ?, ?, ?)", parameters: 4)
+            insertString = try connection.makeStatement(sql: "INSERT INTO strings(id, text) VALUES (?, ?)")
+            insertPoller = try connection.makeStatement(sql: "INSERT OR REPLACE INTO pollers(poller, backend, policy, epoll_fd, label) VALUES (?, ?, ?, ?, ?)")
+            begin = try connection.makeStatement(sql: "BEGIN")
+            commit = try connection.makeStatement(sql: "COMMIT")
+            for poller in metadata.pollers { try write(poller) }
+            try connection.execute(sql: "COMMIT")
+        } catch let error as SQLiteError {
+            throw TraceStoreError.writeFailed(path: path, detail: error.description)
+        }
+    }
+
+    /// Makes a recording's file: the header, `tables`, and the meta rows, inside a
+    /// transaction the caller commits (after its pollers). A file already at `path`
+    /// is replaced only with `options.overwrite`.
+    static func create(path: String, metadata: TraceMetadata, options: TraceWriterOptions, tables: String) throws -> SQLiteConnection {
         var info = stat()
         if stat(path, &info) == 0 && info.st_size > 0 {
             guard options.overwrite else {
@@ -46,7 +65,7 @@ final class TraceFile {
             for suffix in ["", "-wal", "-shm", "-journal"] { unlink(path + suffix) }
         }
         do {
-            connection = try SQLiteConnection(path: path, readOnly: false)
+            let connection = try SQLiteConnection(path: path, readOnly: false)
             // WAL: a commit is an append to the log, and readers can open the trace
             // while it is being written. synchronous=NORMAL: a commit survives the
             // traced process crashing (the crash test checks this), not the machine
@@ -64,7 +83,7 @@ final class TraceFile {
                 try connection.execute(sql: "PRAGMA max_page_count = \(max(1, limit / CompactSchema.pageSize))")
             }
             try connection.execute(sql: "BEGIN")
-            try connection.execute(sql: CompactSchema.createRecordingTables)
+            try connection.execute(sql: tables)
             let meta = try connection.makeStatement(sql: "INSERT INTO meta(key, value) VALUES (?, ?)")
             let values: [(String, SQLiteValue)] = [
                 ("format", .text(PlainSchema.formatName)),
@@ -80,14 +99,7 @@ final class TraceFile {
                 meta.bind(.text(key), at: 1); meta.bind(value, at: 2)
                 try meta.run(); meta.reset()
             }
-            insertChunk = try connection.makeStatement(
-                sql: "INSERT INTO record_chunks(first_seq, last_seq, record_count, bytes) VALUES (?, ?, ?, ?)", parameters: 4)
-            insertString = try connection.makeStatement(sql: "INSERT INTO strings(id, text) VALUES (?, ?)")
-            insertPoller = try connection.makeStatement(sql: "INSERT OR REPLACE INTO pollers(poller, backend, policy, epoll_fd, label) VALUES (?, ?, ?, ?, ?)")
-            begin = try connection.makeStatement(sql: "BEGIN")
-            commit = try connection.makeStatement(sql: "COMMIT")
-            for poller in metadata.pollers { try write(poller) }
-            try connection.execute(sql: "COMMIT")
+            return connection
         } catch let error as SQLiteError {
             throw TraceStoreError.writeFailed(path: path, detail: error.description)
         }
