@@ -75,7 +75,7 @@ final class RowLayoutFile {
         // chunk from `RecordBuffer` is one sorted run per poller
         // (`NearlySortedRecords`), which Swift's sort (a merge of runs) joins in
         // one pass per run.
-        if !isSorted(chunk) { chunk.sort { $0.seq < $1.seq } }
+        if !TraceFile.isSorted(chunk) { chunk.sort { $0.seq < $1.seq } }
         let savedStrings = stringIDs
         let savedPacking = packing
         var rows = 0
@@ -111,53 +111,12 @@ final class RowLayoutFile {
         }
     }
 
-    private func isSorted(_ chunk: [TraceRecord]) -> Bool {
-        guard var previous = chunk.first?.seq else { return true }
-        for record in chunk.dropFirst() {
-            let seq = record.seq
-            if seq < previous { return false }
-            previous = seq
-        }
-        return true
-    }
-
-    /// After a failed write: tries to leave WAL mode (SQLite checkpoints the WAL into
-    /// the file first), so that a reader does not take the missing `-wal` for one
-    /// lost in a copy. Where that fails too (the disk is full), the `-wal` stays.
-    func leaveWALModeAfterFailure() {
-        try? connection.execute(sql: "PRAGMA journal_mode = DELETE")
-    }
-
-    /// Marks the trace complete, and leaves one self-contained
-    /// file: the WAL is checkpointed into it (with a full sync) and removed, so a
-    /// read-only reader never needs to create `-wal` or `-shm` files.
+    /// Marks the file complete as the row layout's writer did, with its `packed_*` counts.
     func finish(statistics: TraceWriterStatistics) throws {
-        // FULL: this last commit fsyncs the WAL, which makes every earlier frame
-        // durable too, so close() returns with the whole trace on disk.
-        try connection.execute(sql: "PRAGMA synchronous = FULL")
-        try connection.execute(sql: "BEGIN")
-        let meta = try connection.makeStatement(sql: "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)")
-        let values: [(String, Int64)] = [
-            ("closed_cleanly", 1),
-            ("records_written", Int64(statistics.recordsWritten)),
-            ("records_dropped", Int64(statistics.recordsDropped)),
-            ("gaps_recorded", Int64(statistics.gapsRecorded)),
+        try TraceFile.finish(connection, statistics: statistics, extraMeta: [
             ("packed_dispatches", Int64(packing.packedDispatches)),
             ("packed_fd_records", Int64(packing.packedFDRecords)),
             ("packed_syscalls", Int64(packing.packedSyscalls)),
-        ]
-        for (key, value) in values {
-            meta.bind(.text(key), at: 1); meta.bind(value, at: 2)
-            try meta.run(); meta.reset()
-        }
-        try connection.execute(sql: "COMMIT")
-        do {
-            try connection.execute(sql: "PRAGMA journal_mode = DELETE")
-        } catch let error as SQLiteError where error.primaryCode == SQLITE_BUSY || error.primaryCode == SQLITE_LOCKED {
-            // Someone has the trace open (a reader of the live trace). Leaving WAL
-            // mode needs the file to ourselves; the trace is complete and durable
-            // as it is, and stays in WAL mode with its -wal file until the last
-            // connection closes.
-        }
+        ])
     }
 }

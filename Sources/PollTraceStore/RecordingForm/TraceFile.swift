@@ -129,7 +129,7 @@ final class TraceFile {
         // A chunk from `RecordBuffer` is one sorted run per poller
         // (`NearlySortedRecords`), which Swift's sort (a merge of runs) joins in
         // one pass per run.
-        if !isSorted(chunk) { chunk.sort { $0.seq < $1.seq } }
+        if !Self.isSorted(chunk) { chunk.sort { $0.seq < $1.seq } }
         let savedStrings = stringIDs
         var rows = 0
         var gaps = 0
@@ -173,7 +173,7 @@ final class TraceFile {
         encoder.reset()
     }
 
-    private func isSorted(_ chunk: [TraceRecord]) -> Bool {
+    static func isSorted(_ chunk: [TraceRecord]) -> Bool {
         guard var previous = chunk.first?.seq else { return true }
         for record in chunk.dropFirst() {
             let seq = record.seq
@@ -194,6 +194,11 @@ final class TraceFile {
     /// file: the WAL is checkpointed into it (with a full sync) and removed, so a
     /// read-only reader never needs to create `-wal` or `-shm` files.
     func finish(statistics: TraceWriterStatistics) throws {
+        try Self.finish(connection, statistics: statistics)
+    }
+
+    /// `finish` for a recording's file of either layout; `extraMeta` adds a layout's own keys.
+    static func finish(_ connection: SQLiteConnection, statistics: TraceWriterStatistics, extraMeta: [(String, Int64)] = []) throws {
         // FULL: this last commit fsyncs the WAL, which makes every earlier frame
         // durable too, so close() returns with the whole trace on disk.
         try connection.execute(sql: "PRAGMA synchronous = FULL")
@@ -204,7 +209,7 @@ final class TraceFile {
             ("records_written", Int64(statistics.recordsWritten)),
             ("records_dropped", Int64(statistics.recordsDropped)),
             ("gaps_recorded", Int64(statistics.gapsRecorded)),
-        ]
+        ] + extraMeta
         for (key, value) in values {
             meta.bind(.text(key), at: 1); meta.bind(value, at: 2)
             try meta.run(); meta.reset()
