@@ -214,6 +214,11 @@ public final class TraceReader {
         let chunks = !plain && tables.contains("record_chunks")
         let needed = plain ? PlainSchema.requiredTables : chunks ? chunkedRequiredTables
             : requiredTables + (version >= 3 ? ["fd_records"] : [])
+        if !plain && !chunks && !tables.contains("records") {
+            // Neither layout a recording has had: damage, or a layout of a later build.
+            throw TraceStoreError.corrupted(path: path, detail: "a recording form with neither record_chunks nor records "
+                + "(its tables are \(tables.sorted().joined(separator: ", "))); a later PollTrace may have written it")
+        }
         for table in needed where !tables.contains(table) {
             throw TraceStoreError.corrupted(path: path, detail: "the \(table) table is missing")
         }

@@ -282,6 +282,20 @@ final class BadInputTests: XCTestCase {
         }
     }
 
+    /// A recording with neither layout's records table (damage, or a later build's
+    /// layout) is named as such, with the tables it has.
+    func testRecordingWithNeitherLayout_isCorrupted_namingItsTables() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("neither.trace")
+        try Fixtures.write(Fixtures.everyKind(sequence: SequenceCounter()), to: path, options: Self.recordingForm)
+        try sqlite(path, "ALTER TABLE record_chunks RENAME TO record_pages")
+        assertOpenFails(path) {
+            if case .corrupted(_, let detail) = $0 {
+                detail.contains("neither record_chunks nor records") && detail.contains("record_pages")
+            } else { false }
+        }
+    }
+
     func testReader_neverChangesTheFile() throws {
         let dir = TemporaryDirectory()
         let path = dir.file("ro.trace")
