@@ -1,11 +1,7 @@
-import CSQLite
 import PollTraceCore
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// The writing side of one trace file, used only by the writer's background
-/// thread (after `create` ran on the caller's): creates the schema, commits one
+/// thread (after `init` ran on the caller's): creates the schema, commits one
 /// chunk of records per transaction, marks the file complete at the end.
 ///
 /// Each commit's records are stored as bytes (`RecordChunkEncoder`), a
@@ -13,113 +9,25 @@ import Glibc
 /// record instead of a SQLite row, which is what the writer thread, sharing the
 /// traced loop's cores, spends its time on.
 final class TraceFile {
-    let path: String
-    let connection: SQLiteConnection
+    let file: RecordingFile
+    var path: String { file.path }
     private let encoder: RecordChunkEncoder
     private let insertChunk: SQLiteStatement
-    private let insertString: SQLiteStatement
-    private let insertPoller: SQLiteStatement
-    private let begin: SQLiteStatement
-    private let commit: SQLiteStatement
-    /// Interned strings (handler labels, syscall names) already in `strings`.
-    private var stringIDs: [String: Int64] = [:]
 
     /// A chunk row is closed at this size: a reader holds one chunk's bytes (or a
     /// few, where commits interleave) in memory at a time. Tests make it small.
     var chunkBytes = 256 << 10
-    /// SQLite's page cache while the rows are appended, in KiB. Appending in seq
-    /// order touches only the right edge of each B-tree, a few pages, so a bigger
-    /// cache only keeps pages that are never read again: with 16 MiB the writer
-    /// cycled through 16 MiB of memory, pushing the traced loop's data out of the
-    /// shared CPU cache (5-20% more writer CPU per record in the store benchmark).
-    static let appendingCacheKiB = 1024
 
     /// Creates the file and its schema and writes the metadata, durably.
     init(path: String, metadata: TraceMetadata, options: TraceWriterOptions) throws {
-        self.path = path
         encoder = RecordChunkEncoder(start: metadata.startMonotonicNs)
-        connection = try Self.create(path: path, metadata: metadata, options: options, tables: CompactSchema.createRecordingTables)
+        file = try RecordingFile(path: path, metadata: metadata, options: options, tables: CompactSchema.createRecordingTables)
         do {
-            insertChunk = try connection.makeStatement(
+            insertChunk = try file.connection.makeStatement(
                 sql: "INSERT INTO record_chunks(first_seq, last_seq, record_count, bytes) VALUES (?, ?, ?, ?)", parameters: 4)
-            insertString = try connection.makeStatement(sql: "INSERT INTO strings(id, text) VALUES (?, ?)")
-            insertPoller = try connection.makeStatement(sql: "INSERT OR REPLACE INTO pollers(poller, backend, policy, epoll_fd, label) VALUES (?, ?, ?, ?, ?)")
-            begin = try connection.makeStatement(sql: "BEGIN")
-            commit = try connection.makeStatement(sql: "COMMIT")
-            for poller in metadata.pollers { try write(poller) }
-            try connection.execute(sql: "COMMIT")
         } catch let error as SQLiteError {
             throw TraceStoreError.writeFailed(path: path, detail: error.description)
         }
-    }
-
-    /// Makes a recording's file: the header, `tables`, and the meta rows, inside a
-    /// transaction the caller commits (after its pollers). A file already at `path`
-    /// is replaced only with `options.overwrite`.
-    static func create(path: String, metadata: TraceMetadata, options: TraceWriterOptions, tables: String) throws -> SQLiteConnection {
-        var info = stat()
-        if stat(path, &info) == 0 && info.st_size > 0 {
-            guard options.overwrite else {
-                throw TraceStoreError.writeFailed(path: path, detail: "the file already exists and is not empty; remove it or choose another path")
-            }
-            for suffix in ["", "-wal", "-shm", "-journal"] { unlink(path + suffix) }
-        }
-        do {
-            let connection = try SQLiteConnection(path: path, readOnly: false)
-            // WAL: a commit is an append to the log, and readers can open the trace
-            // while it is being written. synchronous=NORMAL: a commit survives the
-            // traced process crashing (the crash test checks this), not the machine
-            // losing power mid-trace; close() checkpoints with a full sync.
-            try connection.execute(sql: """
-                PRAGMA page_size = \(CompactSchema.pageSize);
-                PRAGMA journal_mode = WAL;
-                PRAGMA synchronous = NORMAL;
-                PRAGMA cache_size = -\(Self.appendingCacheKiB);
-                PRAGMA application_id = \(PlainSchema.applicationID);
-                PRAGMA user_version = \(CompactSchema.version);
-                """)
-            if let limit = options.maxFileBytes {
-                // A size cap behaves exactly like a full disk: SQLITE_FULL.
-                try connection.execute(sql: "PRAGMA max_page_count = \(max(1, limit / CompactSchema.pageSize))")
-            }
-            try connection.execute(sql: "BEGIN")
-            try connection.execute(sql: tables)
-            let meta = try connection.makeStatement(sql: "INSERT INTO meta(key, value) VALUES (?, ?)")
-            let values: [(String, SQLiteValue)] = [
-                ("format", .text(PlainSchema.formatName)),
-                ("schema_version", .integer(Int64(CompactSchema.version))),
-                ("pid", .integer(Int64(metadata.pid))),
-                ("program", .text(metadata.program)),
-                ("host", .text(metadata.host)),
-                ("start_wall_clock_ns", .integer(stored(metadata.startWallClockNs))),
-                ("start_monotonic_ns", .integer(stored(metadata.startMonotonicNs))),
-                ("writer_mode", .text(options.mode.rawValue)),
-            ]
-            for (key, value) in values {
-                meta.bind(.text(key), at: 1); meta.bind(value, at: 2)
-                try meta.run(); meta.reset()
-            }
-            return connection
-        } catch let error as SQLiteError {
-            throw TraceStoreError.writeFailed(path: path, detail: error.description)
-        }
-    }
-
-    private func write(_ poller: PollerInfo) throws {
-        insertPoller.bindPollerRow(poller)
-        defer { insertPoller.reset() }
-        try insertPoller.run()
-    }
-
-    private func intern(_ text: String) throws -> Int64 {
-        if let id = stringIDs[text] { return id }
-        let id = Int64(stringIDs.count + 1)
-        insertString.bind(id, at: 1)
-        insertString.bind(text, at: 2)
-        defer { insertString.reset() }
-        try insertString.run()
-        stringIDs[text] = id
-        return id
     }
 
     /// Commits `chunk` and `pollers` in one transaction, and leaves `chunk` in seq
@@ -129,20 +37,15 @@ final class TraceFile {
         // A chunk from `RecordBuffer` is one sorted run per poller
         // (`NearlySortedRecords`), which Swift's sort (a merge of runs) joins in
         // one pass per run.
-        if !Self.isSorted(chunk) { chunk.sort { $0.seq < $1.seq } }
-        let savedStrings = stringIDs
-        var rows = 0
-        var gaps = 0
-        do {
-            defer { begin.reset() }
-            try begin.run()
-        }
-        do {
-            for poller in pollers { try write(poller) }
+        if !RecordingFile.isSorted(chunk) { chunk.sort { $0.seq < $1.seq } }
+        let records = chunk
+        return try file.transaction(pollers: pollers, undo: { encoder.reset() }) {
+            var rows = 0
+            var gaps = 0
             encoder.reset()
-            for record in chunk {
+            for record in records {
                 if case .gap = record { gaps += 1 }
-                try encoder.append(record, stringID: intern)
+                try encoder.append(record, stringID: file.intern)
                 if encoder.byteCount >= chunkBytes {
                     try writeEncodedChunk()
                     rows += 1
@@ -152,14 +55,7 @@ final class TraceFile {
                 try writeEncodedChunk()
                 rows += 1
             }
-            defer { commit.reset() }
-            try commit.run()
             return (rows, gaps)
-        } catch {
-            encoder.reset()
-            try? connection.execute(sql: "ROLLBACK")
-            stringIDs = savedStrings
-            throw error
         }
     }
 
@@ -173,55 +69,7 @@ final class TraceFile {
         encoder.reset()
     }
 
-    static func isSorted(_ chunk: [TraceRecord]) -> Bool {
-        guard var previous = chunk.first?.seq else { return true }
-        for record in chunk.dropFirst() {
-            let seq = record.seq
-            if seq < previous { return false }
-            previous = seq
-        }
-        return true
-    }
+    func leaveWALModeAfterFailure() { file.leaveWALModeAfterFailure() }
 
-    /// After a failed write: tries to leave WAL mode (SQLite checkpoints the WAL into
-    /// the file first), so that a reader does not take the missing `-wal` for one
-    /// lost in a copy. Where that fails too (the disk is full), the `-wal` stays.
-    func leaveWALModeAfterFailure() {
-        try? connection.execute(sql: "PRAGMA journal_mode = DELETE")
-    }
-
-    /// Marks the trace complete, and leaves one self-contained
-    /// file: the WAL is checkpointed into it (with a full sync) and removed, so a
-    /// read-only reader never needs to create `-wal` or `-shm` files.
-    func finish(statistics: TraceWriterStatistics) throws {
-        try Self.finish(connection, statistics: statistics)
-    }
-
-    /// `finish` for a recording's file of either layout; `extraMeta` adds a layout's own keys.
-    static func finish(_ connection: SQLiteConnection, statistics: TraceWriterStatistics, extraMeta: [(String, Int64)] = []) throws {
-        // FULL: this last commit fsyncs the WAL, which makes every earlier frame
-        // durable too, so close() returns with the whole trace on disk.
-        try connection.execute(sql: "PRAGMA synchronous = FULL")
-        try connection.execute(sql: "BEGIN")
-        let meta = try connection.makeStatement(sql: "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)")
-        let values: [(String, Int64)] = [
-            ("closed_cleanly", 1),
-            ("records_written", Int64(statistics.recordsWritten)),
-            ("records_dropped", Int64(statistics.recordsDropped)),
-            ("gaps_recorded", Int64(statistics.gapsRecorded)),
-        ] + extraMeta
-        for (key, value) in values {
-            meta.bind(.text(key), at: 1); meta.bind(value, at: 2)
-            try meta.run(); meta.reset()
-        }
-        try connection.execute(sql: "COMMIT")
-        do {
-            try connection.execute(sql: "PRAGMA journal_mode = DELETE")
-        } catch let error as SQLiteError where error.primaryCode == SQLITE_BUSY || error.primaryCode == SQLITE_LOCKED {
-            // Someone has the trace open (a reader of the live trace). Leaving WAL
-            // mode needs the file to ourselves; the trace is complete and durable
-            // as it is, and stays in WAL mode with its -wal file until the last
-            // connection closes.
-        }
-    }
+    func finish(statistics: TraceWriterStatistics) throws { try file.finish(statistics: statistics) }
 }
