@@ -13,11 +13,7 @@ final class ChunkRecordCursor {
     private let path: String
     private let start: UInt64
     private let chunks: SQLiteStatement
-    private let stringByID: SQLiteStatement
-    /// Recently used strings; cleared past `stringCacheLimit`, so memory stays
-    /// bounded however many distinct labels a trace has.
-    private var strings: [Int64: String] = [:]
-    private let stringCacheLimit = 4096
+    private let strings: InternedStrings
 
     private struct OpenChunk {
         var decoder: RecordChunkDecoder
@@ -41,7 +37,7 @@ final class ChunkRecordCursor {
         self.path = path
         self.start = start
         chunks = try connection.makeStatement(sql: "SELECT first_seq, last_seq, record_count, bytes FROM record_chunks ORDER BY first_seq")
-        stringByID = try connection.makeStatement(sql: "SELECT text FROM strings WHERE id = ?")
+        strings = try InternedStrings(connection: connection)
     }
 
     func next() throws -> TraceRecord? {
@@ -112,15 +108,9 @@ final class ChunkRecordCursor {
     }
 
     private func string(_ id: Int64) throws -> String {
-        if let text = strings[id] { return text }
-        stringByID.bind(id, at: 1)
-        defer { stringByID.reset() }
-        guard try stringByID.step() else {
+        guard let text = try strings.text(id) else {
             throw TraceStoreError.corrupted(path: path, detail: "string \(id) is missing from the strings table")
         }
-        let text = stringByID.text(0)
-        if strings.count >= stringCacheLimit { strings.removeAll(keepingCapacity: true) }
-        strings[id] = text
         return text
     }
 }

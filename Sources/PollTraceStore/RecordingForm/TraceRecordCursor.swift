@@ -39,16 +39,12 @@ final class CursorState {
     private let fdRecords: RowStream
     private let syscalls: RowStream
     private let events: SQLiteStatement
-    private let stringByID: SQLiteStatement
+    private let strings: InternedStrings
     private let batchLookup: SQLiteStatement
     private var batches = BatchMemory()
     private var packed = PendingRecords()
     private var unpacked: [Dispatch] = []
     private var unpackedCalls: [SyscallRecord] = []
-    /// Recently used strings; cleared when it grows past `stringCacheLimit`, so
-    /// memory stays bounded however many distinct labels a trace has.
-    private var strings: [Int64: String] = [:]
-    private let stringCacheLimit = 4096
     /// v5 packs the common dispatch in 6 numbers (`BatchPacking`); older files never do.
     private let allowsShortDispatch: Bool
 
@@ -82,7 +78,7 @@ final class CursorState {
             FROM syscall_rows ORDER BY seq
             """))
         events = try connection.makeStatement(sql: "SELECT id, fd, mask, data_hi, data_lo FROM batch_event_rows WHERE id >= ? ORDER BY id")
-        stringByID = try connection.makeStatement(sql: "SELECT text FROM strings WHERE id = ?")
+        strings = try InternedStrings(connection: connection)
         batchLookup = try connection.makeStatement(sql: version >= 3 ? """
             SELECT b.t, b.e ->> ('$[' || ?2 || '][2]') FROM records b
             WHERE b.seq = ?1 AND b.tag & 15 = 6 AND ?2 < b.d AND b.e ->> ('$[' || ?2 || '][2]') IS NOT NULL
@@ -287,13 +283,7 @@ final class CursorState {
     }
 
     private func string(_ id: Int64, what: String) throws -> String {
-        if let cached = strings[id] { return cached }
-        stringByID.bind(id, at: 1)
-        defer { stringByID.reset() }
-        guard try stringByID.step() else { throw RowEncoding.DecodeError.bad("\(what): string \(id) is missing") }
-        let text = stringByID.text(0)
-        if strings.count >= stringCacheLimit { strings.removeAll(keepingCapacity: true) }
-        strings[id] = text
+        guard let text = try strings.text(id) else { throw RowEncoding.DecodeError.bad("\(what): string \(id) is missing") }
         return text
     }
 }
