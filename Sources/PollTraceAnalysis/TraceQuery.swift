@@ -8,9 +8,10 @@ public enum TraceQueryError: Error, CustomStringConvertible, Sendable {
     case invalidSQL(path: String, detail: String)
     /// A parameter (`:name`, `?1`) that no `--param` binds.
     case unboundParameter(path: String, name: String)
-    /// A trace without the v7 tables: one whose writer never closed it, or an older
-    /// version. `upgrade` is the command that makes them.
-    case notPlainTables(path: String, version: Int, closed: Bool)
+    /// A trace without the v7 tables: one whose writer never closed it, one kept in
+    /// its recording form on purpose (`keptRecordingForm`: closed, in this version's
+    /// record chunks), or an older version. `finalize` (alias `upgrade`) makes them.
+    case notPlainTables(path: String, version: Int, closed: Bool, keptRecordingForm: Bool)
 
     public var description: String {
         switch self {
@@ -20,7 +21,9 @@ public enum TraceQueryError: Error, CustomStringConvertible, Sendable {
             "\(path): the SQL could not run: \(detail)"
         case .unboundParameter(let path, let name):
             "\(path): the SQL has a parameter \(name) that nothing binds; give it a value with --param \(name.dropFirst())=VALUE"
-        case .notPlainTables(let path, let version, let closed):
+        case .notPlainTables(let path, _, true, true):
+            "\(path): the trace was kept in its recording form (polltraced --trace-form recording, or a writer told not to make tables), which has no tables to query; `polltrace finalize \(path) -o NEW.sqlite` makes them (analyze, verify, stats, timeline and report read it as it is)"
+        case .notPlainTables(let path, let version, let closed, _):
             closed
                 ? "\(path): a trace of schema version \(version), whose tables this PollTrace no longer documents; `polltrace upgrade \(path) -o NEW.sqlite` makes a version \(TraceMetadata.currentSchemaVersion) copy to query (analyze, verify and stats read it as it is)"
                 : "\(path): the trace was not closed by its writer (the process was killed, or is still recording), so it has only its recording form; `polltrace finalize \(path) -o NEW.sqlite` makes the tables to query (analyze, verify and stats read it as it is)"
@@ -37,7 +40,8 @@ public enum TraceQuery {
                            header: ([String]) throws -> Void, row: ([SQLiteValue]) throws -> Void) throws {
         let reader = try TraceReader(path: path)
         guard reader.isPlain else {
-            throw TraceQueryError.notPlainTables(path: path, version: reader.metadata.schemaVersion, closed: reader.closedCleanly)
+            throw TraceQueryError.notPlainTables(path: path, version: reader.metadata.schemaVersion, closed: reader.closedCleanly,
+                                                 keptRecordingForm: reader.hasRecordChunks)
         }
         let statement: SQLiteStatement
         do {

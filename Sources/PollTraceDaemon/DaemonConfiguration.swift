@@ -46,8 +46,21 @@ public struct TraceSettings: Sendable {
         case drop
     }
 
+    /// What a finished file holds. The v7 tables answer SQL at once but take about
+    /// 100 bytes a record; the recording form the writer appends takes about 18, and
+    /// analyze, verify, stats, timeline and report read it as it is. `polltrace
+    /// finalize` makes the v7 tables of a kept recording form when SQL is wanted, so
+    /// a daemon that records far more than anyone will query can keep the small form.
+    public enum FileForm: String, Sendable, CaseIterable {
+        /// The v7 tables, made by the writer when it finishes a file (off the loop).
+        case tables
+        /// The compact recording form, left as the writer appended it.
+        case recording
+    }
+
     public var directory: String = "traces"
     public var mode: Mode = .lossless
+    public var fileForm: FileForm = .tables
     /// File name prefix; files are `<prefix>-<UTC time>-<n>.sqlite`.
     public var prefix: String = "polltraced"
     public var rotation = RotationPolicy()
@@ -56,9 +69,10 @@ public struct TraceSettings: Sendable {
     public var writerPriority: WriterPriority
 
     public init(directory: String = "traces", mode: Mode = .lossless, prefix: String = "polltraced",
-                rotation: RotationPolicy = RotationPolicy(), writerPriority: WriterPriority = .normal) {
+                rotation: RotationPolicy = RotationPolicy(), writerPriority: WriterPriority = .normal,
+                fileForm: FileForm = .tables) {
         self.directory = directory; self.mode = mode; self.prefix = prefix; self.rotation = rotation
-        self.writerPriority = writerPriority
+        self.writerPriority = writerPriority; self.fileForm = fileForm
     }
 }
 

@@ -297,7 +297,8 @@ public final class DaemonRecorder: TraceRecorder, Sendable {
         let writer: TraceWriter
         do {
             writer = try TraceWriter(path: path, metadata: metadata,
-                                     options: TraceWriterOptions(mode: mode, overwrite: true, writerPriority: settings.writerPriority),
+                                     options: TraceWriterOptions(mode: mode, overwrite: true, writerPriority: settings.writerPriority,
+                                                                 finalization: settings.fileForm == .tables ? .replay : nil),
                                      sequence: sequence)
         } catch {
             // On a full disk SQLite creates the file and then fails to write its

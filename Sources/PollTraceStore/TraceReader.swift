@@ -21,8 +21,8 @@ public final class TraceReader {
     let hasFDRecords: Bool
     /// True for a recording form that keeps its records in chunks (`record_chunks`),
     /// as recordings do today; false for the row layout of earlier recordings and of
-    /// versions 1 to 6.
-    let hasRecordChunks: Bool
+    /// versions 1 to 6. A closed one was kept in that form on purpose.
+    public let hasRecordChunks: Bool
     /// True for a v7 trace (plain tables); false for the compact form: a trace still
     /// being recorded, one whose writer never closed it, or a file of versions 1 to 6.
     public let isPlain: Bool

@@ -83,7 +83,9 @@ struct StoreBench: ParsableCommand {
                                          sequence: SequenceCounter(startingAfter: UInt64(records.count)))
             writer.record(contentsOf: records)
             try writer.close()
-            print("wrote \(records.count) records in the recording form to \(writeRecordingForm)")
+            let bytes = fileBytes(writeRecordingForm) + fileBytes(writeRecordingForm + "-wal")
+            print(String(format: "wrote %d records in the recording form to %@: %.1f bytes/record (what polltraced --trace-form recording keeps)",
+                         records.count, writeRecordingForm, Double(bytes) / Double(records.count)))
             return
         }
         print("machine: \(BenchMachine.describe())")

@@ -117,7 +117,7 @@ struct VisualizeBench: ParsableCommand {
 
     /// Writes the JSON as `polltrace timeline` does; returns its size.
     static func write(_ timeline: PollTraceAnalysis.Timeline, to path: String) throws -> Int {
-        FileManager.default.createFile(atPath: path, contents: nil)
+        _ = FileManager.default.createFile(atPath: path, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
         defer { try? handle.close() }
         var bytes = 0

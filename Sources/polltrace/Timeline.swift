@@ -120,7 +120,7 @@ struct Timeline: ParsableCommand {
 
     private func writeOutput(_ timeline: PollTraceAnalysis.Timeline) throws {
         if output == "-" {
-            try TraceEventExport.write(timeline) { FileHandle.standardOutput.write(Data($0.utf8)) }
+            TraceEventExport.write(timeline) { FileHandle.standardOutput.write(Data($0.utf8)) }
             return
         }
         let file = try OutputFile(path: output)

@@ -75,14 +75,54 @@ final class DaemonLifecycleTests: XCTestCase {
         XCTAssertEqual(seqs, Array(1...UInt64(seqs.count)), "the files together must hold 1...\(seqs.count), each once")
     }
 
+    /// `--trace-form recording`: the daemon's finished file keeps the compact form
+    /// (no v7 tables, so nothing is built at the end), analyze reads it as it is, SQL
+    /// is refused with the command that makes the tables, and `finalize` turns it into
+    /// a v7 trace with the same replay and the same findings in SQL.
+    func testRecordingForm_isKeptAsIs_analyzes_andFinalizesToTheSameFindings() throws {
+        let directory = temporaryTraceDirectory("recording-form")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let (daemon, result) = try churnTwoPollers(tracingInto: directory, seconds: 2, maxOperations: 3_000,
+                                                   dispatch: .naive, fileForm: .recording)
+        XCTAssertGreaterThan(result.replacements, 0, "the churn should have replaced services")
+        let trace = try XCTUnwrap(daemon.recorder?.completedPaths.last)
+        let reader = try TraceReader(path: trace)
+        XCTAssertFalse(reader.isPlain, "--trace-form recording must not make the v7 tables")
+        XCTAssertTrue(reader.hasRecordChunks)
+        XCTAssertTrue(reader.closedCleanly, "the daemon stopped normally, so the kept file must say it was closed")
+
+        let kept = try TraceAnalysis.analyze(path: trace)
+        XCTAssertGreaterThan(kept.recordCount, 100, "the churn should have been recorded")
+        XCTAssertEqual(kept.inconsistencyCount, 0)
+        XCTAssertThrowsError(try TraceQuery.run(path: trace, sql: "SELECT count(*) FROM dispatches", header: { _ in }, row: { _ in })) { error in
+            let message = String(describing: error)
+            XCTAssertTrue(message.contains("recording form") && message.contains("polltrace finalize \(trace) -o"), message)
+        }
+
+        let finalized = directory + "/finalized.sqlite"
+        let summary = try TraceFinalizer.finalize(source: trace, destination: finalized)
+        XCTAssertEqual(summary.records, kept.recordCount, "finalize must keep every record")
+        let tables = try TraceAnalysis.analyze(path: finalized)
+        XCTAssertEqual(tables.counts, kept.counts, "the v7 copy must replay to the same verdicts")
+        var inSQL: [String: UInt64] = [:]
+        try TraceQuery.run(path: finalized, sql: "SELECT kind, count(*) FROM findings GROUP BY kind", header: { _ in }) { row in
+            if case .text(let kind) = row[0], case .integer(let count) = row[1] { inSQL[kind] = UInt64(count) }
+        }
+        for kind in FindingKind.allCases where kind.isProblem {
+            XCTAssertEqual(inSQL[kind.rawValue] ?? 0, kept.count(kind), "findings in SQL for \(kind.rawValue)")
+        }
+    }
+
     /// A traced two-poller daemon under the churn scenario (side load paced), stopped
     /// when the churn ends, so its trace is complete.
-    private func churnTwoPollers(tracingInto directory: String, seconds: Double,
-                                 maxOperations: Int) throws -> (PollTraceDaemon, ChurnScenario.Result) {
+    private func churnTwoPollers(tracingInto directory: String, seconds: Double, maxOperations: Int,
+                                 dispatch: DispatchPolicy = .guarded,
+                                 fileForm: TraceSettings.FileForm = .tables) throws -> (PollTraceDaemon, ChurnScenario.Result) {
         var configuration = DaemonConfiguration()
         configuration.controlPort = 0
         configuration.pollers = 2
-        configuration.trace = TraceSettings(directory: directory)
+        configuration.dispatch = dispatch
+        configuration.trace = TraceSettings(directory: directory, fileForm: fileForm)
         let daemon = try PollTraceDaemon(configuration: configuration)
         try daemon.start()
         var churn = ChurnScenario(controlPort: daemon.controlPort, seconds: seconds, maxOperations: maxOperations)
