@@ -100,6 +100,24 @@ final class RecordChunkPropertyTests: XCTestCase {
         }
     }
 
+    /// A seq past Int64.max cannot be a chunk's key (SQLite integers are signed):
+    /// the commit holding it is refused by name, and the commits before it stay,
+    /// up to the largest seq a trace stores.
+    func testSeqPastInt64Max_isRefused_andEarlierCommitsStay() throws {
+        let dir = TemporaryDirectory()
+        let top = UInt64(Int64.max)
+        func closed(_ seq: SequenceNumber) -> TraceRecord { .closed(Closed(seq: seq, timeNs: Fixtures.start + 1, poller: 1, fd: 4)) }
+        let path = dir.file("top.trace")
+        let file = try TraceFile(path: path, metadata: Fixtures.metadata(), options: TraceWriterOptions())
+        var last = [closed(top - 1), closed(top)]
+        _ = try file.write(&last, pollers: [])
+        var past = [closed(top + 1)]
+        XCTAssertThrowsError(try file.write(&past, pollers: [])) {
+            XCTAssertTrue("\($0)".contains("record \(top + 1): its seq is past \(Int64.max)"), "\($0)")
+        }
+        XCTAssertEqual(try Fixtures.readAll(path), [closed(top - 1), closed(top)])
+    }
+
     /// The encoding alone, at the edges of every field.
     func testExtremeValues_roundTripThroughTheEncoding() throws {
         let t = UInt64.max - 5

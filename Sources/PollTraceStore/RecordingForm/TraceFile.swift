@@ -59,9 +59,21 @@ final class TraceFile {
         }
     }
 
+    /// A seq past `Int64.max`: SQLite's integers are signed, so its chunk's key would
+    /// read back negative, out of order. Only a `SequenceCounter` started near the
+    /// top of the range reaches it; the commit is refused rather than stored wrong.
+    struct SeqOutOfRange: Error, CustomStringConvertible {
+        let seq: SequenceNumber
+        var description: String { "record \(seq): its seq is past \(Int64.max), the largest a trace stores (SQLite integers are signed)" }
+    }
+
     private func writeEncodedChunk() throws {
-        insertChunk.bind(Int64(bitPattern: encoder.firstSeq), at: 1)
-        insertChunk.bind(Int64(bitPattern: encoder.lastSeq), at: 2)
+        // The records are in seq order, so the last one is the largest.
+        guard let first = Int64(exactly: encoder.firstSeq), let last = Int64(exactly: encoder.lastSeq) else {
+            throw SeqOutOfRange(seq: encoder.lastSeq)
+        }
+        insertChunk.bind(first, at: 1)
+        insertChunk.bind(last, at: 2)
         insertChunk.bind(Int64(encoder.count), at: 3)
         insertChunk.bindBlob(encoder.bytes, at: 4)
         defer { insertChunk.reset() }
