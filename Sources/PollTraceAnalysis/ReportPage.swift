@@ -31,7 +31,7 @@ struct ReportPage {
 
     private mutating func header(_ a: AnalysisReport) {
         out += "<header><h1>PollTrace report</h1><p class=\"path\"><code>\(e(path))</code></p>"
-        out += "<p>\(e(metadata.program)) (pid \(metadata.pid)) on \(e(metadata.host)), schema v\(metadata.schemaVersion), "
+        out += "<p>\(e(metadata.program)) (pid \(metadata.pid)) on \(e(metadata.host)), \(e(ReportText.schemaPhrase(metadata))), "
             + "\(a.recordCount) records.</p><table class=\"pollers\"><tr><th>poller</th><th>backend</th><th>policy</th><th>label</th></tr>"
         for p in metadata.pollers.sorted(by: { $0.poller < $1.poller }) {
             out += "<tr><td>\(p.poller)</td><td>\(e(p.backend))</td><td>\(e(p.policyName))</td><td>\(e(p.label))</td></tr>"

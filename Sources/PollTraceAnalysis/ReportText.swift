@@ -3,12 +3,21 @@ import PollTraceCore
 /// Human-readable reports. Pure functions of the report: the same trace gives the
 /// same text, byte for byte.
 public enum ReportText {
+    /// "schema v7", or, for a file without the v7 tables (a recording form, kept or
+    /// left by a killed writer, or an older version), what makes them: a reader who
+    /// sees "schema v6" from this version would otherwise think it out of date.
+    public static func schemaPhrase(_ m: TraceMetadata) -> String {
+        m.schemaVersion >= TraceMetadata.currentSchemaVersion
+            ? "schema v\(m.schemaVersion)"
+            : "schema v\(m.schemaVersion), no SQL tables yet (`polltrace finalize` makes them)"
+    }
+
     public static func render(_ report: AnalysisReport) -> String {
         var out = ""
         let clock = TraceClock(metadata: report.metadata)
         out += "trace \(report.trace)\n"
         if let m = report.metadata {
-            out += "  program \(m.program.escapingControlCharacters) (pid \(m.pid)) on \(m.host.escapingControlCharacters), schema v\(m.schemaVersion)\n"
+            out += "  program \(m.program.escapingControlCharacters) (pid \(m.pid)) on \(m.host.escapingControlCharacters), \(schemaPhrase(m))\n"
             for p in m.pollers.sorted(by: { $0.poller < $1.poller }) {
                 out += "  poller \(p.poller): \(p.backend), policy \(p.policyName)\(p.label.isEmpty ? "" : ", \(p.label.escapingControlCharacters)")\n"
             }

@@ -7,7 +7,7 @@ public enum StatsReport {
 
     public static func text(_ s: TraceStatistics) -> String {
         var out = "trace \(s.trace)\n"
-        if let m = s.metadata { out += "  program \(m.program.escapingControlCharacters) (pid \(m.pid)) on \(m.host.escapingControlCharacters), schema v\(m.schemaVersion)\n" }
+        if let m = s.metadata { out += "  program \(m.program.escapingControlCharacters) (pid \(m.pid)) on \(m.host.escapingControlCharacters), \(ReportText.schemaPhrase(m))\n" }
         if let end = s.end { out += "  the trace was \(end.sentence)\n" }
         out += "\nrecords: \(s.recordCount) (seq \(s.firstSeq)...\(s.lastSeq))\n"
         for kind in RecordKind.allCases where (s.byKind[kind] ?? 0) > 0 {

@@ -75,6 +75,7 @@ final class QueryAndFinalizeCommandTests: XCTestCase {
         try CLITraces.writeUnclosed(records, to: path)
         let analyze = try CLI.run(["analyze", path])
         XCTAssertEqual(analyze.status, 1, "the seed's misrouted dispatch is found in the recording form: \(analyze.stderr)")
+        XCTAssertTrue(analyze.stdout.contains("schema v6, no SQL tables yet (`polltrace finalize` makes them)"), analyze.stdout)
         let refused = try CLI.run(["query", path, "SELECT count(*) FROM dispatches"])
         XCTAssertEqual(refused.status, 2)
         XCTAssertTrue(refused.stderr.contains("polltrace finalize \(path) -o"), refused.stderr)
@@ -91,6 +92,8 @@ final class QueryAndFinalizeCommandTests: XCTestCase {
         var read: [TraceRecord] = []
         while let record = try cursor.next() { read.append(record) }
         XCTAssertEqual(read, records.sorted { $0.seq < $1.seq }, "every committed record, in order")
+        let stats = try CLI.run(["stats", output])
+        XCTAssertTrue(stats.stdout.contains(", schema v7\n"), "a v7 trace's header names no command: \(stats.stdout)")
         let ended = try CLI.run(["query", "--csv", output, "SELECT value FROM meta WHERE key = 'ended'"])
         XCTAssertEqual(ended.stdout, "value\r\nnot_closed\r\n", "the v7 trace says how its source ended")
         let misrouted = try CLI.run(["query", "--csv", output, "SELECT count(*) FROM findings WHERE kind = 'misrouted'"])
