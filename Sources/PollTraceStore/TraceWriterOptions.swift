@@ -59,8 +59,10 @@ public struct TraceWriterOptions: Sendable {
     /// into a v7 trace with replay's verdicts and findings (`TraceFinalizer`), on the
     /// writer's thread, after the last record; `.none` makes the v7 tables without
     /// verdicts (an import writes its own findings); nil leaves the compact
-    /// recording form, which only `TraceReader` and `polltrace finalize` read (for
-    /// benchmarks of the recording path alone).
+    /// recording form, which `TraceReader` (so analyze, verify, stats, timeline and
+    /// report) and `polltrace finalize` read: about a fifth of the v7 file's bytes and
+    /// nothing to build at close, for recordings kept in bulk and queried rarely
+    /// (`polltraced --trace-form recording`), and for benchmarks of the recording path.
     public var finalization: TraceFinalizer.Verdicts?
 
     public static let defaultBufferCapacity = 1 << 16
