@@ -73,6 +73,7 @@ public final class DaemonRecorder: TraceRecorder, Sendable {
             throw DaemonError.traceDirectory(path: settings.directory,
                                              reason: underlying?.localizedDescription ?? error.localizedDescription)
         }
+        removeAbandonedTableCopies()
         do {
             try state.withLock { state in
                 state.writer = try makeWriter(&state)
@@ -80,6 +81,22 @@ public final class DaemonRecorder: TraceRecorder, Sendable {
             }
         } catch {
             throw DaemonError.traceFile(directory: settings.directory, reason: "\(error)")
+        }
+    }
+
+    /// Deletes the half-built v7 copies an earlier daemon left when it was killed
+    /// while finishing a file (`UnfinishedTableCopies`), and says which trace each
+    /// belonged to: that trace is complete in its recording form.
+    private func removeAbandonedTableCopies() {
+        for copy in UnfinishedTableCopies.abandoned(in: settings.directory, prefix: settings.prefix) {
+            let trace = String(copy.dropLast(".writing".count))
+            do {
+                try FileManager.default.removeItem(atPath: copy)
+                logger.warning("removed a half-built v7 copy left by a daemon killed while finishing a trace; the trace keeps its complete recording form (analyze reads it; `polltrace finalize` makes its tables)",
+                               metadata: ["removed": "\(copy)", "trace": "\(trace)"])
+            } catch {
+                logger.warning("could not remove a half-built v7 copy left by a killed daemon: \(error)", metadata: ["path": "\(copy)"])
+            }
         }
     }
 
@@ -230,7 +247,18 @@ public final class DaemonRecorder: TraceRecorder, Sendable {
         }
         var failure: (any Error)?
         if let current {
+            if settings.fileForm == .tables {
+                // Can take seconds on a long trace: say why the stop waits, and
+                // what a kill now would leave.
+                logger.info("finishing the trace: making its v7 tables (a kill now leaves it complete in its recording form)",
+                            metadata: ["trace": "\(current.path)", "records_written": "\(current.statistics.recordsWritten)"])
+            }
             do { try current.close() } catch { failure = error }
+            let finished = current.statistics
+            if finished.finalizeNs > 0 {
+                logger.info("trace finished", metadata: ["records": "\(finished.finalizedRecords)", "findings": "\(finished.finalizedFindings)",
+                                                         "seconds": "\(String(format: "%.2f", Double(finished.finalizeNs) / 1e9))"])
+            }
             reportFinishedAfterFailure(current)
             absorb(current.statistics)
         }
