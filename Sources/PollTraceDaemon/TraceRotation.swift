@@ -251,12 +251,13 @@ public final class DaemonRecorder: TraceRecorder, Sendable {
                 // Can take seconds on a long trace: say why the stop waits, and
                 // what a kill now would leave.
                 logger.info("finishing the trace: making its v7 tables (a kill now leaves it complete in its recording form)",
-                            metadata: ["trace": "\(current.path)", "records_written": "\(current.statistics.recordsWritten)"])
+                            metadata: ["trace": "\(current.path)"])
             }
             do { try current.close() } catch { failure = error }
             let finished = current.statistics
             if finished.finalizeNs > 0 {
-                logger.info("trace finished", metadata: ["records": "\(finished.finalizedRecords)", "findings": "\(finished.finalizedFindings)",
+                logger.info("trace finished", metadata: ["trace": "\(current.path)", "records": "\(finished.finalizedRecords)",
+                                                         "findings": "\(finished.finalizedFindings)",
                                                          "seconds": "\(String(format: "%.2f", Double(finished.finalizeNs) / 1e9))"])
             }
             reportFinishedAfterFailure(current)
