@@ -28,13 +28,24 @@ final class RecordPipeline: @unchecked Sendable {
 
     private let capacity: Int
     private let chunkSize: Int
+    /// A large v7 trace is read in ranges on the store's own reading threads, and
+    /// each range is a chunk: no thread here, and no copy of the records into
+    /// chunks of this pipeline's. Used by the replay thread only.
+    private var ranges: TraceRecordRanges?
 
     /// Starts reading `path` on a new thread. The reader is opened on that thread
     /// and used only there (an SQLite connection belongs to one thread at a time).
-    init(path: String, chunkSize: Int = 4096, capacity: Int = 8) {
+    /// `largeFrom` and `rangeSize` (for tests) say when a v7 trace is read in ranges.
+    init(path: String, chunkSize: Int = 4096, capacity: Int = 8,
+         largeFrom minimumRecords: Int64 = TraceReader.parallelMinimumRecords, rangeSize: UInt64 = TraceReader.parallelRangeSize) {
         self.chunkSize = chunkSize
         self.capacity = capacity
         changed = lock.makeCondition()
+        // A file that cannot be read this way is read below, which names what is wrong.
+        if let ranges = try? TraceReader(path: path).recordRanges(minimumRecords: minimumRecords, rangeSize: rangeSize) {
+            self.ranges = ranges
+            return
+        }
         do {
             let thread = try NamedThread(name: "polltrace-reader") { [self] in produce(path: path) }
             thread.detach()
@@ -95,8 +106,9 @@ final class RecordPipeline: @unchecked Sendable {
         lock.unlock()
     }
 
-    /// Stops the reader thread (it exits at its next chunk).
+    /// Stops the reader thread (it exits at its next chunk), or the reading threads.
     func cancel() {
+        ranges = nil
         lock.lock()
         cancelled = true
         changed.broadcast()
@@ -106,6 +118,14 @@ final class RecordPipeline: @unchecked Sendable {
     /// The next chunk of records in sequence order; nil at the end. Rethrows the
     /// reader's error. Hand the chunk back with `recycle` once it is replayed.
     func nextChunk() throws -> [TraceRecord]? {
+        if let ranges {
+            // An empty range (seqs of records lost in drop mode) is not the end.
+            while var range = try ranges.next() {
+                if !range.isEmpty { return range }
+                ranges.recycle(&range)
+            }
+            return nil
+        }
         lock.lock()
         while head == full.count && !finished { changed.wait() }
         if head == full.count {
@@ -127,6 +147,7 @@ final class RecordPipeline: @unchecked Sendable {
     /// Takes back a replayed chunk: its records are released here, on the replay
     /// thread, and its buffer goes back to the reader.
     func recycle(_ chunk: inout [TraceRecord]) {
+        if let ranges { return ranges.recycle(&chunk) }
         chunk.removeAll(keepingCapacity: true)
         lock.lock()
         if spare.count < capacity { spare.append(chunk) }

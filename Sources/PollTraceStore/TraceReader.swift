@@ -1,4 +1,5 @@
 import CSQLite
+import Glibc
 import PollTraceCore
 
 /// Opens a trace read-only and streams its records in sequence order.
@@ -51,7 +52,8 @@ public final class TraceReader {
         }
     }
 
-    /// Every record, in sequence order, one at a time (constant memory).
+    /// Every record, in sequence order, one at a time (constant memory), on the
+    /// calling thread.
     public func records() throws -> TraceRecordCursor {
         do {
             if isPlain {
@@ -67,6 +69,47 @@ public final class TraceReader {
         } catch let error as SQLiteError {
             throw Self.map(error, path: path)
         }
+    }
+
+    /// Threads that read a large v7 trace's ranges: two where there are two cores.
+    /// More would only compete with the caller's replay on this kind of machine.
+    public static let readingThreads = min(2, max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
+    /// Seqs per range a reading thread takes at a time: large enough that seeking
+    /// each table to the range is a small part of reading it, small enough that the
+    /// ranges in flight (two per thread) are a few MiB.
+    public static let parallelRangeSize: UInt64 = 8192
+    /// Below this many records a trace is read on one thread: starting threads and
+    /// connections would cost more than they save.
+    public static let parallelMinimumRecords: Int64 = 100_000
+
+    /// A large v7 trace's records a range at a time, the ranges read on
+    /// `readingThreads` threads (`TraceRecordRanges`); nil for any other trace, which
+    /// `records()` reads. The analyzer's pipeline reads this way; the defaults are
+    /// its settings, and tests make small traces count as large.
+    public func recordRanges(minimumRecords: Int64 = TraceReader.parallelMinimumRecords,
+                             rangeSize: UInt64 = TraceReader.parallelRangeSize) throws -> TraceRecordRanges? {
+        try recordRanges(minimumRecords: minimumRecords, rangeSize: rangeSize, threads: Self.readingThreads)
+    }
+
+    func recordRanges(minimumRecords: Int64, rangeSize: UInt64, threads: Int) throws -> TraceRecordRanges? {
+        do {
+            guard isPlain, threads > 1, let bounds = try parallelBounds(minimumRecords: minimumRecords) else { return nil }
+            return try TraceRecordRanges(path: path, start: metadata.startMonotonicNs, bounds: bounds,
+                                         workers: threads, rangeSize: rangeSize)
+        } catch let error as SQLiteError {
+            throw Self.map(error, path: path)
+        }
+    }
+
+    /// The seq span to cut into ranges, when the trace is large and its seqs dense
+    /// enough for that (`TraceRecordRanges.maxSeqsPerRecord`); nil otherwise.
+    private func parallelBounds(minimumRecords: Int64) throws -> ClosedRange<SequenceNumber>? {
+        guard let records = try connection.scalarInt(sql: "SELECT value FROM meta WHERE key = 'records'"),
+              records >= max(1, minimumRecords),
+              let bounds = try PlainRecordCursor.seqBounds(connection: connection) else { return nil }
+        let span = bounds.upperBound - bounds.lowerBound
+        guard span / TraceRecordRanges.maxSeqsPerRecord < UInt64(records) else { return nil }
+        return bounds
     }
 
     /// The records whose seq is in `range`, in sequence order, read with one range

@@ -53,6 +53,45 @@ final class RecordPipelineTests: XCTestCase {
                        "the pipeline changed the JSON report")
     }
 
+    /// A large v7 trace is read in ranges on the store's reading threads, and the
+    /// ranges are the chunks. Made to count as large here (any size, ranges of a few
+    /// seqs): the records, and the analysis replayed from them, must be the
+    /// one-thread read's exactly.
+    func testAV7TraceReadInRanges_givesTheSameRecordsAndAnalysis() throws {
+        let (recording, _) = try writeSchedule(seed: 79)
+        defer { TraceFiles.remove(recording) }
+        let path = TraceFiles.temporaryPath("pipeline-v7")
+        defer { TraceFiles.remove(path) }
+        try TraceFinalizer.finalize(source: recording, destination: path)
+        var cursor = try TraceReader(path: path).records()
+        var expected: [TraceRecord] = []
+        while let record = try cursor.next() { expected.append(record) }
+        let options = ReplayOptions(spinThreshold: 3, maxDetailed: nil)
+        let serial = try TraceAnalysis.analyze(path: path, options: options, pipelined: false)
+        XCTAssertGreaterThan(serial.findings.count, 0, "the schedule must produce findings for the comparison to mean anything")
+
+        for rangeSize: UInt64 in [1, 5, 333] {
+            let pipeline = RecordPipeline(path: path, largeFrom: 1, rangeSize: rangeSize)
+            var got: [TraceRecord] = []
+            var session = ReplaySession(name: path, metadata: try TraceReader(path: path).metadata, options: options)
+            var chunks = 0
+            try pipeline.forEachChunk { chunk in
+                if TraceReader.readingThreads > 1 { XCTAssertLessThanOrEqual(chunk.count, Int(rangeSize), "a chunk is one range") }
+                got.append(contentsOf: chunk)
+                session.consume(chunk)
+                chunks += 1
+            }
+            XCTAssertEqual(got, expected, "ranges of \(rangeSize): records lost, repeated or reordered")
+            if TraceReader.readingThreads > 1 {
+                XCTAssertGreaterThanOrEqual(chunks, expected.count / Int(rangeSize) / 2, "ranges of \(rangeSize) should be the chunks")
+            }
+            var ranged = session.finish()
+            ranged.end = serial.end
+            XCTAssertEqual(ReportJSON.analysis(ranged).rendered(), ReportJSON.analysis(serial).rendered(),
+                           "ranges of \(rangeSize): the analysis changed")
+        }
+    }
+
     func testReaderError_reachesTheReplayThread() {
         let path = TraceFiles.temporaryPath("not-a-trace")
         defer { TraceFiles.remove(path) }

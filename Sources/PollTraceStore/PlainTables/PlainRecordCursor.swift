@@ -56,6 +56,40 @@ final class PlainRecordCursor {
         for i in streams.indices { try streams[i].advance() }
     }
 
+    /// Starts over on `range`, with the statements already prepared: a reader that
+    /// walks a trace range by range (`TraceRecordRanges`) pays a seek per table for
+    /// each range, not a prepare.
+    func reposition(to range: ClosedRange<SequenceNumber>) throws {
+        let lo = Int64(clamping: range.lowerBound), hi = Int64(clamping: range.upperBound)
+        for statement in streams.map(\.statement) + [events] {
+            statement.reset()
+            statement.bind(lo, at: 1)
+            statement.bind(hi, at: 2)
+        }
+        eventPending = false
+        do {
+            for i in streams.indices { try streams[i].advance() }
+        } catch let error as SQLiteError {
+            throw TraceReader.map(error, path: path)
+        }
+    }
+
+    /// The smallest and largest seq of any record in the trace (nil when it has
+    /// none): one lookup at each end of each table's key.
+    static func seqBounds(connection db: SQLiteConnection) throws -> ClosedRange<SequenceNumber>? {
+        let keys = [("fd_opens", "seq"), ("registrations", "registered_seq"), ("modifications", "seq"),
+                    ("unregistrations", "seq"), ("fd_closes", "seq"), ("batches", "seq"), ("dispatches", "seq"),
+                    ("gaps", "seq"), ("failed_calls", "seq"), ("syscalls", "seq")]
+        var lowest: Int64?, highest: Int64?
+        for (table, key) in keys {
+            // One min() or max() per query: SQLite answers each from the key's end.
+            if let low = try db.scalarInt(sql: "SELECT min(\(key)) FROM \(table)") { lowest = min(lowest ?? low, low) }
+            if let high = try db.scalarInt(sql: "SELECT max(\(key)) FROM \(table)") { highest = max(highest ?? high, high) }
+        }
+        guard let lowest, let highest, lowest >= 0, lowest <= highest else { return nil }
+        return SequenceNumber(lowest)...SequenceNumber(highest)
+    }
+
     func next() throws -> TraceRecord? {
         do {
             var best = -1

@@ -1,0 +1,126 @@
+import Foundation
+import XCTest
+import PollTraceCore
+@testable import PollTraceStore
+
+/// A large v7 trace can be read range by range on several threads
+/// (`TraceRecordRanges`, what the analyzer's pipeline does). Whatever the range
+/// size and thread count, the records and their order must be exactly a one-thread
+/// read's; damage must still be named; and a reader dropped early must not leave
+/// its threads behind.
+final class TraceRecordRangesTests: XCTestCase {
+    private func v7Trace(seed: UInt64, in dir: TemporaryDirectory) throws -> (path: String, records: [TraceRecord]) {
+        var random = SplitMix64(seed: seed)
+        let records = BatchPackingPropertyTests.schedule(&random)
+        let metadata = Fixtures.metadata(pollers: [1, 2, 3, 70].map {
+            PollerInfo(poller: $0, backend: "epoll", policy: .guarded, epollFD: 3, label: "p\($0)")
+        })
+        let recording = dir.file("recording-\(seed).trace")
+        let file = try TraceFile(path: recording, metadata: metadata, options: TraceWriterOptions())
+        var all = records
+        _ = try file.write(&all, pollers: [])
+        var statistics = TraceWriterStatistics()
+        statistics.recordsWritten = records.count
+        try file.finish(statistics: statistics)
+        let path = dir.file("v7-\(seed).trace")
+        try TraceFinalizer.finalize(source: recording, destination: path)
+        return (path, records)
+    }
+
+    private func ranges(_ path: String, threads: Int, rangeSize: UInt64) throws -> TraceRecordRanges? {
+        try TraceReader(path: path).recordRanges(minimumRecords: 1, rangeSize: rangeSize, threads: threads)
+    }
+
+    private func readAll(_ ranges: TraceRecordRanges, rangeSize: UInt64) throws -> [TraceRecord] {
+        var records: [TraceRecord] = []
+        while var range = try ranges.next() {
+            XCTAssertLessThanOrEqual(range.count, Int(rangeSize), "a range holds at most its size in records")
+            records.append(contentsOf: range)
+            ranges.recycle(&range)
+        }
+        XCTAssertNil(try ranges.next(), "asked again after the end, it still says the end")
+        return records
+    }
+
+    private func readerThreads() -> Int {
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+        return tasks.compactMap { try? String(contentsOfFile: "/proc/self/task/\($0)/comm", encoding: .utf8) }
+            .filter { $0.hasPrefix("trace-read-") }.count
+    }
+
+    /// Random schedules of every record kind (several pollers, seqs with holes,
+    /// batches whose events are rows of their own), ranges from one seq to more
+    /// than the trace, two to four threads.
+    func testRandomSchedules_anyRangeSizeAndThreads_readExactlyWhatOneThreadReads() throws {
+        let dir = TemporaryDirectory()
+        var parallelReads = 0
+        for seed: UInt64 in 1...40 {
+            let (path, records) = try v7Trace(seed: seed, in: dir)
+            var random = SplitMix64(seed: seed &* 7919)
+            let rangeSize = [1, 2, 3, 7, 64, 100_000][Int(random.next() % 6)]
+            let threads = 2 + Int(random.next() % 3)
+            if let ranges = try ranges(path, threads: threads, rangeSize: UInt64(rangeSize)) {
+                parallelReads += 1
+                XCTAssertEqual(try readAll(ranges, rangeSize: UInt64(rangeSize)), records,
+                               "seed \(seed), ranges of \(rangeSize), \(threads) threads: every record, once, in order")
+            }
+            XCTAssertEqual(try Fixtures.readAll(path), records, "seed \(seed): the one-thread read agrees")
+        }
+        XCTAssertEqual(parallelReads, 40, "every schedule's seqs are dense enough to be read in ranges")
+    }
+
+    /// A damaged dispatch row: the parallel read names it as the one-thread read
+    /// does, after handing out every record of the ranges before it.
+    func testADamagedRow_isNamed_afterEveryEarlierRange() throws {
+        let dir = TemporaryDirectory()
+        let (path, records) = try v7Trace(seed: 5, in: dir)
+        guard case .dispatch(let victim)? = records.dropFirst(records.count / 2).first(where: {
+            if case .dispatch = $0 { return true } else { return false }
+        }) else { return XCTFail("the schedule should have a dispatch in its second half") }
+        let connection = try SQLiteConnection(path: path, readOnly: false)
+        try connection.execute(sql: "UPDATE dispatches SET source_code = 9 WHERE seq = \(victim.seq)")
+        let rangeSize: UInt64 = 4
+        let ranges = try XCTUnwrap(ranges(path, threads: 3, rangeSize: rangeSize))
+        var read: [TraceRecord] = []
+        XCTAssertThrowsError(try { while let range = try ranges.next() { read.append(contentsOf: range) } }()) { error in
+            guard case TraceStoreError.corrupted(_, let detail) = error else { return XCTFail("\(error) is not corrupted") }
+            XCTAssertTrue(detail.contains("record \(victim.seq): unknown dispatch source code 9"), detail)
+        }
+        let bounds = try XCTUnwrap(PlainRecordCursor.seqBounds(connection: TraceReader(path: path).connection))
+        let rangeStart = bounds.lowerBound + (victim.seq - bounds.lowerBound) / rangeSize * rangeSize
+        XCTAssertEqual(read, records.filter { $0.seq < rangeStart }, "every record of the ranges before the damaged one")
+    }
+
+    /// A reader that stops after a few records (a window, an error upstream) must
+    /// stop its threads when the cursor goes, not leave them waiting for room.
+    func testDroppingTheCursorEarly_stopsItsThreads() throws {
+        let dir = TemporaryDirectory()
+        let (path, _) = try v7Trace(seed: 11, in: dir)
+        let before = readerThreads()
+        do {
+            let ranges = try XCTUnwrap(ranges(path, threads: 2, rangeSize: 1))
+            for _ in 0..<3 { XCTAssertNotNil(try ranges.next()) }
+            XCTAssertEqual(readerThreads(), before + 2, "two reading threads, named for ps -L")
+        }
+        XCTAssertEqual(readerThreads(), before, "dropping the cursor joins its threads")
+    }
+
+    /// Small traces and sparse ones are read on the calling thread.
+    func testSmallOrSparseTraces_areReadOnOneThread() throws {
+        let dir = TemporaryDirectory()
+        let (path, records) = try v7Trace(seed: 3, in: dir)
+        XCTAssertNil(try TraceReader(path: path).recordRanges(minimumRecords: Int64(records.count + 1), rangeSize: 4, threads: 2),
+                     "a trace under the minimum is read on one thread")
+        XCTAssertNil(try TraceReader(path: path).recordRanges(minimumRecords: 1, rangeSize: 4, threads: 1), "one thread reads it all")
+
+        let sparse = dir.file("sparse.trace")
+        let spread: [TraceRecord] = (0..<50).map {
+            .fdOpened(FDOpened(seq: SequenceNumber($0) * 3 + 1, timeNs: Fixtures.start + UInt64($0), poller: 1, fd: Int32(10 + $0), origin: .accept))
+        }
+        let writer = try PlainTraceWriter(path: sparse, metadata: Fixtures.metadata(), verdicts: .none)
+        for record in spread { try writer.append(record) }
+        _ = try writer.close()
+        XCTAssertNil(try ranges(sparse, threads: 2, rangeSize: 4), "three seqs per record is too sparse to cut into ranges")
+        XCTAssertEqual(try Fixtures.readAll(sparse), spread)
+    }
+}
