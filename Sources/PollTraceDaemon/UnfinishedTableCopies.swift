@@ -14,13 +14,12 @@ enum UnfinishedTableCopies {
     /// The copies in `directory` that a dead process of this daemon's naming left
     /// (`<prefix>-<time>-<pid>-<n>.sqlite.writing`, the pid not running). A copy whose
     /// pid runs is another daemon's, still being written, and is left alone.
-    static func abandoned(in directory: String, prefix: String,
-                          isRunning: (Int32) -> Bool = processIsRunning) -> [String] {
+    static func abandoned(in directory: String, prefix: String) -> [String] {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return [] }
         return names.filter { name in
             guard name.hasPrefix(prefix + "-"), name.hasSuffix(suffix),
                   let pid = writerPID(of: name), pid != getpid() else { return false }
-            return !isRunning(pid)
+            return !processIsRunning(pid)
         }.sorted().map { directory + "/" + $0 }
     }
 
