@@ -78,17 +78,18 @@ extension FixVerification {
 }
 
 extension TraceStatistics {
-    /// One pass over the trace file.
+    /// One pass over the trace file, the records read beside it as analyze reads
+    /// them (`RecordPipeline`).
     public static func collect(path: String, progress: ProgressCallback? = nil) throws -> TraceStatistics {
         let reader = try TraceReader(path: path)
-        var cursor = try reader.records()
         let total = try progress.map { _ in UInt64(try reader.recordCount()) }
+        let pipeline = RecordPipeline(path: path)
+        defer { pipeline.cancel() }
         var stats = TraceStatistics(trace: path, metadata: reader.metadata)
         var n: UInt64 = 0
-        while let record = try cursor.next() {
-            stats.consume(record)
-            n += 1
-            if let progress, n & 0xFFFF == 0 { progress(n, total) }
+        try pipeline.forEachChunk { chunk in
+            for i in chunk.indices { stats.consume(chunk[i]) }
+            n = TraceAnalysis.reportProgress(progress, done: n, adding: chunk.count, total: total)
         }
         stats.end = try TraceAnalysis.checkedEnd(of: reader, recordsRead: n)
         return stats
