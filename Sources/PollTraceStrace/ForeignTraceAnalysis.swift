@@ -29,7 +29,9 @@ public enum ForeignTraceAnalysis {
             sql: "SELECT count(*) FROM sqlite_schema WHERE name = '\(StraceLineTable.linesTable)'")) == 1
     }
 
-    public static func analyze(reader: TraceReader) throws -> ForeignReport {
+    /// `largeFrom` and `rangeSize` (for tests) say when the trace is read in ranges.
+    public static func analyze(reader: TraceReader, largeFrom minimumRecords: Int64 = TraceReader.parallelMinimumRecords,
+                               rangeSize: UInt64 = TraceReader.parallelRangeSize) throws -> ForeignReport {
         guard isImported(reader), (try? reader.connection.scalarInt(
             sql: "SELECT count(*) FROM sqlite_schema WHERE name = '\(StraceLineTable.linesTable)'")) == 1 else {
             throw Failure.notImported(path: reader.path)
@@ -37,12 +39,22 @@ public enum ForeignTraceAnalysis {
         let analyzer = ForeignHazardAnalyzer()
         for poller in reader.metadata.pollers { analyzer.pollerStarted(poller) }
         var origins = try OriginCursor(reader.connection)
-        var records = try reader.records()
-        while let record = try records.next() {
+        func consume(_ record: TraceRecord) throws {
             guard let origin = try origins.origin(of: record.seq) else {
                 throw Failure.missingLine(path: reader.path, seq: record.seq)
             }
             analyzer.consume(record, origin: origin)
+        }
+        // A large import is read in seq ranges on the reading threads, as analyze
+        // reads a native trace; the hazard rules run here, in sequence order.
+        if let ranges = try reader.recordRanges(minimumRecords: minimumRecords, rangeSize: rangeSize) {
+            while var range = try ranges.next() {
+                for i in range.indices { try consume(range[i]) }
+                ranges.recycle(&range)
+            }
+        } else {
+            var records = try reader.records()
+            while let record = try records.next() { try consume(record) }
         }
         analyzer.finish()
         let diagnostics = try? StraceLineTable.readDiagnostics(reader.connection)

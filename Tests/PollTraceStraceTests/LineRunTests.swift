@@ -102,6 +102,24 @@ final class LineRunTests: XCTestCase {
         }
     }
 
+    /// A large import is analysed from seq ranges read on the reading threads: made
+    /// to count as large here, with ranges of a few seqs, it must give the import's
+    /// own report exactly (the hazard rules see the records in the same order).
+    func testAnalysisReadInRanges_equalsTheImportsReport() throws {
+        let log = try String(contentsOf: StraceFixtures.directory.appendingPathComponent("logs/seed-6.13-o-f-ttt-T.strace"),
+                             encoding: .utf8)
+        let logPath = dir.appendingPathComponent("ranges.strace").path
+        try log.write(toFile: logPath, atomically: true, encoding: .utf8)
+        let trace = dir.appendingPathComponent("ranges.trace").path
+        let summary = try StraceTraceImport.importLog(logPath: logPath, tracePath: trace)
+        XCTAssertGreaterThan(summary.report.findings.count, 0, "the seed's log has a finding to compare")
+        let reader = try TraceReader(path: trace)
+        for rangeSize: UInt64 in [1, 3, 50] {
+            XCTAssertEqual(try ForeignTraceAnalysis.analyze(reader: reader, largeFrom: 1, rangeSize: rangeSize).renderJSON(),
+                           summary.report.renderJSON(), "ranges of \(rangeSize)")
+        }
+    }
+
     /// Traces imported before the runs existed have `strace_lines` as a table with a
     /// row per record; `polltrace analyze` must still read them.
     func testTraceWithTheOlderLinesTable_analysesTheSame() throws {
