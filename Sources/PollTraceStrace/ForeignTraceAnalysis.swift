@@ -29,7 +29,8 @@ public enum ForeignTraceAnalysis {
             sql: "SELECT count(*) FROM sqlite_schema WHERE name = '\(StraceLineTable.linesTable)'")) == 1
     }
 
-    /// `largeFrom` and `rangeSize` (for tests) say when the trace is read in ranges.
+    /// `largeFrom` and `rangeSize` say when the trace is read in ranges: `.max` never,
+    /// as a fleet's jobs read (each job is a thread already); small values in tests.
     public static func analyze(reader: TraceReader, largeFrom minimumRecords: Int64 = TraceReader.parallelMinimumRecords,
                                rangeSize: UInt64 = TraceReader.parallelRangeSize) throws -> ForeignReport {
         guard isImported(reader), (try? reader.connection.scalarInt(

@@ -159,7 +159,7 @@ struct Analyze: ParsableCommand {
         do {
             let reader = try TraceReader(path: path)
             if ForeignTraceAnalysis.isImported(reader) {
-                let report = try ForeignTraceAnalysis.analyze(reader: reader)
+                let report = try ForeignTraceAnalysis.analyze(reader: reader, largeFrom: .max)  // one thread per job
                 var entry = FleetEntry(trace: path, status: report.findings.isEmpty ? .clean : .findings)
                 entry.imported = true
                 entry.records = UInt64((try? reader.recordCount()) ?? 0)
