@@ -81,6 +81,8 @@ public final class TraceReader {
     /// Below this many records a trace is read on one thread: starting threads and
     /// connections would cost more than they save.
     public static let parallelMinimumRecords: Int64 = 100_000
+    /// Fewer bytes than any v7 record's row takes on disk (a SQLite cell with its key).
+    static let minimumBytesPerRecord: Int64 = 8
 
     /// A large v7 trace's records a range at a time, the ranges read on
     /// `readingThreads` threads (`TraceRecordRanges`); nil for any other trace, which
@@ -103,9 +105,17 @@ public final class TraceReader {
 
     /// The seq span to cut into ranges, when the trace is large and its seqs dense
     /// enough for that (`TraceRecordRanges.maxSeqsPerRecord`); nil otherwise.
+    ///
+    /// The record count comes from `meta`, which a damaged file may overstate; the
+    /// span, and so the number of ranges, is bounded by it. A count the file is too
+    /// small to hold (every record is a row of at least `minimumBytesPerRecord`) is
+    /// not believed: such a file is read on one thread, which reads only the rows
+    /// there are and then names the mismatch.
     private func parallelBounds(minimumRecords: Int64) throws -> ClosedRange<SequenceNumber>? {
-        guard let records = try connection.scalarInt(sql: "SELECT value FROM meta WHERE key = 'records'"),
-              records >= max(1, minimumRecords),
+        var info = stat()
+        guard stat(path, &info) == 0,
+              let records = try connection.scalarInt(sql: "SELECT value FROM meta WHERE key = 'records'"),
+              records >= max(1, minimumRecords), records <= Int64(info.st_size) / Self.minimumBytesPerRecord,
               let bounds = try PlainRecordCursor.seqBounds(connection: connection) else { return nil }
         let span = bounds.upperBound - bounds.lowerBound
         guard span / TraceRecordRanges.maxSeqsPerRecord < UInt64(records) else { return nil }

@@ -116,5 +116,12 @@ final class TraceRecordRangesTests: XCTestCase {
         _ = try writer.close()
         XCTAssertNil(try ranges(sparse, threads: 2, rangeSize: 4), "three seqs per record is too sparse to cut into ranges")
         XCTAssertEqual(try Fixtures.readAll(sparse), spread)
+
+        // A damaged meta that claims many more records would make the sparse seqs
+        // look dense, and cut them into billions of empty ranges: a count the file
+        // is too small to hold is not believed.
+        let connection = try SQLiteConnection(path: sparse, readOnly: false)
+        try connection.execute(sql: "UPDATE meta SET value = 1000000000000 WHERE key = 'records'")
+        XCTAssertNil(try ranges(sparse, threads: 2, rangeSize: 4), "a record count the file cannot hold")
     }
 }
