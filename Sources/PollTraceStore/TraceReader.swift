@@ -97,7 +97,7 @@ public final class TraceReader {
         do {
             guard isPlain, threads > 1, let bounds = try parallelBounds(minimumRecords: minimumRecords) else { return nil }
             return try TraceRecordRanges(path: path, start: metadata.startMonotonicNs, bounds: bounds,
-                                         workers: threads, rangeSize: rangeSize)
+                                         workers: threads, rangeSize: rangeSize, immutable: writeAheadLogMissing)
         } catch let error as SQLiteError {
             throw Self.map(error, path: path)
         }

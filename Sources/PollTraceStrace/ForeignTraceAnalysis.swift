@@ -48,7 +48,8 @@ public enum ForeignTraceAnalysis {
         }
         // A large import is read in seq ranges on the reading threads, as analyze
         // reads a native trace; the hazard rules run here, in sequence order.
-        if let ranges = try reader.recordRanges(minimumRecords: minimumRecords, rangeSize: rangeSize) {
+        // Reading threads that cannot start (a pids limit) leave the one-thread read.
+        if let ranges = (try? reader.recordRanges(minimumRecords: minimumRecords, rangeSize: rangeSize)) ?? nil {
             while var range = try ranges.next() {
                 for i in range.indices { try consume(range[i]) }
                 ranges.recycle(&range)

@@ -63,9 +63,9 @@ final class TraceRecordRangesTests: XCTestCase {
         XCTAssertEqual(parallelReads, 40, "every schedule's seqs are dense enough to be read in ranges")
     }
 
-    /// A damaged dispatch row: the parallel read names it as the one-thread read
-    /// does, after handing out every record of the ranges before it.
-    func testADamagedRow_isNamed_afterEveryEarlierRange() throws {
+    /// A damaged dispatch row: the ranges hand over every record before it, then
+    /// name it, exactly as the one-thread read does.
+    func testADamagedRow_isNamedAfterEveryRecordBeforeIt_asOneThreadReads() throws {
         let dir = TemporaryDirectory()
         let (path, records) = try v7Trace(seed: 5, in: dir)
         guard case .dispatch(let victim)? = records.dropFirst(records.count / 2).first(where: {
@@ -73,16 +73,46 @@ final class TraceRecordRangesTests: XCTestCase {
         }) else { return XCTFail("the schedule should have a dispatch in its second half") }
         let connection = try SQLiteConnection(path: path, readOnly: false)
         try connection.execute(sql: "UPDATE dispatches SET source_code = 9 WHERE seq = \(victim.seq)")
-        let rangeSize: UInt64 = 4
-        let ranges = try XCTUnwrap(ranges(path, threads: 3, rangeSize: rangeSize))
+        let ranges = try XCTUnwrap(ranges(path, threads: 3, rangeSize: 4))
         var read: [TraceRecord] = []
         XCTAssertThrowsError(try { while let range = try ranges.next() { read.append(contentsOf: range) } }()) { error in
             guard case TraceStoreError.corrupted(_, let detail) = error else { return XCTFail("\(error) is not corrupted") }
             XCTAssertTrue(detail.contains("record \(victim.seq): unknown dispatch source code 9"), detail)
         }
-        let bounds = try XCTUnwrap(PlainRecordCursor.seqBounds(connection: TraceReader(path: path).connection))
-        let rangeStart = bounds.lowerBound + (victim.seq - bounds.lowerBound) / rangeSize * rangeSize
-        XCTAssertEqual(read, records.filter { $0.seq < rangeStart }, "every record of the ranges before the damaged one")
+        XCTAssertEqual(read, records.filter { $0.seq < victim.seq }, "every record before the damaged one, none after")
+        XCTAssertNil(try ranges.next(), "after the error, the end")
+    }
+
+    /// An event row no batch's count covers is damage wherever it lies. One at the
+    /// end of a range is where the next batch would not see it: the range's end
+    /// must name it, as the one-thread read names it at the end of the trace.
+    func testAnEventRowNoBatchTakes_isNamed_atTheEndOfARangeAndOfTheTrace() throws {
+        let dir = TemporaryDirectory()
+        let (path, records) = try v7Trace(seed: 5, in: dir)
+        let batches = records.compactMap { record -> BatchHarvested? in
+            if case .batch(let b) = record, !b.events.isEmpty { return b } else { return nil }
+        }
+        let connection = try SQLiteConnection(path: path, readOnly: false)
+        for batch in [batches[batches.count / 2], batches[batches.count - 1]] {
+            try connection.execute(sql: """
+                INSERT INTO batch_events(batch_seq, event_index, poller, batch_number, fd, mask, data, harvest_rel_ns)
+                SELECT batch_seq, event_index + 100, poller, batch_number, fd, mask, data, harvest_rel_ns
+                FROM batch_events WHERE batch_seq = \(batch.seq) AND event_index = 0
+                """)
+        }
+        let message = "that no batch's event count covers"
+        // Ranges of one seq: every batch is the last record of its range.
+        let ranges = try XCTUnwrap(ranges(path, threads: 2, rangeSize: 1))
+        XCTAssertThrowsError(try { while try ranges.next() != nil {} }()) { error in
+            XCTAssertTrue("\(error)".contains("batch \(batches[batches.count / 2].seq) event 100 \(message)"), "\(error)")
+        }
+        // One thread: the middle one is named by the next batch's read; delete it and
+        // the last one is named at the end.
+        XCTAssertThrowsError(try Fixtures.readAll(path)) { XCTAssertTrue("\($0)".contains("event 100"), "\($0)") }
+        try connection.execute(sql: "DELETE FROM batch_events WHERE batch_seq = \(batches[batches.count / 2].seq) AND event_index = 100")
+        XCTAssertThrowsError(try Fixtures.readAll(path)) { error in
+            XCTAssertTrue("\(error)".contains("batch \(batches[batches.count - 1].seq) event 100 \(message)"), "\(error)")
+        }
     }
 
     /// A reader that stops after a few records (a window, an error upstream) must

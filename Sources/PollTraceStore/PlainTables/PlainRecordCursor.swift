@@ -11,6 +11,8 @@ final class PlainRecordCursor {
     /// `batch_events` in (batch_seq, event_index) order: read alongside `batches`.
     private let events: SQLiteStatement
     private var eventPending = false
+    /// Whether the end's check for event rows no batch took has run.
+    private var eventsChecked = false
 
     init(connection db: SQLiteConnection, path: String, start: UInt64,
          range: ClosedRange<SequenceNumber> = 0...SequenceNumber(Int64.max)) throws {
@@ -67,6 +69,7 @@ final class PlainRecordCursor {
             statement.bind(hi, at: 2)
         }
         eventPending = false
+        eventsChecked = false
         do {
             for i in streams.indices { try streams[i].advance() }
         } catch let error as SQLiteError {
@@ -98,12 +101,28 @@ final class PlainRecordCursor {
                 best = i
                 bestSeq = streams[i].seq
             }
-            guard best >= 0 else { return nil }
+            guard best >= 0 else {
+                try checkNoEventRowsLeft()
+                return nil
+            }
             let record = try decode(streams[best])
             try streams[best].advance()
             return record
         } catch let error as SQLiteError {
             throw TraceReader.map(error, path: path)
+        }
+    }
+
+    /// Every batch took its own event rows, so a row left when the records end (in
+    /// the whole trace, or in a range) belongs to no batch: damage, named as a read
+    /// from the start would name it wherever the range ends. Checked once: stepping a
+    /// finished statement would start it over.
+    private func checkNoEventRowsLeft() throws {
+        guard !eventsChecked else { return }
+        eventsChecked = true
+        let left = try eventPending || events.step()
+        if left {
+            throw bad("batch_events has a row for batch \(events.int64(0)) event \(events.int64(1)) that no batch's event count covers")
         }
     }
 

@@ -9,14 +9,16 @@ import PollTraceCore
 /// reads ranges `w`, `w + n`, `w + 2n`, ... with its own read-only connection and
 /// its own `PlainRecordCursor` (the same decoding as a one-thread read), and the
 /// caller takes the ranges back in order, whole: the analyzer replays each where it
-/// lies. So the records, their order and the errors are a one-thread read's, except
-/// that a damaged row's error arrives in place of its whole range.
+/// lies. So the records, their order and the errors are a one-thread read's: a
+/// range with a damaged row hands over the records before it, then the error.
 ///
 /// A worker waits while its next range is `2n` or more ahead of the one the caller
 /// takes next, so memory stays at a few ranges of records.
 public final class TraceRecordRanges {
     private let ranges: RangeHandOver
     private var threads: [NamedThread] = []
+    /// The error met in the range last handed over, thrown on the next call.
+    private var failure: (any Error)?
     private var failed = false
 
     /// The span a trace must not exceed, in seqs per record: ranges are cut from the
@@ -24,8 +26,11 @@ public final class TraceRecordRanges {
     /// many empty ranges. Such a trace is read by `TraceReader.records()`.
     static let maxSeqsPerRecord: UInt64 = 2
 
-    init(path: String, start: UInt64, bounds: ClosedRange<SequenceNumber>, workers: Int, rangeSize: UInt64) throws {
-        let rangeSize = max(1, rangeSize)
+    /// `immutable`: open as the `TraceReader` did (a WAL-mode file without its `-wal`).
+    init(path: String, start: UInt64, bounds: ClosedRange<SequenceNumber>, workers: Int, rangeSize: UInt64,
+         immutable: Bool) throws {
+        // No range larger than the span, so that no range's end passes UInt64.max.
+        let rangeSize = min(max(1, rangeSize), bounds.upperBound - bounds.lowerBound + 1)
         let rangeCount = Int((bounds.upperBound - bounds.lowerBound) / rangeSize) + 1
         let workers = max(1, min(workers, rangeCount))
         ranges = RangeHandOver(bounds: bounds, rangeSize: rangeSize, rangeCount: rangeCount, capacity: 2 * workers)
@@ -34,7 +39,7 @@ public final class TraceRecordRanges {
             let connection: SQLiteConnection
             let cursor: PlainRecordCursor
             do {
-                connection = try SQLiteConnection(path: path, readOnly: true)
+                connection = try SQLiteConnection(path: path, readOnly: true, immutable: immutable)
                 cursor = try PlainRecordCursor(connection: connection, path: path, start: start, range: ranges.range(worker))
             } catch let error as SQLiteError {
                 stop()
@@ -43,7 +48,7 @@ public final class TraceRecordRanges {
             let work = UncheckedBox((connection, cursor))
             do {
                 threads.append(try NamedThread(name: "trace-read-\(worker)") { [ranges] in
-                    ranges.read(Array(stride(from: worker, to: rangeCount, by: workers)), with: work.value.1)
+                    ranges.read(stride(from: worker, to: rangeCount, by: workers), with: work.value.1)
                     _ = work.value.0  // the connection outlives its cursor's last use
                 })
             } catch {
@@ -66,17 +71,16 @@ public final class TraceRecordRanges {
     /// records lost in `drop` mode); nil after the last. Rethrows what the reading
     /// thread met (`TraceStoreError`, naming the damage).
     public func next() throws -> [TraceRecord]? {
-        guard !failed else { return nil }
-        switch ranges.take() {
-        case nil:
-            return nil
-        case .success(let records)?:
-            return records
-        case .failure(let error)?:
+        if let failure {
+            self.failure = nil
             failed = true
             stop()
-            throw error
+            throw failure
         }
+        guard !failed, let outcome = ranges.take() else { return nil }
+        failure = outcome.failure
+        if outcome.records.isEmpty && failure != nil { return try next() }
+        return outcome.records
     }
 
     /// Takes back a range once its records are used: they are released here, and
@@ -95,10 +99,16 @@ private final class RangeHandOver: @unchecked Sendable {
     private let lock = ConditionLock()
     private let changed: ConditionLock.Condition
     // Guarded by `lock`.
-    private var ready: [Int: Result<[TraceRecord], any Error>] = [:]
+    private var ready: [Int: Outcome] = [:]
     private var head = 0
     private var cancelled = false
     private var spares: [[TraceRecord]] = []
+
+    /// A range's records, and the error that ended it early, if one did.
+    struct Outcome {
+        var records: [TraceRecord]
+        var failure: (any Error)?
+    }
 
     let bounds: ClosedRange<SequenceNumber>
     let rangeSize: UInt64
@@ -127,26 +137,26 @@ private final class RangeHandOver: @unchecked Sendable {
 
     /// A worker's loop: its ranges, in order, each read whole and handed over; it
     /// stops at the first error (handed over in that range's place) or on cancel.
-    func read(_ indices: [Int], with cursor: PlainRecordCursor) {
+    func read(_ indices: StrideTo<Int>, with cursor: PlainRecordCursor) {
         for (n, index) in indices.enumerated() {
             let buffer: [TraceRecord]? = lock.withLock {
                 while index >= head + capacity && !cancelled { changed.wait() }
                 return cancelled ? nil : (spares.popLast() ?? [])
             }
-            guard var records = buffer else { return }
-            let outcome: Result<[TraceRecord], any Error>
+            guard let records = buffer else { return }
+            var outcome = Outcome(records: records, failure: nil)
             do {
                 if n > 0 { try cursor.reposition(to: range(index)) }
-                while let record = try cursor.next() { records.append(record) }
-                outcome = .success(records)
+                while let record = try cursor.next() { outcome.records.append(record) }
             } catch {
-                outcome = .failure(error)
+                outcome.failure = error
             }
+            let failed = outcome.failure != nil
             lock.withLock {
                 ready[index] = outcome
                 if index == head { changed.broadcast() }
             }
-            if case .failure = outcome { return }
+            if failed { return }
         }
     }
 
@@ -156,7 +166,7 @@ private final class RangeHandOver: @unchecked Sendable {
     }
 
     /// The next range's records (nil after the last), waiting for them.
-    func take() -> Result<[TraceRecord], any Error>? {
+    func take() -> Outcome? {
         lock.withLock {
             guard head < rangeCount else { return nil }
             while ready[head] == nil { changed.wait() }
