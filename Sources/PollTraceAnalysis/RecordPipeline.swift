@@ -107,10 +107,12 @@ final class RecordPipeline: @unchecked Sendable {
     }
 
     /// Stops the reader thread (it exits at its next chunk), or the reading threads.
+    /// A `nextChunk` after this returns nil rather than wait for a reader that is gone.
     func cancel() {
         ranges = nil
         lock.lock()
         cancelled = true
+        finished = true
         changed.broadcast()
         lock.unlock()
     }

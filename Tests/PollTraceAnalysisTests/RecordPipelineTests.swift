@@ -92,6 +92,26 @@ final class RecordPipelineTests: XCTestCase {
         }
     }
 
+    /// A consumer that cancels and then asks again gets the end, not a wait for a
+    /// reader that is gone: with the pipeline's own thread and with ranges.
+    func testAfterCancel_nextChunkEnds_withEitherReader() throws {
+        let (recording, _) = try writeSchedule(seed: 80)
+        defer { TraceFiles.remove(recording) }
+        let v7 = TraceFiles.temporaryPath("pipeline-cancel-v7")
+        defer { TraceFiles.remove(v7) }
+        try TraceFinalizer.finalize(source: recording, destination: v7)
+        for (path, largeFrom) in [(recording, Int64.max), (v7, 1)] {
+            let pipeline = RecordPipeline(path: path, chunkSize: 16, capacity: 2, largeFrom: largeFrom, rangeSize: 16)
+            XCTAssertNotNil(try pipeline.nextChunk())
+            pipeline.cancel()
+            var chunks = 0
+            while try pipeline.nextChunk() != nil {
+                chunks += 1
+                if chunks > 10 { return XCTFail("\(path): chunks kept coming after cancel") }
+            }
+        }
+    }
+
     func testReaderError_reachesTheReplayThread() {
         let path = TraceFiles.temporaryPath("not-a-trace")
         defer { TraceFiles.remove(path) }
