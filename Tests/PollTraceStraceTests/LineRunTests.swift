@@ -102,18 +102,25 @@ final class LineRunTests: XCTestCase {
         }
     }
 
+    /// The seed's committed strace log, imported as `NAME.trace`, with the import's
+    /// own report (which has a finding, so comparisons with it mean something).
+    private func importSeedLog(as name: String) throws -> (trace: String, summary: StraceTraceImport.Summary) {
+        let log = try String(contentsOf: StraceFixtures.directory.appendingPathComponent("logs/seed-6.13-o-f-ttt-T.strace"),
+                             encoding: .utf8)
+        let logPath = dir.appendingPathComponent("\(name).strace").path
+        try log.write(toFile: logPath, atomically: true, encoding: .utf8)
+        let trace = dir.appendingPathComponent("\(name).trace").path
+        let summary = try StraceTraceImport.importLog(logPath: logPath, tracePath: trace)
+        XCTAssertGreaterThan(summary.report.findings.count, 0, "the seed's log has a finding to compare")
+        return (trace, summary)
+    }
+
     /// A large import is analysed from seq ranges read on the reading threads: made
     /// to count as large here, with ranges of a few seqs, it must give the import's
     /// own report exactly (the hazard rules see the records in the same order).
     func testAnalysisReadInRanges_equalsTheImportsReport() throws {
         try XCTSkipIf(TraceReader.readingThreads < 2, "one core: traces are read on one thread, there are no ranges to test")
-        let log = try String(contentsOf: StraceFixtures.directory.appendingPathComponent("logs/seed-6.13-o-f-ttt-T.strace"),
-                             encoding: .utf8)
-        let logPath = dir.appendingPathComponent("ranges.strace").path
-        try log.write(toFile: logPath, atomically: true, encoding: .utf8)
-        let trace = dir.appendingPathComponent("ranges.trace").path
-        let summary = try StraceTraceImport.importLog(logPath: logPath, tracePath: trace)
-        XCTAssertGreaterThan(summary.report.findings.count, 0, "the seed's log has a finding to compare")
+        let (trace, summary) = try importSeedLog(as: "ranges")
         let reader = try TraceReader(path: trace)
         for rangeSize: UInt64 in [1, 3, 50] {
             XCTAssertNotNil(try reader.recordRanges(minimumRecords: 1, rangeSize: rangeSize), "the import is read in ranges")
@@ -125,13 +132,7 @@ final class LineRunTests: XCTestCase {
     /// Traces imported before the runs existed have `strace_lines` as a table with a
     /// row per record; `polltrace analyze` must still read them.
     func testTraceWithTheOlderLinesTable_analysesTheSame() throws {
-        let log = try String(contentsOf: StraceFixtures.directory.appendingPathComponent("logs/seed-6.13-o-f-ttt-T.strace"),
-                             encoding: .utf8)
-        let logPath = dir.appendingPathComponent("old.strace").path
-        try log.write(toFile: logPath, atomically: true, encoding: .utf8)
-        let trace = dir.appendingPathComponent("old.trace").path
-        let summary = try StraceTraceImport.importLog(logPath: logPath, tracePath: trace)
-        XCTAssertGreaterThan(summary.report.findings.count, 0, "the seed's log has a finding to compare")
+        let (trace, summary) = try importSeedLog(as: "old")
         let db = try SQLiteConnection(path: trace, readOnly: false)
         try db.execute(sql: """
             CREATE TABLE old_lines AS SELECT seq, line, tid, fd_table FROM strace_lines;
