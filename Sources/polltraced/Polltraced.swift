@@ -44,8 +44,8 @@ struct Polltraced: AsyncParsableCommand {
             background thread). recording is about 18 bytes a record and costs nothing \
             at the end: analyze, verify, stats, timeline and report read it as it is, and \
             `polltrace finalize FILE -o NEW` makes the v7 tables of any file you want to \
-            query with SQL. The loop records the same way either way; tables spends about \
-            3 us of CPU a record when each file is finished.
+            query with SQL. The loop records the same way either way; tables spends \
+            2-3 us of CPU a record when each file is finished.
             """))
     var traceForm: TraceSettings.FileForm = .tables
 
