@@ -14,6 +14,25 @@ final class PlainRecordCursor {
     /// Whether the end's check for event rows no batch took has run.
     private var eventsChecked = false
 
+    /// Each record kind's table, its key (the record's seq) and the columns `decode`
+    /// reads, in its order: the one list the scans and `seqBounds` are made from.
+    static let recordTables: [(kind: RecordKind, table: String, key: String, columns: String)] = [
+        (.fdOpened, "fd_opens", "seq", "seq, poller, rel_ns, fd, origin_code"),
+        (.registered, "registrations", "registered_seq",
+         "registered_seq, poller, registered_rel_ns, registration_id, fd, interest, data, handler_label"),
+        (.modified, "modifications", "seq", "seq, poller, rel_ns, registration_id, fd, interest"),
+        (.unregistered, "unregistrations", "seq", "seq, poller, rel_ns, registration_id, fd"),
+        (.closed, "fd_closes", "seq", "seq, poller, rel_ns, fd"),
+        (.batch, "batches", "seq", "seq, poller, rel_ns, batch_number, timeout_ms, waited_ns, event_count"),
+        (.dispatch, "dispatches", "seq", """
+            seq, poller, rel_ns, source_code, batch_seq, event_index, ran_registration_id, delivered_mask,
+            suppression_code, handler_threw, duration_ns
+            """),
+        (.gap, "gaps", "seq", "seq, 0, rel_ns, first_lost_seq, last_lost_seq, lost_count, from_rel_ns, to_rel_ns"),
+        (.callFailed, "failed_calls", "seq", "seq, poller, rel_ns, fd, call_code, errno"),
+        (.syscall, "syscalls", "seq", "seq, poller, rel_ns, tid, fd, name, result, errno, is_data_call, source_line"),
+    ]
+
     init(connection db: SQLiteConnection, path: String, start: UInt64,
          range: ClosedRange<SequenceNumber> = 0...SequenceNumber(Int64.max)) throws {
         self.path = path
@@ -26,31 +45,10 @@ final class PlainRecordCursor {
             statement.bind(hi, at: 2)
             return statement
         }
-        func stream(_ kind: RecordKind, _ select: String, key: String = "seq") throws -> PlainStream {
-            let sql = "\(select) WHERE \(key) BETWEEN ?1 AND ?2 ORDER BY \(key)"
-            return PlainStream(kind: kind, statement: bound(try db.makeStatement(sql: sql, parameters: 2)))
+        streams = try Self.recordTables.map { source in
+            let sql = "SELECT \(source.columns) FROM \(source.table) WHERE \(source.key) BETWEEN ?1 AND ?2 ORDER BY \(source.key)"
+            return PlainStream(kind: source.kind, statement: bound(try db.makeStatement(sql: sql, parameters: 2)))
         }
-        streams = [
-            try stream(.fdOpened, "SELECT seq, poller, rel_ns, fd, origin_code FROM fd_opens"),
-            try stream(.registered, """
-                SELECT registered_seq, poller, registered_rel_ns, registration_id, fd, interest, data, handler_label
-                FROM registrations
-                """, key: "registered_seq"),
-            try stream(.modified, "SELECT seq, poller, rel_ns, registration_id, fd, interest FROM modifications"),
-            try stream(.unregistered, "SELECT seq, poller, rel_ns, registration_id, fd FROM unregistrations"),
-            try stream(.closed, "SELECT seq, poller, rel_ns, fd FROM fd_closes"),
-            try stream(.batch, "SELECT seq, poller, rel_ns, batch_number, timeout_ms, waited_ns, event_count FROM batches"),
-            try stream(.dispatch, """
-                SELECT seq, poller, rel_ns, source_code, batch_seq, event_index, ran_registration_id, delivered_mask,
-                       suppression_code, handler_threw, duration_ns
-                FROM dispatches
-                """),
-            try stream(.gap, "SELECT seq, 0, rel_ns, first_lost_seq, last_lost_seq, lost_count, from_rel_ns, to_rel_ns FROM gaps"),
-            try stream(.callFailed, "SELECT seq, poller, rel_ns, fd, call_code, errno FROM failed_calls"),
-            try stream(.syscall, """
-                SELECT seq, poller, rel_ns, tid, fd, name, result, errno, is_data_call, source_line FROM syscalls
-                """),
-        ]
         events = bound(try db.makeStatement(sql: """
             SELECT batch_seq, event_index, fd, mask, data FROM batch_events
             WHERE batch_seq BETWEEN ?1 AND ?2 ORDER BY batch_seq, event_index
@@ -80,11 +78,8 @@ final class PlainRecordCursor {
     /// The smallest and largest seq of any record in the trace (nil when it has
     /// none): one lookup at each end of each table's key.
     static func seqBounds(connection db: SQLiteConnection) throws -> ClosedRange<SequenceNumber>? {
-        let keys = [("fd_opens", "seq"), ("registrations", "registered_seq"), ("modifications", "seq"),
-                    ("unregistrations", "seq"), ("fd_closes", "seq"), ("batches", "seq"), ("dispatches", "seq"),
-                    ("gaps", "seq"), ("failed_calls", "seq"), ("syscalls", "seq")]
         var lowest: Int64?, highest: Int64?
-        for (table, key) in keys {
+        for (_, table, key, _) in recordTables {
             // One min() or max() per query: SQLite answers each from the key's end.
             if let low = try db.scalarInt(sql: "SELECT min(\(key)) FROM \(table)") { lowest = min(lowest ?? low, low) }
             if let high = try db.scalarInt(sql: "SELECT max(\(key)) FROM \(table)") { highest = max(highest ?? high, high) }
